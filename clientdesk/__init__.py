@@ -1,0 +1,1 @@
+"""ClientDesk: the back office for firms that manage hundreds of client companies."""

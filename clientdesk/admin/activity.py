@@ -1,0 +1,73 @@
+"""Background tasks and the audit trail."""
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+
+from .. import scoping
+from ..models import AuditEvent, Client, Role, Task, TaskStatus
+from ..models.base import choices_of
+from .base import ScopedModelView
+
+
+def _progress(view, context, task, name):
+    return Markup(
+        '<div class="progress" style="min-width:8em" title="{done}/{total}">'
+        '<div class="progress-bar" role="progressbar" style="width:{pct}%" aria-valuenow="{pct}" '
+        'aria-valuemin="0" aria-valuemax="100">{done}/{total}</div></div>'
+    ).format(done=task.progress_done, total=task.progress_total, pct=task.percent)
+
+
+class TaskView(ScopedModelView):
+    """Tasks the user started, or that concern a client the user sees (admins: all)."""
+
+    create_role = edit_role = delete_role = None
+    column_list = ("created_at", "description", "client", "user", "status", "progress", "error", "ended_at")
+    column_labels = {
+        "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
+        "status": _l("Status"), "progress": _l("Progress"), "error": _l("Error"), "ended_at": _l("Ended"),
+    }
+    column_choices = {"status": choices_of(TaskStatus)}
+    column_formatters = {"progress": _progress}
+    column_sortable_list = ("created_at", "status", "ended_at")
+    column_default_sort = [("created_at", True)]
+    column_details_list = ("id", "kind", "description", "client", "user", "status", "progress", "result_json", "error", "created_at", "started_at", "ended_at")
+
+    def get_filters(self):
+        return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)), FilterEqual(Task.kind, _l("Kind"))]
+
+    def get_one(self, id):
+        from flask import abort
+
+        task = self.get_query().filter(Task.id == str(id)).one_or_none()
+        if task is None:
+            abort(404)
+        return task
+
+    def scope(self, query):
+        if current_user.is_admin:
+            return query
+        visible = scoping.client_condition(current_user)
+        return query.filter((Task.user_id == current_user.id) | Task.client.has(visible))
+
+
+class AuditView(ScopedModelView):
+    required_role = Role.ADMIN
+    create_role = edit_role = delete_role = None
+    column_list = ("at", "actor", "action", "object_type", "object_repr", "client_id", "changes_json")
+    column_labels = {
+        "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
+        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"),
+    }
+    column_sortable_list = ("at", "actor", "action", "object_type")
+    column_default_sort = [("at", True), ("id", True)]
+    column_searchable_list = ("actor", "object_repr")
+    page_size = 50
+
+    def get_filters(self):
+        return [
+            FilterEqual(AuditEvent.client_id, _l("Client id")),
+            FilterEqual(AuditEvent.action, _l("Action")),
+            FilterEqual(AuditEvent.object_type, _l("Object")),
+            FilterEqual(AuditEvent.actor, _l("Who")),
+        ]

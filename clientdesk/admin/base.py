@@ -1,0 +1,189 @@
+"""The base of every admin screen: who may open it, and which rows it may touch.
+
+`ProtectedView` checks the role for every exposed endpoint. `ScopedModelView` sends every path that
+reads rows (list, count, details, edit, delete, export, actions, AJAX lookups, submitted select
+values) through `scope()`, which applies `scoping.client_condition`; an id outside the scope
+answers 404.
+"""
+import re
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func
+
+from .. import scoping
+from ..extensions import db
+from ..models import Client, Role
+from ..search import client_search_condition
+
+AJAX_LIMIT = 20
+
+
+class ProtectedView(BaseView):
+    """Any admin view: signed-in users with at least `required_role`; others get the login page or 403."""
+
+    required_role = Role.STAFF
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and current_user.has_role(self.required_role)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
+
+
+class DynamicOptionsFilter(FilterEqual):
+    """An equality filter whose dropdown is built per request (e.g. only the groups a user sees)."""
+
+    def __init__(self, column, name, options_factory, **kwargs):
+        super().__init__(column, name, **kwargs)
+        self.options_factory = options_factory
+
+    def current_options(self):
+        return [(str(value), str(label)) for value, label in self.options_factory()]
+
+    def clean(self, value):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return -1  # matches nothing; an unknown value is not an error page
+
+
+class ScopedModelView(ProtectedView, ModelView):
+    """A model view over clients, or over rows that belong to a client (`client_relationship`)."""
+
+    client_relationship = None  # the name of the row's relationship to its client, e.g. "client"
+    create_role = Role.STAFF
+    edit_role = Role.STAFF
+    delete_role = Role.ADMIN
+    export_role = None  # no export unless a view says so
+
+    page_size = 25
+    can_view_details = True
+    named_filter_urls = True
+    column_display_actions = True
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, db, **kwargs)
+
+    # Permissions, per request
+    def _allowed(self, role) -> bool:
+        return role is not None and current_user.is_authenticated and current_user.has_role(role)
+
+    @property
+    def can_create(self):
+        return self._allowed(self.create_role)
+
+    @property
+    def can_edit(self):
+        return self._allowed(self.edit_role)
+
+    @property
+    def can_delete(self):
+        return self._allowed(self.delete_role)
+
+    @property
+    def can_export(self):
+        return self._allowed(self.export_role)
+
+    # Scoping: the one hook
+    def scope(self, query):
+        if self.model is Client:
+            return scoping.scope_clients(query, current_user)
+        if self.client_relationship is not None:
+            return scoping.scope_client_children(query, getattr(self.model, self.client_relationship), current_user)
+        return query
+
+    def get_query(self):
+        return self.scope(super().get_query())
+
+    def get_count_query(self):
+        return self.scope(db.session.query(func.count(self.model.id)).select_from(self.model))
+
+    def get_one(self, id):
+        try:
+            pk = int(id)
+        except (TypeError, ValueError):
+            abort(404)
+        obj = self.get_query().filter(self.model.id == pk).one_or_none()
+        if obj is None:
+            abort(404)
+        return obj
+
+    def scoped_rows(self, ids):
+        """The selected rows of a list action that the user may touch (others are silently dropped)."""
+        pks = []
+        for raw in ids:
+            try:
+                pks.append(int(raw))
+            except (TypeError, ValueError):
+                continue
+        return self.get_query().filter(self.model.id.in_(pks)).all() if pks else []
+
+    def get_filter_arg(self, index, flt):
+        """Filter URLs built from the English name, so links and bookmarks work in every language."""
+        name = getattr(flt.name, "_args", (flt.name,))[0]
+        operation = flt.operation()
+        operation = getattr(operation, "_args", (operation,))[0]
+        return re.sub(r"\s+", "_", re.sub(r"[^\w\s]", "", f"{name} {operation}".lower()).strip())
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()
+        for items in (groups or {}).values():
+            for item in items:
+                flt = self._filters[item["index"]]
+                if isinstance(flt, DynamicOptionsFilter):
+                    item["options"] = flt.current_options()
+        return groups
+
+    def on_model_change(self, form, model, is_created):
+        """Defence in depth: a row may only be saved onto a client the user sees."""
+        client = model if isinstance(model, Client) else getattr(model, "client", None)
+        if client is not None and client.id is not None:
+            if scoping.scope_clients(db.session.query(Client.id), current_user).filter(Client.id == client.id).first() is None:
+                raise ValueError(_("That client does not exist or is outside your groups."))
+
+    def handle_view_exception(self, exc):
+        if isinstance(exc, ValueError):
+            flash(str(exc), "error")
+            return True
+        return super().handle_view_exception(exc)
+
+
+class ScopedClientLoader(QueryAjaxModelLoader):
+    """AJAX client picker: only clients the user sees, searched through the client search index."""
+
+    def __init__(self, name, **options):
+        super().__init__(name, db, Client, fields=["name"], **options)
+
+    def get_query(self):
+        return scoping.scope_clients(db.session.query(Client), current_user)
+
+    def get_one(self, pk):
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(Client.id == pk).one_or_none()
+
+    def get_list(self, term, offset=0, limit=AJAX_LIMIT):
+        limit = max(1, min(limit or AJAX_LIMIT, AJAX_LIMIT))
+        query = self.get_query().filter(client_search_condition(term or "", db.engine.dialect.name))
+        return query.order_by(Client.name).offset(max(0, offset or 0)).limit(limit).all()
+
+
+def scoped_client_query():
+    """query_factory for client <select>s: only clients the user sees."""
+    return scoping.scope_clients(db.session.query(Client), current_user).order_by(Client.name)
+
+
+def assignable_groups_query():
+    from ..models import Group
+
+    return db.session.query(Group).filter(Group.id.in_(scoping.assignable_groups(current_user).with_only_columns(Group.id)))

@@ -1,0 +1,140 @@
+"""`flask --app app ...` commands of the contract."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import run_simple
+
+from .extensions import db
+from .forms import validators as v
+from .models import Group, Role, User
+
+users_cli = AppGroup("users", help="Staff users.")
+groups_cli = AppGroup("groups", help="Groups (teams).")
+demo_cli = AppGroup("demo", help="Demo data.")
+clients_cli = AppGroup("clients", help="Clients: import and export.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.STAFF.value, show_default=True)
+@click.option("--group", "group_names", multiple=True, help="Group to join (repeatable); created if missing.")
+@click.option("--name", default="", help="Full name.")
+def create_user(email, password, role, group_names, name):
+    """Create a staff user."""
+    try:
+        email = v.email(email)
+    except v.InvalidValue as error:
+        raise click.ClickException(str(error)) from None
+    if len(password) < 10:
+        raise click.ClickException("The password must have at least 10 characters.")
+    if User.by_email(email):
+        raise click.ClickException(f"A user with e-mail {email} already exists.")
+    user = User(email=email, full_name=name, role=role)
+    user.set_password(password)
+    for group_name in group_names:
+        group = Group.by_name(group_name) or Group(name=group_name.strip())
+        user.groups.append(group)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created {role} {email}" + (f" in {', '.join(group_names)}" if group_names else "") + ".")
+
+
+@groups_cli.command("create")
+@click.argument("name")
+def create_group(name):
+    """Create a group (team)."""
+    name = name.strip()
+    if not name:
+        raise click.ClickException("The group needs a name.")
+    if Group.by_name(name):
+        raise click.ClickException(f"Group {name!r} already exists.")
+    db.session.add(Group(name=name))
+    db.session.commit()
+    click.echo(f"Created group {name}.")
+
+
+@demo_cli.command("load")
+@click.option("--clients", default=200, show_default=True, help="Number of demo clients to add.")
+def load_demo_command(clients):
+    """Load demo groups, users, templates and clients."""
+    from .demo import load_demo
+
+    result = load_demo(clients=clients)
+    click.echo(f"Added {result['clients']} demo clients.")
+    click.echo(f"Demo logins (password {result['password']}): " + ", ".join(result["users"]))
+
+
+@clients_cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def export_clients(path):
+    """Export every client to FILE.csv or FILE.xlsx."""
+    from .exports import write_csv, write_xlsx
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        count = write_csv(path)
+    elif suffix == ".xlsx":
+        count = write_xlsx(path)
+    else:
+        raise click.ClickException("The file name must end in .csv or .xlsx.")
+    click.echo(f"Exported {count} clients to {path}.")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--queue", "queues", multiple=True, help="Queue to listen on (repeatable; default: all).")
+@with_appcontext
+def worker_command(burst, queues):
+    """Run an RQ worker on the app's queues."""
+    from .broker import QUEUE_NAMES
+    from .jobs.worker import run_worker
+
+    run_worker(queues or QUEUE_NAMES, burst=burst)
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--demo-clients", default=200, show_default=True, help="Demo clients to load into an empty database.")
+@with_appcontext
+def dev_command(host, port, demo_clients):
+    """Set up and run everything for a demo: migrate, load demo data, start a worker and the web server."""
+    from flask_migrate import upgrade
+
+    from .broker import redis_url
+    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+    from .models import Client
+
+    app = current_app._get_current_object()
+    upgrade()
+    if not db.session.scalar(db.select(Client.id).limit(1)):
+        load_demo(clients=demo_clients)
+    url = redis_url(app)  # starts the embedded Redis here, so this process owns it
+    env = dict(os.environ, REDIS_URL=os.environ.get("REDIS_URL") or url, INSTANCE_PATH=app.config["INSTANCE_PATH"])
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env, cwd=Path(__file__).resolve().parent.parent)
+    click.echo("")
+    click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
+    click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
+    for email, name, role, groups in DEMO_USERS:
+        click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
+    click.echo("")
+    try:
+        run_simple(host, port, app, threaded=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def register_commands(app) -> None:
+    for command in (users_cli, groups_cli, demo_cli, clients_cli, worker_command, dev_command):
+        app.cli.add_command(command)

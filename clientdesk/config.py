@@ -1,0 +1,63 @@
+"""Configuration from the environment, as the contract in DESIGN.md describes it."""
+import os
+import secrets
+import sys
+from pathlib import Path
+
+CHECKOUT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def instance_path() -> Path:
+    path = Path(os.environ.get("INSTANCE_PATH") or CHECKOUT_DIR / "instance").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _running_cli_command() -> bool:
+    """True for a `flask ...` command other than `flask run` (which serves requests and needs a real key)."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" not in sys.argv[1:]
+
+
+def _secret_key(instance: Path, debug: bool, testing: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if debug:
+        # A development key kept in the instance folder, so sessions survive a restart.
+        key_file = instance / "dev-secret-key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+    if testing or _running_cli_command():
+        return secrets.token_hex(32)
+    raise ConfigError("SECRET_KEY must be set (export SECRET_KEY=...) unless FLASK_DEBUG=1.")
+
+
+def from_environment(debug: bool, testing: bool = False) -> dict:
+    instance = instance_path()
+    return {
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": _secret_key(instance, debug, testing),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'clientdesk.db'}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "MAIL_URL": os.environ.get("MAIL_URL") or None,
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "ClientDesk <no-reply@clientdesk.example>",
+        "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
+        "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "FLASK_ADMIN_RAISE_ON_INTEGRITY_ERROR": False,
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": ["en", "fr", "nl"],
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCKOUT_MINUTES": 15,
+    }

@@ -1,0 +1,1 @@
+"""Field validators and normalisers shared by admin forms, the create wizard and import rows."""

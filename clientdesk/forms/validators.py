@@ -1,0 +1,200 @@
+"""One function per kind of value: each takes what a person typed (or a spreadsheet cell held) and
+returns the stored form, or raises `InvalidValue` with a message that says what is wrong.
+
+Used by the admin forms (through `wtforms_validator`), the new-client wizard and the import.
+"""
+import re
+
+import email_validator
+import phonenumbers
+import pycountry
+from babel import Locale, UnknownLocaleError
+from stdnum import iban as stdnum_iban
+from stdnum.be import vat as be_vat
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from wtforms.validators import ValidationError as FormValidationError
+
+SUPPORTED_LANGUAGES = ("fr", "nl", "de", "en")
+DEFAULT_COUNTRY = "BE"
+
+
+class InvalidValue(ValueError):
+    """A value that cannot be stored; str() is the message for the person who typed it."""
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a number that Excel stored as 417497106.0
+    return str(value).strip()
+
+
+def enterprise_number(value, country: str = DEFAULT_COUNTRY) -> str:
+    """A Belgian enterprise number as its 10 digits (`BE 0403.170.701`, `403170701` → `0403170701`).
+
+    For other countries the number is kept as typed, without spaces.
+    """
+    text = _text(value)
+    if not text:
+        raise InvalidValue("Enterprise number is missing.")
+    if country.upper() != "BE":
+        return re.sub(r"\s", "", text).upper()
+    digits = be_vat.compact(text)
+    if not digits.isdigit():
+        raise InvalidValue(f"“{text}” is not an enterprise number: it may only contain digits (e.g. 0403.170.701).")
+    if len(digits) == 9:
+        digits = "0" + digits
+    if len(digits) != 10:
+        raise InvalidValue(f"“{text}” is not an enterprise number: it must have 10 digits (e.g. 0403.170.701).")
+    if digits[0] not in "01":
+        raise InvalidValue(f"“{text}” is not an enterprise number: it must start with 0 or 1.")
+    try:
+        be_vat.validate(digits)
+    except InvalidChecksum:
+        raise InvalidValue(f"“{text}” is not a valid enterprise number: the check digits do not match.") from None
+    except ValidationError:
+        raise InvalidValue(f"“{text}” is not a valid enterprise number.") from None
+    return digits
+
+
+def vat_number(value, country: str = DEFAULT_COUNTRY) -> str:
+    """A VAT number in its stored form: `BE` followed by the 10-digit enterprise number for Belgium."""
+    text = _text(value)
+    if not text:
+        raise InvalidValue("VAT number is missing.")
+    if country.upper() != "BE":
+        compact = re.sub(r"[\s.\-]", "", text).upper()
+        if not compact.startswith(country.upper()):
+            compact = country.upper() + compact
+        return compact
+    upper = text.upper().replace(" ", "")
+    if upper[:2].isalpha() and not upper.startswith("BE"):
+        raise InvalidValue(f"“{text}” is not a Belgian VAT number: it must start with BE.")
+    try:
+        return "BE" + enterprise_number(text)
+    except InvalidValue as error:
+        raise InvalidValue(str(error).replace("enterprise number", "VAT number")) from None
+
+
+def vat_matches_enterprise_number(vat: str, number: str) -> bool:
+    """Whether a Belgian VAT number (stored form) belongs to the enterprise number (stored form)."""
+    return vat == "BE" + number
+
+
+def format_enterprise_number(number: str | None, country: str = DEFAULT_COUNTRY) -> str:
+    """`0403170701` → `0403.170.701` (Belgian numbers only; others are shown as stored)."""
+    if not number:
+        return ""
+    if country == "BE" and len(number) == 10 and number.isdigit():
+        return f"{number[:4]}.{number[4:7]}.{number[7:]}"
+    return number
+
+
+def iban(value) -> str:
+    """An IBAN in its compact stored form (`BE68 5390 0754 7034` → `BE68539007547034`)."""
+    text = _text(value)
+    if not text:
+        raise InvalidValue("IBAN is missing.")
+    try:
+        return stdnum_iban.validate(text)
+    except InvalidChecksum:
+        raise InvalidValue(f"“{text}” is not a valid IBAN: the check digits do not match.") from None
+    except (InvalidLength, InvalidFormat):
+        raise InvalidValue(f"“{text}” is not a valid IBAN: wrong length or format for its country.") from None
+    except (InvalidComponent, ValidationError):
+        raise InvalidValue(f"“{text}” is not a valid IBAN: the account number is not valid for its country.") from None
+
+
+def format_iban(value: str | None) -> str:
+    return stdnum_iban.format(value) if value else ""
+
+
+def phone(value, country: str = DEFAULT_COUNTRY) -> str:
+    """A phone number in E.164 (`0478 11 22 33`, `+32 478 11 22 33` → `+32478112233`)."""
+    text = _text(value)
+    if not text:
+        raise InvalidValue("Phone number is missing.")
+    try:
+        parsed = phonenumbers.parse(text, country.upper())
+    except phonenumbers.NumberParseException:
+        raise InvalidValue(f"“{text}” is not a phone number.") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidValue(f"“{text}” is not a valid phone number (write it as +32 478 11 22 33).")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(value: str | None) -> str:
+    if not value:
+        return ""
+    return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def email(value) -> str:
+    """An e-mail address, syntax checked only (no DNS lookup), with the domain lower-cased."""
+    text = _text(value)
+    if not text:
+        raise InvalidValue("E-mail address is missing.")
+    try:
+        result = email_validator.validate_email(text, check_deliverability=False)
+    except email_validator.EmailNotValidError as error:
+        raise InvalidValue(f"“{text}” is not a valid e-mail address: {error}") from None
+    return result.normalized.lower()
+
+
+def country(value) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-case (`be` → `BE`)."""
+    text = _text(value).upper()
+    if not text:
+        raise InvalidValue("Country is missing.")
+    if len(text) != 2 or pycountry.countries.get(alpha_2=text) is None:
+        raise InvalidValue(f"“{_text(value)}” is not a country code: use two letters such as BE, NL, FR.")
+    return text
+
+
+def locale(value, default_country: str = DEFAULT_COUNTRY) -> str:
+    """A language locale such as `fr-BE` (`fr-be`, `fr_BE`, `FR` → `fr-BE`, `fr-BE`, `fr-BE`)."""
+    text = _text(value)
+    if not text:
+        raise InvalidValue("Language is missing.")
+    parts = re.split(r"[-_]", text)
+    language = parts[0].lower()
+    region = parts[1].upper() if len(parts) > 1 else default_country
+    supported = ", ".join(f"{lang}-BE" for lang in SUPPORTED_LANGUAGES)
+    if len(parts) > 2 or language not in SUPPORTED_LANGUAGES:
+        raise InvalidValue(f"“{text}” is not a supported language: use one of {supported}.")
+    try:
+        Locale.parse(f"{language}_{region}")
+    except (UnknownLocaleError, ValueError):
+        raise InvalidValue(f"“{text}” is not a known locale: use one of {supported}.") from None
+    if pycountry.countries.get(alpha_2=region) is None:
+        raise InvalidValue(f"“{text}” is not a known locale: use one of {supported}.")
+    return f"{language}-{region}"
+
+
+def yes_no(value) -> bool:
+    """Oui/Non, Ja/Nee, Yes/No, 1/0, true/false (any case) as a boolean."""
+    text = _text(value).lower()
+    if text in {"oui", "o", "yes", "y", "ja", "j", "1", "true", "vrai", "waar"}:
+        return True
+    if text in {"non", "n", "no", "nee", "0", "false", "faux", "onwaar"}:
+        return False
+    raise InvalidValue(f"“{_text(value)}” is not Oui or Non.")
+
+
+def wtforms_validator(normalise, **kwargs):
+    """Wrap a normaliser as a WTForms validator that also stores the normalised value on the field.
+
+    Empty values pass (use DataRequired/InputRequired for required fields).
+    """
+
+    def validate(form, field):
+        if field.data in (None, ""):
+            field.data = None
+            return
+        try:
+            field.data = normalise(field.data, **kwargs)
+        except InvalidValue as error:
+            raise FormValidationError(str(error)) from None
+
+    return validate

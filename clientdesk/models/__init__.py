@@ -1,0 +1,23 @@
+"""The data model, one module per aggregate."""
+from .audit import AuditEvent
+from .base import utcnow
+from .client import BankAccount, Client, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
+from .contact import Civility, Contact
+from .document import AllowedSender, Document, DocumentStatus, DocumentType
+from .group import DEFAULT_GROUP_NAME, Group, group_members
+from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
+from .invitation import Invitation, InvitationStatus
+from .task import Task, TaskStatus
+from .template import ConfigTemplate
+from .user import LoginThrottle, Role, User
+from . import client as _client
+
+_client.configure_computed_columns()
+
+__all__ = [
+    "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientStatus",
+    "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod", "Document",
+    "DocumentStatus", "DocumentType", "Group", "IntegrationProduct", "Invitation", "InvitationStatus",
+    "LoginThrottle", "PeppolState", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
+    "client_favourites", "group_members", "utcnow",
+]

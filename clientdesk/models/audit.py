@@ -1,0 +1,175 @@
+"""The audit trail: who changed what, written by the same flush (so the same transaction) as the change.
+
+Every ORM insert, update and delete of a model is recorded, whatever made it (admin screen, CLI,
+import, job), except models that set `__audit__ = False`. Column values named in
+`__audit_secret__` are recorded as changed without their values; columns named in
+`__audit_ignore__` (bookkeeping such as a last-login time) are not recorded.
+"""
+import contextlib
+import contextvars
+import json
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import has_request_context
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from .base import utcnow
+
+SKIPPED_FIELDS = {"created_at", "updated_at", "search_text"}
+
+_actor = contextvars.ContextVar("audit_actor", default=None)
+_action = contextvars.ContextVar("audit_action", default=None)
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_event"
+    __audit__ = False
+
+    id = db.Column(db.Integer, primary_key=True)
+    at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    actor_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    actor = db.Column(db.String(254), nullable=False)
+    action = db.Column(db.String(40), nullable=False)
+    object_type = db.Column(db.String(40), nullable=False)
+    object_id = db.Column(db.String(40), nullable=False)
+    object_repr = db.Column(db.String(200), nullable=False)
+    # Not a foreign key: the trail of a deleted client stays readable.
+    client_id = db.Column(db.Integer, index=True)
+    changes_json = db.Column(db.Text, nullable=False, default="{}")
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_type} {self.object_repr}"
+
+    @property
+    def changes(self) -> dict:
+        return json.loads(self.changes_json)
+
+
+@contextlib.contextmanager
+def acting_as(user):
+    """Attribute changes made outside a web request (CLI, jobs) to `user` (None: the system)."""
+    token = _actor.set(user)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+@contextlib.contextmanager
+def audit_action(action: str):
+    """Record the changes made inside the block under a named action (e.g. "invite") instead of "update"."""
+    token = _action.set(action)
+    try:
+        yield
+    finally:
+        _action.reset(token)
+
+
+def current_actor():
+    actor = _actor.get()
+    if actor is None and has_request_context():
+        from flask_login import current_user
+
+        if current_user and current_user.is_authenticated:
+            actor = current_user._get_current_object()
+    return actor
+
+
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _column_changes(obj, kind: str) -> dict:
+    state = sa.inspect(obj)
+    secret = getattr(type(obj), "__audit_secret__", ())
+    skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+    changes = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        if key in skipped or key not in state.dict and kind != "delete":
+            continue
+        history = state.attrs[key].history
+        if kind == "update":
+            if not history.has_changes():
+                continue
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+        elif kind == "create":
+            old, new = None, state.dict.get(key)
+            if new is None:
+                continue
+        else:
+            old, new = state.dict.get(key), None
+            if old is None:
+                continue
+        changes[key] = "(changed)" if key in secret else [_plain(old), _plain(new)]
+    for rel in state.mapper.relationships:
+        if rel.uselist and rel.secondary is not None:  # many-to-many membership
+            history = state.attrs[rel.key].history
+            if history.added or history.deleted:
+                changes[rel.key] = {"added": [str(o) for o in history.added], "removed": [str(o) for o in history.deleted]}
+    return changes
+
+
+def _client_id(obj):
+    from .client import Client
+
+    return obj.id if isinstance(obj, Client) else getattr(obj, "client_id", None)
+
+
+def _record(session: Session, flush_context) -> None:
+    actor = current_actor()
+    action = _action.get()
+    rows = []
+    for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+        for obj in objects:
+            if not getattr(type(obj), "__audit__", True) or not hasattr(obj, "__table__"):
+                continue
+            if kind == "update" and not session.is_modified(obj, include_collections=True):
+                continue
+            changes = _column_changes(obj, kind)
+            if kind == "update" and not changes:
+                continue
+            rows.append(
+                {
+                    "at": utcnow(),
+                    "actor_id": actor.id if actor is not None else None,
+                    "actor": actor.email if actor is not None else "system",
+                    "action": action or kind,
+                    "object_type": obj.__tablename__,
+                    "object_id": str(sa.inspect(obj).identity[0] if sa.inspect(obj).identity else ""),
+                    "object_repr": str(obj)[:200],
+                    "client_id": _client_id(obj),
+                    "changes_json": json.dumps(changes, default=str),
+                }
+            )
+    if rows:
+        session.connection().execute(sa.insert(AuditEvent.__table__), rows)
+
+
+def record(action: str, obj, changes: dict | None = None) -> None:
+    """An explicit audit event for something that is not a row change (e.g. an e-mail sent)."""
+    actor = current_actor()
+    db.session.add(
+        AuditEvent(
+            actor_id=actor.id if actor is not None else None,
+            actor=actor.email if actor is not None else "system",
+            action=action,
+            object_type=obj.__tablename__,
+            object_id=str(obj.id),
+            object_repr=str(obj)[:200],
+            client_id=_client_id(obj),
+            changes_json=json.dumps(changes or {}, default=str),
+        )
+    )
+
+
+def install() -> None:
+    if not sa.event.contains(Session, "after_flush", _record):
+        sa.event.listen(Session, "after_flush", _record)

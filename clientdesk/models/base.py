@@ -1,0 +1,43 @@
+"""Shared column helpers."""
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from ..extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+def choice_check(column: str, choices: type[StrEnum], nullable: bool = False) -> sa.CheckConstraint:
+    """A CHECK constraint that keeps a string column within an enum's values (SQLite and PostgreSQL)."""
+    values = ", ".join(f"'{c.value}'" for c in choices)
+    condition = f"{column} IN ({values})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return sa.CheckConstraint(condition, name=f"{column}_valid")
+
+
+def choices_of(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    return [(c.value, c.label) for c in enum]
+
+
+class LabelledEnum(StrEnum):
+    """A string enum whose members carry a human label: `Member = "code", "Label"`."""
+
+    def __new__(cls, value: str, label: str = ""):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.label = label or value
+        return member
+
+
+class Timestamps:
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

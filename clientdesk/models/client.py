@@ -1,0 +1,181 @@
+"""Clients (the firm's client companies), their bank accounts and staff favourites."""
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.orm import column_property
+
+from ..extensions import db
+from .base import LabelledEnum, Timestamps, choice_check, today
+
+
+class ClientStatus(LabelledEnum):
+    CREATED = "created", "Created"
+    INVITED = "invited", "Invited"
+    ACTIVE = "active", "Active"
+    DEACTIVATED = "deactivated", "Deactivated"
+
+
+class VatFrequency(LabelledEnum):
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    NOT_LIABLE = "not_liable", "Not liable"
+
+
+class SubscriptionMode(LabelledEnum):
+    FULL = "full", "Full follow-up"
+    DELIVERY_ONLY = "delivery_only", "Document delivery only"
+    MANAGED = "managed", "Internal, managed by the firm"
+
+
+class PeppolState(LabelledEnum):
+    OFF = "off", "Off"
+    PENDING = "pending", "Pending"
+    REGISTERED = "registered", "Registered"
+    TAKEN = "taken", "Registered with another provider"
+    FAILED = "failed", "Failed"
+
+
+DEFAULT_PLAN = "standard"
+TRIAL_DAYS = 30
+INBOUND_MAIL_DOMAIN = "in.clientdesk.example"
+
+client_favourites = db.Table(
+    "client_favourite",
+    db.Column("user_id", db.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("client_id", db.ForeignKey("client.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+def new_inbound_address() -> str:
+    return f"{secrets.token_hex(5)}@{INBOUND_MAIL_DOMAIN}"
+
+
+class Client(Timestamps, db.Model):
+    __tablename__ = "client"
+    __table_args__ = (
+        choice_check("status", ClientStatus),
+        choice_check("subscription_mode", SubscriptionMode),
+        choice_check("vat_frequency", VatFrequency, nullable=True),
+        choice_check("peppol_state", PeppolState),
+        sa.Index("ix_client_group_status", "group_id", "status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False, index=True)
+    country = db.Column(db.String(2), nullable=False, default="BE")
+    enterprise_number = db.Column(db.String(20), unique=True)
+    vat_number = db.Column(db.String(20))
+    skip_vat_check = db.Column(db.Boolean, nullable=False, default=False)
+    external_reference = db.Column(db.String(80))
+    internal_reference = db.Column(db.String(80))
+    vat_frequency = db.Column(db.String(12))
+    subscription_mode = db.Column(db.String(16), nullable=False, default=SubscriptionMode.FULL.value)
+    plan = db.Column(db.String(40), nullable=False, default=DEFAULT_PLAN, index=True)
+    trial_end = db.Column(db.Date, index=True)
+    status = db.Column(db.String(12), nullable=False, default=ClientStatus.CREATED.value, index=True)
+
+    street = db.Column(db.String(120))
+    house_number = db.Column(db.String(20))
+    box = db.Column(db.String(20))
+    postal_code = db.Column(db.String(12))
+    city = db.Column(db.String(80))
+    billing_street = db.Column(db.String(120))
+    billing_house_number = db.Column(db.String(20))
+    billing_box = db.Column(db.String(20))
+    billing_postal_code = db.Column(db.String(12))
+    billing_city = db.Column(db.String(80))
+    billing_country = db.Column(db.String(2))
+
+    website = db.Column(db.String(200))
+    language = db.Column(db.String(5), nullable=False, default="fr-BE")
+    group_id = db.Column(db.ForeignKey("group.id"), nullable=False, index=True)
+    firm_contact_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    client_facing_contact_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    template_id = db.Column(db.ForeignKey("config_template.id", ondelete="SET NULL"))
+    hidden = db.Column(db.Boolean, nullable=False, default=False)
+    sync_from = db.Column(db.Date)
+    track_transactions_without_documents = db.Column(db.Boolean, nullable=False, default=False)
+    inbound_email = db.Column(db.String(254), nullable=False, unique=True, default=new_inbound_address)
+    e_invoicing_mandate = db.Column(db.Boolean, nullable=False, default=False)
+    peppol_send = db.Column(db.Boolean, nullable=False, default=False)
+    peppol_receive = db.Column(db.Boolean, nullable=False, default=False)
+    peppol_state = db.Column(db.String(12), nullable=False, default=PeppolState.OFF.value)
+    peppol_message = db.Column(db.String(500))
+    refused_senders_count = db.Column(db.Integer, nullable=False, default=0)
+
+    invited_at = db.Column(db.DateTime)
+    # Expiry of the current invitation link, kept by the lifecycle so the list needs no extra query.
+    invitation_expires_at = db.Column(db.DateTime)
+    activated_at = db.Column(db.DateTime)
+    deactivated_at = db.Column(db.DateTime)
+    # Folded name, numbers and contact e-mails, kept up to date by search.py; what list search looks in.
+    search_text = db.Column(db.Text, nullable=False, default="")
+
+    group = db.relationship("Group")
+    firm_contact = db.relationship("User", foreign_keys=[firm_contact_id])
+    client_facing_contact = db.relationship("User", foreign_keys=[client_facing_contact_id])
+    template = db.relationship("ConfigTemplate")
+    contacts = db.relationship(
+        "Contact", back_populates="client", cascade="all, delete-orphan", order_by="(Contact.is_primary.desc(), Contact.id)"
+    )
+    bank_accounts = db.relationship("BankAccount", back_populates="client", cascade="all, delete-orphan", order_by="BankAccount.id")
+    integration = db.relationship("ClientIntegration", back_populates="client", uselist=False, cascade="all, delete-orphan")
+    allowed_senders = db.relationship("AllowedSender", back_populates="client", cascade="all, delete-orphan", order_by="AllowedSender.pattern")
+    documents = db.relationship("Document", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
+    invitations = db.relationship("Invitation", back_populates="client", cascade="all, delete-orphan", order_by="Invitation.id.desc()")
+    favourited_by = db.relationship("User", secondary=client_favourites)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def primary_contact(self):
+        return next((c for c in self.contacts if c.is_primary), self.contacts[0] if self.contacts else None)
+
+    @property
+    def enterprise_number_display(self) -> str:
+        from ..forms.validators import format_enterprise_number
+
+        return format_enterprise_number(self.enterprise_number, self.country)
+
+    @property
+    def trial_days_left(self) -> int | None:
+        return None if self.trial_end is None else (self.trial_end - today()).days
+
+    @property
+    def current_invitation(self):
+        return self.invitations[0] if self.invitations else None
+
+
+class BankAccount(Timestamps, db.Model):
+    __tablename__ = "bank_account"
+    __table_args__ = (sa.UniqueConstraint("client_id", "iban", name="uq_bank_account_client_iban"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
+    iban = db.Column(db.String(34), nullable=False)
+    label = db.Column(db.String(80))
+
+    client = db.relationship("Client", back_populates="bank_accounts")
+
+    def __str__(self) -> str:
+        from ..forms.validators import format_iban
+
+        return format_iban(self.iban)
+
+
+def _inbox_count_expression():
+    from .document import Document, DocumentStatus
+
+    return (
+        sa.select(sa.func.count(Document.id))
+        .where(Document.client_id == Client.id, Document.status == DocumentStatus.INBOX.value)
+        .correlate_except(Document)
+        .scalar_subquery()
+    )
+
+
+def configure_computed_columns() -> None:
+    """Columns computed from other tables; added once every model is defined."""
+    if not hasattr(Client, "inbox_count"):
+        Client.inbox_count = column_property(_inbox_count_expression(), deferred=True)

@@ -1,0 +1,58 @@
+"""Contacts: the people at a client company; the primary one receives the invitation."""
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .base import LabelledEnum, Timestamps, choice_check
+
+
+class Civility(LabelledEnum):
+    MR = "mr", "Mr"
+    MS = "ms", "Ms"
+    MX = "mx", "Mx"
+
+
+class Contact(Timestamps, db.Model):
+    __tablename__ = "contact"
+    __audit_secret__ = ("password_hash",)
+    __table_args__ = (
+        choice_check("civility", Civility, nullable=True),
+        # At most one primary contact per client.
+        sa.Index(
+            "uq_contact_primary_per_client",
+            "client_id",
+            unique=True,
+            sqlite_where=sa.text("is_primary"),
+            postgresql_where=sa.text("is_primary"),
+        ),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
+    civility = db.Column(db.String(4))
+    first_name = db.Column(db.String(80), nullable=False)
+    last_name = db.Column(db.String(80), nullable=False)
+    email = db.Column(db.String(254), nullable=False, unique=True)
+    job_title = db.Column(db.String(120))
+    phone = db.Column(db.String(20))
+    mobile = db.Column(db.String(20))
+    language = db.Column(db.String(5), nullable=False, default="fr-BE")
+    is_primary = db.Column(db.Boolean, nullable=False, default=False)
+    # Set when the contact accepts the invitation and chooses a password (client-side access).
+    password_hash = db.Column(db.String(255))
+    accepted_at = db.Column(db.DateTime)
+
+    client = db.relationship("Client", back_populates="contacts")
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)

@@ -1,0 +1,67 @@
+"""Allowed senders and the accounting documents in a client's inbox."""
+import sqlalchemy as sa
+
+from ..extensions import db
+from .base import LabelledEnum, Timestamps, choice_check, utcnow
+
+
+class DocumentStatus(LabelledEnum):
+    INBOX = "inbox", "Inbox"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class DocumentType(LabelledEnum):
+    PURCHASE = "purchase", "Purchase"
+    SALES = "sales", "Sales"
+    MISC = "misc", "Miscellaneous"
+    CREDIT_CARD = "credit_card", "Credit-card statement"
+
+
+class AllowedSender(Timestamps, db.Model):
+    """An e-mail address, or an `@domain` pattern, whose documents a client's inbox accepts."""
+
+    __tablename__ = "allowed_sender"
+    __table_args__ = (sa.UniqueConstraint("client_id", "pattern", name="uq_allowed_sender_client_pattern"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
+    pattern = db.Column(db.String(254), nullable=False)
+
+    client = db.relationship("Client", back_populates="allowed_senders")
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    def matches(self, address: str) -> bool:
+        address = address.strip().lower()
+        if self.pattern.startswith("@"):
+            return address.endswith(self.pattern)
+        return address == self.pattern
+
+
+class Document(Timestamps, db.Model):
+    __tablename__ = "document"
+    __table_args__ = (
+        choice_check("status", DocumentStatus),
+        choice_check("doc_type", DocumentType),
+        sa.Index("ix_document_client_status", "client_id", "status"),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False)
+    filename = db.Column(db.String(255), nullable=False)
+    content_type = db.Column(db.String(100), nullable=False, default="application/octet-stream")
+    size = db.Column(db.Integer, nullable=False, default=0)
+    storage_path = db.Column(db.String(500), nullable=False)
+    sender = db.Column(db.String(254))
+    doc_type = db.Column(db.String(12), nullable=False, default=DocumentType.PURCHASE.value)
+    status = db.Column(db.String(8), nullable=False, default=DocumentStatus.INBOX.value)
+    received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    sent_at = db.Column(db.DateTime)
+    error = db.Column(db.String(500))
+
+    client = db.relationship("Client", back_populates="documents")
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,76 @@
+"""Invitation links: random token, stored hashed, valid 21 days, single use."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from ..extensions import db
+from .base import LabelledEnum, Timestamps, choice_check, utcnow
+
+INVITATION_VALID_DAYS = 21
+
+
+class InvitationStatus(LabelledEnum):
+    PENDING = "pending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Sending failed"
+    ACCEPTED = "accepted", "Accepted"
+    VOIDED = "voided", "Voided"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(Timestamps, db.Model):
+    __tablename__ = "invitation"
+    __audit_secret__ = ("token_hash",)
+    __table_args__ = (choice_check("status", InvitationStatus),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
+    contact_id = db.Column(db.ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    status = db.Column(db.String(8), nullable=False, default=InvitationStatus.PENDING.value)
+    expires_at = db.Column(db.DateTime, nullable=False)
+    sent_at = db.Column(db.DateTime)
+    accepted_at = db.Column(db.DateTime)
+    voided_at = db.Column(db.DateTime)
+    error = db.Column(db.String(500))
+    created_by_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+
+    client = db.relationship("Client", back_populates="invitations")
+    contact = db.relationship("Contact")
+    created_by = db.relationship("User")
+
+    def __str__(self) -> str:
+        return f"Invitation #{self.id} ({self.status})"
+
+    @classmethod
+    def issue(cls, client, contact, by=None) -> tuple["Invitation", str]:
+        """A new invitation and its clear-text token (only ever in the e-mail)."""
+        token = secrets.token_urlsafe(32)
+        invitation = cls(
+            client=client,
+            contact=contact,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + timedelta(days=INVITATION_VALID_DAYS),
+            created_by=by,
+        )
+        db.session.add(invitation)
+        return invitation, token
+
+    @classmethod
+    def by_token(cls, token: str) -> "Invitation | None":
+        return db.session.execute(db.select(cls).filter_by(token_hash=hash_token(token))).scalar_one_or_none()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= utcnow()
+
+    @property
+    def days_left(self) -> int:
+        return max(0, (self.expires_at - utcnow()).days)
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status in (InvitationStatus.PENDING, InvitationStatus.SENT) and not self.is_expired

@@ -1,0 +1,56 @@
+"""Background tasks: one row per RQ job (the row's id is the job id), shown in the UI."""
+import json
+
+from ..extensions import db
+from .base import LabelledEnum, choice_check, utcnow
+
+
+class TaskStatus(LabelledEnum):
+    QUEUED = "queued", "Queued"
+    STARTED = "started", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+
+
+class Task(db.Model):
+    __tablename__ = "task"
+    __audit__ = False
+    __table_args__ = (choice_check("status", TaskStatus),)
+
+    id = db.Column(db.String(36), primary_key=True)
+    kind = db.Column(db.String(40), nullable=False, index=True)
+    description = db.Column(db.String(255), nullable=False, default="")
+    status = db.Column(db.String(8), nullable=False, default=TaskStatus.QUEUED.value, index=True)
+    progress_done = db.Column(db.Integer, nullable=False, default=0)
+    progress_total = db.Column(db.Integer, nullable=False, default=0)
+    result_json = db.Column(db.Text)
+    error = db.Column(db.Text)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    user_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    started_at = db.Column(db.DateTime)
+    ended_at = db.Column(db.DateTime)
+
+    client = db.relationship("Client")
+    user = db.relationship("User")
+
+    def __str__(self) -> str:
+        return self.description or self.kind
+
+    @property
+    def result(self) -> dict:
+        return json.loads(self.result_json) if self.result_json else {}
+
+    @result.setter
+    def result(self, value: dict) -> None:
+        self.result_json = json.dumps(value, default=str)
+
+    @property
+    def percent(self) -> int:
+        if self.status == TaskStatus.FINISHED:
+            return 100
+        return int(100 * self.progress_done / self.progress_total) if self.progress_total else 0
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (TaskStatus.FINISHED, TaskStatus.FAILED)

@@ -1,0 +1,57 @@
+"""Configuration templates: defaults copied onto a client when it is created or imported."""
+from ..extensions import db
+from .base import Timestamps, choice_check
+from .client import SubscriptionMode
+from .integration import CreditCardStatements, DeliveryMethod, DeliverySettings
+
+
+class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
+    __tablename__ = "config_template"
+    __table_args__ = (
+        choice_check("subscription_mode", SubscriptionMode),
+        choice_check("delivery_method", DeliveryMethod),
+        choice_check("credit_card_statements", CreditCardStatements),
+    )
+
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), nullable=False, unique=True)
+    description = db.Column(db.String(500))
+    assigned_user_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    assigned_group_id = db.Column(db.ForeignKey("group.id", ondelete="SET NULL"))
+    integration_product_id = db.Column(db.ForeignKey("integration_product.id", ondelete="SET NULL"))
+    subscription_mode = db.Column(db.String(16), nullable=False, default=SubscriptionMode.FULL.value)
+    e_invoicing_mandate = db.Column(db.Boolean, nullable=False, default=False)
+    peppol_send = db.Column(db.Boolean, nullable=False, default=False)
+    peppol_receive = db.Column(db.Boolean, nullable=False, default=False)
+
+    assigned_user = db.relationship("User")
+    assigned_group = db.relationship("Group")
+    integration_product = db.relationship("IntegrationProduct")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def by_name(cls, name: str) -> "ConfigTemplate | None":
+        return db.session.execute(db.select(cls).filter(db.func.lower(cls.name) == name.strip().lower())).scalar_one_or_none()
+
+    def apply_to(self, client) -> None:
+        """Copy this template's defaults onto a client; later edits to the client override them."""
+        from .integration import ClientIntegration
+
+        client.template = self
+        client.subscription_mode = self.subscription_mode
+        client.e_invoicing_mandate = self.e_invoicing_mandate
+        client.peppol_send = self.peppol_send
+        client.peppol_receive = self.peppol_receive
+        if self.assigned_group is not None and client.group is None:
+            client.group = self.assigned_group
+        if self.assigned_user is not None and client.firm_contact is None:
+            client.firm_contact = self.assigned_user
+        if self.integration_product is not None:
+            integration = client.integration or ClientIntegration()
+            integration.product = self.integration_product
+            for column in DeliverySettings.__dict__:
+                if not column.startswith("_"):
+                    setattr(integration, column, getattr(self, column))
+            client.integration = integration

@@ -1,0 +1,101 @@
+"""Staff users of the firm, their roles and login throttling."""
+from datetime import timedelta
+
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from .base import LabelledEnum, Timestamps, choice_check, utcnow
+from .group import group_members
+
+
+class Role(LabelledEnum):
+    STAFF = "staff", "Staff"
+    SUPERVISOR = "supervisor", "Supervisor"
+    ADMIN = "admin", "Admin"
+
+
+ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
+
+
+class User(UserMixin, Timestamps, db.Model):
+    __tablename__ = "user"
+    __table_args__ = (choice_check("role", Role),)
+    __audit_secret__ = ("password_hash",)
+    __audit_ignore__ = ("last_login_at",)
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=False, unique=True)
+    full_name = db.Column(db.String(120), nullable=False, default="")
+    password_hash = db.Column(db.String(255), nullable=False)
+    role = db.Column(db.String(12), nullable=False, default=Role.STAFF.value)
+    active = db.Column(db.Boolean, nullable=False, default=True)
+    ui_language = db.Column(db.String(5))
+    last_login_at = db.Column(db.DateTime)
+
+    groups = db.relationship("Group", secondary=group_members, back_populates="members", order_by="Group.name")
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def has_role(self, role: Role | str) -> bool:
+        """At least `role`: an admin has every supervisor permission, a supervisor every staff one."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def group_ids(self) -> list[int]:
+        return [g.id for g in self.groups]
+
+    @classmethod
+    def by_email(cls, email: str) -> "User | None":
+        return db.session.execute(db.select(cls).filter_by(email=email.strip().lower())).scalar_one_or_none()
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per e-mail address (known or not), so guessing is slowed the same way for both."""
+
+    __tablename__ = "login_throttle"
+    __audit__ = False
+
+    email = db.Column(db.String(254), primary_key=True)
+    failures = db.Column(db.Integer, nullable=False, default=0)
+    first_failure_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    locked_until = db.Column(db.DateTime)
+
+    @classmethod
+    def locked_minutes_left(cls, email: str) -> int:
+        row = db.session.get(cls, email)
+        if row is None or row.locked_until is None or row.locked_until <= utcnow():
+            return 0
+        return max(1, int((row.locked_until - utcnow()).total_seconds() // 60) + 1)
+
+    @classmethod
+    def record_failure(cls, email: str, max_failures: int, lockout: timedelta) -> None:
+        now = utcnow()
+        row = db.session.get(cls, email)
+        if row is None or now - row.first_failure_at > lockout:
+            row = row or cls(email=email)
+            row.failures, row.first_failure_at, row.locked_until = 0, now, None
+            db.session.add(row)
+        row.failures += 1
+        if row.failures >= max_failures:
+            row.locked_until = now + lockout
+
+    @classmethod
+    def clear(cls, email: str) -> None:
+        db.session.execute(db.delete(cls).filter_by(email=email))

@@ -1,0 +1,43 @@
+"""Who sees which clients: the one rule every screen, export, action, lookup and job builds on.
+
+admin: every client; supervisor: every client that is not hidden; staff: the clients of their groups
+that are not hidden. Rows that belong to a client (contacts, documents, ...) follow their client.
+"""
+import sqlalchemy as sa
+
+from .models import Client, Group, Role, User
+
+
+def client_condition(user):
+    """A condition on Client for what `user` may see; None means everything."""
+    if user is None or not user.is_authenticated:
+        return sa.false()
+    if user.is_admin:
+        return None
+    condition = Client.hidden.is_(False)
+    if user.role == Role.STAFF:
+        condition = sa.and_(condition, Client.group_id.in_(user.group_ids or [-1]))
+    return condition
+
+
+def scope_clients(query, user):
+    condition = client_condition(user)
+    return query if condition is None else query.filter(condition)
+
+
+def scope_client_children(query, client_relationship, user):
+    """Scope rows that hang off a client (`client_relationship` e.g. Contact.client), with EXISTS, not a join."""
+    condition = client_condition(user)
+    return query if condition is None else query.filter(client_relationship.has(condition))
+
+
+def assignable_groups(user):
+    """Groups a user may put a client into: their own groups, or any group for supervisors and admins."""
+    query = sa.select(Group).order_by(Group.name)
+    if user.role == Role.STAFF:
+        query = query.where(Group.id.in_(user.group_ids or [-1]))
+    return query
+
+
+def staff_users():
+    return sa.select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)

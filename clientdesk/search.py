@@ -1,0 +1,99 @@
+"""Client search: one folded text column per client, indexed for substring search.
+
+`client.search_text` holds the folded (lower-case, accent-free) name, numbers, references and contact
+e-mails; it is kept current here on every flush. SQLite indexes it with an FTS5 trigram table
+(`client_search`, kept in sync by triggers) and PostgreSQL with a pg_trgm GIN index; both are created
+by the migrations, and both answer substring queries without scanning the table.
+"""
+import re
+import unicodedata
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .models import Client, Contact
+
+_NUMBER = re.compile(r"^(be)?[\d.\s/-]{7,}$")
+
+SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE client_search USING fts5("
+    "search_text, content='client', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER client_search_insert AFTER INSERT ON client BEGIN "
+    "INSERT INTO client_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+    "CREATE TRIGGER client_search_delete AFTER DELETE ON client BEGIN "
+    "INSERT INTO client_search(client_search, rowid, search_text) VALUES ('delete', old.id, old.search_text); END",
+    "CREATE TRIGGER client_search_update AFTER UPDATE OF search_text ON client BEGIN "
+    "INSERT INTO client_search(client_search, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    "INSERT INTO client_search(rowid, search_text) VALUES (new.id, new.search_text); END",
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS client_search_update",
+    "DROP TRIGGER IF EXISTS client_search_delete",
+    "DROP TRIGGER IF EXISTS client_search_insert",
+    "DROP TABLE IF EXISTS client_search",
+]
+POSTGRESQL_DDL = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_client_search_text_trgm ON client USING gin (search_text gin_trgm_ops)",
+]
+POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_client_search_text_trgm"]
+
+
+def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
+    """Keep autogenerate away from the FTS5 tables, which the models do not describe."""
+    return not (type_ == "table" and name.startswith("client_search"))
+
+
+def fold(text: str | None) -> str:
+    """Lower-case without accents: what search compares (Ö and o, É and e match)."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def search_terms(query: str) -> list[str]:
+    """Folded terms; an enterprise or VAT number typed with dots or spaces becomes its digits."""
+    query = fold(query).strip()
+    if _NUMBER.match(query):
+        return [re.sub(r"\D", "", query)]
+    return [t.lstrip("^=") for t in query.split() if t.lstrip("^=")]
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def client_search_condition(query: str, dialect: str):
+    """A condition on Client that keeps the clients whose search text contains every term."""
+    terms = search_terms(query)
+    conditions = []
+    indexed = [t for t in terms if len(t) >= 3] if dialect == "sqlite" else []
+    if indexed:
+        match = " ".join('"' + t.replace('"', '""') + '"' for t in indexed)
+        fts = sa.table("client_search", sa.column("rowid"))
+        matching = sa.select(fts.c.rowid).where(sa.text("client_search MATCH :match").bindparams(match=match))
+        conditions.append(Client.id.in_(matching))
+    for term in terms:
+        if term not in indexed:
+            conditions.append(Client.search_text.like(_like(term), escape="\\"))
+    return sa.and_(sa.true(), *conditions)
+
+
+def refresh_search_text(client: Client, removed_contacts=()) -> None:
+    parts = [client.name, client.enterprise_number, client.vat_number, client.external_reference, client.internal_reference]
+    parts += [c.email for c in client.contacts if c not in removed_contacts]
+    client.search_text = fold(" ".join(p for p in parts if p))
+
+
+def _before_flush(session: Session, flush_context, instances) -> None:
+    with session.no_autoflush:
+        clients = {o for o in session.new | session.dirty if isinstance(o, Client)}
+        contacts = [o for o in session.new | session.dirty | session.deleted if isinstance(o, Contact)]
+        clients |= {c.client for c in contacts if c.client is not None}
+        for client in clients:
+            if client not in session.deleted:
+                refresh_search_text(client, removed_contacts=session.deleted)
+
+
+def install() -> None:
+    if not sa.event.contains(Session, "before_flush", _before_flush):
+        sa.event.listen(Session, "before_flush", _before_flush)

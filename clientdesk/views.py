@@ -1,0 +1,42 @@
+"""Plain (non-admin) pages: the root redirect, the health check and error pages."""
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, redirect, render_template, url_for
+from sqlalchemy.exc import SQLAlchemyError
+
+from .broker import redis_is_up
+from .extensions import db
+
+bp = Blueprint("web", __name__)
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/healthz")
+def healthz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        database = "ok"
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        database = f"down: {error.__class__.__name__}"
+    redis = "ok" if redis_is_up() else "down"
+    healthy = database == "ok" and redis == "ok"
+    return jsonify(status="ok" if healthy else "degraded", database=database, redis=redis), 200 if healthy else 503
+
+
+@bp.app_errorhandler(404)
+def not_found(error):
+    return render_template("errors/404.html"), 404
+
+
+@bp.app_errorhandler(403)
+def forbidden(error):
+    return render_template("errors/403.html"), 403
+
+
+@bp.app_errorhandler(500)
+def server_error(error):
+    return render_template("errors/500.html"), 500
