@@ -1,0 +1,97 @@
+"""Background tasks: a `Task` row per RQ job, created with the request's changes and enqueued after
+the commit; jobs report progress and outcome on it, and the UI shows it.
+
+Web side: `launch(...)` (checks Redis first, so nothing is written when the queue is down).
+Job side: `with running(task_id) as task:` around the job body.
+"""
+import contextlib
+import logging
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from redis.exceptions import RedisError
+from rq import Retry, get_current_job
+
+from .broker import get_queue, get_redis
+from .extensions import db
+from .models import Task, TaskStatus, utcnow
+from .models.audit import acting_as
+
+log = logging.getLogger(__name__)
+
+RETRY = Retry(max=3, interval=[10, 60, 300])
+JOB_TIMEOUT = 60 * 60
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis cannot be reached: nothing was enqueued, and nothing may be changed."""
+
+    def __str__(self) -> str:
+        return str(_l("The background queue is not reachable right now, so nothing was done. Try again in a minute."))
+
+
+def require_queue() -> None:
+    try:
+        get_redis().ping()
+    except (RedisError, OSError) as error:
+        raise QueueUnavailable() from error
+
+
+def launch(kind: str, description: str, func, *args, user=None, client=None, total: int = 0, queue: str = "default",
+           retry: Retry | None = RETRY) -> Task:
+    """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`."""
+    require_queue()
+    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total,
+                user_id=user.id if user is not None else None, client_id=client.id if client is not None else None)
+    db.session.add(task)
+    db.session.commit()
+    try:
+        get_queue(queue).enqueue_call(func, args=(task.id, *args), job_id=task.id, retry=retry, timeout=JOB_TIMEOUT,
+                                      result_ttl=7 * 86400, failure_ttl=30 * 86400)
+    except (RedisError, OSError) as error:
+        task.status, task.error, task.ended_at = TaskStatus.FAILED.value, str(QueueUnavailable()), utcnow()
+        db.session.commit()
+        raise QueueUnavailable() from error
+    return task
+
+
+def progress(task: Task, done: int, total: int | None = None) -> None:
+    """Record progress (commits the job's session: call it between units of work)."""
+    task.progress_done = done
+    if total is not None:
+        task.progress_total = total
+    db.session.commit()
+
+
+@contextlib.contextmanager
+def running(task_id: str):
+    """The job body's frame: marks the task started, attributes changes to the task's user, and records
+    success or failure (re-raising, so RQ retries transient errors)."""
+    task = db.session.get(Task, task_id)
+    if task is None:
+        raise LookupError(f"task {task_id} does not exist")
+    task.status, task.started_at, task.error = TaskStatus.STARTED.value, utcnow(), None
+    db.session.commit()
+    try:
+        with acting_as(task.user):
+            yield task
+    except Exception as error:
+        db.session.rollback()
+        job = get_current_job()
+        will_retry = bool(job is not None and job.retries_left)
+        task = db.session.get(Task, task_id)
+        task.status = TaskStatus.QUEUED.value if will_retry else TaskStatus.FAILED.value
+        task.error = (_retry_note(job) if will_retry else "") + f"{error.__class__.__name__}: {error}"
+        task.ended_at = None if will_retry else utcnow()
+        db.session.commit()
+        log.exception("task %s (%s) failed%s", task_id, task.kind, ", will retry" if will_retry else "")
+        raise
+    else:
+        task.status, task.ended_at = TaskStatus.FINISHED.value, utcnow()
+        if task.progress_total and task.progress_done < task.progress_total:
+            task.progress_done = task.progress_total
+        db.session.commit()
+
+
+def _retry_note(job) -> str:
+    return f"Retrying ({job.retries_left} attempts left) after: "
