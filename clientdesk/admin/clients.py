@@ -2,7 +2,7 @@
 from flask import abort, flash, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual
+from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
@@ -209,6 +209,7 @@ class ClientView(ScopedModelView):
             IntegrationFilter(Client.id, _l("Integration"), _integration_options),
             FilterEqual(Client.plan, _l("Plan")),
             DateBetweenFilter(Client.trial_end, _l("Trial end")),
+            IntEqualFilter(Client.import_batch_id, _l("Import batch")),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)

@@ -18,7 +18,6 @@ class Column:
     headers: dict[str, str]  # language -> header as the template writes it (without the `*`)
     hints: dict[str, str]  # language -> what to write in the column (the template's instructions sheet)
     aliases: tuple[str, ...] = ()  # other headers people use for it (any language)
-    example: object = ""
     width: int = 16
 
     def header(self, language: str) -> str:
@@ -35,7 +34,7 @@ COLUMNS = (
         {"fr": "Raison sociale", "nl": "Juridische naam", "en": "Legal name"},
         {"fr": "Le nom que le client voit.", "nl": "De naam die de klant ziet.", "en": "The name the client sees."},
         aliases=("Nom de la société", "Dénomination", "Bedrijfsnaam", "Naam onderneming", "Company name"),
-        example="Exemple SRL", width=28,
+        width=28,
     ),
     Column(
         "country", True,
@@ -44,7 +43,7 @@ COLUMNS = (
          "nl": "ISO-code van twee letters: BE, NL, FR, LU, DE...",
          "en": "Two-letter ISO code: BE, NL, FR, LU, DE..."},
         aliases=("Code pays", "Landcode", "Country code"),
-        example="BE", width=12,
+        width=12,
     ),
     Column(
         "contact_email", True,
@@ -53,7 +52,7 @@ COLUMNS = (
          "nl": "Het adres dat de uitnodiging ontvangt; maar één keer in heel ClientDesk.",
          "en": "The address that receives the invitation; used only once in all of ClientDesk."},
         aliases=("E-mail", "Adresse e-mail", "Courriel", "E-mailadres", "Contact e-mail address"),
-        example="jean.dupont@example.com", width=30,
+        width=30,
     ),
     Column(
         "contact_first_name", True,
@@ -61,7 +60,6 @@ COLUMNS = (
         {"fr": "Prénom de la personne de contact.", "nl": "Voornaam van de contactpersoon.",
          "en": "First name of the contact person."},
         aliases=("Prénom", "Voornaam", "First name"),
-        example="Jean",
     ),
     Column(
         "contact_last_name", True,
@@ -69,7 +67,6 @@ COLUMNS = (
         {"fr": "Nom de famille de la personne de contact.", "nl": "Achternaam van de contactpersoon.",
          "en": "Last name of the contact person."},
         aliases=("Nom de famille", "Achternaam", "Familienaam", "Last name", "Surname"),
-        example="Dupont",
     ),
     Column(
         "contact_language", True,
@@ -78,7 +75,7 @@ COLUMNS = (
          "nl": "Taal- en landcode: fr-BE, nl-BE, de-BE, en-BE.",
          "en": "Language and country code: fr-BE, nl-BE, de-BE, en-BE."},
         aliases=("Langue", "Taal", "Language", "Locale"),
-        example="fr-BE", width=14,
+        width=14,
     ),
     Column(
         "enterprise_number", False,
@@ -88,7 +85,7 @@ COLUMNS = (
          "en": "10 digits starting with 0 or 1; dots, spaces and BE are accepted (0403.170.701)."},
         aliases=("Numéro BCE", "Numéro d'entreprise BCE", "KBO-nummer", "Bedrijfsnummer", "Company number",
                  "Business number"),
-        example="0123.456.749", width=18,
+        width=18,
     ),
     Column(
         "vat_number", False,
@@ -97,7 +94,7 @@ COLUMNS = (
          "nl": "BE gevolgd door het ondernemingsnummer (BE0123456749); moet bij het ondernemingsnummer passen.",
          "en": "BE followed by the enterprise number (BE0123456749); must match the enterprise number."},
         aliases=("Numéro de TVA", "N° TVA", "Btw-nummer", "VAT number"),
-        example="BE0123456749", width=16,
+        width=16,
     ),
     Column(
         "external_reference", False,
@@ -106,7 +103,6 @@ COLUMNS = (
          "nl": "De referentie van de klant in uw boekhoudpakket.",
          "en": "The client's reference in your accounting software."},
         aliases=("Référence", "Referentie", "Reference"),
-        example="CLI-0042",
     ),
     Column(
         "iban", False,
@@ -114,41 +110,41 @@ COLUMNS = (
         {"fr": "Compte bancaire ; les espaces sont acceptés.", "nl": "Bankrekening; spaties mogen.",
          "en": "Bank account; spaces are accepted."},
         aliases=("Numéro de compte", "Compte bancaire", "Rekeningnummer", "Bank account"),
-        example="BE71 0961 2345 6769", width=24,
+        width=24,
     ),
     Column(
         "street", False,
         {"fr": "Rue", "nl": "Straat", "en": "Street"},
         {"fr": "", "nl": "", "en": ""},
-        example="Rue de la Loi", width=24,
+        width=24,
     ),
     Column(
         "house_number", False,
         {"fr": "Numéro", "nl": "Huisnummer", "en": "Number"},
         {"fr": "", "nl": "", "en": ""},
         aliases=("Nummer", "House number"),
-        example="16", width=10,
+        width=10,
     ),
     Column(
         "box", False,
         {"fr": "Boîte postale", "nl": "Bus", "en": "P.O. Box"},
         {"fr": "", "nl": "", "en": ""},
         aliases=("Boîte", "Busnummer", "Postbus", "Box"),
-        example="", width=10,
+        width=10,
     ),
     Column(
         "postal_code", False,
         {"fr": "Code postal", "nl": "Postcode", "en": "Postal code"},
         {"fr": "", "nl": "", "en": ""},
         aliases=("Zip code",),
-        example="1000", width=12,
+        width=12,
     ),
     Column(
         "city", False,
         {"fr": "Commune/ville", "nl": "Gemeente/stad", "en": "Municipality/city"},
         {"fr": "", "nl": "", "en": ""},
         aliases=("Ville", "Commune", "Localité", "Gemeente", "Stad", "City", "Municipality", "Town"),
-        example="Bruxelles", width=18,
+        width=18,
     ),
     Column(
         "mandate", False,
@@ -157,7 +153,7 @@ COLUMNS = (
                      "U hebt een ondertekend mandaat om de klant op Peppol in te schrijven.",
                      "You hold a signed mandate to register the client on Peppol."),
         aliases=("Mandat de facturation électronique", "E-invoicing mandate"),
-        example="Non", width=12,
+        width=12,
     ),
     Column(
         "template", False,
@@ -166,7 +162,7 @@ COLUMNS = (
          "nl": "De naam van een bestaand configuratiesjabloon; de andere kolommen van de rij gaan voor op het sjabloon.",
          "en": "The name of an existing configuration template; the row's other columns override the template."},
         aliases=("Modèle de configuration", "Configuratiesjabloon", "Configuration template"),
-        example="", width=20,
+        width=20,
     ),
     Column(
         "invitation", False,
@@ -175,7 +171,7 @@ COLUMNS = (
                      "Ja: de contactpersoon wordt meteen na de import uitgenodigd.",
                      "Yes: the contact is invited right after the import."),
         aliases=("Inviter", "Uitnodigen", "Invite"),
-        example="Non", width=14,
+        width=14,
     ),
     Column(
         "group", False,
@@ -184,13 +180,30 @@ COLUMNS = (
          "nl": "Het team dat de klant opvolgt (een bestaande groep); leeg: de groep gekozen bij de import.",
          "en": "The team that follows the client (an existing group); empty: the group chosen for the import."},
         aliases=("Équipe", "Team"),
-        example="", width=18,
+        width=18,
     ),
 )
 
 BY_KEY = {c.key: c for c in COLUMNS}
-REQUIRED = tuple(c.key for c in COLUMNS if c.required)
 YES_NO = {"fr": ("Oui", "Non"), "nl": ("Ja", "Nee"), "en": ("Yes", "No")}
+_EXAMPLE_COMMON = {
+    "country": "BE", "enterprise_number": "0123.456.749", "vat_number": "BE0123456749", "external_reference": "CLI-0042",
+    "iban": "BE71 0961 2345 6769", "house_number": "16", "postal_code": "1000",
+}
+# The template's example row; a file that still holds it is refused (see validate.py).
+EXAMPLE_ROWS = {
+    "fr": {**_EXAMPLE_COMMON, "name": "Exemple SRL", "contact_email": "jean.dupont@example.com", "contact_first_name": "Jean",
+           "contact_last_name": "Dupont", "contact_language": "fr-BE", "street": "Rue de la Loi", "city": "Bruxelles",
+           "mandate": "Non", "invitation": "Non"},
+    "nl": {**_EXAMPLE_COMMON, "name": "Voorbeeld BV", "contact_email": "jan.peeters@example.com", "contact_first_name": "Jan",
+           "contact_last_name": "Peeters", "contact_language": "nl-BE", "street": "Wetstraat", "city": "Brussel",
+           "mandate": "Nee", "invitation": "Nee"},
+    "en": {**_EXAMPLE_COMMON, "name": "Example Ltd", "contact_email": "jane.smith@example.com", "contact_first_name": "Jane",
+           "contact_last_name": "Smith", "contact_language": "en-BE", "street": "Rue de la Loi", "city": "Brussels",
+           "mandate": "No", "invitation": "No"},
+}
+EXAMPLE_EMAILS = frozenset(row["contact_email"] for row in EXAMPLE_ROWS.values())
+REQUIRED = tuple(c.key for c in COLUMNS if c.required)
 
 
 def normalise(header) -> str:

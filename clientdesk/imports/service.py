@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import Group, ImportBatch, ImportStatus, User, utcnow
 from ..models.audit import acting_as, record
 from . import reader, validate, writer
+from .columns import BY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,14 @@ def create_batch(source, filename: str, user: User, group: Group | None = None, 
     return batch
 
 
+def import_checked_file(checked: ImportBatch, user: User) -> ImportBatch:
+    """A new batch that imports the file of a dry run (the same stored copy; checked again when it runs)."""
+    batch = ImportBatch(user=user, user_email=user.email, filename=checked.filename, stored_path=checked.stored_path,
+                        file_size=checked.file_size, dry_run=False, group_id=checked.group_id)
+    db.session.add(batch)
+    return batch
+
+
 def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None) -> ImportBatch:
     """Check the batch's file and, if every row is valid and it is not a dry run, import it."""
     batch = db.session.get(ImportBatch, batch_id)
@@ -58,10 +67,10 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
             _run(batch, progress)
         except IntegrityError as error:
             # Someone created one of these clients or e-mail addresses while the file was being checked.
-            _fail(batch_id, "Nothing was imported: another change to the same clients happened at the same time "
+            fail_batch(batch_id, "Nothing was imported: another change to the same clients happened at the same time "
                             f"({error.orig.__class__.__name__}). Run the import again.")
         except Exception as error:
-            _fail(batch_id, f"Nothing was imported: unexpected error {error.__class__.__name__}: {error}")
+            fail_batch(batch_id, f"Nothing was imported: unexpected error {error.__class__.__name__}: {error}")
             raise
     batch = db.session.get(ImportBatch, batch_id)
     if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
@@ -87,7 +96,8 @@ def _run(batch: ImportBatch, progress) -> None:
         return
     batch.new_count, batch.changed_count, batch.unchanged_count = len(plan.new), len(plan.changed), len(plan.unchanged)
     batch.changes = [
-        {"row": row.number, "client_id": existing.id, "client": existing.fields["name"], "changes": changes}
+        {"row": row.number, "client_id": existing.id, "client": existing.fields["name"],
+         "changes": {plan.headers.get(key) or BY_KEY[key].headers[plan.language]: change for key, change in changes.items()}}
         for row, existing, changes in plan.changed
     ]
     if batch.dry_run:
@@ -108,7 +118,8 @@ def _finish(batch: ImportBatch, status: ImportStatus) -> None:
     db.session.commit()
 
 
-def _fail(batch_id: int, message: str) -> None:
+def fail_batch(batch_id: int, message: str) -> None:
+    """Record that a batch failed, nothing of it written (rolls back the session first)."""
     db.session.rollback()
     batch = db.session.get(ImportBatch, batch_id)
     batch.failure = message

@@ -16,12 +16,11 @@ from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group
 from ..search import fold
-from .columns import BY_KEY, match_headers
+from .columns import BY_KEY, EXAMPLE_EMAILS, match_headers
 from .reader import Sheet
 
 LOOKUP_CHUNK = 500
 PROGRESS_EVERY = 1000
-EXAMPLE_EMAILS = frozenset({BY_KEY["contact_email"].example, "jan.peeters@example.com", "jane.smith@example.com"})
 
 # Import column -> Client / primary Contact attribute, compared and updated for existing clients.
 CLIENT_FIELDS = {
@@ -168,6 +167,9 @@ def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] |
     plan.letters = {key: sheet.letter(index) for key, index in match.positions.items()}
     plan.headers = {key: " ".join(str(sheet.header[index]).split()) for key, index in match.positions.items()}
     rows = _clean_rows(sheet, match.positions, lookups, plan, progress)
+    if not rows:
+        plan.error(0, None, f"The sheet “{sheet.name}” has no client rows under its header.")
+        return plan
     _check_duplicates(rows, plan)
     _match_existing(rows, lookups, plan)
     return plan
