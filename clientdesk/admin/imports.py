@@ -86,8 +86,8 @@ class ImportView(ProtectedView):
             batch = create_batch(upload, upload.filename, current_user, group=group, dry_run=form.dry_run.data)
             return self._launch(batch)
         batches = db.session.scalars(db.select(ImportBatch).order_by(ImportBatch.id.desc())).all()
-        history, pager = _page(batches, HISTORY_PAGE_SIZE, "page")
-        return self.render("admin/import/index.html", form=form, history=history, pager=pager, languages=LANGUAGES)
+        history, history_pager = _page(batches, HISTORY_PAGE_SIZE, "page")
+        return self.render("admin/import/index.html", form=form, history=history, history_pager=history_pager)
 
     @expose("/template/<language>.xlsx")
     def template(self, language):
