@@ -2,9 +2,10 @@
 
 New clients, their primary contacts, bank accounts and template integrations go in with Core
 `executemany` inserts (an order of magnitude faster than the ORM for thousands of rows); those
-bypass the ORM's audit and search hooks, so their search text and audit rows are written here with
-the same rules (search.search_text, audit.bulk_created_events). The few existing clients a file
-changes are updated through the ORM, so the hooks record them as usual.
+bypass the ORM's audit and search hooks, so their search text is filled here by the same rule
+(search.search_text) and each new client gets one audit event, action "import", holding its own
+values and those of the contact, bank account and integration created with it. The few existing
+clients a file changes are updated through the ORM, so the hooks record them as usual.
 """
 from collections.abc import Iterable
 
@@ -12,11 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..forms.validators import format_iban
 from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, Group, utcnow
 from ..models.audit import audit_action, bulk_created_events
 from ..models.client import new_inbound_address
-from ..search import search_text
+from ..search import bulk_client_inserts, search_text
 from .validate import CLIENT_FIELDS, CONTACT_FIELDS, LOOKUP_CHUNK, Lookups, Plan, Row
 
 AUDIT_ACTION = "import"
@@ -50,27 +50,42 @@ def _column_values(obj) -> dict:
     return values
 
 
-def _fill_defaults(table: sa.Table, rows: list[dict]) -> list[dict]:
-    """executemany wants the same keys in every row: add the column's own default where a row has none."""
-    keys = set().union(*rows) if rows else set()
-    defaults = {}
-    for key in keys:
-        default = table.c[key].default
-        defaults[key] = default.arg if default is not None and default.is_scalar else None
-    return [{**defaults, **row} for row in rows]
+def _complete(table: sa.Table, rows: list[dict]) -> tuple[list[sa.Column], list[dict]]:
+    """Every column but the generated id, with the column's own default where a row has no value."""
+    columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
+    complete = []
+    for row in rows:
+        row = dict(row)
+        for column in columns:
+            if column.key not in row:
+                default = column.default
+                if default is None:
+                    row[column.key] = None
+                else:
+                    row[column.key] = default.arg(None) if default.is_callable else default.arg
+        complete.append(row)
+    return columns, complete
 
 
-def _insert(table: sa.Table, rows: list[dict]) -> list[int]:
+def _insert(table: sa.Table, rows: list[dict]) -> None:
     if not rows:
-        return []
-    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(db.session.execute(statement, _fill_defaults(table, rows)).scalars())
+        return
+    columns, rows = _complete(table, rows)
+    if db.session.get_bind().dialect.name != "postgresql":
+        db.session.execute(sa.insert(table), rows)
+        return
+    # PostgreSQL: COPY, in the session's transaction; several times faster than INSERTs for thousands of rows.
+    quote = db.session.get_bind().dialect.identifier_preparer
+    names = ", ".join(quote.format_column(c) for c in columns)
+    with db.session.connection().connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {quote.format_table(table)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c.key] for c in columns])
 
 
-def _audit(object_type: str, objects: Iterable) -> None:
-    rows = bulk_created_events(AUDIT_ACTION, object_type, objects)
-    if rows:
-        db.session.execute(sa.insert(AuditEvent.__table__), rows)
+def _audit(objects: Iterable) -> None:
+    rows = bulk_created_events(AUDIT_ACTION, "client", objects)
+    _insert(AuditEvent.__table__, rows)
 
 
 def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
@@ -109,32 +124,29 @@ def _insert_new(rows: list[Row], lookups: Lookups, batch_id: int) -> list[int]:
         contact.update(is_primary=True, created_at=now, updated_at=now)
         contacts.append(contact)
 
-    client_ids = _insert(Client.__table__, clients)
-    for client_id, contact in zip(client_ids, contacts):
-        contact["client_id"] = client_id
-    contact_ids = _insert(Contact.__table__, contacts)
+    with bulk_client_inserts(db.session, sa.select(Client.id).where(Client.import_batch_id == batch_id)):
+        _insert(Client.__table__, clients)
+    by_inbound = {email: id_ for email, id_ in db.session.execute(
+        sa.select(Client.inbound_email, Client.id).where(Client.import_batch_id == batch_id))}
+    client_ids = [by_inbound[client["inbound_email"]] for client in clients]
 
-    accounts, account_rows = [], []
-    integrations, integration_rows = [], []
-    for row, client_id in zip(rows, client_ids):
+    accounts, integrations, audited = [], [], []
+    for row, client_id, client, contact in zip(rows, client_ids, clients, contacts):
+        contact["client_id"] = client_id
+        created = {**client, "contact": {attribute: contact[attribute] for attribute in CONTACT_FIELDS.values()}}
         if "iban" in row.values:
-            accounts.append({"client_id": client_id, "iban": row.values["iban"], "created_at": now, "updated_at": now})
-            account_rows.append(row)
+            account = {"client_id": client_id, "iban": row.values["iban"], "created_at": now, "updated_at": now}
+            accounts.append(account)
+            created["bank_account"] = {"iban": account["iban"]}
         template = defaults_for(row)
         if template.integration is not None:
             integrations.append({**template.integration, "client_id": client_id, "created_at": now, "updated_at": now})
-            integration_rows.append(template)
-    account_ids = _insert(BankAccount.__table__, accounts)
-    integration_ids = _insert(ClientIntegration.__table__, integrations)
-
-    _audit("client", ((i, c["name"], i, c) for i, c in zip(client_ids, clients)))
-    _audit("contact", (
-        (i, f"{c['first_name']} {c['last_name']} <{c['email']}>", c["client_id"], c) for i, c in zip(contact_ids, contacts)
-    ))
-    _audit("bank_account", ((i, format_iban(a["iban"]), a["client_id"], a) for i, a in zip(account_ids, accounts)))
-    _audit("client_integration", (
-        (i, t.integration_repr, c["client_id"], c) for i, t, c in zip(integration_ids, integration_rows, integrations)
-    ))
+            created["integration"] = template.integration_repr
+        audited.append((client_id, client["name"], client_id, created))
+    _insert(Contact.__table__, contacts)
+    _insert(BankAccount.__table__, accounts)
+    _insert(ClientIntegration.__table__, integrations)
+    _audit(audited)
     return client_ids
 
 

@@ -153,11 +153,14 @@ def _record(session: Session, flush_context) -> None:
         session.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 
+_AS_IS = (str, int, bool, dict)  # values json writes as they are (a dict: a row created with the object)
+
+
 def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
     """Audit rows for rows inserted with Core (which bypasses the flush hook), in the hook's format.
 
-    `objects` yields (object_id, object_repr, client_id, inserted column values); insert the result
-    into `audit_event` in the same transaction as the rows themselves.
+    `objects` yields (object_id, object_repr, client_id, inserted column values; a dict value holds the
+    values of a row created with it); insert the result into `audit_event` in the same transaction.
     """
     actor = current_actor()
     common = {
@@ -174,7 +177,8 @@ def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
             "object_repr": str(object_repr)[:200],
             "client_id": client_id,
             "changes_json": json.dumps(
-                {k: [None, _plain(v)] for k, v in values.items() if v is not None and k not in SKIPPED_FIELDS}, default=str
+                {k: [None, v if v.__class__ in _AS_IS else _plain(v)] for k, v in values.items()
+                 if v is not None and k not in SKIPPED_FIELDS}, default=str
             ),
         }
         for object_id, object_repr, client_id, values in objects
