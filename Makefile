@@ -31,3 +31,4 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/list_view.py
+	$(BIN)/python bench/import.py

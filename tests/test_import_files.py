@@ -182,3 +182,17 @@ def test_data_may_start_below_and_right_of_a1(app, tmp_path, admin):
     batch = run_import(app, path, admin)
 
     assert [(e["row"], e["letter"]) for e in batch.errors] == [(4, "H")]  # the 7th column, shifted to H
+
+
+def test_the_first_visible_sheet_is_read(app, tmp_path, admin):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Lists"
+    workbook.active.append(["not", "clients"])
+    workbook.active.sheet_state = "hidden"
+    clients = workbook.create_sheet("Clients")
+    clients.append(BANQUP_FR)
+    clients.append(banqup_row("Visible SA", "v@example.org", "0403170701"))
+    workbook.save(tmp_path / "hidden-first.xlsx")
+    assert run_import(app, tmp_path / "hidden-first.xlsx", admin).status == ImportStatus.IMPORTED

@@ -127,6 +127,7 @@ def test_every_kind_of_error_is_reported_with_its_row_and_column_and_nothing_is_
     group = make.group("Team Gent")
     make.client(group=group, name="Existing NV", enterprise_number="0202239951")  # contact1-0@... see factories
     invited = make.client(name="Invited SA", enterprise_number="0214596464", status=ClientStatus.INVITED.value)
+    make.client(name="Peppol NV", enterprise_number="0403091220", e_invoicing_mandate=True, peppol_receive=True)
     with app.app_context():
         taken_email = db.session.scalar(sa.select(Contact.email).join(Client).where(Client.name == "Existing NV"))
     header = BANQUP_FR + ["", ""]  # two columns without a header (S, T)
@@ -152,6 +153,7 @@ def test_every_kind_of_error_is_reported_with_its_row_and_column_and_nothing_is_
         banqup_row("Stray Cell", "s@example.org") + ["", "oops"],  # 20
         banqup_row("Invited SA", "new-contact@example.org", "0214.596.464"),  # 21: invited client, other contact
         banqup_row("Bad Group Of Errors", "not-an-email", "12345", country="ZZ", language=""),  # 22: three at once
+        banqup_row("Peppol NV", "other@example.org", "0403091220", mandate="Non"),  # 23: mandate needed by Peppol
     ]
     path = write_xlsx(tmp_path / "errors.xlsx", header, rows)
     before = (count(app, Client), count(app, Contact), count(app, BankAccount), count(app, AuditEvent))
@@ -179,10 +181,11 @@ def test_every_kind_of_error_is_reported_with_its_row_and_column_and_nothing_is_
         (18, "G"): "must start with 0 or 1",
         (19, "R"): "not Oui or Non",
         (20, "T"): "no header",
-        (21, "C"): "has been invited",
+        (21, "C"): "Invited SA was already invited at",
         (22, "B"): "not a country code",
         (22, "C"): "not a valid e-mail address",
         (22, "F"): "Required",
+        (23, "P"): "receives e-invoices through Peppol, which needs the mandate",
     }
     assert set(found) == set(expected), sorted(set(found) ^ set(expected))
     for place, text in expected.items():
@@ -376,3 +379,20 @@ def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, mon
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import")) == 0
         if db.engine.dialect.name == "sqlite":  # the search trigger suspended during the inserts is back
             assert db.session.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'client_search_insert'")).scalar()
+
+
+def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, admin, monkeypatch):
+    monkeypatch.setattr("clientdesk.imports.writer.WRITE_CHUNK", 2)
+    rows = [banqup_row(f"Client {i}", f"c{i}@example.org", iban="BE71 0961 2345 6769" if i % 2 else "") for i in range(5)]
+    batch = run_import(app, write_xlsx(tmp_path / "c.xlsx", BANQUP_FR, rows), admin)
+    assert batch.new_count == 5
+    clients = clients_by_number(app)
+    assert {name: c["contacts"][0][2] for name, c in clients.items()} == {f"Client {i}": f"c{i}@example.org" for i in range(5)}
+    assert {name: c["ibans"] for name, c in clients.items()} == {
+        f"Client {i}": ["BE71096123456769"] if i % 2 else [] for i in range(5)
+    }
+    with app.app_context():
+        audited = db.session.execute(
+            sa.select(AuditEvent.client_id, AuditEvent.object_repr).where(AuditEvent.action == "import")
+        ).all()
+        assert sorted(audited) == sorted(db.session.execute(sa.select(Client.id, Client.name)).all())

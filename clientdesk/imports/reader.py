@@ -22,6 +22,8 @@ ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 SAVE_AS_XLSX = "open it in Excel and save it as an Excel Workbook (.xlsx)"
+PROTECTED = ("The workbook is protected by a password, so it cannot be read. Open it in Excel, remove the password "
+             "(File › Info › Protect Workbook › Encrypt with Password) and save it again.")
 
 
 class FileRejected(ValueError):
@@ -42,10 +44,7 @@ def check_file(path: str) -> None:
     if head.startswith(OLE_MAGIC):
         with open(path, "rb") as stream:
             if ENCRYPTED_STREAM in stream.read():
-                raise FileRejected(
-                    "The workbook is protected by a password, so it cannot be read. Open it in Excel, remove the "
-                    "password (File › Info › Protect Workbook › Encrypt with Password) and save it again."
-                )
+                raise FileRejected(PROTECTED)
         raise FileRejected(f"This is an old Excel 97-2003 workbook (.xls): {SAVE_AS_XLSX}.")
     if not head.startswith(ZIP_MAGIC):
         if _looks_like_text(head):
@@ -94,16 +93,22 @@ class Sheet:
         return letter(self.first_column + index)
 
 
+def first_worksheet(path: str) -> python_calamine.CalamineSheet:
+    """The sheet an import reads: the first visible worksheet (so a hidden lists sheet never counts)."""
+    workbook = python_calamine.CalamineWorkbook.from_path(path)
+    worksheets = [m for m in workbook.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+    visible = [m for m in worksheets if m.visible == python_calamine.SheetVisibleEnum.Visible]
+    if not worksheets:
+        raise FileRejected("The workbook has no worksheet.")
+    return workbook.get_sheet_by_name((visible or worksheets)[0].name)
+
+
 def read_sheet(path: str, max_rows: int = DEFAULT_MAX_ROWS) -> Sheet:
-    """The first worksheet: its header (the first row with a value) and an iterator over the rows below."""
+    """The first visible worksheet: its header (the first row with a value) and an iterator over the rows below."""
     try:
-        workbook = python_calamine.CalamineWorkbook.from_path(path)
-        worksheets = [m.name for m in workbook.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
-        if not worksheets:
-            raise FileRejected("The workbook has no worksheet.")
-        sheet = workbook.get_sheet_by_name(worksheets[0])
+        sheet = first_worksheet(path)
     except python_calamine.PasswordError:
-        raise FileRejected("The workbook is protected by a password, so it cannot be read: remove the password and save it again.") from None
+        raise FileRejected(PROTECTED) from None
     except python_calamine.CalamineError as error:
         raise FileRejected(f"The file is damaged and cannot be read ({error}): {SAVE_AS_XLSX} again.") from None
     if sheet.start is None:

@@ -21,8 +21,6 @@ from .columns import BY_KEY
 
 log = logging.getLogger(__name__)
 
-MAX_ERRORS_IN_LOG = 20
-
 
 def imports_folder() -> Path:
     folder = Path(current_app.config["INSTANCE_PATH"]) / "imports"

@@ -58,8 +58,6 @@ class Existing:
 
 @dataclass
 class Plan:
-    sheet_name: str = ""
-    header_row: int = 1
     language: str = "fr"
     letters: dict = field(default_factory=dict)  # column key -> spreadsheet column letter
     headers: dict = field(default_factory=dict)  # column key -> header as written in the file
@@ -157,7 +155,7 @@ IDENTITY = ("country", "enterprise_number", "vat_number")
 
 def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None) -> Plan:
     """The plan for a file: what it would create and change, or its errors."""
-    plan = Plan(sheet_name=sheet.name, header_row=sheet.header_row)
+    plan = Plan()
     match = match_headers(sheet.header)
     plan.language = match.language
     for index, label, message in match.errors:
@@ -265,10 +263,9 @@ def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
             plan.new.append(row)
             continue
         changes = _changes(row, target, lookups)
-        if "contact_email" in changes and target.status != ClientStatus.CREATED:
-            plan.error(row.number, "contact_email",
-                       f"{target.fields['name']} already has the contact {target.contact['email']} and has been invited: "
-                       "change its contact in the client's page, not by import.")
+        refusal = _refused_change(changes, target)
+        if refusal:
+            plan.error(row.number, refusal[0], refusal[1])
         elif changes:
             plan.changed.append((row, target, changes))
         else:
@@ -296,15 +293,27 @@ def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan
     return target
 
 
+def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None:
+    """A change an import may not make to an existing client: (column key, why)."""
+    name = existing.fields["name"]
+    if "contact_email" in changes and existing.contact and existing.status != ClientStatus.CREATED:
+        return "contact_email", (f"{name} was already invited at {existing.contact['email']}: change its contact in "
+                                 "the client's page, not by import.")
+    if changes.get("mandate", (None, True))[1] is False and existing.fields["peppol_receive"]:
+        return "mandate", f"{name} receives e-invoices through Peppol, which needs the mandate: turn Peppol reception off first."
+    return None
+
+
 def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
     found = {}
     columns = [getattr(Client, attribute) for attribute in CLIENT_FIELDS.values()]
     for chunk in _chunks(client_ids):
         for row in db.session.execute(
-            sa.select(Client.id, Client.status, Client.template_id, Client.group_id, *columns).where(Client.id.in_(chunk))
+            sa.select(Client.id, Client.status, Client.template_id, Client.group_id, Client.peppol_receive, *columns)
+            .where(Client.id.in_(chunk))
         ):
-            fields = dict(zip(CLIENT_FIELDS.values(), row[4:]))
-            fields.update(template_id=row.template_id, group_id=row.group_id)
+            fields = dict(zip(CLIENT_FIELDS.values(), row[5:]))
+            fields.update(template_id=row.template_id, group_id=row.group_id, peppol_receive=row.peppol_receive)
             found[row.id] = Existing(row.id, row.status, fields, None, set())
         for contact in db.session.execute(
             sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])

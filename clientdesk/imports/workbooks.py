@@ -4,7 +4,6 @@ file annotated with its errors (error cells marked and commented, plus an errors
 from collections import defaultdict
 
 import pycountry
-import python_calamine
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
@@ -14,7 +13,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..forms.validators import SUPPORTED_LANGUAGES
 from .columns import COLUMNS, EXAMPLE_ROWS, YES_NO
-from .reader import DEFAULT_MAX_ROWS, MAX_FILE_BYTES
+from .reader import DEFAULT_MAX_ROWS, MAX_FILE_BYTES, first_worksheet
 
 MB = 1024 * 1024
 REQUIRED_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -141,7 +140,7 @@ def template_workbook(language: str, template_names: list[str], group_names: lis
 def annotated_workbook(path: str, errors: list[dict]) -> Workbook:
     """The user's first worksheet as it was read, each cell with an error filled and commented, and an
     errors sheet listing them all. Returns a write-only workbook: save it once."""
-    sheet = python_calamine.CalamineWorkbook.from_path(path).get_sheet_by_index(0)
+    sheet = first_worksheet(path)
     by_cell = defaultdict(list)
     for error in errors:
         if error["row"] and error["letter"]:
