@@ -112,7 +112,8 @@ def test_the_template_as_downloaded_is_refused_for_its_example_row_and_imports_o
     assert batches(app)[-1].status == ImportStatus.IMPORTED, batches(app)[-1].errors
 
 
-def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, admin, as_user, make, tmp_path):
+def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, admin, as_user, make, tmp_path, monkeypatch):
+    monkeypatch.setattr("clientdesk.imports.validate.PROGRESS_EVERY", 1)
     make.client(name="Not From The Import")
     http = as_user(admin)
     path = write_xlsx(tmp_path / "clients.xlsx", BANQUP_FR, [
@@ -143,6 +144,7 @@ def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, 
     with app.app_context():
         task = db.session.get(Task, batch.task_id)
         assert (task.kind, task.status, task.user_id) == ("import", "finished", admin.id)
+        assert (task.progress_done, task.progress_total) == (2, 2)  # reported row by row while checking
     history = text(http.get("/admin/import/").get_data(as_text=True))
     assert "clients.xlsx" in history and "admin@example.com" in history
 
