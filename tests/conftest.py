@@ -104,13 +104,13 @@ def clean_state(app):
 
 
 @pytest.fixture
-def db_session(app):
-    """A short app context for direct database setup and checks (not wrapped around requests)."""
-    from clientdesk.extensions import db
+def store(app):
+    """Direct database reads and writes, each in its own short app context.
 
-    with app.app_context():
-        yield db.session
-        db.session.remove()
+    Never hold an app context open around test-client requests: Flask would reuse it for the
+    requests, sharing `g` (the signed-in user!) and the database session between them.
+    """
+    return factories.Store(app)
 
 
 @pytest.fixture
