@@ -38,10 +38,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 
-    from . import auth, views
+    from . import auth, invitations, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(invitations.bp)
 
     from .admin import build_admin
 

@@ -5,12 +5,15 @@ Web side: `launch(...)` (checks Redis first, so nothing is written when the queu
 Job side: `with running(task_id) as task:` around the job body.
 """
 import contextlib
+import json
 import logging
 import uuid
 
 from flask_babel import lazy_gettext as _l
 from redis.exceptions import RedisError
-from rq import Retry, get_current_job
+from rq import Retry, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from .broker import get_queue, get_redis
 from .extensions import db
@@ -41,18 +44,47 @@ def launch(kind: str, description: str, func, *args, user=None, client=None, tot
            retry: Retry | None = RETRY) -> Task:
     """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`."""
     require_queue()
-    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total,
-                user_id=user.id if user is not None else None, client_id=client.id if client is not None else None)
+    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total, queue=queue,
+                user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
+                job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)))
     db.session.add(task)
     db.session.commit()
+    _enqueue(task, retry)
+    return task
+
+
+def _enqueue(task: Task, retry: Retry | None = RETRY) -> None:
     try:
-        get_queue(queue).enqueue_call(func, args=(task.id, *args), job_id=task.id, retry=retry, timeout=JOB_TIMEOUT,
-                                      result_ttl=7 * 86400, failure_ttl=30 * 86400)
+        get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)), job_id=task.id,
+                                           retry=retry, timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400)
     except (RedisError, OSError) as error:
         task.status, task.error, task.ended_at = TaskStatus.FAILED.value, str(QueueUnavailable()), utcnow()
         db.session.commit()
         raise QueueUnavailable() from error
-    return task
+
+
+def is_stalled(task: Task) -> bool:
+    """Started, but no live worker is running it (the worker was killed or the machine restarted)."""
+    if task.status != TaskStatus.STARTED:
+        return False
+    try:
+        job = Job.fetch(task.id, connection=get_redis())
+    except NoSuchJobError:
+        return True
+    live_workers = {worker.name for worker in Worker.all(connection=get_redis())}
+    return job.get_status() != JobStatus.STARTED or job.worker_name not in live_workers
+
+
+def can_rerun(task: Task) -> bool:
+    return task.job_func is not None and (task.status == TaskStatus.FAILED or is_stalled(task))
+
+
+def rerun(task: Task) -> None:
+    """Run a failed or stalled task again (its job is idempotent: it completes what is left)."""
+    require_queue()
+    task.status, task.error, task.ended_at, task.started_at = TaskStatus.QUEUED.value, None, None, None
+    db.session.commit()
+    _enqueue(task)
 
 
 def progress(task: Task, done: int, total: int | None = None) -> None:
