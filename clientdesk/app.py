@@ -2,7 +2,7 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from . import config
@@ -11,6 +11,8 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 def select_locale() -> str:
     languages = ["en", "fr", "nl"]
+    if not has_request_context():
+        return "en"  # jobs and commands choose theirs with flask_babel.force_locale
     if current_user.is_authenticated and current_user.ui_language in languages:
         return current_user.ui_language
     if session.get("language") in languages:

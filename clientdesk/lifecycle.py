@@ -13,7 +13,7 @@ report per row.
 """
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _
 
 from .extensions import db
 from .models import Client, ClientStatus, Invitation, InvitationStatus, SubscriptionMode, today, utcnow
@@ -27,9 +27,13 @@ class LifecycleError(ValueError):
     """A transition that the client's current state does not allow; str() says why."""
 
 
-def _require(condition: bool, message) -> None:
-    if not condition:
-        raise LifecycleError(str(message))
+def _status(client: Client) -> str:
+    return _(ClientStatus(client.status).label).lower()
+
+
+def _require_contact(client: Client) -> None:
+    if client.primary_contact is None:
+        raise LifecycleError(_("%(name)s has no contact to invite: add one first.", name=client.name))
 
 
 def _void_open_invitations(client: Client) -> None:
@@ -50,44 +54,47 @@ class ClientLifecycle:
     # Eligibility
     @staticmethod
     def check_invite(client: Client) -> None:
-        _require(client.status == ClientStatus.CREATED,
-                 _l("%(name)s is %(status)s: only new clients can be invited (use Resend for invited ones).",
-                    name=client.name, status=_l(ClientStatus(client.status).label).lower()))
-        _require(client.primary_contact is not None,
-                 _l("%(name)s has no contact to invite: add one first.", name=client.name))
+        if client.status != ClientStatus.CREATED:
+            raise LifecycleError(_("%(name)s is %(status)s: only new clients can be invited (use Resend for invited ones).",
+                                   name=client.name, status=_status(client)))
+        _require_contact(client)
 
     @staticmethod
     def check_resend(client: Client) -> None:
-        _require(client.status == ClientStatus.INVITED,
-                 _l("%(name)s is not waiting for an invitation: only invited clients get a new link.", name=client.name))
-        _require(client.primary_contact is not None, _l("%(name)s has no contact to invite: add one first.", name=client.name))
+        if client.status != ClientStatus.INVITED:
+            raise LifecycleError(_("%(name)s is %(status)s: only invited clients get a new link.",
+                                   name=client.name, status=_status(client)))
+        _require_contact(client)
 
     @staticmethod
     def check_activate(client: Client) -> None:
-        _require(client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
-                 _l("%(name)s is already %(status)s.", name=client.name, status=_l(ClientStatus(client.status).label).lower()))
-        _require(client.subscription_mode == SubscriptionMode.MANAGED,
-                 _l("%(name)s is not managed by the firm: invite it instead, so the client accepts.", name=client.name))
+        if client.status not in (ClientStatus.CREATED, ClientStatus.INVITED):
+            raise LifecycleError(_("%(name)s is already %(status)s.", name=client.name, status=_status(client)))
+        if client.subscription_mode != SubscriptionMode.MANAGED:
+            raise LifecycleError(_("%(name)s is not managed by the firm: invite it instead, so the client accepts.",
+                                   name=client.name))
 
     @staticmethod
     def check_deactivate(client: Client) -> None:
-        _require(client.status in (ClientStatus.INVITED, ClientStatus.ACTIVE),
-                 _l("%(name)s is %(status)s: only invited or active clients can be deactivated.",
-                    name=client.name, status=_l(ClientStatus(client.status).label).lower()))
+        if client.status not in (ClientStatus.INVITED, ClientStatus.ACTIVE):
+            raise LifecycleError(_("%(name)s is %(status)s: only invited or active clients can be deactivated.",
+                                   name=client.name, status=_status(client)))
 
     @staticmethod
     def check_reactivate(client: Client) -> None:
-        _require(client.status == ClientStatus.DEACTIVATED, _l("%(name)s is not deactivated.", name=client.name))
+        if client.status != ClientStatus.DEACTIVATED:
+            raise LifecycleError(_("%(name)s is not deactivated.", name=client.name))
 
     @staticmethod
     def check_delete(client: Client) -> None:
-        _require(client.status == ClientStatus.CREATED,
-                 _l("%(name)s was invited before: deactivate it instead of deleting it.", name=client.name))
+        if client.status != ClientStatus.CREATED:
+            raise LifecycleError(_("%(name)s was invited before: deactivate it instead of deleting it.", name=client.name))
 
     @staticmethod
     def check_replace_primary_contact(client: Client) -> None:
-        _require(client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
-                 _l("%(name)s is active: its primary contact can no longer be replaced.", name=client.name))
+        if client.status not in (ClientStatus.CREATED, ClientStatus.INVITED):
+            raise LifecycleError(_("%(name)s is %(status)s: its primary contact can no longer be replaced.",
+                                   name=client.name, status=_status(client)))
 
     # Transitions
     @classmethod
@@ -127,7 +134,8 @@ class ClientLifecycle:
     @staticmethod
     def accept(invitation: Invitation, password: str) -> Client:
         """The contact accepts: sets their password; the client becomes active with a 30-day trial."""
-        _require(invitation.is_usable, _l("This invitation link can no longer be used."))
+        if not invitation.is_usable:
+            raise LifecycleError(_("This invitation link can no longer be used."))
         client = invitation.client
         with audit_action("accept"):
             invitation.contact.set_password(password)

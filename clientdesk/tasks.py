@@ -9,7 +9,7 @@ import json
 import logging
 import uuid
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import force_locale, lazy_gettext as _l
 from redis.exceptions import RedisError
 from rq import Retry, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
@@ -105,7 +105,7 @@ def running(task_id: str):
     task.status, task.started_at, task.error = TaskStatus.STARTED.value, utcnow(), None
     db.session.commit()
     try:
-        with acting_as(task.user):
+        with acting_as(task.user), force_locale((task.user and task.user.ui_language) or "en"):
             yield task
     except Exception as error:
         db.session.rollback()

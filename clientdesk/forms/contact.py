@@ -10,7 +10,7 @@ LANGUAGE_CHOICES = [("fr-BE", "Français"), ("nl-BE", "Nederlands"), ("de-BE", "
 
 
 class ContactForm(FlaskForm):
-    civility = SelectField(_l("Civility"), choices=[("", "—"), ("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))])
+    civility = SelectField(_l("Civility"), choices=[("", "—"), ("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))], default="")
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=80)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=80)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), v.wtforms_validator(v.email)])

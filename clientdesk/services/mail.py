@@ -18,9 +18,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETRY_DELAYS = (1.0, 4.0, 15.0)
-
-
 @dataclass
 class Mail:
     to: str
@@ -42,7 +39,7 @@ def _is_transient(error: Exception) -> bool:
 
 
 class Mailer:
-    def __init__(self, mail_url: str | None, outbox_dir: str, sender: str, retry_delays=DEFAULT_RETRY_DELAYS, timeout: float = 10):
+    def __init__(self, mail_url: str | None, outbox_dir: str, sender: str, retry_delays=(), timeout: float = 10):
         self.url = urlsplit(mail_url) if mail_url else None
         self.outbox = Path(outbox_dir)
         self.sender = sender
@@ -53,8 +50,7 @@ class Mailer:
 
     @classmethod
     def from_config(cls, config) -> "Mailer":
-        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"],
-                   config.get("MAIL_RETRY_DELAYS", DEFAULT_RETRY_DELAYS))
+        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"])
 
     def build(self, mail: Mail) -> EmailMessage:
         message = EmailMessage()
