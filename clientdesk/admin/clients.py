@@ -268,13 +268,38 @@ class ClientView(ScopedModelView):
         if not hasattr(form, "enterprise_number") or request.method != "POST":
             return valid
         values, errors = clean_identity(form.country.data, form.enterprise_number.data, form.vat_number.data)
+        this_id = request.args.get("id", type=int)
+        if values.get("enterprise_number") and "enterprise_number" not in errors:
+            other = db.session.scalar(db.select(Client.name).where(
+                Client.enterprise_number == values["enterprise_number"], Client.id != (this_id or -1)))
+            if other is not None:
+                errors["enterprise_number"] = _("This enterprise number is already used by the client %(name)s.", name=other)
+        errors.update(self._contact_email_errors(form, this_id))
         for field, message in errors.items():
-            getattr(form, field).errors = list(getattr(form, field).errors) + [message]
+            target = getattr(form, field) if isinstance(field, str) else field
+            target.errors = list(target.errors) + [message]
         if errors:
             return False
         for field, value in values.items():
             getattr(form, field).data = value
         return valid
+
+    @staticmethod
+    def _contact_email_errors(form, client_id) -> dict:
+        """Contact e-mails are unique across the whole system: say so on the field, not as a database error."""
+        errors, seen = {}, set()
+        contacts = getattr(form, "contacts", None)
+        for entry in contacts or []:
+            field = entry.form.email
+            if not field.data or contacts.should_delete(entry):
+                continue
+            if field.data in seen:
+                errors[field] = _("This e-mail address appears twice.")
+            seen.add(field.data)
+            owner = db.session.scalar(db.select(Contact.client_id).where(Contact.email == field.data))
+            if owner is not None and owner != client_id:
+                errors[field] = _("This e-mail address is already used by a contact of another client.")
+        return errors
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
