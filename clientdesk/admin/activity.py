@@ -33,7 +33,7 @@ class TaskView(ScopedModelView):
     column_formatters = {"progress": _progress}
     column_sortable_list = ("created_at", "status", "ended_at")
     column_default_sort = [("created_at", True)]
-    column_details_list = ("id", "kind", "description", "client", "user", "status", "progress", "result_json", "error", "created_at", "started_at", "ended_at")
+    column_details_list = ("id", "kind", "description", "client", "user", "status", "error", "created_at", "started_at", "ended_at")
 
     def get_filters(self):
         return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)), FilterEqual(Task.kind, _l("Kind"))]

@@ -230,6 +230,9 @@ class ClientView(ScopedModelView):
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)
+    def search_placeholder(self):
+        return _("Name, enterprise or VAT number, reference, e-mail")
+
     def _apply_search(self, query, count_query, joins, count_joins, search):
         condition = client_search_condition(search, db.engine.dialect.name)
         query = query.filter(condition)
