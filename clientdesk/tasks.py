@@ -7,6 +7,8 @@ Job side: `with running(task_id) as task:` around the job body.
 import contextlib
 import json
 import logging
+import os
+import socket
 import uuid
 
 from flask_babel import force_locale, lazy_gettext as _l
@@ -64,15 +66,30 @@ def _enqueue(task: Task, retry: Retry | None = RETRY) -> None:
 
 
 def is_stalled(task: Task) -> bool:
-    """Started, but no live worker is running it (the worker was killed or the machine restarted)."""
+    """Started, but no live worker is running it (the worker was killed or its machine restarted)."""
     if task.status != TaskStatus.STARTED:
         return False
     try:
         job = Job.fetch(task.id, connection=get_redis())
     except NoSuchJobError:
         return True
-    live_workers = {worker.name for worker in Worker.all(connection=get_redis())}
-    return job.get_status() != JobStatus.STARTED or job.worker_name not in live_workers
+    if job.get_status() != JobStatus.STARTED or not job.worker_name:
+        return True
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis())
+    return worker is None or not _process_alive(worker)
+
+
+def _process_alive(worker) -> bool:
+    """A worker on another machine is trusted until its registration expires; on this one, its pid must run."""
+    if worker.hostname != socket.gethostname() or not worker.pid:
+        return True
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def can_rerun(task: Task) -> bool:

@@ -1,4 +1,5 @@
 """Real servers for tests: an SMTP server (aiosmtpd) and RQ worker processes."""
+import asyncio
 import os
 import socket
 import subprocess
@@ -19,10 +20,13 @@ def free_port() -> int:
 
 
 class _Collect:
-    def __init__(self, inbox):
+    def __init__(self, inbox, delay):
         self.inbox = inbox
+        self.delay = delay
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.inbox.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
@@ -30,9 +34,10 @@ class _Collect:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that keeps what it receives; can be stopped and started again."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0):
         self.port = free_port()
         self.messages = []
+        self.delay = delay  # seconds per message, to make a slow mail server
         self.controller = None
 
     @property
@@ -40,7 +45,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self):
-        self.controller = Controller(_Collect(self.messages), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(_Collect(self.messages, self.delay), hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self
 
