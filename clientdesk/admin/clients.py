@@ -20,11 +20,12 @@ from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..lifecycle import ClientLifecycle, LifecycleError
 from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct, Role,
+    AllowedSender, AuditEvent, BankAccount, Client, PeppolState, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct, Role,
     SubscriptionMode, Task, User, VatFrequency, utcnow,
 )
 from ..models.base import choices_of
 from ..search import client_search_condition
+from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
@@ -227,6 +228,9 @@ class ClientView(ScopedModelView):
             IntegrationFilter(Client.id, _l("Integration"), _integration_options),
             FilterEqual(Client.plan, _l("Plan")),
             DateBetweenFilter(Client.trial_end, _l("Trial end")),
+            FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
+            InvitationFilter(),
+            InboxFilter(),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)
