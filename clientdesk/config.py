@@ -47,6 +47,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "MAIL_URL": os.environ.get("MAIL_URL") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "ClientDesk <no-reply@clientdesk.example>",
+        # Seconds to wait before each new attempt when the mail server is unreachable.
+        "MAIL_RETRY_DELAYS": tuple(float(s) for s in (os.environ.get("MAIL_RETRY_DELAYS") or "1,4,15").split(",") if s),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
         "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",

@@ -1,26 +1,183 @@
 """Client status changes: the one place that decides what may happen to a client, and records it.
 
-Every change here is made in the caller's transaction together with its audit record (written by the
-flush, see models/audit.py, under the action's name); the caller commits, then enqueues any job.
+    created ──invite──▶ invited ──accept──▶ active
+       │                  │  ▲ resend          │
+       │ activate (managed by the firm, admin) ▶ active
+       ▼                  ▼                    ▼
+    delete            deactivate ◀──────── deactivate ──▶ deactivated ──reactivate──▶ active / created
+
+Each method changes the client in the caller's session; the audit record is written by the same
+flush under the action's name (models/audit.py). The caller commits, then sends mail or enqueues.
+`check_<action>` raises LifecycleError with the reason a client is not eligible, which bulk tasks
+report per row.
 """
-from flask_babel import lazy_gettext as _l
+from datetime import timedelta
+
+from flask_babel import gettext as _
 
 from .extensions import db
-from .models import Client, ClientStatus
+from .models import Client, ClientStatus, Invitation, InvitationStatus, SubscriptionMode, today, utcnow
 from .models.audit import audit_action
+from .models.client import DEFAULT_PLAN, TRIAL_DAYS
+
+OPEN_INVITATIONS = (InvitationStatus.PENDING, InvitationStatus.SENT, InvitationStatus.FAILED)
 
 
 class LifecycleError(ValueError):
     """A transition that the client's current state does not allow; str() says why."""
 
 
+def _status(client: Client) -> str:
+    return _(ClientStatus(client.status).label).lower()
+
+
+def _require_contact(client: Client) -> None:
+    if client.primary_contact is None:
+        raise LifecycleError(_("%(name)s has no contact to invite: add one first.", name=client.name))
+
+
+def _void_open_invitations(client: Client) -> None:
+    for invitation in client.invitations:
+        if invitation.status in OPEN_INVITATIONS:
+            invitation.status, invitation.voided_at = InvitationStatus.VOIDED.value, utcnow()
+
+
+def _issue_invitation(client: Client, by) -> tuple[Invitation, str]:
+    invitation, token = Invitation.issue(client, client.primary_contact, by=by)
+    client.invitations.insert(0, invitation)
+    client.invited_at = utcnow()
+    client.invitation_expires_at = invitation.expires_at
+    return invitation, token
+
+
 class ClientLifecycle:
+    # Eligibility
+    @staticmethod
+    def check_invite(client: Client) -> None:
+        if client.status != ClientStatus.CREATED:
+            raise LifecycleError(_("%(name)s is %(status)s: only new clients can be invited (use Resend for invited ones).",
+                                   name=client.name, status=_status(client)))
+        _require_contact(client)
+
+    @staticmethod
+    def check_resend(client: Client) -> None:
+        if client.status != ClientStatus.INVITED:
+            raise LifecycleError(_("%(name)s is %(status)s: only invited clients get a new link.",
+                                   name=client.name, status=_status(client)))
+        _require_contact(client)
+
+    @staticmethod
+    def check_activate(client: Client) -> None:
+        if client.status not in (ClientStatus.CREATED, ClientStatus.INVITED):
+            raise LifecycleError(_("%(name)s is already %(status)s.", name=client.name, status=_status(client)))
+        if client.subscription_mode != SubscriptionMode.MANAGED:
+            raise LifecycleError(_("%(name)s is not managed by the firm: invite it instead, so the client accepts.",
+                                   name=client.name))
+
+    @staticmethod
+    def check_deactivate(client: Client) -> None:
+        if client.status not in (ClientStatus.INVITED, ClientStatus.ACTIVE):
+            raise LifecycleError(_("%(name)s is %(status)s: only invited or active clients can be deactivated.",
+                                   name=client.name, status=_status(client)))
+
+    @staticmethod
+    def check_reactivate(client: Client) -> None:
+        if client.status != ClientStatus.DEACTIVATED:
+            raise LifecycleError(_("%(name)s is not deactivated.", name=client.name))
+
     @staticmethod
     def check_delete(client: Client) -> None:
         if client.status != ClientStatus.CREATED:
-            raise LifecycleError(
-                _l("%(name)s was invited before: deactivate it instead of deleting it.", name=client.name)
-            )
+            raise LifecycleError(_("%(name)s was invited before: deactivate it instead of deleting it.", name=client.name))
+
+    @staticmethod
+    def check_replace_primary_contact(client: Client) -> None:
+        if client.status not in (ClientStatus.CREATED, ClientStatus.INVITED):
+            raise LifecycleError(_("%(name)s is %(status)s: its primary contact can no longer be replaced.",
+                                   name=client.name, status=_status(client)))
+
+    # Transitions
+    @classmethod
+    def invite(cls, client: Client, by=None) -> tuple[Invitation, str]:
+        """created → invited. Returns the invitation and its token (for the e-mail only)."""
+        cls.check_invite(client)
+        with audit_action("invite"):
+            client.status = ClientStatus.INVITED.value
+            result = _issue_invitation(client, by)
+            db.session.flush()
+        return result
+
+    @classmethod
+    def resend(cls, client: Client, by=None) -> tuple[Invitation, str]:
+        """A new link for an invited client (expired included); the previous link stops working."""
+        cls.check_resend(client)
+        with audit_action("resend"):
+            _void_open_invitations(client)
+            result = _issue_invitation(client, by)
+            db.session.flush()
+        return result
+
+    @classmethod
+    def reissue_unsent(cls, client: Client, task_id: str, by=None) -> tuple[Invitation, str] | None:
+        """For a rerun of task `task_id` after a crash: the invitation that task issued but never
+        e-mailed gets a fresh token (the old one was never seen). None when there is nothing to complete."""
+        current = client.current_invitation
+        if (client.status != ClientStatus.INVITED or current is None or current.status != InvitationStatus.PENDING
+                or current.task_id != task_id):
+            return None
+        with audit_action("resend"):
+            _void_open_invitations(client)
+            result = _issue_invitation(client, by)
+            db.session.flush()
+        return result
+
+    @staticmethod
+    def accept(invitation: Invitation, password: str) -> Client:
+        """The contact accepts: sets their password; the client becomes active with a 30-day trial."""
+        if not invitation.is_usable:
+            raise LifecycleError(_("This invitation link can no longer be used."))
+        client = invitation.client
+        with audit_action("accept"):
+            invitation.contact.set_password(password)
+            invitation.contact.accepted_at = utcnow()
+            invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()
+            client.status = ClientStatus.ACTIVE.value
+            client.activated_at = utcnow()
+            client.invitation_expires_at = None
+            client.plan = client.plan or DEFAULT_PLAN
+            client.trial_end = today() + timedelta(days=TRIAL_DAYS)
+            db.session.flush()
+        return client
+
+    @classmethod
+    def activate(cls, client: Client) -> None:
+        """An admin activates a client managed by the firm, without invitation or e-mail."""
+        cls.check_activate(client)
+        with audit_action("activate"):
+            _void_open_invitations(client)
+            client.status = ClientStatus.ACTIVE.value
+            client.activated_at = utcnow()
+            client.invitation_expires_at = None
+            db.session.flush()
+
+    @classmethod
+    def deactivate(cls, client: Client) -> None:
+        cls.check_deactivate(client)
+        with audit_action("deactivate"):
+            _void_open_invitations(client)
+            client.status = ClientStatus.DEACTIVATED.value
+            client.deactivated_at = utcnow()
+            client.invitation_expires_at = None
+            db.session.flush()
+
+    @classmethod
+    def reactivate(cls, client: Client) -> None:
+        """Back to active if the client had accepted before, else back to created (to be invited again)."""
+        cls.check_reactivate(client)
+        with audit_action("reactivate"):
+            client.status = (ClientStatus.ACTIVE if client.activated_at else ClientStatus.CREATED).value
+            client.deactivated_at = None
+            db.session.flush()
 
     @classmethod
     def delete(cls, client: Client) -> None:
@@ -28,3 +185,22 @@ class ClientLifecycle:
         with audit_action("delete"):
             db.session.delete(client)
             db.session.flush()
+
+    @classmethod
+    def replace_primary_contact(cls, client: Client, new_contact) -> bool:
+        """Make `new_contact` the primary contact in place of the current one (which is removed).
+        Returns True when an open invitation was voided (the new contact needs a new link)."""
+        cls.check_replace_primary_contact(client)
+        with audit_action("replace_contact"):
+            old = client.primary_contact
+            voided = any(i.status in OPEN_INVITATIONS for i in client.invitations)
+            _void_open_invitations(client)
+            if old is not None and old is not new_contact:
+                old.is_primary = False
+                db.session.flush()
+                client.contacts.remove(old)
+            new_contact.is_primary = True
+            if new_contact not in client.contacts:
+                client.contacts.append(new_contact)
+            db.session.flush()
+        return voided

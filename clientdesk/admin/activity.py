@@ -1,11 +1,13 @@
 """Background tasks and the audit trail."""
+from flask import abort, flash, redirect, request
+from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
-from .. import scoping
-from ..models import AuditEvent, Client, Role, Task, TaskStatus
+from .. import scoping, tasks
+from ..models import AuditEvent, Role, Task, TaskStatus
 from ..models.base import choices_of
 from .base import ScopedModelView
 
@@ -31,18 +33,34 @@ class TaskView(ScopedModelView):
     column_formatters = {"progress": _progress}
     column_sortable_list = ("created_at", "status", "ended_at")
     column_default_sort = [("created_at", True)]
-    column_details_list = ("id", "kind", "description", "client", "user", "status", "progress", "result_json", "error", "created_at", "started_at", "ended_at")
+    column_details_list = ("id", "kind", "description", "client", "user", "status", "error", "created_at", "started_at", "ended_at")
 
     def get_filters(self):
         return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)), FilterEqual(Task.kind, _l("Kind"))]
 
-    def get_one(self, id):
-        from flask import abort
+    details_template = "admin/task_details.html"
 
+    def get_one(self, id):
         task = self.get_query().filter(Task.id == str(id)).one_or_none()
         if task is None:
             abort(404)
         return task
+
+    def can_rerun(self, task) -> bool:
+        return (current_user.is_admin or task.user_id == current_user.id) and tasks.can_rerun(task)
+
+    @expose("/rerun/", methods=("POST",))
+    def rerun_view(self):
+        task = self.get_one(request.form.get("id"))
+        if not self.can_rerun(task):
+            flash(_("This task is not failed or stalled, or it is not yours to run again."), "error")
+        else:
+            try:
+                tasks.rerun(task)
+                flash(_("The task runs again: it completes what was left."), "info")
+            except tasks.QueueUnavailable as error:
+                flash(str(error), "error")
+        return redirect(self.get_url(".details_view", id=task.id))
 
     def scope(self, query):
         if current_user.is_admin:

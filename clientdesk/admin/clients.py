@@ -1,5 +1,5 @@
 """The client list and client form."""
-from flask import abort, flash, request
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
@@ -10,19 +10,38 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, selectinload, undefer
 from wtforms.validators import DataRequired
 
-from .. import scoping
+from .. import scoping, tasks
 from ..exports import client_export_response
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
+from ..forms.contact import ContactForm
+from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..lifecycle import ClientLifecycle, LifecycleError
+from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct, Role,
-    SubscriptionMode, User, VatFrequency, utcnow,
+    AllowedSender, AuditEvent, BankAccount, Client, PeppolState, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct, Role,
+    SubscriptionMode, Task, User, VatFrequency, utcnow,
 )
 from ..models.base import choices_of
 from ..search import client_search_condition
+from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
+
+# Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
+BULK_ACTION_ROLES = {
+    "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
+    "activate": Role.ADMIN, "delete": Role.ADMIN,
+}
+CLIENT_ACTION_ROLES = {
+    "invite": Role.STAFF, "resend": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
+    "activate": Role.ADMIN,
+}
+
+CLIENT_ACTION_LABELS = {
+    "invite": _l("Send invitation"), "resend": _l("Resend invitation"), "deactivate": _l("Deactivate"),
+    "reactivate": _l("Reactivate"), "activate": _l("Activate without invitation"),
+}
 
 STATUS_BADGES = {
     ClientStatus.CREATED: "secondary",
@@ -209,10 +228,16 @@ class ClientView(ScopedModelView):
             IntegrationFilter(Client.id, _l("Integration"), _integration_options),
             FilterEqual(Client.plan, _l("Plan")),
             DateBetweenFilter(Client.trial_end, _l("Trial end")),
+            FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
+            InvitationFilter(),
+            InboxFilter(),
             IntEqualFilter(Client.import_batch_id, _l("Import batch")),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)
+    def search_placeholder(self):
+        return _("Name, enterprise or VAT number, reference, e-mail")
+
     def _apply_search(self, query, count_query, joins, count_joins, search):
         condition = client_search_condition(search, db.engine.dialect.name)
         query = query.filter(condition)
@@ -251,13 +276,38 @@ class ClientView(ScopedModelView):
         if not hasattr(form, "enterprise_number") or request.method != "POST":
             return valid
         values, errors = clean_identity(form.country.data, form.enterprise_number.data, form.vat_number.data)
+        this_id = request.args.get("id", type=int)
+        if values.get("enterprise_number") and "enterprise_number" not in errors:
+            other = db.session.scalar(db.select(Client.name).where(
+                Client.enterprise_number == values["enterprise_number"], Client.id != (this_id or -1)))
+            if other is not None:
+                errors["enterprise_number"] = _("This enterprise number is already used by the client %(name)s.", name=other)
+        errors.update(self._contact_email_errors(form, this_id))
         for field, message in errors.items():
-            getattr(form, field).errors = list(getattr(form, field).errors) + [message]
+            target = getattr(form, field) if isinstance(field, str) else field
+            target.errors = list(target.errors) + [message]
         if errors:
             return False
         for field, value in values.items():
             getattr(form, field).data = value
         return valid
+
+    @staticmethod
+    def _contact_email_errors(form, client_id) -> dict:
+        """Contact e-mails are unique across the whole system: say so on the field, not as a database error."""
+        errors, seen = {}, set()
+        contacts = getattr(form, "contacts", None)
+        for entry in contacts or []:
+            field = entry.form.email
+            if not field.data or contacts.should_delete(entry):
+                continue
+            if field.data in seen:
+                errors[field] = _("This e-mail address appears twice.")
+            seen.add(field.data)
+            owner = db.session.scalar(db.select(Contact.client_id).where(Contact.email == field.data))
+            if owner is not None and owner != client_id:
+                errors[field] = _("This e-mail address is already used by a contact of another client.")
+        return errors
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
@@ -282,6 +332,48 @@ class ClientView(ScopedModelView):
             return False
         return True
 
+    # Actions on selected rows: each validates and enqueues one bulk task
+    def is_action_allowed(self, name):
+        role = BULK_ACTION_ROLES.get(name)
+        return role is not None and current_user.has_role(role)
+
+    def _scoped_ids(self, ids) -> list[int]:
+        pks = [int(i) for i in ids if str(i).isdigit()]
+        if not pks:
+            return []
+        return [row.id for row in self.get_query().with_entities(Client.id).filter(Client.id.in_(pks))]
+
+    def _bulk(self, action_name: str, ids, description):
+        client_ids = self._scoped_ids(ids)
+        if not client_ids:
+            flash(_("None of the selected clients is one you can act on."), "warning")
+            return None
+        try:
+            task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, run_bulk_action,
+                                action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk")
+        except QueueUnavailable as error:
+            flash(str(error), "error")
+            return None
+        flash(ngettext("%(num)d client queued: follow the progress below.", "%(num)d clients queued: follow the progress below.",
+                       len(client_ids)), "info")
+        return redirect(url_for("task.details_view", id=task.id))
+
+    @action("invite", _l("Invite"), _l("Send an invitation e-mail to the selected clients?"))
+    def action_invite(self, ids):
+        return self._bulk("invite", ids, _l("Invite %(num)d clients"))
+
+    @action("resend", _l("Resend invitation"), _l("Send a new invitation link to the selected clients? Their previous link stops working."))
+    def action_resend(self, ids):
+        return self._bulk("resend", ids, _l("Resend the invitation to %(num)d clients"))
+
+    @action("activate", _l("Activate without invitation"), _l("Activate the selected clients managed by the firm, without e-mail?"))
+    def action_activate(self, ids):
+        return self._bulk("activate", ids, _l("Activate %(num)d clients"))
+
+    @action("deactivate", _l("Deactivate"), _l("Deactivate the selected clients? Their invitation links stop working."))
+    def action_deactivate(self, ids):
+        return self._bulk("deactivate", ids, _l("Deactivate %(num)d clients"))
+
     @action("delete", _l("Delete"), _l("Delete the selected clients? Only clients that were never invited can be deleted."))
     def action_delete(self, ids):
         deleted, refused = 0, []
@@ -297,10 +389,86 @@ class ClientView(ScopedModelView):
         for message in refused:
             flash(message, "warning")
 
-    def is_action_allowed(self, name):
-        if name == "delete":
-            return self.can_delete
-        return super().is_action_allowed(name)
+    # One client, from its page
+    details_template = "admin/client_details.html"
+
+    @expose("/replace-contact/", methods=("GET", "POST"))
+    def replace_contact_view(self):
+        client = self.get_one(request.values.get("id"))
+        back = self.get_url(".details_view", id=client.id)
+        try:
+            ClientLifecycle.check_replace_primary_contact(client)
+        except LifecycleError as error:
+            flash(str(error), "error")
+            return redirect(back)
+        form = ContactForm()
+        if form.validate_on_submit():
+            taken = db.session.scalar(db.select(Contact.id).where(Contact.email == form.email.data))
+            if taken is not None and taken != getattr(client.primary_contact, "id", None):
+                form.email.errors = [_("This e-mail address is already used by another contact.")]
+            else:
+                voided = ClientLifecycle.replace_primary_contact(client, Contact(**form.contact_fields()))
+                db.session.commit()
+                flash(_("%(name)s is now the primary contact.", name=client.primary_contact.full_name), "success")
+                if voided:
+                    flash(_("The previous invitation link no longer works: send a new invitation to the new contact."), "warning")
+                return redirect(back)
+        return self.render("admin/replace_contact.html", form=form, client=client, return_url=back)
+
+    def client_panel(self, client) -> dict:
+        """What the client page shows besides its fields: lifecycle buttons, invitation, tasks, activity."""
+        actions = []
+        for name, role in CLIENT_ACTION_ROLES.items():
+            if current_user.has_role(role):
+                try:
+                    getattr(ClientLifecycle, f"check_{name}")(client)
+                except LifecycleError:
+                    continue
+                actions.append(name)
+        recent_tasks = db.session.scalars(
+            db.select(Task).where(Task.client_id == client.id).order_by(Task.created_at.desc()).limit(5)
+        ).all()
+        activity = []
+        if current_user.is_admin:
+            activity = db.session.scalars(
+                db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50)
+            ).all()
+        return {
+            "actions": actions,
+            "action_labels": CLIENT_ACTION_LABELS,
+            "invitation": client.current_invitation,
+            "tasks": recent_tasks,
+            "activity": activity,
+            "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
+        }
+
+    @expose("/lifecycle/", methods=("POST",))
+    def lifecycle_view(self):
+        client = self.get_one(request.form.get("id"))
+        action_name = request.form.get("action", "")
+        role = CLIENT_ACTION_ROLES.get(action_name)
+        if role is None or not current_user.has_role(role):
+            abort(403)
+        back = redirect(self.get_url(".details_view", id=client.id))
+        if action_name in SENDS_MAIL:
+            try:
+                getattr(ClientLifecycle, f"check_{action_name}")(client)
+                tasks.launch(f"client_{action_name}", f"{action_name.capitalize()} {client.name}", run_bulk_action,
+                             action_name, [client.id], user=current_user, client=client, total=1, queue="mail")
+            except (LifecycleError, QueueUnavailable) as error:
+                flash(str(error), "error")
+                return back
+            flash(_("The invitation e-mail to %(name)s is on its way.", name=client.name), "success")
+            return back
+        try:
+            getattr(ClientLifecycle, action_name)(client)
+            db.session.commit()
+        except LifecycleError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return back
+        flash(_("%(name)s is now %(status)s.", name=client.name, status=_(ClientStatus(client.status).label).lower()), "success")
+        return back
 
     @expose("/export/<export_type>/")
     def export(self, export_type):

@@ -1,6 +1,6 @@
 """The data model, one module per aggregate."""
 from .audit import AuditEvent
-from .base import utcnow
+from .base import today, utcnow
 from .client import BankAccount, Client, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
 from .contact import Civility, Contact
 from .document import AllowedSender, Document, DocumentStatus, DocumentType
@@ -20,5 +20,5 @@ __all__ = [
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod", "Document",
     "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct", "Invitation", "InvitationStatus",
     "LoginThrottle", "PeppolState", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
-    "client_favourites", "group_members", "utcnow",
+    "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -23,7 +23,7 @@ def hash_token(token: str) -> str:
 
 class Invitation(Timestamps, db.Model):
     __tablename__ = "invitation"
-    __audit_secret__ = ("token_hash",)
+    __audit__ = False  # recorded as the client's invite/resend/accept events
     __table_args__ = (choice_check("status", InvitationStatus),)
 
     id = db.Column(db.Integer, primary_key=True)
@@ -37,6 +37,8 @@ class Invitation(Timestamps, db.Model):
     voided_at = db.Column(db.DateTime)
     error = db.Column(db.String(500))
     created_by_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    # The task that sends it: a rerun of that task may re-issue it if its e-mail never left.
+    task_id = db.Column(db.String(36))
 
     client = db.relationship("Client", back_populates="invitations")
     contact = db.relationship("Contact")

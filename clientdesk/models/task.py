@@ -19,11 +19,15 @@ class Task(db.Model):
 
     id = db.Column(db.String(36), primary_key=True)
     kind = db.Column(db.String(40), nullable=False, index=True)
+    queue = db.Column(db.String(20), nullable=False, default="default")
     description = db.Column(db.String(255), nullable=False, default="")
     status = db.Column(db.String(8), nullable=False, default=TaskStatus.QUEUED.value, index=True)
     progress_done = db.Column(db.Integer, nullable=False, default=0)
     progress_total = db.Column(db.Integer, nullable=False, default=0)
     result_json = db.Column(db.Text)
+    # What to run again on a retry: the job function's dotted path and its arguments after the task id.
+    job_func = db.Column(db.String(200))
+    job_args_json = db.Column(db.Text)
     error = db.Column(db.Text)
     client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), index=True)
     user_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))

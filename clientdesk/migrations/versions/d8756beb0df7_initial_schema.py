@@ -2,7 +2,7 @@
 
 Revision ID: d8756beb0df7
 Revises: 
-Create Date: 2026-11-23 11:02:01.682663
+Create Date: 2026-11-23 11:12:31.721026
 
 """
 from alembic import op
@@ -302,11 +302,14 @@ def upgrade():
     op.create_table('task',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('queue', sa.String(length=20), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('progress_done', sa.Integer(), nullable=False),
     sa.Column('progress_total', sa.Integer(), nullable=False),
     sa.Column('result_json', sa.Text(), nullable=True),
+    sa.Column('job_func', sa.String(length=200), nullable=True),
+    sa.Column('job_args_json', sa.Text(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('client_id', sa.Integer(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
@@ -336,6 +339,7 @@ def upgrade():
     sa.Column('voided_at', sa.DateTime(), nullable=True),
     sa.Column('error', sa.String(length=500), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('task_id', sa.String(length=36), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'accepted', 'voided')", name=op.f('ck_invitation_status_valid')),

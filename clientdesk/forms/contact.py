@@ -1,0 +1,24 @@
+"""The contact form used outside the generic admin screens (replacing a client's primary contact)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from . import validators as v
+
+LANGUAGE_CHOICES = [("fr-BE", "Français"), ("nl-BE", "Nederlands"), ("de-BE", "Deutsch"), ("en-BE", "English")]
+
+
+class ContactForm(FlaskForm):
+    civility = SelectField(_l("Civility"), choices=[("", "—"), ("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))], default="")
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=80)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=80)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), v.wtforms_validator(v.email)])
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[DataRequired(), v.wtforms_validator(v.locale)])
+    job_title = StringField(_l("Job title"), validators=[Length(max=120)])
+    phone = StringField(_l("Direct phone"), validators=[v.wtforms_validator(v.phone)])
+    mobile = StringField(_l("Mobile"), validators=[v.wtforms_validator(v.phone)])
+
+    def contact_fields(self) -> dict:
+        return {name: getattr(self, name).data or None for name in
+                ("civility", "first_name", "last_name", "email", "language", "job_title", "phone", "mobile")}

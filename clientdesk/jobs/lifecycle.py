@@ -1,0 +1,91 @@
+"""Lifecycle actions on selected clients, as one bulk task: rows in chunks, each chunk one transaction,
+then that chunk's invitation e-mails over one SMTP connection.
+
+Idempotent: a row whose state no longer allows the action is skipped with its reason; a rerun after
+a crash re-sends invitations whose e-mail never left (with a fresh token, the old one never having
+been seen), so no client is left half-invited.
+"""
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+
+from .. import tasks
+from ..extensions import db
+from ..lifecycle import ClientLifecycle, LifecycleError
+from ..models import Client, Invitation, InvitationStatus, utcnow
+from ..models.audit import record
+from ..services.invitation_mail import invitation_mail
+from ..services.mail import Mailer
+
+log = logging.getLogger(__name__)
+
+CHUNK = 200
+ACTIONS = {
+    "invite": ClientLifecycle.invite,
+    "resend": ClientLifecycle.resend,
+    "activate": lambda client, by=None: ClientLifecycle.activate(client),
+    "deactivate": lambda client, by=None: ClientLifecycle.deactivate(client),
+    "reactivate": lambda client, by=None: ClientLifecycle.reactivate(client),
+}
+SENDS_MAIL = {"invite", "resend"}
+
+
+def _load_chunk(ids):
+    query = sa.select(Client).where(Client.id.in_(ids)).order_by(Client.id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(of=Client)  # two tasks on the same rows take turns
+    return db.session.scalars(query).all()
+
+
+def _apply(action: str, clients, task, outcome) -> list[tuple[Invitation, str]]:
+    """Apply the action to each client of the chunk; returns the invitations to e-mail."""
+    to_send = []
+    for client in clients:
+        try:
+            result = ACTIONS[action](client, by=task.user)
+        except LifecycleError as error:
+            rerun = ClientLifecycle.reissue_unsent(client, task.id, by=task.user) if action in SENDS_MAIL else None
+            if rerun is None:
+                outcome["skipped"].append({"client_id": client.id, "client": client.name, "reason": str(error)})
+                continue
+            result = rerun
+        if action in SENDS_MAIL:
+            result[0].task_id = task.id
+            to_send.append(result)
+        else:
+            outcome["done"] += 1
+    return to_send
+
+
+def _send(invitations: list[tuple[Invitation, str]], mailer: Mailer, outcome) -> None:
+    mails = [invitation_mail(invitation, token) for invitation, token in invitations]
+    failed = dict((mail.ref, reason) for mail, reason in mailer.send_many(mails))
+    now = utcnow()
+    for invitation, _token in invitations:
+        if invitation.id in failed:
+            invitation.status, invitation.error = InvitationStatus.FAILED.value, failed[invitation.id][:500]
+            record("invitation_failed", invitation.client, {"to": invitation.contact.email, "error": invitation.error})
+            outcome["failed"].append({"client_id": invitation.client_id, "client": invitation.client.name,
+                                      "reason": invitation.error})
+        else:
+            invitation.status, invitation.sent_at = InvitationStatus.SENT.value, now
+            outcome["done"] += 1
+
+
+def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
+    mailer = Mailer.from_config(current_app.config)
+    with tasks.running(task_id) as task:
+        outcome = {"action": action, "done": 0, "skipped": [], "failed": []}
+        ids = sorted(set(client_ids))
+        for start in range(0, len(ids), CHUNK):
+            to_send = _apply(action, _load_chunk(ids[start:start + CHUNK]), task, outcome)
+            db.session.commit()  # the state changes and their audit records, before any e-mail leaves
+            if to_send:
+                _send(to_send, mailer, outcome)
+            task.result = outcome
+            tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))
+        if outcome["failed"]:
+            task.error = f"{len(outcome['failed'])} invitation e-mail(s) could not be sent: use Resend once the mail server is back."
+        db.session.commit()
+        return {"done": outcome["done"], "skipped": len(outcome["skipped"]), "failed": len(outcome["failed"])}

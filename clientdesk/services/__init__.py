@@ -1,0 +1,1 @@
+"""The outside world behind small interfaces: mail, company register, Peppol, document delivery."""

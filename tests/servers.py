@@ -1,0 +1,101 @@
+"""Real servers for tests: an SMTP server (aiosmtpd) and RQ worker processes."""
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Collect:
+    def __init__(self, inbox, delay):
+        self.inbox = inbox
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.inbox.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 that keeps what it receives; can be stopped and started again."""
+
+    def __init__(self, delay: float = 0):
+        self.port = free_port()
+        self.messages = []
+        self.delay = delay  # seconds per message, to make a slow mail server
+        self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.controller = Controller(_Collect(self.messages, self.delay), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def text_of(self, message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def worker_env(app_config: dict, **extra) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app_config["REDIS_URL"],
+        "INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "OUTBOX_DIR": app_config["OUTBOX_DIR"],
+        "PUBLIC_BASE_URL": app_config["PUBLIC_BASE_URL"],
+        "SECRET_KEY": app_config["SECRET_KEY"],
+        "MAIL_RETRY_DELAYS": "0.2,0.2",
+    })
+    env.pop("FLASK_DEBUG", None)
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def run_worker_burst(app_config: dict, timeout: float = 120, **extra) -> subprocess.CompletedProcess:
+    """Run `flask --app app worker --burst` as a separate process until the queues are empty."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
+        cwd=ROOT, env=worker_env(app_config, **extra), capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def start_worker(app_config: dict, **extra) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "worker"],
+        cwd=ROOT, env=worker_env(app_config, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_for(condition, timeout: float = 30, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

@@ -1,0 +1,289 @@
+"""The lifecycle over HTTP with a real Redis, a real worker process and a real SMTP server."""
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from clientdesk.models import AuditEvent, Client, Invitation, Role, Task, utcnow
+from tests.helpers import flashes, post
+from tests.servers import SmtpServer, run_worker_burst
+
+LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
+
+
+@pytest.fixture
+def smtp():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def team(make):
+    group = make.group("Team A")
+    return {
+        "group": group,
+        "staff": make.user(Role.STAFF, groups=[group]),
+        "supervisor": make.user(Role.SUPERVISOR),
+        "admin": make.user(Role.ADMIN),
+    }
+
+
+def invite(http, client_id, action="invite"):
+    return post(http, "/admin/client/lifecycle/", {"id": client_id, "action": action})
+
+
+def token_of(message) -> str:
+    return LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
+
+
+def accept(http, token, password="a-strong-password", confirm=None, terms="y"):
+    return post(http, f"/invitation/{token}", {"password": password, "password_confirm": confirm or password, "accept_terms": terms})
+
+
+def test_invite_email_accept_active_with_30_day_trial(team, make, as_user, app_config, smtp, store, client):
+    acme = make.client(team["group"], name="Boulangerie Dupont SRL")
+    http = as_user(team["staff"])
+    assert invite(http, acme.id).status_code == 302
+    assert store.get(Client, acme.id).status == "created"  # nothing changes before the worker runs
+
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == acme.contacts[0].email
+    assert message["Subject"] == "Demo Accounting Firm invite Boulangerie Dupont SRL sur ClientDesk"  # the contact's French
+    assert "Créer mon accès" in message.get_body(preferencelist=("html",)).get_content()
+    assert store.get(Client, acme.id).status == "invited"
+    token = token_of(message)
+    invitation = store.one(Invitation, client_id=acme.id)
+    assert invitation.status == "sent" and token not in invitation.token_hash
+    assert (invitation.expires_at - utcnow()).days in (20, 21)
+
+    page = client.get(f"/invitation/{token}")
+    assert page.status_code == 200 and "Boulangerie Dupont SRL" in page.text
+    mismatch = accept(client, token, confirm="something-else")
+    assert mismatch.status_code == 200 and "not the same" in mismatch.text
+    assert store.get(Client, acme.id).status == "invited"
+    no_terms = accept(client, token, terms="")
+    assert "accept the terms" in no_terms.text
+    done = accept(client, token)
+    assert done.status_code == 200 and "active" in done.text
+
+    active = store.get(Client, acme.id)
+    assert active.status == "active"
+    assert active.trial_end == date.today() + timedelta(days=30)
+    assert client.get(f"/invitation/{token}").status_code == 410
+    assert store.count(AuditEvent, client_id=acme.id, action="accept") >= 1
+    assert store.count(AuditEvent, client_id=acme.id, action="invite") >= 1
+
+
+def test_invitation_is_in_the_contacts_language(team, make, as_user, app_config, smtp, store):
+    dutch = make.client(team["group"], name="Bakkerij Peeters BV")
+    store.run(lambda s: setattr(s.get(Client, dutch.id).contacts[0], "language", "nl-BE"))
+    german = make.client(team["group"], name="Bäckerei Schmitz")
+    store.run(lambda s: setattr(s.get(Client, german.id).contacts[0], "language", "de-BE"))
+    http = as_user(team["supervisor"])
+    post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(dutch.id), str(german.id)]})
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    subjects = sorted(m["Subject"] for m in smtp.messages)
+    assert any("nodigt" in s for s in subjects) and any("lädt" in s for s in subjects)
+
+
+def test_resend_voids_the_old_link(team, make, as_user, app_config, smtp, client, store):
+    acme = make.client(team["group"])
+    http = as_user(team["staff"])
+    invite(http, acme.id)
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    first = token_of(smtp.messages[0])
+    invite(http, acme.id, action="resend")
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    second = token_of(smtp.messages[1])
+    assert first != second
+    gone = client.get(f"/invitation/{first}")
+    assert gone.status_code == 410 and "replaced by a newer invitation" in gone.text
+    assert client.get(f"/invitation/{second}").status_code == 200
+    assert accept(client, first).status_code == 410
+    assert store.get(Client, acme.id).status == "invited"
+
+
+def test_expired_link_is_refused_and_resend_still_works(team, make, as_user, app_config, smtp, client, store):
+    acme = make.client(team["group"], name="Garage Lambert SA")
+    http = as_user(team["staff"])
+    invite(http, acme.id)
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    token = token_of(smtp.messages[0])
+    invitation = store.one(Invitation, client_id=acme.id)
+    moved = utcnow() - timedelta(days=22)  # the link was sent 22 days ago
+    store.update(Invitation, invitation.id, expires_at=moved + timedelta(days=21))
+    store.update(Client, acme.id, invitation_expires_at=moved + timedelta(days=21))
+
+    gone = client.get(f"/invitation/{token}")
+    assert gone.status_code == 410 and "expired" in gone.text
+    assert accept(client, token).status_code == 410
+    assert store.get(Client, acme.id).status == "invited"
+    assert "invitation expired" in http.get("/admin/client/").text
+
+    invite(http, acme.id, action="resend")
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    assert client.get(f"/invitation/{token_of(smtp.messages[1])}").status_code == 200
+
+
+def test_unknown_token_answers_404_with_a_page_that_says_so(client):
+    response = client.get("/invitation/not-a-real-token")
+    assert response.status_code == 404 and "not known" in response.text
+
+
+def test_double_invite_sends_one_mail(team, make, as_user, app_config, smtp, store):
+    acme = make.client(team["group"])
+    http = as_user(team["staff"])
+    invite(http, acme.id)
+    invite(http, acme.id)  # a double click: two tasks
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    assert len(smtp.messages) == 1
+    tasks = store.all(Task)
+    assert len(tasks) == 2 and all(t.status == "finished" for t in tasks)
+    skipped = [t.result["skipped"] for t in tasks if t.result["skipped"]]
+    assert len(skipped) == 1 and "only new clients can be invited" in skipped[0][0]["reason"]
+
+
+def test_smtp_down_then_up(team, make, as_user, app_config, smtp, client, store):
+    acme = make.client(team["group"], name="Transport Claes NV")
+    http = as_user(team["staff"])
+    smtp.stop()
+    invite(http, acme.id)
+    run_worker_burst(app_config, MAIL_URL=smtp.url)  # retries with back-off, then gives up
+
+    invitation = store.one(Invitation, client_id=acme.id)
+    assert invitation.status == "failed" and "unreachable" in invitation.error
+    task = store.one(Task)
+    assert task.status == "finished" and "could not be sent" in task.error
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "could not be sent" in page and "Resend invitation" in page
+
+    smtp.start()
+    invite(http, acme.id, action="resend")
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    assert len(smtp.messages) == 1
+    assert accept(client, token_of(smtp.messages[0])).status_code == 200
+    assert store.get(Client, acme.id).status == "active"
+
+
+def test_redis_down_answers_a_clear_error_and_changes_nothing(team, make, app_config, store):
+    from clientdesk.app import create_app
+    from tests.helpers import login
+
+    acme = make.client(team["group"])
+    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
+    http = down.test_client()
+    login(http, team["supervisor"].email)
+    response = post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(acme.id)]}, follow_redirects=True)
+    assert any("queue is not reachable" in m for m in flashes(response.text))
+    response = post(http, "/admin/client/lifecycle/", {"id": acme.id, "action": "invite"}, follow_redirects=True)
+    assert any("queue is not reachable" in m for m in flashes(response.text))
+    assert store.count(Task) == 0
+    assert store.get(Client, acme.id).status == "created"
+    assert http.get("/admin/client/").status_code == 200  # reads keep working
+    assert http.get("/healthz").status_code == 503
+
+
+def test_staff_cannot_act_on_another_groups_client(team, make, as_user, app_config, smtp, store):
+    other = make.client(make.group("Team B"))
+    http = as_user(team["staff"])
+    assert invite(http, other.id).status_code == 404
+    post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(other.id)]})  # bulk: not a staff action
+    supervisor_of_nothing_hidden = make.client(team["group"], hidden=True)
+    post(as_user(team["supervisor"]), "/admin/client/action/", {"action": "invite", "rowid": [str(supervisor_of_nothing_hidden.id)]})
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    assert smtp.messages == []
+    assert store.get(Client, other.id).status == "created"
+    assert store.get(Client, supervisor_of_nothing_hidden.id).status == "created"
+
+
+def test_bulk_action_skips_ineligible_rows_with_reasons(team, make, as_user, app_config, smtp, store):
+    created = [make.client(team["group"]) for _ in range(3)]
+    active = make.client(team["group"], name="Already Active BV", status="active")
+    http = as_user(team["supervisor"])
+    response = post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(c.id) for c in [*created, active]]})
+    task_url = response.headers["Location"]
+    assert "/admin/task/details/" in task_url
+    page = http.get(task_url).text
+    assert "Waiting for a worker" in page and 'http-equiv="refresh"' in page
+
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    assert len(smtp.messages) == 3
+    task = store.one(Task)
+    assert task.progress_done == task.progress_total == 4 and task.result["done"] == 3
+    assert task.result["skipped"][0]["client"] == "Already Active BV"
+    page = http.get(task_url).text
+    assert "Finished" in page and "Already Active BV" in page and 'http-equiv="refresh"' not in page
+
+
+def test_lifecycle_rules(team, make, as_user, store):
+    admin = as_user(team["admin"])
+    managed = make.client(team["group"], subscription_mode="managed")
+    full = make.client(team["group"])
+    post(admin, "/admin/client/lifecycle/", {"id": managed.id, "action": "activate"})
+    assert store.get(Client, managed.id).status == "active"
+    refused = post(admin, "/admin/client/lifecycle/", {"id": full.id, "action": "activate"}, follow_redirects=True)
+    assert any("not managed by the firm" in m for m in flashes(refused.text))
+    post(admin, "/admin/client/lifecycle/", {"id": managed.id, "action": "deactivate"})
+    assert store.get(Client, managed.id).status == "deactivated"
+    post(admin, "/admin/client/lifecycle/", {"id": managed.id, "action": "reactivate"})
+    assert store.get(Client, managed.id).status == "active"
+    # staff may not deactivate; nobody may delete an active client
+    staff = as_user(team["staff"])
+    assert post(staff, "/admin/client/lifecycle/", {"id": managed.id, "action": "deactivate"}).status_code == 403
+    post(admin, "/admin/client/action/", {"action": "delete", "rowid": [str(managed.id)]})
+    assert store.get(Client, managed.id) is not None
+
+
+def test_replace_primary_contact_only_before_active(team, make, as_user, store):
+    acme = make.client(team["group"])
+    http = as_user(team["staff"])
+    response = post(http, f"/admin/client/replace-contact/?id={acme.id}", {
+        "first_name": "Nieuwe", "last_name": "Zaakvoerder", "email": "nieuwe@acme.example.com", "language": "nl-BE",
+    })
+    assert response.status_code == 302, re.findall(r'(?:invalid-feedback|help-block)[^>]*>([^<]+)', response.text)
+    client = store.run(lambda s: [(c.email, c.is_primary) for c in s.get(Client, acme.id).contacts])
+    assert client == [("nieuwe@acme.example.com", True)]
+    store.update(Client, acme.id, status="active")
+    refused = http.get(f"/admin/client/replace-contact/?id={acme.id}", follow_redirects=True)
+    assert any("can no longer be replaced" in m for m in flashes(refused.text))
+
+
+def test_worker_killed_mid_task_then_rerun_completes_it(team, make, as_user, app_config, store, client):
+    """A worker killed while sending: the task shows as stalled, "Run again" completes it, and every
+    client ends invited with exactly one working link (the newest e-mail's)."""
+    import signal
+
+    from tests.servers import start_worker, wait_for
+
+    slow_smtp = SmtpServer(delay=0.5).start()
+    try:
+        clients = [make.client(team["group"]) for _ in range(4)]
+        http = as_user(team["supervisor"])
+        post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(c.id) for c in clients]})
+        task_id = store.one(Task).id
+        worker = start_worker(app_config, MAIL_URL=slow_smtp.url)
+        wait_for(lambda: len(slow_smtp.messages) >= 1, timeout=60)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert store.get(Task, task_id).status == "started"
+
+        page = http.get(f"/admin/task/details/?id={task_id}").text
+        assert "Run again" in page
+        post(http, "/admin/task/rerun/", {"id": task_id})
+        run_worker_burst(app_config, MAIL_URL=slow_smtp.url)
+
+        task = store.get(Task, task_id)
+        assert task.status == "finished" and not task.result["skipped"]
+        for acme in clients:
+            assert store.get(Client, acme.id).status == "invited"
+            assert [i.status for i in store.all(Invitation, client_id=acme.id)].count("sent") == 1
+            mails = [m for m in slow_smtp.messages if m["To"] == acme.contacts[0].email]
+            *older, newest = mails
+            assert client.get(f"/invitation/{token_of(newest)}").status_code == 200
+            assert all(client.get(f"/invitation/{token_of(m)}").status_code == 410 for m in older)
+    finally:
+        slow_smtp.stop()
