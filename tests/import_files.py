@@ -71,3 +71,13 @@ def run_import(app, path: Path, user, group=None, dry_run: bool = False):
         db.session.expunge(batch)
         db.session.remove()
     return batch
+
+
+def run_jobs(app) -> None:
+    """Run the queued jobs here, the way `flask worker --burst` would."""
+    from clientdesk.broker import get_redis
+    from clientdesk.jobs.worker import AppWorker
+
+    worker = AppWorker(["bulk"], connection=get_redis(app))
+    worker.app = app
+    worker.work(burst=True)

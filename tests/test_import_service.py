@@ -1,6 +1,7 @@
 """The import itself (as the CLI runs it, inline): tricky but valid files, every kind of error, all or
 nothing, re-imports, templates, mandate, invitations, groups, audit."""
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -8,9 +9,9 @@ import sqlalchemy as sa
 from clientdesk.extensions import db
 from clientdesk.models import (
     AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, Group, ImportStatus,
-    IntegrationProduct, Role,
+    IntegrationProduct, Role, Task,
 )
-from tests.import_files import BANQUP_FR, DUTCH, banqup_row, run_import, write_xlsx
+from tests.import_files import BANQUP_FR, DUTCH, banqup_row, run_import, run_jobs, write_xlsx
 
 
 @pytest.fixture
@@ -338,10 +339,8 @@ def test_group_option_and_group_column(app, tmp_path, admin, make, yuki_template
     assert groups == {"0403170701": "Team Brussels", "0202239951": "Team Antwerp", "0417497106": "Team Brussels"}
 
 
-def test_invitation_yes_records_the_clients_to_invite_after_the_commit(app, tmp_path, admin, monkeypatch):
-    calls = []
-    monkeypatch.setattr("clientdesk.imports.service.invite_after_import",
-                        lambda batch: calls.append((batch.id, batch.invite_client_ids, count(app, Client))))
+def test_invitation_yes_invites_through_the_lifecycle_after_the_commit(app, tmp_path, admin, make):
+    make.client(name="Already Invited", enterprise_number="0400378485", status=ClientStatus.INVITED.value)
     path = write_xlsx(tmp_path / "i.xlsx", BANQUP_FR, [
         banqup_row("Invite Me", "a@example.org", "0403170701", invitation="Oui"),
         banqup_row("Not Me", "b@example.org", "0202239951", invitation="Non"),
@@ -349,14 +348,42 @@ def test_invitation_yes_records_the_clients_to_invite_after_the_commit(app, tmp_
     ])
 
     dry = run_import(app, path, admin, dry_run=True)
-    assert (dry.invite_count, calls) == (2, [])
+    assert (dry.invite_count, dry.invite_task_id) == (2, None)
     batch = run_import(app, path, admin)
 
     with app.app_context():
         wanted = sorted(db.session.scalars(sa.select(Client.id).where(Client.name.in_(["Invite Me", "Me Too"]))))
+        task = db.session.get(Task, batch.invite_task_id)
+        assert (task.kind, task.status, task.user_id, json.loads(task.job_args_json)) == (
+            "bulk_invite", "queued", admin.id, ["invite", wanted])
     assert batch.invite_client_ids == wanted and batch.invite_count == 2
-    assert calls == [(batch.id, wanted, 3)]  # called once the clients were committed
-    assert {c["status"] for c in clients_by_number(app).values()} == {ClientStatus.CREATED}  # nothing faked
+    assert {c["status"] for c in clients_by_number(app).values()} == {ClientStatus.CREATED, ClientStatus.INVITED}
+
+    outbox = Path(app.config["OUTBOX_DIR"])
+    before = set(outbox.glob("*.eml"))
+    run_jobs(app)
+
+    statuses = {c["name"]: c["status"] for c in clients_by_number(app).values()}
+    assert statuses == {"Invite Me": "invited", "Not Me": "created", "Me Too": "invited", "Already Invited": "invited"}
+    sent = [message.read_text() for message in set(outbox.glob("*.eml")) - before]
+    assert len(sent) == 2 and [any(f"{to}@example.org" in m for m in sent) for to in "acb"] == [True, True, False]
+
+    again = run_import(app, path, admin)  # invited now: nobody is invited twice
+    assert (again.unchanged_count, again.invite_count, again.invite_task_id) == (3, 0, None)
+
+
+def test_the_import_stands_when_the_invitations_cannot_be_queued(app, tmp_path, admin, monkeypatch):
+    from clientdesk import tasks
+
+    def queue_down():
+        raise tasks.QueueUnavailable()
+
+    monkeypatch.setattr(tasks, "require_queue", queue_down)
+    path = write_xlsx(tmp_path / "i.xlsx", BANQUP_FR, [banqup_row("Invite Me", "a@example.org", invitation="Oui")])
+    batch = run_import(app, path, admin)
+    assert (batch.status, batch.new_count, batch.invite_task_id) == (ImportStatus.IMPORTED, 1, None)
+    assert "queue is not reachable" in batch.invite_error
+    assert count(app, Client) == 1
 
 
 def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):

@@ -12,22 +12,12 @@ from openpyxl import load_workbook
 from clientdesk.extensions import db
 from clientdesk.models import Client, ConfigTemplate, ImportBatch, ImportStatus, Role, Task
 from tests.helpers import csrf_token, flashes
-from tests.import_files import BANQUP_FR, DUTCH, banqup_row, write_xlsx
+from tests.import_files import BANQUP_FR, DUTCH, banqup_row, run_jobs, write_xlsx
 
 
 @pytest.fixture
 def admin(make):
     return make.user(Role.ADMIN, email="admin@example.com")
-
-
-def run_jobs(app) -> None:
-    """Run the queued jobs here, the way `flask worker --burst` would."""
-    from clientdesk.broker import get_redis
-    from clientdesk.jobs.worker import AppWorker
-
-    worker = AppWorker(["bulk"], connection=get_redis(app))
-    worker.app = app
-    worker.work(burst=True)
 
 
 def upload(http, path: Path, dry_run: bool = False, group: int = 0, token: bool = True):
@@ -136,7 +126,7 @@ def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, 
     assert (state["status"], state["finished"], state["percent"]) == ("imported", True, 100)
     page = text(http.get(f"/admin/import/{batch.id}/").get_data(as_text=True))
     assert "Imported: 2 new clients, 0 updated, 0 unchanged." in page
-    assert "1 clients asked for an invitation" in page
+    assert "Invitations for the 1 clients whose row said Invitation = Oui are being sent." in page
     link = f"/admin/client/?flt0_import_batch_equals={batch.id}"
     assert link in http.get(f"/admin/import/{batch.id}/").get_data(as_text=True)
     listed = http.get(link).get_data(as_text=True)
@@ -144,6 +134,10 @@ def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, 
     with app.app_context():
         task = db.session.get(Task, batch.task_id)
         assert (task.kind, task.status, task.user_id) == ("import", "finished", admin.id)
+        invitations = db.session.get(Task, batches(app)[0].invite_task_id)
+        assert (invitations.kind, invitations.status) == ("bulk_invite", "finished")  # run by the same burst
+        statuses = dict(db.session.execute(sa.select(Client.name, Client.status)).tuples().all())
+        assert (statuses["Alpha SRL"], statuses["Beta SRL"]) == ("created", "invited")
         assert (task.progress_done, task.progress_total) == (2, 2)  # reported row by row while checking
     history = text(http.get("/admin/import/").get_data(as_text=True))
     assert "clients.xlsx" in history and "admin@example.com" in history

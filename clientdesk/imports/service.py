@@ -2,7 +2,8 @@
 
 `create_batch` keeps a copy of the file and records who imports what; `run_batch` reads the file,
 checks every row, and, when nothing is wrong and it is not a dry run, writes everything in one
-transaction together with the batch's result and audit record; then it asks for the invitations.
+transaction together with the batch's result and audit record; then it launches the invitations
+(Invitation = Oui) as one lifecycle task.
 """
 import logging
 import shutil
@@ -127,10 +128,19 @@ def fail_batch(batch_id: int, message: str) -> None:
 
 
 def invite_after_import(batch: ImportBatch) -> None:
-    """Invite the clients whose row said Invitation = Oui, now that they are committed.
+    """Invite the clients whose row said Invitation = Oui, now that they are committed: one bulk task of
+    the lifecycle (the same as the client list's Invite action), which sends the e-mails and reports
+    per client. If the queue cannot be reached the import stands, and the batch says so."""
+    from .. import tasks
+    from ..jobs.lifecycle import run_bulk_action
 
-    TO WIRE (lead, issue 4): hand `batch.invite_client_ids` to the lifecycle's bulk invitation
-    launcher (clientdesk/lifecycle.py, ClientLifecycle) here. Until then nobody is invited: the ids
-    stay recorded on the batch, and the result page says these clients still have to be invited.
-    """
-    log.info("import batch %s: %d clients to invite (bulk invitation not wired yet)", batch.id, len(batch.invite_client_ids))
+    ids = batch.invite_client_ids
+    try:
+        task = tasks.launch("bulk_invite", f"Invite {len(ids)} clients imported from {batch.filename}", run_bulk_action,
+                            "invite", ids, user=batch.user, total=len(ids), queue="bulk")
+    except tasks.QueueUnavailable as error:
+        db.session.rollback()
+        batch.invite_error = str(error)[:500]
+    else:
+        batch.invite_task_id = task.id
+    db.session.commit()

@@ -29,9 +29,13 @@ def summary_lines(batch: ImportBatch) -> list[str]:
         f"{batch.unchanged_count} unchanged, {batch.changed_count} {changed}."
     ]
     lines += [change_line(change) for change in batch.changes]
-    if batch.invite_count:
-        lines.append(f"{batch.invite_count} client{'s' if batch.invite_count != 1 else ''} "
-                     + ("would be invited." if batch.dry_run else "to invite."))
+    clients = f"{batch.invite_count} client{'s' if batch.invite_count != 1 else ''}"
+    if batch.invite_count and batch.dry_run:
+        lines.append(f"{clients} would be invited.")
+    elif batch.invite_task_id:
+        lines.append(f"Invitation of {clients} queued (task {batch.invite_task_id}).")
+    elif batch.invite_error:
+        lines.append(f"{clients} to invite, but the invitations could not be queued: {batch.invite_error}")
     if batch.dry_run:
         lines.append("Dry run: nothing was imported.")
     elif not batch.new_count and not batch.changed_count:

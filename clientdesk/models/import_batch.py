@@ -47,8 +47,11 @@ class ImportBatch(db.Model):
     errors_json = db.Column(db.Text, nullable=False, default="[]")
     # [{"row": 9, "client_id": 4, "client": "Name", "changes": {"city": ["Gent", "Brugge"]}}, ...]
     changes_json = db.Column(db.Text, nullable=False, default="[]")
-    # Clients whose row asked for an invitation, invited after the commit (see imports.invite_after_import).
+    # Clients whose row asked for an invitation, invited after the commit (see imports.invite_after_import)
+    # by the lifecycle's bulk task `invite_task_id`; `invite_error` says why it could not be started.
     invite_client_ids_json = db.Column(db.Text, nullable=False, default="[]")
+    invite_task_id = db.Column(db.String(36))
+    invite_error = db.Column(db.String(500))
     failure = db.Column(db.Text)
 
     user = db.relationship("User")

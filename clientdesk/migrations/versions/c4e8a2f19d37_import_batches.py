@@ -40,6 +40,8 @@ def upgrade():
         sa.Column("errors_json", sa.Text(), nullable=False),
         sa.Column("changes_json", sa.Text(), nullable=False),
         sa.Column("invite_client_ids_json", sa.Text(), nullable=False),
+        sa.Column("invite_task_id", sa.String(length=36), nullable=True),
+        sa.Column("invite_error", sa.String(length=500), nullable=True),
         sa.Column("failure", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('queued', 'running', 'checked', 'imported', 'invalid', 'failed')",
