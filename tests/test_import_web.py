@@ -136,7 +136,7 @@ def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, 
         assert (task.kind, task.status, task.user_id) == ("import", "finished", admin.id)
         invitations = db.session.get(Task, batches(app)[0].invite_task_id)
         assert (invitations.kind, invitations.status) == ("bulk_invite", "finished")  # run by the same burst
-        statuses = dict(db.session.execute(sa.select(Client.name, Client.status)).tuples().all())
+        statuses = {name: status for name, status in db.session.execute(sa.select(Client.name, Client.status))}
         assert (statuses["Alpha SRL"], statuses["Beta SRL"]) == ("created", "invited")
         assert (task.progress_done, task.progress_total) == (2, 2)  # reported row by row while checking
     history = text(http.get("/admin/import/").get_data(as_text=True))

@@ -17,7 +17,7 @@ from ..imports import create_batch
 from ..imports.columns import LANGUAGES
 from ..imports.service import fail_batch, import_checked_file
 from ..imports.workbooks import annotated_workbook, template_workbook
-from ..models import ConfigTemplate, Group, ImportBatch, ImportStatus, Role, Task
+from ..models import DEFAULT_GROUP_NAME, ConfigTemplate, Group, ImportBatch, ImportStatus, Role, Task
 from .base import ProtectedView
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -77,7 +77,7 @@ class ImportView(ProtectedView):
     def index(self):
         form = ImportForm()
         groups = db.session.scalars(db.select(Group).order_by(Group.name)).all()
-        form.group.choices = [(0, _("The template's group, otherwise %(name)s", name=Group.default().name))] + [
+        form.group.choices = [(0, _("The template's group, otherwise %(name)s", name=DEFAULT_GROUP_NAME))] + [
             (g.id, g.name) for g in groups
         ]
         if form.validate_on_submit():
