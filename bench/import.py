@@ -5,7 +5,9 @@ as ratios to a bare openpyxl read-only pass over the same file measured in the s
 
 Every measurement runs in its own process (so peak RSS is that measurement's own); the database is
 prepared (fresh schema, one admin) by another process beforehand. Timed: `run_batch` (file checks,
-read, every row validated, and for an import all writes and the commit). Figures are medians.
+read, every row validated, and for an import all writes and the commit). Figures are medians; the CPU
+columns (this process, plus the PostgreSQL backend's own CPU for PostgreSQL runs) are the steadier
+figure on a shared, busy machine.
 WARNING: the PostgreSQL database given with --pg is emptied (its schema public is dropped).
 """
 import argparse
@@ -80,6 +82,15 @@ def make_file(path: Path, rows: int) -> None:
 
 # Children: one measurement each, printing JSON.
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    """CPU time of this process, or of another process on this machine (the PostgreSQL backend)."""
+    if pid is None:
+        return time.process_time()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _rss_kib() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
@@ -121,6 +132,7 @@ def child_read(kind: str, path: str) -> dict:
     else:
         import python_calamine
     before = _rss_kib()
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     count = 0
     if kind == "openpyxl":
@@ -133,7 +145,8 @@ def child_read(kind: str, path: str) -> dict:
         for _row in sheet.iter_rows():
             count += 1
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, "rows": count}
+    return {"seconds": seconds, "cpu": _cpu_seconds() - cpu, "rows": count,
+            "rss_growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}
 
 
 def child_import(database_url: str, instance: str, path: str, dry_run: bool) -> dict:
@@ -147,15 +160,18 @@ def child_import(database_url: str, instance: str, path: str, dry_run: bool) -> 
         db.session.commit()
         batch_id = batch.id
         db.session.expunge_all()
+        backend = db.session.execute(db.text("SELECT pg_backend_pid()")).scalar() if db.engine.dialect.name == "postgresql" else None
         before = _rss_kib()
+        cpu = _cpu_seconds(), _cpu_seconds(backend) if backend else 0.0
         start = time.perf_counter()
         batch = run_batch(batch_id)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu[0] + (_cpu_seconds(backend) - cpu[1] if backend else 0.0)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert batch.status == ("checked" if dry_run else "imported"), batch.errors[:5]
         clients = db.session.scalar(db.select(db.func.count(Client.id)))
         assert clients == (0 if dry_run else batch.rows_count)
-        return {"seconds": seconds, "rss_growth_mib": (peak - before) / 1024, "rows": batch.rows_count, "new": batch.new_count}
+        return {"seconds": seconds, "cpu": cpu, "rss_growth_mib": (peak - before) / 1024, "rows": batch.rows_count}
 
 
 def run_child(*args) -> dict:
@@ -197,14 +213,17 @@ def main() -> None:
                             run_child("prepare", url_run, instance)
                         label = f"{name:<10} {'dry run' if dry_run else 'import'}"
                         results.setdefault(label, []).append(run_child("import", url_run, instance, path, int(dry_run)))
-            baseline = [r["seconds"] for r in results["openpyxl read-only (baseline)"]]
-            print(f"{'':38} {'median s':>9} {'ratio':>6} {'rows/s':>9} {'peak RSS +MiB':>14}  runs s (ratio per run)")
+            baseline = results["openpyxl read-only (baseline)"]
+            print(f"{'':30} {'wall s':>7} {'ratio':>6} {'CPU s':>6} {'ratio':>6} {'rows/s':>8} {'RSS +MiB':>9}  "
+                  "wall s (ratio) per run")
             for label, measured in results.items():
                 seconds = [r["seconds"] for r in measured]
-                ratios = [s / b for s, b in zip(seconds, baseline)]
+                ratios = [r["seconds"] / b["seconds"] for r, b in zip(measured, baseline)]
+                cpu_ratios = [r["cpu"] / b["cpu"] for r, b in zip(measured, baseline)]
                 median = statistics.median(seconds)
-                print(f"{label:<38} {median:9.2f} {statistics.median(ratios):6.2f} {rows / median:9,.0f} "
-                      f"{statistics.median(r['rss_growth_mib'] for r in measured):14.0f}  "
+                print(f"{label:<30} {median:7.2f} {statistics.median(ratios):6.2f} "
+                      f"{statistics.median(r['cpu'] for r in measured):6.2f} {statistics.median(cpu_ratios):6.2f} "
+                      f"{rows / median:8,.0f} {statistics.median(r['rss_growth_mib'] for r in measured):9.0f}  "
                       + " ".join(f"{s:.2f}({r:.2f})" for s, r in zip(seconds, ratios)))
     finally:
         shutil.rmtree(work, ignore_errors=True)

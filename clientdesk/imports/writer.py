@@ -51,34 +51,31 @@ def _column_values(obj) -> dict:
     return values
 
 
-def _complete(table: sa.Table, rows: list[dict]) -> tuple[list[sa.Column], list[dict]]:
-    """Every column but the generated id, with the column's own default where a row has no value (in place)."""
-    columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
-    for row in rows:
-        for column in columns:
-            if column.key not in row:
-                default = column.default
-                if default is None:
-                    row[column.key] = None
-                else:
-                    row[column.key] = default.arg(None) if default.is_callable else default.arg
-    return columns, rows
+def _default(column: sa.Column):
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
 
 
 def _insert(table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts of column values; a missing value takes the column's default)."""
     if not rows:
         return
-    columns, rows = _complete(table, rows)
     if db.session.get_bind().dialect.name != "postgresql":
-        db.session.execute(sa.insert(table), rows)
+        keys = set().union(*rows)  # executemany wants the same keys in every row
+        db.session.execute(sa.insert(table), [
+            row if len(row) == len(keys) else {**{k: _default(table.c[k]) for k in keys - row.keys()}, **row} for row in rows
+        ])
         return
     # PostgreSQL: COPY, in the session's transaction; several times faster than INSERTs for thousands of rows.
+    columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
     quote = db.session.get_bind().dialect.identifier_preparer
     names = ", ".join(quote.format_column(c) for c in columns)
     with db.session.connection().connection.driver_connection.cursor() as cursor:
         with cursor.copy(f"COPY {quote.format_table(table)} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([row[c.key] for c in columns])
+                copy.write_row([row[c.key] if c.key in row else _default(c) for c in columns])
 
 
 def _audit(objects: Iterable) -> None:
