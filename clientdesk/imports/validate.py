@@ -109,7 +109,9 @@ def _name_key(name) -> str:
 
 def cell_text(value) -> str:
     """A cell as text, whitespace collapsed; a whole number Excel stored as 1000.0 reads `1000`."""
-    if value is None or value == "":
+    if value.__class__ is str:
+        return " ".join(value.split())
+    if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
