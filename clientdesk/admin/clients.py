@@ -18,16 +18,18 @@ from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
+from ..jobs.documents import run_send_documents, run_send_inbox
 from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
 from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct,
-    PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency, utcnow,
+    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Document, DocumentStatus, Group,
+    IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency, utcnow,
 )
 from ..models.base import choices_of
 from ..search import client_search_condition
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
+from .documents import send_task
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
 BULK_ACTION_ROLES = {
@@ -110,6 +112,13 @@ def peppol_flag(view, context, client, name):
     return html
 
 
+def inbox_link(view, context, client, name):
+    if not client.inbox_count:
+        return "0"
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("document.index_view", flt0_client_id_equals=client.id, flt1_status_equals="inbox"), client.inbox_count)
+
+
 def client_name(view, context, client, name):
     return Markup('<a href="{}">{}</a>{}').format(
         view.get_url(".details_view", id=client.id),
@@ -188,6 +197,7 @@ class ClientView(ScopedModelView):
         "enterprise_number": enterprise_number,
         "peppol_send": peppol_flag,
         "peppol_receive": peppol_flag,
+        "inbox_count": inbox_link,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
     }
     column_searchable_list = ("name",)  # the search itself is client_search_condition (see _apply_search)
@@ -446,7 +456,32 @@ class ClientView(ScopedModelView):
             "peppol_configured": access_point_configured(current_app.config),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
+            "document_counts": dict(db.session.execute(
+                db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
+                .group_by(Document.status)).all()),
+            "mail_from": current_app.config["MAIL_FROM"],
         }
+
+    @expose("/send-documents/", methods=("POST",))
+    def send_documents_view(self):
+        """The client's whole inbox (or, with failed=1, its Failed documents) to the accountant."""
+        client = self.get_one(request.form.get("id"))
+        back = redirect(self.get_url(".details_view", id=client.id))
+        if request.form.get("failed") == "1":
+            ids = list(db.session.scalars(db.select(Document.id).where(
+                Document.client_id == client.id, Document.status == DocumentStatus.FAILED.value)))
+            if not ids:
+                flash(_("%(name)s has no failed documents.", name=client.name), "warning")
+                return back
+            return send_task(_("Resend %(num)d failed documents of %(name)s", num=len(ids), name=client.name),
+                             run_send_documents, ids, client=client, total=len(ids)) or back
+        count = db.session.scalar(db.select(db.func.count(Document.id)).where(
+            Document.client_id == client.id, Document.status == DocumentStatus.INBOX.value))
+        if not count:
+            flash(_("%(name)s's inbox is empty.", name=client.name), "warning")
+            return back
+        return send_task(_("Send the inbox of %(name)s to the accountant", name=client.name), run_send_inbox, client.id,
+                         client=client, total=count) or back
 
     @expose("/peppol/", methods=("POST",))
     def peppol_view(self):
