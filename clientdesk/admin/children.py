@@ -117,9 +117,9 @@ class ClientIntegrationView(ScopedModelView):
     delete_role = "staff"
 
     def on_model_change(self, form, model, is_created):
-        super().on_model_change(form, model, is_created)
         client = model.client
         with db.session.no_autoflush:  # flushing first would hit the unique constraint (or orphan the other row)
+            super().on_model_change(form, model, is_created)
             other = db.session.scalar(db.select(ClientIntegration).where(
                 ClientIntegration.client_id == client.id, ClientIntegration.id != model.id)) if client is not None else None
         if other is not None:
