@@ -3,7 +3,7 @@ accountant (selected rows, or a client's whole inbox), and the download of the s
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup
@@ -73,7 +73,7 @@ class DocumentView(ScopedModelView):
     def get_filters(self):
         return [
             FilterEqual(Document.status, _l("Status"), options=choices_of(DocumentStatus)),
-            FilterEqual(Document.client_id, _l("Client id")),
+            IntEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
             FilterEqual(Document.doc_type, _l("Type"), options=choices_of(DocumentType)),
         ]
 
