@@ -19,11 +19,12 @@ UBL = (b'<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:s
        b"<ID>F-2026-001</ID></Invoice>")
 
 
-def mail(to, sender="factuur@leverancier.example.com", files=(("factuur.pdf", "application/pdf", PDF),), message_id=None):
+def mail(to, sender="factuur@leverancier.example.com", files=(("factuur.pdf", "application/pdf", PDF),), message_id=None,
+         subject="Factuur F-2026-001"):
     message = EmailMessage()
     message["From"] = f"Leverancier NV <{sender}>"
     message["To"] = to
-    message["Subject"] = "Factuur F-2026-001"
+    message["Subject"] = subject
     if message_id:
         message["Message-ID"] = message_id
     message.set_content("In bijlage onze factuur.")
@@ -69,12 +70,12 @@ def test_an_allowed_sender_s_attachment_lands_in_the_inbox(app, acme, listener, 
 
 def test_an_unknown_sender_is_refused_counted_and_logged(acme, listener, store, make, as_user):
     with pytest.raises(smtplib.SMTPDataError) as refusal:
-        send(listener.port, mail(acme.inbound_email, sender="spam@elsewhere.example.com"))
+        send(listener.port, mail(acme.inbound_email, sender="spam@elsewhere.example.com", subject="Facture d'été"))
     assert refusal.value.smtp_code == 550 and b"may not send documents" in refusal.value.smtp_error
     assert store.count(Document) == 0
     assert store.get(Client, acme.id).refused_senders_count == 1
     logged = store.one(RefusedSender, client_id=acme.id)
-    assert (logged.header_from, logged.subject) == ("spam@elsewhere.example.com", "Factuur F-2026-001")
+    assert (logged.header_from, logged.subject) == ("spam@elsewhere.example.com", "Facture d'été")
     page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
     assert "1 messages refused" in page and "spam@elsewhere.example.com" in page
 
@@ -134,12 +135,12 @@ def test_database_down_answers_451_so_the_sender_retries_and_nothing_is_lost(app
 
 def test_ubl_goes_with_its_pdf_and_a_repeated_message_is_stored_once(app, acme, listener, store, make, as_user):
     files = (("F-2026-001.pdf", "application/pdf", PDF), ("F-2026-001.xml", "application/xml", UBL),
-             ("algemene-voorwaarden.pdf", "application/pdf", PDF))
+             ("algemene-voorwaarden-été.pdf", "application/pdf", PDF))
     send(listener.port, mail(acme.inbound_email, files=files, message_id="<f-2026-001@leverancier.example.com>"))
     send(listener.port, mail(acme.inbound_email, files=files, message_id="<f-2026-001@leverancier.example.com>"))
     documents = store.all(Document, client_id=acme.id)
     assert [(d.filename, d.ubl_filename) for d in documents] == [
-        ("F-2026-001.pdf", "F-2026-001.xml"), ("algemene-voorwaarden.pdf", None)]
+        ("F-2026-001.pdf", "F-2026-001.xml"), ("algemene-voorwaarden-été.pdf", None)]
     admin = as_user(make.user(Role.ADMIN))
     assert admin.get(f"/admin/document/download/?id={documents[0].id}&ubl=1").data == UBL
     assert admin.get(f"/admin/document/download/?id={documents[1].id}&ubl=1").status_code == 404

@@ -20,6 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.utils import parseaddr
 from pathlib import PurePath
 from xml.etree import ElementTree
@@ -58,6 +59,14 @@ class Part:
             return False
 
 
+def _text(value) -> str:
+    """A header value as text, RFC 2047 encoded words decoded (the compat32 parser leaves them as they came)."""
+    try:
+        return str(make_header(decode_header(str(value or ""))))
+    except (ValueError, LookupError):
+        return str(value or "")
+
+
 def attachments(message) -> list[Part]:
     """Every attached file (forwarded messages included), leaving out message bodies and inline images."""
     parts = []
@@ -70,7 +79,7 @@ def attachments(message) -> list[Part]:
         data = part.get_payload(decode=True) or b""
         if not data:
             continue
-        name = PurePath((filename or f"attachment-{len(parts) + 1}").replace("\\", "/")).name.strip() or "attachment"
+        name = PurePath(_text(filename or f"attachment-{len(parts) + 1}").replace("\\", "/")).name.strip() or "attachment"
         parts.append(Part(name[:255], part.get_content_type()[:100], data))
     return parts
 
@@ -143,10 +152,11 @@ class InboundHandler:
         return tuple(row) if row else None
 
     def _receive(self, envelope_sender: str, client_ids: list[int], content: bytes) -> str:
-        message = message_from_bytes(content, policy=policy.default)
-        header_from = (parseaddr(str(message.get("From", "")))[1] or "").lower()
+        # compat32: a third faster than policy.default on a 200 KB attachment, and only these headers are read
+        message = message_from_bytes(content, policy=policy.compat32)
+        header_from = (parseaddr(_text(message.get("From")))[1] or "").lower()
         senders = [a for a in (header_from, envelope_sender.lower()) if a]
-        subject = str(message.get("Subject", ""))[:200]
+        subject = _text(message.get("Subject"))[:200]
         message_id = str(message.get("Message-ID", "")).strip()[:255] or None
         clients = db.session.scalars(sa.select(Client).where(Client.id.in_(set(client_ids)))
                                      .options(selectinload(Client.allowed_senders))).all()
