@@ -225,3 +225,16 @@ def test_documents_and_their_files_stay_in_scope(team, make, as_user, app_config
     assert smtp.messages == [] and store.get(Document, foreign.id).status == "inbox"
     assert http.get("/admin/document/download/?id=abc").status_code == 404
     assert re.search(r"download/\?id=%d" % own.id, listing)
+
+
+def test_admins_add_to_the_catalogue_with_its_delivery_methods(team, as_user, store):
+    http = as_user(team.admin)
+    response = post(http, "/admin/integration/new/", {"name": "Silverfin", "delivery_methods": ["api", "email"],
+                                                      "sender_whitelist_required": "y"})
+    assert response.status_code == 302
+    product = store.one(IntegrationProduct, name="Silverfin")
+    assert (product.delivery_methods, product.sender_whitelist_required) == ("email,api", True)
+    form = http.get(f"/admin/integration/edit/?id={product.id}").text
+    assert re.search(r'<option[^>]*selected[^>]*value="api"|<option[^>]*value="api"[^>]*selected', form)
+    refused = post(http, "/admin/integration/new/", {"name": "Nothing", "delivery_methods": ["fax"]})
+    assert refused.status_code == 200 and store.count(IntegrationProduct, name="Nothing") == 0

@@ -63,7 +63,7 @@ class BankAccountView(ScopedModelView):
     delete_role = "staff"
 
 
-def _normalise_pattern(form, field):
+def allowed_sender_pattern(form, field):
     from wtforms.validators import ValidationError
 
     pattern = (field.data or "").strip().lower()
@@ -86,7 +86,7 @@ class AllowedSenderView(ScopedModelView):
     column_searchable_list = ("pattern",)
     form_columns = ("client", "pattern")
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {"client": {"validators": [DataRequired()]}, "pattern": {"validators": [DataRequired(), _normalise_pattern]}}
+    form_args = {"client": {"validators": [DataRequired()]}, "pattern": {"validators": [DataRequired(), allowed_sender_pattern]}}
     delete_role = "staff"
 
 

@@ -29,6 +29,7 @@ from ..models import (
 from ..models.base import choices_of
 from ..search import client_search_condition
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
+from .children import allowed_sender_pattern
 from .documents import send_task
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
@@ -154,7 +155,8 @@ class BankAccountInline(InlineFormAdmin):
 
 class AllowedSenderInline(InlineFormAdmin):
     form_columns = ("id", "pattern")
-    form_args = {"pattern": {"label": _l("Allowed sender (address or @domain)"), "validators": [DataRequired()]}}
+    form_args = {"pattern": {"label": _l("Allowed sender (address or @domain)"),
+                             "validators": [DataRequired(), allowed_sender_pattern]}}
 
 
 class ClientView(ScopedModelView):
