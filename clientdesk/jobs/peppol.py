@@ -28,6 +28,8 @@ BULK = {"peppol_on": {"send": True, "receive": True}, "peppol_off": {"send": Fal
 def _sync_one(registration: PeppolRegistration, client_id: int, outcome: dict) -> None:
     with get_redis().lock(f"clientdesk:peppol:{client_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS):
         client = db.session.get(Client, client_id)
+        if client is None:
+            return  # deleted since
         db.session.refresh(client)  # the switches as they are now, after any job that held the lock
         wanted = (client.peppol_send, client.peppol_receive)
         try:
