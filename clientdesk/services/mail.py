@@ -1,6 +1,7 @@
 """Outgoing e-mail: SMTP when MAIL_URL is set (`smtp://host:port`, `smtps://...`, `smtp://user:pass@host:port?starttls=1`),
 otherwise each message is written as an .eml file to OUTBOX_DIR.
 
+A Mail may carry file attachments (read from disk when the message is built).
 `Mailer.send_many` delivers a batch over one SMTP connection and retries transient failures
 (server down, 4xx answers) with back-off; what still fails is returned, not raised, so the caller
 can mark exactly those messages as failed.
@@ -18,6 +19,22 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
+
+@dataclass
+class Attachment:
+    """A file attached to a mail; read from `path` only when the message is built."""
+
+    filename: str
+    content_type: str
+    path: str
+
+    def add_to(self, message: EmailMessage) -> None:
+        maintype, _, subtype = self.content_type.partition("/")
+        if not subtype:
+            maintype, subtype = "application", "octet-stream"
+        message.add_attachment(Path(self.path).read_bytes(), maintype=maintype, subtype=subtype, filename=self.filename)
+
+
 @dataclass
 class Mail:
     to: str
@@ -26,6 +43,7 @@ class Mail:
     html: str | None = None
     ref: object = None  # the caller's key for this message (e.g. an invitation id)
     headers: dict = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 class MailError(RuntimeError):
@@ -64,6 +82,8 @@ class Mailer:
         message.set_content(mail.text)
         if mail.html:
             message.add_alternative(mail.html, subtype="html")
+        for attachment in mail.attachments:
+            attachment.add_to(message)
         return message
 
     def send_many(self, mails: list[Mail]) -> list[tuple[Mail, str]]:
@@ -108,7 +128,12 @@ class Mailer:
         with smtp:
             for index, mail in enumerate(mails):
                 try:
-                    smtp.send_message(self.build(mail))
+                    message = self.build(mail)
+                except OSError as error:  # an attachment that cannot be read: no retry will help
+                    permanent.append((mail, f"Could not read the attachment: {error}"))
+                    continue
+                try:
+                    smtp.send_message(message)
                 except smtplib.SMTPRecipientsRefused as error:
                     permanent.append((mail, f"Address refused by the mail server: {error.recipients}"))
                 except Exception as error:  # noqa: BLE001
@@ -124,7 +149,11 @@ class Mailer:
 
     def _write_outbox(self, mails):
         self.outbox.mkdir(parents=True, exist_ok=True)
+        failed = []
         for mail in mails:
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
-            (self.outbox / name).write_bytes(self.build(mail).as_bytes())
-        return []
+            try:
+                (self.outbox / name).write_bytes(self.build(mail).as_bytes())
+            except OSError as error:
+                failed.append((mail, f"Could not write the message: {error}"))
+        return failed

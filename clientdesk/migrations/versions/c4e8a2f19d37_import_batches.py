@@ -1,7 +1,7 @@
 """import batches: one row per client import, and the import that last created or updated each client
 
 Revision ID: c4e8a2f19d37
-Revises: b1c2d3e4f5a6
+Revises: c7e1a9d2b4f8
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 from clientdesk.search import SQLITE_DDL
 
 revision = "c4e8a2f19d37"
-down_revision = "b1c2d3e4f5a6"
+down_revision = "c7e1a9d2b4f8"
 branch_labels = None
 depends_on = None
 
