@@ -87,6 +87,33 @@ def export_clients(path):
     click.echo(f"Exported {count} clients to {path}.")
 
 
+@clients_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--as", "as_email", required=True, help="E-mail of the admin who imports (recorded as the author).")
+@click.option("--group", "group_name", help="Group every new client joins (a Groupe/Group/Team column in the file wins).")
+@click.option("--dry-run", is_flag=True, help="Check the file and show what would change, import nothing.")
+def import_clients_command(path, as_email, group_name, dry_run):
+    """Import clients from FILE.xlsx: all rows or none."""
+    from .imports import create_batch, run_batch
+    from .imports.summary import summary_lines
+
+    user = User.by_email(as_email)
+    if user is None or not user.is_admin:
+        raise click.ClickException(f"{as_email} is not an admin user: only admins may import clients.")
+    group = None
+    if group_name:
+        group = Group.by_name(group_name)
+        if group is None:
+            raise click.ClickException(f"There is no group called {group_name!r}.")
+    batch = create_batch(path, Path(path).name, user, group=group, dry_run=dry_run)
+    db.session.commit()
+    batch = run_batch(batch.id)
+    for line in summary_lines(batch):
+        click.echo(line)
+    if batch.error_count:
+        sys.exit(1)
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queues", multiple=True, help="Queue to listen on (repeatable; default: all).")

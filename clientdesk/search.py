@@ -5,6 +5,7 @@ e-mails; it is kept current here on every flush. SQLite indexes it with an FTS5 
 (`client_search`, kept in sync by triggers) and PostgreSQL with a pg_trgm GIN index; both are created
 by the migrations, and both answer substring queries without scanning the table.
 """
+import contextlib
 import re
 import unicodedata
 
@@ -46,7 +47,9 @@ def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
 
 def fold(text: str | None) -> str:
     """Lower-case without accents: what search compares (Ö and o, É and e match)."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
+    if not text or text.isascii():
+        return (text or "").lower()
+    decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
@@ -78,10 +81,17 @@ def client_search_condition(query: str, dialect: str):
     return sa.and_(sa.true(), *conditions)
 
 
+def search_text(name, enterprise_number, vat_number, external_reference, internal_reference, emails) -> str:
+    """What a client's search text holds (also used by the import, whose inserts bypass the ORM)."""
+    parts = [name, enterprise_number, vat_number, external_reference, internal_reference, *emails]
+    return fold(" ".join(p for p in parts if p))
+
+
 def refresh_search_text(client: Client, removed_contacts=()) -> None:
-    parts = [client.name, client.enterprise_number, client.vat_number, client.external_reference, client.internal_reference]
-    parts += [c.email for c in client.contacts if c not in removed_contacts]
-    client.search_text = fold(" ".join(p for p in parts if p))
+    client.search_text = search_text(
+        client.name, client.enterprise_number, client.vat_number, client.external_reference,
+        client.internal_reference, [c.email for c in client.contacts if c not in removed_contacts],
+    )
 
 
 def _before_flush(session: Session, flush_context, instances) -> None:
@@ -92,6 +102,28 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         for client in clients:
             if client not in session.deleted:
                 refresh_search_text(client, removed_contacts=session.deleted)
+
+
+@contextlib.contextmanager
+def bulk_client_inserts(session: Session, new_clients):
+    """Around many client inserts in one transaction (`new_clients`: a select of their ids).
+
+    On SQLite the per-row index trigger costs more than the inserts themselves: it is dropped for the
+    block, the new rows are indexed in one statement, and it is created again, all in the caller's
+    transaction (SQLite has one writer at a time, so no other insert can miss the index meanwhile).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    driver = session.connection().connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN")  # pysqlite opens a transaction only before DML; the DDL must be inside it
+    session.execute(sa.text("DROP TRIGGER client_search_insert"))
+    yield
+    fts = sa.table("client_search", sa.column("rowid"), sa.column("search_text"))
+    rows = sa.select(Client.id, Client.search_text).where(Client.id.in_(new_clients))
+    session.execute(sa.insert(fts).from_select(["rowid", "search_text"], rows))
+    session.execute(sa.text(SQLITE_DDL[1]))
 
 
 def install() -> None:

@@ -52,6 +52,11 @@ def forbidden(error):
     return render_template("errors/403.html"), 403
 
 
+@bp.app_errorhandler(413)
+def too_large(error):
+    return render_template("errors/413.html"), 413
+
+
 @bp.app_errorhandler(500)
 def server_error(error):
     return render_template("errors/500.html"), 500

@@ -13,6 +13,7 @@ from .clients import ClientView
 from .contacts import ContactView
 from .dashboard import DashboardView
 from .documents import DocumentView
+from .imports import ImportView
 from .people import GroupView, UserView
 from .setup import ConfigTemplateView, IntegrationProductView
 
@@ -32,6 +33,7 @@ def build_admin(app) -> Admin:
     admin.add_view(AllowedSenderView(AllowedSender, name=_l("Allowed senders"), endpoint="allowedsender", category=clients))
     admin.add_view(ClientIntegrationView(ClientIntegration, name=_l("Client integrations"), endpoint="clientintegration", category=clients))
     admin.add_view(DocumentView(Document, name=_l("Documents"), endpoint="document", category=clients))
+    admin.add_view(ImportView(name=_l("Import clients"), endpoint="import", category=clients))
     admin.add_view(TaskView(Task, name=_l("Tasks"), endpoint="task"))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="user", category=setup))
     admin.add_view(GroupView(Group, name=_l("Groups"), endpoint="group", category=setup))

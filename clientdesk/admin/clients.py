@@ -2,7 +2,7 @@
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual
+from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
@@ -258,6 +258,7 @@ class ClientView(ScopedModelView):
             FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
             InvitationFilter(),
             InboxFilter(),
+            IntEqualFilter(Client.import_batch_id, _l("Import batch")),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)

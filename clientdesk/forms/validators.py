@@ -3,6 +3,7 @@ returns the stored form, or raises `InvalidValue` with a message that says what 
 
 Used by the admin forms (through `wtforms_validator`), the new-client wizard and the import.
 """
+import functools
 import re
 
 import email_validator
@@ -10,6 +11,7 @@ import phonenumbers
 import pycountry
 from babel import Locale, UnknownLocaleError
 from stdnum import iban as stdnum_iban
+from stdnum.be import iban as stdnum_be_iban
 from stdnum.be import vat as be_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from wtforms.validators import ValidationError as FormValidationError
@@ -91,13 +93,31 @@ def format_enterprise_number(number: str | None, country: str = DEFAULT_COUNTRY)
     return number
 
 
+@functools.lru_cache(maxsize=1024)
+def _belgian_bank_exists(code: str) -> bool:
+    return bool(stdnum_be_iban.info("BE00" + code))
+
+
+def _validate_iban(text: str) -> str:
+    """What `stdnum.iban.validate` checks, with the Belgian part (stdnum.be.iban.validate: national check
+    digits, known bank code) done here so that the bank-code lookup, 2/3 of the time, is cached."""
+    number = stdnum_iban.validate(text, check_country=False)
+    if not number.startswith("BE"):
+        return stdnum_iban.validate(number)
+    if number[-2:] != f"{int(number[4:-2]) % 97 or 97:02d}":
+        raise InvalidChecksum()
+    if not _belgian_bank_exists(number[4:7]):
+        raise InvalidComponent()
+    return number
+
+
 def iban(value) -> str:
     """An IBAN in its compact stored form (`BE68 5390 0754 7034` → `BE68539007547034`)."""
     text = _text(value)
     if not text:
         raise InvalidValue("IBAN is missing.")
     try:
-        return stdnum_iban.validate(text)
+        return _validate_iban(text)
     except InvalidChecksum:
         raise InvalidValue(f"“{text}” is not a valid IBAN: the check digits do not match.") from None
     except (InvalidLength, InvalidFormat):
@@ -142,6 +162,7 @@ def email(value) -> str:
     return result.normalized.lower()
 
 
+@functools.lru_cache(maxsize=512)
 def country(value) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-case (`be` → `BE`)."""
     text = _text(value).upper()
@@ -152,6 +173,7 @@ def country(value) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=512)
 def locale(value, default_country: str = DEFAULT_COUNTRY) -> str:
     """A language locale such as `fr-BE` (`fr-be`, `fr_BE`, `FR` → `fr-BE`, `fr-BE`, `fr-BE`)."""
     text = _text(value)

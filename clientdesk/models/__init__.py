@@ -5,6 +5,7 @@ from .client import BankAccount, Client, ClientStatus, PeppolState, Subscription
 from .contact import Civility, Contact
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender
 from .group import DEFAULT_GROUP_NAME, Group, group_members
+from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
 from .task import Task, TaskStatus
@@ -17,7 +18,8 @@ _client.configure_computed_columns()
 __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientStatus",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod", "Document",
-    "DocumentStatus", "DocumentType", "Group", "IntegrationProduct", "Invitation", "InvitationStatus",
-    "LoginThrottle", "PeppolState", "RefusedSender", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
+    "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct", "Invitation",
+    "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "Role", "SubscriptionMode", "Task", "TaskStatus",
+    "User", "VatFrequency",
     "client_favourites", "group_members", "today", "utcnow",
 ]

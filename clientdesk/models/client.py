@@ -114,6 +114,8 @@ class Client(Timestamps, db.Model):
     deactivated_at = db.Column(db.DateTime)
     # Folded name, numbers and contact e-mails, kept up to date by search.py; what list search looks in.
     search_text = db.Column(db.Text, nullable=False, default="")
+    # The import that last created or updated this client (the import result page links to these).
+    import_batch_id = db.Column(db.ForeignKey("import_batch.id", ondelete="SET NULL"), index=True)
 
     group = db.relationship("Group")
     firm_contact = db.relationship("User", foreign_keys=[firm_contact_id])

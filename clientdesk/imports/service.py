@@ -1,0 +1,146 @@
+"""Running an import: the one function the CLI (inline) and the web upload (RQ job) both call.
+
+`create_batch` keeps a copy of the file and records who imports what; `run_batch` reads the file,
+checks every row, and, when nothing is wrong and it is not a dry run, writes everything in one
+transaction together with the batch's result and audit record; then it launches the invitations
+(Invitation = Oui) as one lifecycle task.
+"""
+import logging
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Group, ImportBatch, ImportStatus, User, utcnow
+from ..models.audit import acting_as, record
+from . import reader, validate, writer
+from .columns import BY_KEY
+
+log = logging.getLogger(__name__)
+
+
+def imports_folder() -> Path:
+    folder = Path(current_app.config["INSTANCE_PATH"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def create_batch(source, filename: str, user: User, group: Group | None = None, dry_run: bool = False) -> ImportBatch:
+    """Store a copy of the file (a path, or an uploaded FileStorage) and add its batch to the session."""
+    stored = imports_folder() / f"{uuid.uuid4().hex}.xlsx"
+    if hasattr(source, "save"):
+        source.save(stored)
+    else:
+        shutil.copyfile(source, stored)
+    batch = ImportBatch(
+        user=user, user_email=user.email, filename=Path(filename or "upload.xlsx").name[:255], stored_path=str(stored),
+        file_size=stored.stat().st_size, dry_run=dry_run, group=group,
+    )
+    db.session.add(batch)
+    return batch
+
+
+def import_checked_file(checked: ImportBatch, user: User) -> ImportBatch:
+    """A new batch that imports the file of a dry run (the same stored copy; checked again when it runs)."""
+    batch = ImportBatch(user=user, user_email=user.email, filename=checked.filename, stored_path=checked.stored_path,
+                        file_size=checked.file_size, dry_run=False, group_id=checked.group_id)
+    db.session.add(batch)
+    return batch
+
+
+def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None) -> ImportBatch:
+    """Check the batch's file and, if every row is valid and it is not a dry run, import it."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise LookupError(f"import batch {batch_id} does not exist")
+    if batch.is_finished:
+        return batch  # a retried job: the outcome is already recorded
+    batch.status = ImportStatus.RUNNING.value
+    db.session.commit()
+    with acting_as(batch.user):
+        try:
+            _run(batch, progress)
+        except IntegrityError as error:
+            # Someone created one of these clients or e-mail addresses while the file was being checked.
+            fail_batch(batch_id, "Nothing was imported: another change to the same clients happened at the same time "
+                            f"({error.orig.__class__.__name__}). Run the import again.")
+        except Exception as error:
+            fail_batch(batch_id, f"Nothing was imported: unexpected error {error.__class__.__name__}: {error}")
+            raise
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
+        invite_after_import(batch)
+    return batch
+
+
+def _run(batch: ImportBatch, progress) -> None:
+    max_rows = current_app.config.get("IMPORT_MAX_ROWS", reader.DEFAULT_MAX_ROWS)
+    try:
+        reader.check_file(batch.stored_path)
+        sheet = reader.read_sheet(batch.stored_path, max_rows=max_rows)
+    except reader.FileRejected as error:
+        batch.errors = [{"row": 0, "column": "", "letter": "", "message": str(error)}]
+        _finish(batch, ImportStatus.INVALID)
+        return
+    lookups = validate.Lookups.load(batch.group)
+    plan = validate.check(sheet, lookups, progress)
+    batch.rows_count = plan.rows_count
+    if plan.errors:
+        batch.errors = plan.errors
+        _finish(batch, ImportStatus.INVALID)
+        return
+    batch.new_count, batch.changed_count, batch.unchanged_count = len(plan.new), len(plan.changed), len(plan.unchanged)
+    batch.changes = [
+        {"row": row.number, "client_id": existing.id, "client": existing.fields["name"],
+         "changes": {plan.headers.get(key) or BY_KEY[key].headers[plan.language]: change for key, change in changes.items()}}
+        for row, existing, changes in plan.changed
+    ]
+    if batch.dry_run:
+        batch.invite_count = sum(1 for row in plan.new if row.values.get("invitation")) + len(plan.invite_existing)
+        _finish(batch, ImportStatus.CHECKED)
+        return
+    batch.invite_client_ids = writer.write(plan, lookups, batch.id)
+    _finish(batch, ImportStatus.IMPORTED)
+
+
+def _finish(batch: ImportBatch, status: ImportStatus) -> None:
+    """Record the outcome, with its audit event, and commit (with the import's rows, if any)."""
+    batch.status, batch.finished_at = status.value, utcnow()
+    record(f"import.{status.value}", batch, {
+        "file": batch.filename, "dry_run": batch.dry_run, "rows": batch.rows_count, "new": batch.new_count,
+        "changed": batch.changed_count, "unchanged": batch.unchanged_count, "errors": batch.error_count,
+    })
+    db.session.commit()
+
+
+def fail_batch(batch_id: int, message: str) -> None:
+    """Record that a batch failed, nothing of it written (rolls back the session first)."""
+    db.session.rollback()
+    batch = db.session.get(ImportBatch, batch_id)
+    batch.failure = message
+    batch.errors = [{"row": 0, "column": "", "letter": "", "message": message}]
+    _finish(batch, ImportStatus.FAILED)
+    log.warning("import batch %s failed: %s", batch_id, message)
+
+
+def invite_after_import(batch: ImportBatch) -> None:
+    """Invite the clients whose row said Invitation = Oui, now that they are committed: one bulk task of
+    the lifecycle (the same as the client list's Invite action), which sends the e-mails and reports
+    per client. If the queue cannot be reached the import stands, and the batch says so."""
+    from .. import tasks
+    from ..jobs.lifecycle import run_bulk_action
+
+    ids = batch.invite_client_ids
+    try:
+        task = tasks.launch("bulk_invite", f"Invite {len(ids)} clients imported from {batch.filename}", run_bulk_action,
+                            "invite", ids, user=batch.user, total=len(ids), queue="bulk")
+    except tasks.QueueUnavailable as error:
+        db.session.rollback()
+        batch.invite_error = str(error)[:500]
+    else:
+        batch.invite_task_id = task.id
+    db.session.commit()

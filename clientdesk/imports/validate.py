@@ -1,0 +1,350 @@
+"""Checking a whole import file before anything is written.
+
+Every cell goes through the shared normalisers (forms/validators.py) and the client identity rules
+(forms/client.py); then duplicates inside the file, then the rows are matched with existing clients
+(enterprise number first, then the primary contact's e-mail) and sorted into new, unchanged and
+changed. Nothing here writes to the database. Every error is kept, as row + column + message.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..forms import validators as v
+from ..forms.client import clean_identity
+from ..models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group
+from ..search import fold
+from .columns import BY_KEY, EXAMPLE_EMAILS, match_headers
+from .reader import Sheet
+
+LOOKUP_CHUNK = 500
+PROGRESS_EVERY = 1000
+
+# Import column -> Client / primary Contact attribute, compared and updated for existing clients.
+CLIENT_FIELDS = {
+    "name": "name", "country": "country", "enterprise_number": "enterprise_number", "vat_number": "vat_number",
+    "external_reference": "external_reference", "street": "street", "house_number": "house_number", "box": "box",
+    "postal_code": "postal_code", "city": "city", "mandate": "e_invoicing_mandate",
+}
+CONTACT_FIELDS = {
+    "contact_email": "email", "contact_first_name": "first_name", "contact_last_name": "last_name",
+    "contact_language": "language",
+}
+TEXT_COLUMNS = {
+    "name": Client.name, "external_reference": Client.external_reference, "street": Client.street,
+    "house_number": Client.house_number, "box": Client.box, "postal_code": Client.postal_code, "city": Client.city,
+    "contact_first_name": Contact.first_name, "contact_last_name": Contact.last_name,
+}
+
+
+@dataclass(slots=True)
+class Row:
+    number: int  # spreadsheet row number
+    values: dict  # column key -> clean value, only for the cells that hold one (plus a derived VAT number)
+
+
+@dataclass(slots=True)
+class Existing:
+    """What the import compares a row with: an existing client, its primary contact and its IBANs."""
+
+    id: int
+    status: str
+    fields: dict  # Client attribute -> value
+    contact: dict | None  # primary contact: id, email, first_name, last_name, language
+    ibans: set
+
+
+@dataclass
+class Plan:
+    language: str = "fr"
+    letters: dict = field(default_factory=dict)  # column key -> spreadsheet column letter
+    headers: dict = field(default_factory=dict)  # column key -> header as written in the file
+    rows_count: int = 0
+    new: list[Row] = field(default_factory=list)
+    changed: list[tuple[Row, Existing, dict]] = field(default_factory=list)  # changes: column key -> (old, new)
+    unchanged: list[tuple[Row, Existing]] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+    def error(self, row: int, key: str | None, message: str, header: str | None = None, letter: str | None = None) -> None:
+        self.errors.append({
+            "row": row,
+            "column": header if header is not None else self.headers.get(key, ""),
+            "letter": letter if letter is not None else self.letters.get(key, ""),
+            "message": message,
+        })
+
+    @property
+    def invite_existing(self) -> list[int]:
+        """Existing clients, never invited, whose row asks for an invitation."""
+        rows = [(row, existing) for row, existing, _ in self.changed] + self.unchanged
+        return [e.id for row, e in rows if row.values.get("invitation") and e.status == ClientStatus.CREATED]
+
+
+@dataclass
+class Lookups:
+    """Names a row may refer to, loaded once per file."""
+
+    templates: dict  # folded name -> ConfigTemplate
+    groups: dict  # folded name -> Group
+    default_group: Group | None  # the group chosen for the whole import (--group)
+
+    @classmethod
+    def load(cls, default_group: Group | None = None) -> "Lookups":
+        return cls(
+            templates={_name_key(t.name): t for t in db.session.scalars(sa.select(ConfigTemplate))},
+            groups={_name_key(g.name): g for g in db.session.scalars(sa.select(Group))},
+            default_group=default_group,
+        )
+
+    @staticmethod
+    def name_of(table: dict, id_: int | None) -> str | None:
+        return next((o.name for o in table.values() if o.id == id_), None)
+
+
+def _name_key(name) -> str:
+    return " ".join(fold(str(name)).split())
+
+
+def cell_text(value) -> str:
+    """A cell as text, whitespace collapsed; a whole number Excel stored as 1000.0 reads `1000`."""
+    if value.__class__ is str:
+        return " ".join(value.split())
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, (date, datetime)):
+        value = value.isoformat()
+    return " ".join(str(value).split())
+
+
+def _text_cleaner(column) -> Callable:
+    limit = column.type.length
+
+    def clean(value):
+        text = cell_text(value)
+        if len(text) > limit:
+            raise v.InvalidValue(f"Too long: at most {limit} characters (this one has {len(text)}).")
+        return text
+
+    return clean
+
+
+def _lookup_cleaner(table: dict, what: str) -> Callable:
+    def clean(value):
+        found = table.get(_name_key(value))
+        if found is None:
+            known = ", ".join(sorted(f"“{o.name}”" for o in table.values())) or "none yet"
+            raise v.InvalidValue(f"There is no {what} called “{cell_text(value)}” (existing: {known}).")
+        return found
+
+    return clean
+
+
+def _cleaners(lookups: Lookups) -> dict[str, Callable]:
+    cleaners = {key: _text_cleaner(column) for key, column in TEXT_COLUMNS.items()}
+    cleaners.update(
+        contact_email=v.email, contact_language=v.locale, iban=v.iban, mandate=v.yes_no, invitation=v.yes_no,
+        template=_lookup_cleaner(lookups.templates, "template"), group=_lookup_cleaner(lookups.groups, "group"),
+    )
+    return cleaners
+
+
+IDENTITY = ("country", "enterprise_number", "vat_number")
+
+
+def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None) -> Plan:
+    """The plan for a file: what it would create and change, or its errors."""
+    plan = Plan()
+    match = match_headers(sheet.header)
+    plan.language = match.language
+    for index, label, message in match.errors:
+        plan.error(sheet.header_row, None, message, header=label, letter=sheet.letter(index) if index is not None else "")
+    if match.errors:
+        return plan  # the rows cannot be read without knowing what their columns hold
+    plan.letters = {key: sheet.letter(index) for key, index in match.positions.items()}
+    plan.headers = {key: " ".join(str(sheet.header[index]).split()) for key, index in match.positions.items()}
+    rows = _clean_rows(sheet, match.positions, lookups, plan, progress)
+    if not rows:
+        plan.error(0, None, f"The sheet “{sheet.name}” has no client rows under its header.")
+        return plan
+    _check_duplicates(rows, plan)
+    _match_existing(rows, lookups, plan)
+    return plan
+
+
+def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, progress) -> list[Row]:
+    cleaners = _cleaners(lookups)
+    simple = [(key, index, cleaners[key], BY_KEY[key].required) for key, index in positions.items() if key not in IDENTITY]
+    identity = [positions.get(key) for key in IDENTITY]
+    unnamed = [index for index in range(len(sheet.header)) if index not in set(positions.values())]
+    total = max(1, sheet.last_row - sheet.header_row)
+    rows = []
+    for count, (number, cells) in enumerate(sheet.rows, start=1):
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count, total)
+        if all(_blank(cell) for cell in cells):
+            continue  # empty rows are ignored
+        plan.rows_count += 1
+        values = {}
+        for key, index, clean, required in simple:
+            raw = cells[index]
+            if _blank(raw):
+                if required:
+                    plan.error(number, key, "Required: this cell is empty.")
+                continue
+            try:
+                values[key] = clean(raw)
+            except v.InvalidValue as error:
+                plan.error(number, key, str(error))
+        _clean_identity(number, [cells[i] if i is not None else "" for i in identity], values, plan)
+        if values.get("contact_email") in EXAMPLE_EMAILS:
+            plan.error(number, "contact_email", "This is the template's example row: replace it with a real client or delete it.")
+        for index in unnamed:
+            if not _blank(cells[index]):
+                plan.error(number, None, "This cell has a value but its column has no header.", header="", letter=sheet.letter(index))
+        rows.append(Row(number, values))
+    return rows
+
+
+def _blank(cell) -> bool:
+    return cell == "" or (isinstance(cell, str) and not cell.strip())
+
+
+def _clean_identity(number: int, raw: list, values: dict, plan: Plan) -> None:
+    country, enterprise, vat = (cell_text(value) for value in raw)
+    if not country:
+        plan.error(number, "country", "Required: this cell is empty.")
+        return
+    clean, errors = clean_identity(country, enterprise, vat)
+    for key, message in errors.items():
+        plan.error(number, key, message)
+    values.update((key, value) for key, value in clean.items() if value is not None and key not in errors)
+
+
+def _check_duplicates(rows: list[Row], plan: Plan) -> None:
+    for key, what in (("enterprise_number", "enterprise number"), ("contact_email", "contact e-mail")):
+        first_row = {}
+        for row in rows:
+            value = row.values.get(key)
+            if value is None:
+                continue
+            if value in first_row:
+                plan.error(row.number, key, f"Same {what} as row {first_row[value]}: a client may appear only once in the file.")
+            else:
+                first_row[value] = row.number
+
+
+def _chunks(values: list):
+    for start in range(0, len(values), LOOKUP_CHUNK):
+        yield values[start:start + LOOKUP_CHUNK]
+
+
+def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
+    numbers = sorted({r.values["enterprise_number"] for r in rows if "enterprise_number" in r.values})
+    emails = sorted({r.values["contact_email"] for r in rows if "contact_email" in r.values})
+    by_number = {}
+    for chunk in _chunks(numbers):
+        query = sa.select(Client.enterprise_number, Client.id).where(Client.enterprise_number.in_(chunk))
+        by_number.update((number, client_id) for number, client_id in db.session.execute(query))
+    email_owner = {}  # e-mail -> (client id, is the client's primary contact)
+    for chunk in _chunks(emails):
+        for email, client_id, primary in db.session.execute(
+            sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(Contact.email.in_(chunk))
+        ):
+            email_owner[email] = (client_id, primary)
+    existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}))
+    invalid_rows = {e["row"] for e in plan.errors}
+    for row in rows:
+        target = _identify(row, by_number, email_owner, existing, plan)
+        if row.number in invalid_rows or target is False:
+            continue
+        if target is None:
+            plan.new.append(row)
+            continue
+        changes = _changes(row, target, lookups)
+        refusal = _refused_change(changes, target)
+        if refusal:
+            plan.error(row.number, refusal[0], refusal[1])
+        elif changes:
+            plan.changed.append((row, target, changes))
+        else:
+            plan.unchanged.append((row, target))
+
+
+def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan: Plan):
+    """The existing client a row is about (None: a new one; False: the row conflicts with the database)."""
+    number = row.values.get("enterprise_number")
+    email = row.values.get("contact_email")
+    target = existing.get(by_number.get(number)) if number else None
+    owner_id, primary = email_owner.get(email, (None, False))
+    if target is None and owner_id is not None and primary:
+        candidate = existing[owner_id]
+        candidate_number = candidate.fields["enterprise_number"]
+        if not (number and candidate_number and candidate_number != number):
+            target = candidate
+    if owner_id is not None and (target is None or owner_id != target.id or not primary):
+        owner = existing[owner_id]
+        plan.error(row.number, "contact_email",
+                   f"This e-mail address is already used by a contact of {owner.fields['name']}"
+                   + (f" ({v.format_enterprise_number(owner.fields['enterprise_number'])})" if owner.fields["enterprise_number"] else "")
+                   + ": a contact's e-mail address may be used only once.")
+        return False
+    return target
+
+
+def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None:
+    """A change an import may not make to an existing client: (column key, why)."""
+    name = existing.fields["name"]
+    if "contact_email" in changes and existing.contact and existing.status != ClientStatus.CREATED:
+        return "contact_email", (f"{name} was already invited at {existing.contact['email']}: change its contact in "
+                                 "the client's page, not by import.")
+    if changes.get("mandate", (None, True))[1] is False and existing.fields["peppol_receive"]:
+        return "mandate", f"{name} receives e-invoices through Peppol, which needs the mandate: turn Peppol reception off first."
+    return None
+
+
+def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
+    found = {}
+    columns = [getattr(Client, attribute) for attribute in CLIENT_FIELDS.values()]
+    for chunk in _chunks(client_ids):
+        for row in db.session.execute(
+            sa.select(Client.id, Client.status, Client.template_id, Client.group_id, Client.peppol_receive, *columns)
+            .where(Client.id.in_(chunk))
+        ):
+            fields = dict(zip(CLIENT_FIELDS.values(), row[5:]))
+            fields.update(template_id=row.template_id, group_id=row.group_id, peppol_receive=row.peppol_receive)
+            found[row.id] = Existing(row.id, row.status, fields, None, set())
+        for contact in db.session.execute(
+            sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])
+            .where(Contact.client_id.in_(chunk), Contact.is_primary.is_(True))
+        ):
+            found[contact.client_id].contact = dict(contact._mapping)
+        for client_id, iban in db.session.execute(
+            sa.select(BankAccount.client_id, BankAccount.iban).where(BankAccount.client_id.in_(chunk))
+        ):
+            found[client_id].ibans.add(iban)
+    return found
+
+
+def _changes(row: Row, existing: Existing, lookups: Lookups) -> dict:
+    values = row.values
+    changes = {}
+    for key, attribute in CLIENT_FIELDS.items():
+        if key in values and values[key] != existing.fields[attribute]:
+            changes[key] = (existing.fields[attribute], values[key])
+    contact = existing.contact or {}
+    for key, attribute in CONTACT_FIELDS.items():
+        if key in values and values[key] != contact.get(attribute):
+            changes[key] = (contact.get(attribute), values[key])
+    if "iban" in values and values["iban"] not in existing.ibans:
+        changes["iban"] = (None, values["iban"])
+    template = values.get("template")
+    if template is not None and template.id != existing.fields["template_id"]:
+        changes["template"] = (lookups.name_of(lookups.templates, existing.fields["template_id"]), template.name)
+    group = values.get("group") or lookups.default_group
+    if group is not None and group.id != existing.fields["group_id"]:
+        changes["group"] = (lookups.name_of(lookups.groups, existing.fields["group_id"]), group.name)
+    return changes

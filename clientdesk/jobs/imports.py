@@ -1,0 +1,8 @@
+"""The RQ job behind the web upload: the same `run_batch` the CLI runs inline."""
+from .. import tasks
+from ..imports import run_batch
+
+
+def import_clients(task_id: str, batch_id: int) -> None:
+    with tasks.running(task_id) as task:
+        run_batch(batch_id, progress=lambda done, total: tasks.progress(task, done, total))
