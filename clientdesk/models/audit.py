@@ -89,8 +89,12 @@ def _column_changes(obj, kind: str) -> dict:
     state = sa.inspect(obj)
     secret = getattr(type(obj), "__audit_secret__", ())
     skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+    columns, relationships = state.mapper.column_attrs, state.mapper.relationships
+    if kind == "update":  # only attributes set since the last flush can have changed (not all ~50 of a client)
+        columns = [attr for attr in columns if attr.key in state.committed_state]
+        relationships = [rel for rel in relationships if rel.key in state.committed_state]
     changes = {}
-    for attr in state.mapper.column_attrs:
+    for attr in columns:
         key = attr.key
         if key in skipped or key not in state.dict and kind != "delete":
             continue
@@ -109,7 +113,7 @@ def _column_changes(obj, kind: str) -> dict:
             if old is None:
                 continue
         changes[key] = "(changed)" if key in secret else [_plain(old), _plain(new)]
-    for rel in state.mapper.relationships:
+    for rel in relationships:
         if rel.uselist and rel.secondary is not None:  # many-to-many membership
             history = state.attrs[rel.key].history
             if history.added or history.deleted:
@@ -130,8 +134,6 @@ def _record(session: Session, flush_context) -> None:
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             if not getattr(type(obj), "__audit__", True) or not hasattr(obj, "__table__"):
-                continue
-            if kind == "update" and not session.is_modified(obj, include_collections=True):
                 continue
             changes = _column_changes(obj, kind)
             if kind == "update" and not changes:
