@@ -50,15 +50,15 @@ def _apply(action: str, clients, task, outcome) -> list[tuple[Invitation, str]]:
 
 def _send(invitations: list[tuple[Invitation, str]], mails: list[Mail], mailer: Mailer, outcome) -> None:
     failed = dict((mail.ref, reason) for mail, reason in mailer.send_many(mails))
-    sent_ids = [invitation.id for invitation, _token in invitations if invitation.id not in failed]
+    sent_ids = [mail.ref for mail in mails if mail.ref not in failed]  # invitation ids (reading them off the expired rows would reload each)
     if sent_ids:  # one statement for the chunk (invitations are not audited: the client's invite event is)
         db.session.execute(sa.update(Invitation).where(Invitation.id.in_(sent_ids))
                            .values(status=InvitationStatus.SENT.value, sent_at=utcnow())
-                           .execution_options(synchronize_session=False))  # the rows were expired by the commit
+                           .execution_options(synchronize_session=False))
     outcome["done"] += len(sent_ids)
-    for invitation, _token in invitations:
-        if invitation.id in failed:
-            invitation.status, invitation.error = InvitationStatus.FAILED.value, failed[invitation.id][:500]
+    for (invitation, _token), mail in zip(invitations, mails):
+        if mail.ref in failed:
+            invitation.status, invitation.error = InvitationStatus.FAILED.value, failed[mail.ref][:500]
             record("invitation_failed", invitation.client, {"to": invitation.contact.email, "error": invitation.error})
             outcome["failed"].append({"client_id": invitation.client_id, "client": invitation.client.name,
                                       "reason": invitation.error})
