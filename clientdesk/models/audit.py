@@ -13,6 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import has_request_context
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from ..extensions import db
 from .base import utcnow
@@ -98,7 +99,7 @@ def _column_changes(obj, kind: str) -> dict:
         key = attr.key
         if key in skipped or key not in state.dict and kind != "delete":
             continue
-        history = state.attrs[key].history
+        history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # what state.attrs[key].history reads, minus building state.attrs
         if kind == "update":
             if not history.has_changes():
                 continue
@@ -115,7 +116,7 @@ def _column_changes(obj, kind: str) -> dict:
         changes[key] = "(changed)" if key in secret else [_plain(old), _plain(new)]
     for rel in relationships:
         if rel.uselist and rel.secondary is not None:  # many-to-many membership
-            history = state.attrs[rel.key].history
+            history = get_history(obj, rel.key, PASSIVE_NO_INITIALIZE)
             if history.added or history.deleted:
                 changes[rel.key] = {"added": [str(o) for o in history.added], "removed": [str(o) for o in history.deleted]}
     return changes
