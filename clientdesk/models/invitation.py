@@ -58,8 +58,7 @@ class Invitation(Timestamps, db.Model):
             expires_at=utcnow() + timedelta(days=INVITATION_VALID_DAYS),
             created_by=by,
         )
-        client.invitations.insert(0, invitation)  # also sets invitation.client (back_populates)
-        db.session.add(invitation)
+        client.invitations.insert(0, invitation)  # also sets invitation.client, and adds it to the client's session
         return invitation, token
 
     @classmethod
