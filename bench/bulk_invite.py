@@ -225,10 +225,14 @@ def sign_in(app):
 
 def post_invite(http, ids) -> tuple[float, str]:
     """One POST of the list's invite action with every id selected; returns (seconds, Task id)."""
+    from urllib.parse import urlencode
+
     token = form_csrf(http.get("/admin/client/").text, "action_form")  # the list the user clicks in
-    data = {"csrf_token": token, "action": "invite", "rowid": [str(i) for i in ids]}
+    # The body a browser sends, encoded before the clock starts (the test client's own encoding of
+    # 5,000 fields would take ~20 ms of the measure; the app's parsing of them stays in).
+    body = urlencode({"csrf_token": token, "action": "invite", "rowid": ids}, doseq=True)
     start = time.perf_counter()
-    response = http.post("/admin/client/action/", data=data)
+    response = http.post("/admin/client/action/", data=body, content_type="application/x-www-form-urlencoded")
     elapsed = time.perf_counter() - start
     location = response.headers.get("Location", "")
     match = re.search(r"/admin/task/details/\?id=([\w-]+)", location)

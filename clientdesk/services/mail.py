@@ -39,14 +39,14 @@ class MailError(RuntimeError):
 
 def _header(value: str) -> str:
     """An unstructured header value (e.g. Subject) as 7-bit text: as it is when it is short ASCII, otherwise
-    RFC 2047 encoded words (UTF-8, base64), folded so that no line exceeds 78 characters."""
+    RFC 2047 encoded words (UTF-8, base64) of 64 characters, one per line."""
     if "\r" in value or "\n" in value:
         raise MailError(f"A header may not contain a line break: {value!r}")
     if value.isascii() and len(value) <= 66:
         return value
     data, words, start = value.encode(), [], 0
     while start < len(data):
-        end = min(start + 45, len(data))  # 45 bytes → 60 base64 characters → a 72-character word
+        end = min(start + 39, len(data))  # 39 bytes → 52 base64 characters → a 64-character word
         while end < len(data) and data[end] & 0xC0 == 0x80:  # never split a character
             end -= 1
         words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode()}?=")
@@ -98,7 +98,7 @@ class Mailer:
         if not mail.html:
             return "\r\n".join(head).encode() + b"\r\n" + _part("plain", mail.text)
         boundary = f"=_{uuid.uuid4().hex}"
-        head.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+        head.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"')
         separator = f"\r\n--{boundary}\r\n".encode()
         return b"".join((
             "\r\n".join(head).encode(), b"\r\n", separator, _part("plain", mail.text), separator,
