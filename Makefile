@@ -31,3 +31,11 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/list_view.py
+
+## Extract the interface's messages and update the French and Dutch catalogs (then translate, then `make compile-translations`).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 -o clientdesk/translations/messages.pot .
+	$(BIN)/pybabel update -i clientdesk/translations/messages.pot -d clientdesk/translations --no-fuzzy-matching
+
+compile-translations: install
+	$(BIN)/pybabel compile -d clientdesk/translations --statistics

@@ -2,7 +2,8 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 from . import config
@@ -10,7 +11,7 @@ from .extensions import babel, csrf, db, login_manager, migrate
 
 
 def select_locale() -> str:
-    languages = ["en", "fr", "nl"]
+    languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return "en"  # jobs and commands choose theirs with flask_babel.force_locale
     if current_user.is_authenticated and current_user.ui_language in languages:
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
                      include_object=search.include_in_migrations)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 

@@ -99,6 +99,17 @@ def worker_command(burst, queues):
     run_worker(queues or QUEUE_NAMES, burst=burst)
 
 
+@click.command("inbound")
+@click.option("--host", default=None, help="Address to listen on (default INBOUND_SMTP_HOST, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default INBOUND_SMTP_PORT, 2525).")
+@with_appcontext
+def inbound_command(host, port):
+    """Receive documents by e-mail: an SMTP listener for the clients' inbound addresses."""
+    from .services.inbound import serve
+
+    serve(current_app._get_current_object(), host, port)
+
+
 @click.command("dev")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -136,5 +147,5 @@ def dev_command(host, port, demo_clients):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, groups_cli, demo_cli, clients_cli, worker_command, dev_command):
+    for command in (users_cli, groups_cli, demo_cli, clients_cli, worker_command, dev_command, inbound_command):
         app.cli.add_command(command)

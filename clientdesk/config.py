@@ -52,6 +52,17 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
         "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",
+        # Peppol: the SML zone looked up for "registered elsewhere", a DNS server to ask instead of the
+        # system resolver ("host" or "host:port"), and the access point that registers our participants.
+        "PEPPOL_SML_ZONE": (os.environ.get("PEPPOL_SML_ZONE") or "participant.sml.prod.tech.peppol.org").strip("."),
+        "PEPPOL_DNS_SERVER": os.environ.get("PEPPOL_DNS_SERVER") or None,
+        "PEPPOL_AP_URL": (os.environ.get("PEPPOL_AP_URL") or "").rstrip("/") or None,
+        "PEPPOL_AP_TOKEN": os.environ.get("PEPPOL_AP_TOKEN") or None,
+        # Inbound mail: the listener of `flask inbound`, its size limit, and where documents are stored.
+        "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
+        "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
+        "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
+        "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},

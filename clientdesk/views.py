@@ -1,8 +1,10 @@
 """Plain (non-admin) pages: the root redirect, the health check and error pages."""
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from .auth import safe_next_url
 from .broker import redis_is_up
 from .extensions import db
 
@@ -12,6 +14,19 @@ bp = Blueprint("web", __name__)
 @bp.route("/")
 def index():
     return redirect(url_for("admin.index"))
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Remember the interface language: on the user when signed in, in the session otherwise."""
+    language = request.form.get("language", "")
+    if language not in current_app.config["LANGUAGES"]:
+        abort(400)
+    session["language"] = language
+    if current_user.is_authenticated:
+        current_user.ui_language = language
+        db.session.commit()
+    return redirect(safe_next_url(request.form.get("next")) or url_for("admin.index"))
 
 
 @bp.route("/healthz")

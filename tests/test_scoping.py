@@ -163,3 +163,10 @@ def test_only_created_clients_can_be_deleted(world, as_user, store, make):
     assert store.get(Client, invited.id) is not None
     deleted = store.one(AuditEvent, action="delete", object_type="client")
     assert deleted.object_repr == "Ours Bakkerij BV" and deleted.client_id == world["ours"].id
+
+
+def test_audit_log_filters_by_client(world, as_user, store):
+    http = as_user(world["admin"])
+    page = http.get(f"/admin/audit/?flt0_client_id_equals={world['ours'].id}")
+    assert page.status_code == 200 and "Ours Bakkerij BV" in page.text and "Theirs Brasserie SRL" not in page.text
+    assert http.get("/admin/audit/?flt0_client_id_equals=not-a-number").status_code == 200

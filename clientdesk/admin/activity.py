@@ -1,7 +1,7 @@
 """Background tasks and the audit trail."""
 from flask import abort, flash, redirect, request
 from flask_admin import expose
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -84,7 +84,7 @@ class AuditView(ScopedModelView):
 
     def get_filters(self):
         return [
-            FilterEqual(AuditEvent.client_id, _l("Client id")),
+            IntEqualFilter(AuditEvent.client_id, _l("Client id")),
             FilterEqual(AuditEvent.action, _l("Action")),
             FilterEqual(AuditEvent.object_type, _l("Object")),
             FilterEqual(AuditEvent.actor, _l("Who")),

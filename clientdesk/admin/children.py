@@ -1,11 +1,51 @@
 """Screens for rows that belong to one client: bank accounts, allowed senders, the client's integration."""
-from flask_babel import lazy_gettext as _l
+from flask import current_app
+from flask_babel import gettext as _, lazy_gettext as _l
+from markupsafe import Markup
+from wtforms.fields import PasswordField
 from wtforms.validators import DataRequired
 
+from ..extensions import db
 from ..forms import validators as v
 from ..models import AllowedSender, BankAccount, ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
+from ..services.delivery import settings_problems
 from .base import ScopedClientLoader, ScopedModelView
+
+
+class SecretField(PasswordField):
+    """A password or token: never shown back; left empty, the stored value is kept."""
+
+    def populate_obj(self, obj, name):
+        if self.data:
+            setattr(obj, name, self.data)
+
+
+DELIVERY_LABELS = {
+    "delivery_method": _l("Delivery"), "delivery_email": _l("Delivery e-mail (all documents)"),
+    "delivery_email_purchase": _l("E-mail for purchases"), "delivery_email_sales": _l("E-mail for sales"),
+    "delivery_email_misc": _l("E-mail for miscellaneous"), "attach_ubl": _l("Attach the UBL"),
+    "sftp_url": _l("sFTP folder (sftp://user@host:port/folder)"), "sftp_password": _l("sFTP password"),
+    "sftp_host_key": _l("sFTP server key (remembered at the first delivery)"), "api_url": _l("API address"),
+    "api_token": _l("API token"), "credit_card_statements": _l("Credit-card statements"),
+}
+DELIVERY_FORM_COLUMNS = (
+    "delivery_method", "delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc",
+    "attach_ubl", "sftp_url", "sftp_password", "sftp_host_key", "api_url", "api_token", "credit_card_statements",
+)
+DELIVERY_FORM_ARGS = {
+    **{name: {"validators": [v.wtforms_validator(v.email)]}
+       for name in ("delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc")},
+    "sftp_password": {"description": _l("Leave empty to keep the stored password.")},
+    "api_token": {"description": _l("Leave empty to keep the stored token.")},
+}
+DELIVERY_FORM_OVERRIDES = {"sftp_password": SecretField, "api_token": SecretField}
+
+
+def check_delivery(settings, product) -> None:
+    problems = settings_problems(settings, product)
+    if problems:
+        raise ValueError(" ".join(problems))
 
 
 class BankAccountView(ScopedModelView):
@@ -23,7 +63,7 @@ class BankAccountView(ScopedModelView):
     delete_role = "staff"
 
 
-def _normalise_pattern(form, field):
+def allowed_sender_pattern(form, field):
     from wtforms.validators import ValidationError
 
     pattern = (field.data or "").strip().lower()
@@ -46,32 +86,43 @@ class AllowedSenderView(ScopedModelView):
     column_searchable_list = ("pattern",)
     form_columns = ("client", "pattern")
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {"client": {"validators": [DataRequired()]}, "pattern": {"validators": [DataRequired(), _normalise_pattern]}}
+    form_args = {"client": {"validators": [DataRequired()]}, "pattern": {"validators": [DataRequired(), allowed_sender_pattern]}}
     delete_role = "staff"
+
+
+def _product(view, context, integration, name):
+    product = integration.product
+    if product.sender_whitelist_required and integration.delivery_method == DeliveryMethod.EMAIL:
+        return Markup('{} <small class="text-muted">({})</small>').format(
+            product.name, _("add %(sender)s as a whitelisted sender in %(product)s",
+                            sender=current_app.config["MAIL_FROM"], product=product.name))
+    return product.name
 
 
 class ClientIntegrationView(ScopedModelView):
+    """A client's accounting software (at most one per client) and where its documents go."""
+
     client_relationship = "client"
     column_list = ("client", "product", "delivery_method", "delivery_email", "attach_ubl", "credit_card_statements")
-    column_labels = {
-        "client": _l("Client"), "product": _l("Accounting software"), "delivery_method": _l("Delivery"),
-        "delivery_email": _l("Delivery e-mail"), "delivery_email_purchase": _l("E-mail for purchases"),
-        "delivery_email_sales": _l("E-mail for sales"), "delivery_email_misc": _l("E-mail for miscellaneous"),
-        "attach_ubl": _l("Attach UBL"), "sftp_url": _l("sFTP folder"), "api_url": _l("API address"),
-        "credit_card_statements": _l("Credit-card statements"),
-    }
+    column_labels = {"client": _l("Client"), "product": _l("Accounting software"), **DELIVERY_LABELS}
     column_choices = {"delivery_method": choices_of(DeliveryMethod), "credit_card_statements": choices_of(CreditCardStatements)}
+    column_formatters = {"product": _product}
     column_sortable_list = (("client", "client.name"), ("product", "product.name"), "delivery_method")
-    form_columns = (
-        "client", "product", "delivery_method", "delivery_email", "delivery_email_purchase", "delivery_email_sales",
-        "delivery_email_misc", "attach_ubl", "sftp_url", "api_url", "credit_card_statements",
-    )
+    column_details_exclude_list = ("sftp_password", "api_token")
+    form_columns = ("client", "product", *DELIVERY_FORM_COLUMNS)
     form_choices = {"delivery_method": choices_of(DeliveryMethod), "credit_card_statements": choices_of(CreditCardStatements)}
+    form_overrides = DELIVERY_FORM_OVERRIDES
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {
-        "client": {"validators": [DataRequired()]},
-        "product": {"validators": [DataRequired()]},
-        **{name: {"validators": [v.wtforms_validator(v.email)]}
-           for name in ("delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc")},
-    }
+    form_args = {"client": {"validators": [DataRequired()]}, "product": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS}
     delete_role = "staff"
+
+    def on_model_change(self, form, model, is_created):
+        client = model.client
+        with db.session.no_autoflush:  # flushing first would hit the unique constraint (or orphan the other row)
+            super().on_model_change(form, model, is_created)
+            other = db.session.scalar(db.select(ClientIntegration).where(
+                ClientIntegration.client_id == client.id, ClientIntegration.id != model.id)) if client is not None else None
+        if other is not None:
+            raise ValueError(_("%(client)s is already connected to %(product)s: a client has at most one accounting "
+                               "software. Change or remove that one instead.", client=client.name, product=other.product.name))
+        check_delivery(model, model.product)

@@ -1,5 +1,5 @@
 """The client list and client form."""
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual
@@ -12,31 +12,38 @@ from sqlalchemy.orm import joinedload, selectinload, undefer
 from wtforms.validators import DataRequired
 
 from .. import scoping, tasks
+from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured
 from ..exports import client_export_response
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
+from ..jobs.documents import run_send_documents, run_send_inbox
+from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
 from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, IntegrationProduct, Role,
-    SubscriptionMode, Task, User, VatFrequency, utcnow,
+    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Document, DocumentStatus, Group,
+    IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency, utcnow,
 )
 from ..models.base import choices_of
 from ..search import client_search_condition
+from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
+from .children import allowed_sender_pattern
+from .documents import send_task
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
 BULK_ACTION_ROLES = {
     "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
-    "activate": Role.ADMIN, "delete": Role.ADMIN,
+    "activate": Role.ADMIN, "delete": Role.ADMIN, "peppol_on": Role.SUPERVISOR, "peppol_off": Role.SUPERVISOR,
 }
 CLIENT_ACTION_ROLES = {
     "invite": Role.STAFF, "resend": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
-    "activate": Role.ADMIN,
+    "activate": Role.ADMIN, "peppol_on": Role.STAFF, "peppol_off": Role.STAFF,
 }
+PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
 
 CLIENT_ACTION_LABELS = {
     "invite": _l("Send invitation"), "resend": _l("Resend invitation"), "deactivate": _l("Deactivate"),
@@ -89,11 +96,30 @@ def enterprise_number(view, context, client, name):
     return client.enterprise_number_display
 
 
+PEPPOL_STATE_BADGES = {
+    PeppolState.PENDING: ("info", _l("pending")),
+    PeppolState.FAILED: ("danger", _l("failed")),
+    PeppolState.TAKEN: ("warning", _l("other provider")),
+}
+
+
 def peppol_flag(view, context, client, name):
     on = getattr(client, name)
-    return Markup('<span class="fa fa-{}" title="{}"></span>').format(
+    html = Markup('<span class="fa fa-{}" title="{}"></span>').format(
         "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")
     )
+    state = PeppolState(client.peppol_state)
+    if state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
+        badge, label = PEPPOL_STATE_BADGES[state]
+        html += Markup(' <span class="badge badge-{}" title="{}">{}</span>').format(badge, client.peppol_message or "", label)
+    return html
+
+
+def inbox_link(view, context, client, name):
+    if not client.inbox_count:
+        return "0"
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("document.index_view", flt0_client_id_equals=client.id, flt1_status_equals="inbox"), client.inbox_count)
 
 
 def client_name(view, context, client, name):
@@ -131,7 +157,8 @@ class BankAccountInline(InlineFormAdmin):
 
 class AllowedSenderInline(InlineFormAdmin):
     form_columns = ("id", "pattern")
-    form_args = {"pattern": {"label": _l("Allowed sender (address or @domain)"), "validators": [DataRequired()]}}
+    form_args = {"pattern": {"label": _l("Allowed sender (address or @domain)"),
+                             "validators": [DataRequired(), allowed_sender_pattern]}}
 
 
 class ClientView(ScopedModelView):
@@ -174,6 +201,7 @@ class ClientView(ScopedModelView):
         "enterprise_number": enterprise_number,
         "peppol_send": peppol_flag,
         "peppol_receive": peppol_flag,
+        "inbox_count": inbox_link,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
     }
     column_searchable_list = ("name",)  # the search itself is client_search_condition (see _apply_search)
@@ -228,6 +256,9 @@ class ClientView(ScopedModelView):
             IntegrationFilter(Client.id, _l("Integration"), _integration_options),
             FilterEqual(Client.plan, _l("Plan")),
             DateBetweenFilter(Client.trial_end, _l("Trial end")),
+            FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
+            InvitationFilter(),
+            InboxFilter(),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)
@@ -342,14 +373,15 @@ class ClientView(ScopedModelView):
         selected = sa.bindparam("selected", pks, expanding=True, literal_execute=True)
         return [row.id for row in self.get_query().with_entities(Client.id).filter(Client.id.in_(selected))]
 
-    def _bulk(self, action_name: str, ids, description):
+    def _bulk(self, action_name: str, ids, description, job=run_bulk_action, retry=tasks.RETRY):
         client_ids = self._scoped_ids(ids)
         if not client_ids:
             flash(_("None of the selected clients is one you can act on."), "warning")
             return None
         try:
-            task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, run_bulk_action,
-                                action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk")
+            task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, job,
+                                action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk",
+                                retry=retry)
         except QueueUnavailable as error:
             flash(str(error), "error")
             return None
@@ -372,6 +404,23 @@ class ClientView(ScopedModelView):
     @action("deactivate", _l("Deactivate"), _l("Deactivate the selected clients? Their invitation links stop working."))
     def action_deactivate(self, ids):
         return self._bulk("deactivate", ids, _l("Deactivate %(num)d clients"))
+
+    def _bulk_peppol(self, action_name, ids, description):
+        if not access_point_configured(current_app.config):
+            flash(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
+                    "so nothing can be registered or unregistered."), "error")
+            return None
+        # An unreachable access point fails the task at once, visibly; "Run again" completes it.
+        return self._bulk(action_name, ids, description, job=run_peppol, retry=None)
+
+    @action("peppol_on", _l("Peppol on"),
+            _l("Turn Peppol sending and receiving on for the selected clients? Clients without an e-invoicing mandate are skipped."))
+    def action_peppol_on(self, ids):
+        return self._bulk_peppol("peppol_on", ids, _l("Peppol on for %(num)d clients"))
+
+    @action("peppol_off", _l("Peppol off"), _l("Unregister the selected clients from Peppol (sending and receiving)?"))
+    def action_peppol_off(self, ids):
+        return self._bulk_peppol("peppol_off", ids, _l("Peppol off for %(num)d clients"))
 
     @action("delete", _l("Delete"), _l("Delete the selected clients? Only clients that were never invited can be deleted."))
     def action_delete(self, ids):
@@ -418,7 +467,7 @@ class ClientView(ScopedModelView):
         """What the client page shows besides its fields: lifecycle buttons, invitation, tasks, activity."""
         actions = []
         for name, role in CLIENT_ACTION_ROLES.items():
-            if current_user.has_role(role):
+            if name not in PEPPOL_ACTIONS and current_user.has_role(role):
                 try:
                     getattr(ClientLifecycle, f"check_{name}")(client)
                 except LifecycleError:
@@ -432,6 +481,9 @@ class ClientView(ScopedModelView):
             activity = db.session.scalars(
                 db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50)
             ).all()
+        refused = db.session.scalars(
+            db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
+        ).all()
         return {
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
@@ -439,14 +491,65 @@ class ClientView(ScopedModelView):
             "tasks": recent_tasks,
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
+            "peppol_configured": access_point_configured(current_app.config),
+            "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
+            "refused_senders": refused,
+            "document_counts": dict(db.session.execute(
+                db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
+                .group_by(Document.status)).all()),
+            "mail_from": current_app.config["MAIL_FROM"],
         }
+
+    @expose("/send-documents/", methods=("POST",))
+    def send_documents_view(self):
+        """The client's whole inbox (or, with failed=1, its Failed documents) to the accountant."""
+        client = self.get_one(request.form.get("id"))
+        back = redirect(self.get_url(".details_view", id=client.id))
+        if request.form.get("failed") == "1":
+            ids = list(db.session.scalars(db.select(Document.id).where(
+                Document.client_id == client.id, Document.status == DocumentStatus.FAILED.value)))
+            if not ids:
+                flash(_("%(name)s has no failed documents.", name=client.name), "warning")
+                return back
+            return send_task(_("Resend %(num)d failed documents of %(name)s", num=len(ids), name=client.name),
+                             run_send_documents, ids, client=client, total=len(ids)) or back
+        count = db.session.scalar(db.select(db.func.count(Document.id)).where(
+            Document.client_id == client.id, Document.status == DocumentStatus.INBOX.value))
+        if not count:
+            flash(_("%(name)s's inbox is empty.", name=client.name), "warning")
+            return back
+        return send_task(_("Send the inbox of %(name)s to the accountant", name=client.name), run_send_inbox, client.id,
+                         client=client, total=count) or back
+
+    @expose("/peppol/", methods=("POST",))
+    def peppol_view(self):
+        """Turn one Peppol switch on or off (`switch` send|receive, `on` 1|0), or `switch=retry`."""
+        client = self.get_one(request.form.get("id"))
+        switch, on = request.form.get("switch", ""), request.form.get("on") == "1"
+        if not current_user.has_role(CLIENT_ACTION_ROLES["peppol_on" if on or switch == "retry" else "peppol_off"]):
+            abort(403)
+        back = redirect(self.get_url(".details_view", id=client.id))
+        try:
+            if switch == "retry":
+                PeppolSwitches.retry(client, current_app.config)
+            else:
+                PeppolSwitches.set(client, current_app.config, **{switch: on})
+            # An unreachable access point fails the task at once, visibly; "Try again" or "Run again" completes it.
+            tasks.launch("peppol_sync", f"Peppol {switch} {'on' if on else 'off'}: {client.name}", run_peppol, "sync",
+                         [client.id], user=current_user, client=client, total=1, retry=None)
+        except (PeppolRefused, QueueUnavailable) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return back
+        flash(_("Peppol registration of %(name)s is on its way.", name=client.name), "info")
+        return back
 
     @expose("/lifecycle/", methods=("POST",))
     def lifecycle_view(self):
         client = self.get_one(request.form.get("id"))
         action_name = request.form.get("action", "")
         role = CLIENT_ACTION_ROLES.get(action_name)
-        if role is None or not current_user.has_role(role):
+        if role is None or action_name in PEPPOL_ACTIONS or not current_user.has_role(role):
             abort(403)
         back = redirect(self.get_url(".details_view", id=client.id))
         if action_name in SENDS_MAIL:

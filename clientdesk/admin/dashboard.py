@@ -1,4 +1,9 @@
-"""The supervisors' dashboard at /admin/: where things stand, each number a link to the rows behind it."""
+"""The supervisors' dashboard at /admin/: where things stand, each number a link to exactly the rows behind it.
+
+One aggregate query per block, all through the user's scope.
+"""
+from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import url_for
 from flask_admin import AdminIndexView, expose
@@ -6,37 +11,86 @@ from flask_login import current_user
 
 from .. import scoping
 from ..extensions import db
-from ..models import Client, ClientStatus, Group
+from ..models import Client, ClientStatus, Document, DocumentStatus, Group, PeppolState, Task, TaskStatus, today, utcnow
 from .base import ProtectedView
+from .client_filters import EXPIRING_WITHIN_DAYS, invitation_condition
+
+TRIAL_WINDOW_DAYS = 7
+FAILED_TASKS_WINDOW_DAYS = 30
 
 
 def client_list_url(**filters) -> str:
-    """A stable link to the client list filtered by `status` and/or `group` (id)."""
-    args = {}
-    position = 0
-    if "status" in filters:
-        args[f"flt{position}_status_equals"] = filters["status"]
-        position += 1
-    if "group" in filters:
-        args[f"flt{position}_group_equals"] = filters["group"]
+    """A stable link to the client list with the given named filters, e.g. status="invited", group=3."""
+    names = {
+        "status": "status_equals", "group": "group_equals", "invitation": "invitation_is",
+        "trial_end": "trial_end_between", "peppol_state": "peppol_state_equals", "inbox": "inbox_has",
+    }
+    args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
     return url_for("client.index_view", **args)
+
+
+def _scoped(query):
+    condition = scoping.client_condition(current_user)
+    return query if condition is None else query.where(condition)
+
+
+def status_by_group():
+    query = _scoped(
+        sa.select(Client.group_id, Group.name, Client.status, sa.func.count())
+        .join(Group, Group.id == Client.group_id)
+        .group_by(Client.group_id, Group.name, Client.status)
+        .order_by(Group.name)
+    )
+    rows = {}
+    for group_id, group_name, status, count in db.session.execute(query):
+        rows.setdefault((group_id, group_name), {})[status] = count
+    return rows
+
+
+def invitation_deadlines():
+    expired, expiring = invitation_condition("expired"), invitation_condition("expiring")
+    query = _scoped(sa.select(
+        sa.func.count().filter(expired), sa.func.count().filter(expiring),
+    ).select_from(Client).where(Client.status == ClientStatus.INVITED.value))
+    expired_count, expiring_count = db.session.execute(query).one()
+    return {"expired": expired_count, "expiring": expiring_count}
+
+
+def trials_ending():
+    start, end = today(), today() + timedelta(days=TRIAL_WINDOW_DAYS)
+    query = _scoped(sa.select(sa.func.count()).select_from(Client).where(
+        Client.status == ClientStatus.ACTIVE.value, Client.trial_end.between(start, end)))
+    return {"count": db.session.scalar(query), "range": f"{start.isoformat()} to {end.isoformat()}"}
+
+
+def peppol_problems():
+    states = (PeppolState.PENDING.value, PeppolState.FAILED.value, PeppolState.TAKEN.value)
+    query = _scoped(sa.select(Client.peppol_state, sa.func.count()).where(Client.peppol_state.in_(states))
+                    .group_by(Client.peppol_state))
+    counts = dict(db.session.execute(query).all())
+    return {state: counts.get(state, 0) for state in states}
+
+
+def failed_tasks():
+    since = utcnow() - timedelta(days=FAILED_TASKS_WINDOW_DAYS)
+    query = sa.select(sa.func.count()).select_from(Task).where(Task.status == TaskStatus.FAILED.value, Task.created_at >= since)
+    if not current_user.is_admin:
+        query = query.where((Task.user_id == current_user.id) | Task.client.has(scoping.client_condition(current_user)))
+    return db.session.scalar(query)
+
+
+def documents_waiting():
+    query = _scoped(sa.select(sa.func.count(), sa.func.count(sa.distinct(Document.client_id)))
+                    .select_from(Document).join(Client, Client.id == Document.client_id)
+                    .where(Document.status == DocumentStatus.INBOX.value))
+    documents, clients = db.session.execute(query).one()
+    return {"documents": documents, "clients": clients}
 
 
 class DashboardView(ProtectedView, AdminIndexView):
     @expose("/")
     def index(self):
-        condition = scoping.client_condition(current_user)
-        query = (
-            sa.select(Client.group_id, Group.name, Client.status, sa.func.count(Client.id))
-            .join(Group, Group.id == Client.group_id)
-            .group_by(Client.group_id, Group.name, Client.status)
-            .order_by(Group.name)
-        )
-        if condition is not None:
-            query = query.where(condition)
-        rows = {}
-        for group_id, group_name, status, count in db.session.execute(query):
-            rows.setdefault((group_id, group_name), {})[status] = count
+        rows = status_by_group()
         statuses = list(ClientStatus)
         totals = {s.value: sum(r.get(s.value, 0) for r in rows.values()) for s in statuses}
         return self.render(
@@ -44,5 +98,14 @@ class DashboardView(ProtectedView, AdminIndexView):
             rows=rows,
             statuses=statuses,
             totals=totals,
+            largest_group=max((sum(r.values()) for r in rows.values()), default=0),
+            invitations=invitation_deadlines(),
+            expiring_within=EXPIRING_WITHIN_DAYS,
+            trials=trials_ending(),
+            trial_window=TRIAL_WINDOW_DAYS,
+            peppol=peppol_problems(),
+            failed_tasks=failed_tasks(),
+            failed_tasks_window=FAILED_TASKS_WINDOW_DAYS,
+            documents=documents_waiting(),
             client_list_url=client_list_url,
         )

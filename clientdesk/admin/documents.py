@@ -1,29 +1,106 @@
-"""Accounting documents of the clients a user sees."""
-from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import lazy_gettext as _l
+"""Accounting documents of the clients a user sees: the list (Inbox / Sent / Failed), sending to the
+accountant (selected rows, or a client's whole inbox), and the download of the stored file."""
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_login import current_user
+from markupsafe import Markup
 
-from ..models import Document, DocumentStatus, DocumentType
+from .. import tasks
+from ..jobs.documents import run_send_documents
+from ..models import Document, DocumentStatus, DocumentType, Role
 from ..models.base import choices_of
+from ..services.storage import DocumentStore
 from .base import ScopedModelView
+
+STATUS_BADGES = {DocumentStatus.INBOX: "info", DocumentStatus.SENT: "success", DocumentStatus.FAILED: "danger"}
+
+
+def _filename(view, context, document, name):
+    link = Markup('<a href="{}">{}</a>').format(view.get_url(".download_view", id=document.id), document.filename)
+    if document.ubl_storage_path:
+        link += Markup(' <a class="badge badge-light" href="{}">UBL</a>').format(view.get_url(".download_view", id=document.id, ubl=1))
+    return link
+
+
+def _status(view, context, document, name):
+    status = DocumentStatus(document.status)
+    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], _(status.label))
+    if status == DocumentStatus.FAILED and document.error:
+        html += Markup('<div class="small text-danger">{}</div>').format(document.error)
+    elif status == DocumentStatus.SENT and document.delivered_to:
+        html += Markup('<div class="small text-muted">{}</div>').format(document.delivered_to)
+    return html
+
+
+def send_task(description: str, func, *args, client=None, total: int = 0):
+    """Launch a delivery task; returns the redirect to its page, or None (with the reason flashed)."""
+    try:
+        task = tasks.launch("send_documents", description, func, *args, user=current_user, client=client, total=total,
+                            queue="bulk")
+    except tasks.QueueUnavailable as error:
+        flash(str(error), "error")
+        return None
+    flash(_("Sending to the accountant: follow the progress below."), "info")
+    return redirect(url_for("task.details_view", id=task.id))
 
 
 class DocumentView(ScopedModelView):
     client_relationship = "client"
     create_role = None
-    edit_role = None
+    edit_role = Role.STAFF  # the document type only: it decides where the document goes
     delete_role = None
-    column_list = ("client", "filename", "doc_type", "status", "sender", "received_at", "sent_at", "error")
+    column_list = ("client", "filename", "doc_type", "status", "sender", "received_at", "sent_at", "attempts")
     column_labels = {
         "client": _l("Client"), "filename": _l("File"), "doc_type": _l("Type"), "status": _l("Status"),
         "sender": _l("Sender"), "received_at": _l("Received"), "sent_at": _l("Sent"), "error": _l("Error"),
+        "attempts": _l("Attempts"), "delivered_to": _l("Delivered to"), "last_attempt_at": _l("Last attempt"),
+        "size": _l("Size (bytes)"), "content_type": _l("File type"),
     }
-    column_choices = {"status": choices_of(DocumentStatus), "doc_type": choices_of(DocumentType)}
+    column_details_list = ("client", "filename", "doc_type", "status", "error", "sender", "received_at", "sent_at",
+                           "delivered_to", "attempts", "last_attempt_at", "size", "content_type")
+    column_choices = {"doc_type": choices_of(DocumentType)}
+    column_formatters = {"filename": _filename, "status": _status}
+    column_formatters_detail = column_formatters
     column_sortable_list = (("client", "client.name"), "filename", "status", "received_at", "sent_at")
-    column_default_sort = [("received_at", True)]
+    column_default_sort = [("received_at", True), ("id", True)]
     column_searchable_list = ("filename", "sender")
+    form_columns = ("doc_type",)
+    form_choices = {"doc_type": choices_of(DocumentType)}
 
     def get_filters(self):
         return [
             FilterEqual(Document.status, _l("Status"), options=choices_of(DocumentStatus)),
-            FilterEqual(Document.client_id, _l("Client id")),
+            IntEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
+            FilterEqual(Document.doc_type, _l("Type"), options=choices_of(DocumentType)),
         ]
+
+    def is_action_allowed(self, name):
+        return name == "send" and current_user.has_role(Role.STAFF)
+
+    @action("send", _l("To accountant"), _l("Send the selected documents to the accountant (Inbox and Failed ones)?"))
+    def action_send(self, ids):
+        documents = [d.id for d in self.scoped_rows(ids) if d.status != DocumentStatus.SENT]
+        if not documents:
+            flash(_("None of the selected documents is waiting to be sent."), "warning")
+            return None
+        return send_task(ngettext("Send %(num)d document to the accountant", "Send %(num)d documents to the accountant",
+                                  len(documents)), run_send_documents, documents, total=len(documents))
+
+    @expose("/download/")
+    def download_view(self):
+        """The stored file (or its UBL with ubl=1), only for a document the user's scope reaches."""
+        document = self.get_one(request.args.get("id"))
+        store = DocumentStore.from_config(current_app.config)
+        want_ubl = request.args.get("ubl") == "1"
+        relative = document.ubl_storage_path if want_ubl else document.storage_path
+        if not relative:
+            abort(404)
+        path = store.path(relative)
+        if not path.is_file():
+            abort(404)
+        name = (document.ubl_filename or "invoice.xml") if want_ubl else document.filename
+        return send_file(path, mimetype="application/xml" if want_ubl else document.content_type, as_attachment=True,
+                         download_name=name)

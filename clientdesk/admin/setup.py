@@ -1,11 +1,22 @@
 """Admin-only screens: configuration templates and the integration catalogue."""
 from flask_babel import lazy_gettext as _l
+from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
-from ..forms import validators as v
 from ..models import ConfigTemplate, CreditCardStatements, DeliveryMethod, IntegrationProduct, SubscriptionMode
 from ..models.base import choices_of
+from .children import DELIVERY_FORM_ARGS, DELIVERY_FORM_COLUMNS, DELIVERY_FORM_OVERRIDES, DELIVERY_LABELS, check_delivery
 from .people import AdminOnlyView
+
+
+class DeliveryMethodsField(SelectMultipleField):
+    """The catalogue's comma-separated delivery methods, edited as a list of choices."""
+
+    def process_data(self, value):
+        self.data = [m for m in (value or "").split(",") if m] if isinstance(value, str) else value
+
+    def populate_obj(self, obj, name):
+        setattr(obj, name, ",".join(m for m in (c for c, _label in self.choices) if m in (self.data or [])))
 
 
 class ConfigTemplateView(AdminOnlyView):
@@ -14,31 +25,27 @@ class ConfigTemplateView(AdminOnlyView):
         "name": _l("Name"), "description": _l("Description"), "assigned_group": _l("Assigned group"),
         "assigned_user": _l("Assigned staff"), "integration_product": _l("Accounting software"),
         "subscription_mode": _l("Subscription"), "e_invoicing_mandate": _l("E-invoicing mandate"),
-        "peppol_send": _l("Peppol send"), "peppol_receive": _l("Peppol receive"), "delivery_method": _l("Delivery"),
-        "delivery_email": _l("Delivery e-mail"), "delivery_email_purchase": _l("E-mail for purchases"),
-        "delivery_email_sales": _l("E-mail for sales"), "delivery_email_misc": _l("E-mail for miscellaneous"),
-        "attach_ubl": _l("Attach UBL"), "sftp_url": _l("sFTP folder"), "api_url": _l("API address"),
-        "credit_card_statements": _l("Credit-card statements"),
+        "peppol_send": _l("Peppol send"), "peppol_receive": _l("Peppol receive"), **DELIVERY_LABELS,
     }
     column_choices = {"subscription_mode": choices_of(SubscriptionMode)}
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = (
         "name", "description", "assigned_group", "assigned_user", "subscription_mode", "e_invoicing_mandate",
-        "peppol_send", "peppol_receive", "integration_product", "delivery_method", "delivery_email",
-        "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc", "attach_ubl", "sftp_url", "api_url",
-        "credit_card_statements",
+        "peppol_send", "peppol_receive", "integration_product", *DELIVERY_FORM_COLUMNS,
     )
+    column_details_exclude_list = ("sftp_password", "api_token")
+    form_overrides = DELIVERY_FORM_OVERRIDES
     form_choices = {
         "subscription_mode": choices_of(SubscriptionMode),
         "delivery_method": choices_of(DeliveryMethod),
         "credit_card_statements": choices_of(CreditCardStatements),
     }
-    form_args = {
-        "name": {"validators": [DataRequired()]},
-        **{name: {"validators": [v.wtforms_validator(v.email)]}
-           for name in ("delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc")},
-    }
+    form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS}
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        check_delivery(model, model.integration_product)
 
 
 class IntegrationProductView(AdminOnlyView):
@@ -50,4 +57,9 @@ class IntegrationProductView(AdminOnlyView):
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = ("name", "delivery_methods", "sender_whitelist_required", "note")
-    form_args = {"name": {"validators": [DataRequired()]}}
+    form_overrides = {"delivery_methods": DeliveryMethodsField}
+    form_args = {
+        "name": {"validators": [DataRequired()]},
+        "delivery_methods": {"choices": choices_of(DeliveryMethod), "validators": [DataRequired()]},
+        "sender_whitelist_required": {"description": _l("Shown as a note: e-mail from ClientDesk must be whitelisted in this software.")},
+    }

@@ -3,7 +3,7 @@ from .audit import AuditEvent
 from .base import today, utcnow
 from .client import BankAccount, Client, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
 from .contact import Civility, Contact
-from .document import AllowedSender, Document, DocumentStatus, DocumentType
+from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender
 from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
@@ -18,6 +18,6 @@ __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientStatus",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod", "Document",
     "DocumentStatus", "DocumentType", "Group", "IntegrationProduct", "Invitation", "InvitationStatus",
-    "LoginThrottle", "PeppolState", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
+    "LoginThrottle", "PeppolState", "RefusedSender", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
     "client_favourites", "group_members", "today", "utcnow",
 ]

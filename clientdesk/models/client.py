@@ -101,6 +101,10 @@ class Client(Timestamps, db.Model):
     peppol_receive = db.Column(db.Boolean, nullable=False, default=False)
     peppol_state = db.Column(db.String(12), nullable=False, default=PeppolState.OFF.value)
     peppol_message = db.Column(db.String(500))
+    # When another provider holds the participant for receiving: its SMP and, where its SMP says, its name.
+    peppol_other_smp = db.Column(db.String(300))
+    peppol_other_provider = db.Column(db.String(300))
+    peppol_taken_at = db.Column(db.DateTime)
     refused_senders_count = db.Column(db.Integer, nullable=False, default=0)
 
     invited_at = db.Column(db.DateTime)
@@ -122,6 +126,7 @@ class Client(Timestamps, db.Model):
     integration = db.relationship("ClientIntegration", back_populates="client", uselist=False, cascade="all, delete-orphan")
     allowed_senders = db.relationship("AllowedSender", back_populates="client", cascade="all, delete-orphan", order_by="AllowedSender.pattern")
     documents = db.relationship("Document", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
+    refused_senders = db.relationship("RefusedSender", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     invitations = db.relationship("Invitation", back_populates="client", cascade="all, delete-orphan", order_by="Invitation.id.desc()")
     favourited_by = db.relationship("User", secondary=client_favourites)
 

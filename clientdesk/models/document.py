@@ -40,12 +40,34 @@ class AllowedSender(Timestamps, db.Model):
         return address == self.pattern
 
 
+class RefusedSender(db.Model):
+    """A message the inbound mailbox refused because its sender is not an allowed sender."""
+
+    __tablename__ = "refused_sender"
+    __audit__ = False  # a log in itself
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False)
+    at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    envelope_sender = db.Column(db.String(254))
+    header_from = db.Column(db.String(254))
+    subject = db.Column(db.String(200))
+
+    client = db.relationship("Client", back_populates="refused_senders")
+
+    __table_args__ = (sa.Index("ix_refused_sender_client_at", "client_id", "at"),)
+
+    def __str__(self) -> str:
+        return self.header_from or self.envelope_sender or ""
+
+
 class Document(Timestamps, db.Model):
     __tablename__ = "document"
     __table_args__ = (
         choice_check("status", DocumentStatus),
         choice_check("doc_type", DocumentType),
         sa.Index("ix_document_client_status", "client_id", "status"),
+        sa.Index("ix_document_client_message", "client_id", "message_id"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
@@ -53,13 +75,21 @@ class Document(Timestamps, db.Model):
     filename = db.Column(db.String(255), nullable=False)
     content_type = db.Column(db.String(100), nullable=False, default="application/octet-stream")
     size = db.Column(db.Integer, nullable=False, default=0)
+    # Relative to DOCUMENTS_DIR.
     storage_path = db.Column(db.String(500), nullable=False)
+    # A UBL invoice that came with the file (same message), attached on e-mail delivery when asked.
+    ubl_storage_path = db.Column(db.String(500))
+    ubl_filename = db.Column(db.String(255))
     sender = db.Column(db.String(254))
+    message_id = db.Column(db.String(255))
     doc_type = db.Column(db.String(12), nullable=False, default=DocumentType.PURCHASE.value)
     status = db.Column(db.String(8), nullable=False, default=DocumentStatus.INBOX.value)
     received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     sent_at = db.Column(db.DateTime)
     error = db.Column(db.String(500))
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    last_attempt_at = db.Column(db.DateTime)
+    delivered_to = db.Column(db.String(300))
 
     client = db.relationship("Client", back_populates="documents")
 

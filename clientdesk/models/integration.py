@@ -63,12 +63,20 @@ class DeliverySettings:
     delivery_email_misc = db.Column(db.String(254))
     attach_ubl = db.Column(db.Boolean, nullable=False, default=False)
     sftp_url = db.Column(db.String(300))
+    sftp_password = db.Column(db.String(200))
+    # The server's host key ("ssh-ed25519 AAAA..."), remembered at the first connection and checked after.
+    sftp_host_key = db.Column(db.String(1000))
     api_url = db.Column(db.String(300))
+    api_token = db.Column(db.String(500))
     credit_card_statements = db.Column(db.String(8), nullable=False, default=CreditCardStatements.PURCHASE.value)
+
+
+SECRET_SETTINGS = ("sftp_password", "api_token")
 
 
 class ClientIntegration(DeliverySettings, Timestamps, db.Model):
     __tablename__ = "client_integration"
+    __audit_secret__ = SECRET_SETTINGS
     __table_args__ = (
         choice_check("delivery_method", DeliveryMethod),
         choice_check("credit_card_statements", CreditCardStatements),

@@ -2,11 +2,12 @@
 from ..extensions import db
 from .base import Timestamps, choice_check
 from .client import SubscriptionMode
-from .integration import CreditCardStatements, DeliveryMethod, DeliverySettings
+from .integration import SECRET_SETTINGS, CreditCardStatements, DeliveryMethod, DeliverySettings
 
 
 class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
     __tablename__ = "config_template"
+    __audit_secret__ = SECRET_SETTINGS
     __table_args__ = (
         choice_check("subscription_mode", SubscriptionMode),
         choice_check("delivery_method", DeliveryMethod),

@@ -1,27 +1,53 @@
 """Outgoing e-mail: SMTP when MAIL_URL is set (`smtp://host:port`, `smtps://...`, `smtp://user:pass@host:port?starttls=1`),
 otherwise each message is written as an .eml file to OUTBOX_DIR.
 
+A Mail may carry file attachments (read from disk when the message is built).
 `Mailer.send_many` delivers a batch over one SMTP connection and retries transient failures
 (server down, 4xx answers) with back-off; what still fails is returned, not raised, so the caller
 can mark exactly those messages as failed.
 
-Messages are written by `render` (UTF-8 text and HTML parts, quoted-printable, RFC 2047 headers)
-rather than by the `email` package, whose EmailMessage costs ~1.5 ms per message to build and
-flatten: more than the SMTP exchange itself, and the bulk invitation's bottleneck.
+Messages are written by `Mailer.render` (UTF-8 text and HTML parts in quoted-printable, attachments in
+base64, RFC 2047/2231 headers) rather than by the `email` package, whose EmailMessage costs ~1.5 ms per
+message to build and flatten: more than the SMTP exchange itself, and the bulk invitation's bottleneck.
 """
 import base64
 import binascii
 import logging
+import re
 import smtplib
 import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import encode_rfc2231, formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
+
+_MIME_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+$")
+_PLAIN_FILENAME = re.compile(r'^[\x20-\x7e]+$')
+
+
+@dataclass
+class Attachment:
+    """A file attached to a mail; read from `path` only when the message is built."""
+
+    filename: str
+    content_type: str
+    path: str
+
+    def part(self) -> bytes:
+        content_type = self.content_type if _MIME_TYPE.match(self.content_type) else "application/octet-stream"
+        name = self.filename.replace("\r", " ").replace("\n", " ")
+        if _PLAIN_FILENAME.match(name) and '"' not in name and "\\" not in name:
+            disposition = f'attachment;\r\n filename="{name}"'
+        else:
+            disposition = f"attachment;\r\n filename*={encode_rfc2231(name, 'utf-8')}"
+        body = base64.encodebytes(Path(self.path).read_bytes()).replace(b"\n", b"\r\n")
+        return _entity([f"Content-Type: {content_type}", "Content-Transfer-Encoding: base64",
+                        f"Content-Disposition: {disposition}"], body)
+
 
 @dataclass
 class Mail:
@@ -31,6 +57,7 @@ class Mail:
     html: str | None = None
     ref: object = None  # the caller's key for this message (e.g. an invitation id)
     headers: dict = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 class MailError(RuntimeError):
@@ -54,14 +81,23 @@ def _header(value: str) -> str:
     return "\r\n ".join(words)
 
 
-def _body(text: str) -> bytes:
-    """A text part's body: UTF-8, quoted-printable (lines of at most 76 characters), CRLF line ends."""
-    return binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
+def _entity(headers: list[str], body: bytes) -> bytes:
+    """A MIME entity: its header lines, a blank line, its body."""
+    return "\r\n".join(headers).encode() + b"\r\n\r\n" + body
 
 
-def _part(subtype: str, text: str) -> bytes:
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
-            .encode() + _body(text))
+def _text(subtype: str, text: str) -> bytes:
+    """A text part: UTF-8, quoted-printable (lines of at most 76 characters), CRLF line ends."""
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
+    return _entity([f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"], body)
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    boundary = f"=_{uuid.uuid4().hex}"
+    separator = f"\r\n--{boundary}\r\n".encode()
+    # The header ends with the first separator's CRLF: the blank line before the first part.
+    return (f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"\r\n'.encode() + separator
+            + separator.join(parts) + f"\r\n--{boundary}--\r\n".encode())
 
 
 def _is_transient(error: Exception) -> bool:
@@ -88,22 +124,19 @@ class Mailer:
         return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"])
 
     def render(self, mail: Mail) -> bytes:
-        """The message as sent: a text part, and an HTML alternative when there is one."""
+        """The message as sent: a text part, an HTML alternative when there is one, then the attachments."""
         if "\r" in mail.to or "\n" in mail.to:
             raise MailError(f"Not an e-mail address: {mail.to!r}")
         head = [f"From: {self.from_header}", f"To: {mail.to}", f"Subject: {_header(mail.subject)}",
                 f"Date: {formatdate(localtime=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
                 "MIME-Version: 1.0"]
         head += [f"{name}: {_header(value)}" for name, value in mail.headers.items()]
-        if not mail.html:
-            return "\r\n".join(head).encode() + b"\r\n" + _part("plain", mail.text)
-        boundary = f"=_{uuid.uuid4().hex}"
-        head.append(f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"')
-        separator = f"\r\n--{boundary}\r\n".encode()
-        return b"".join((
-            "\r\n".join(head).encode(), b"\r\n", separator, _part("plain", mail.text), separator,
-            _part("html", mail.html), f"\r\n--{boundary}--\r\n".encode(),
-        ))
+        body = _text("plain", mail.text)
+        if mail.html:
+            body = _multipart("alternative", [body, _text("html", mail.html)])
+        if mail.attachments:
+            body = _multipart("mixed", [body, *(attachment.part() for attachment in mail.attachments)])
+        return "\r\n".join(head).encode() + b"\r\n" + body
 
     def _mail_options(self, mail: Mail) -> tuple[str, ...]:
         """An address outside ASCII needs a server that takes SMTPUTF8 (a plain one refuses the message)."""
@@ -151,7 +184,15 @@ class Mailer:
         with smtp:
             for index, mail in enumerate(mails):
                 try:
-                    smtp.sendmail(self.envelope_from, [mail.to], self.render(mail), self._mail_options(mail))
+                    message = self.render(mail)
+                except OSError as error:  # an attachment that cannot be read: no retry will help
+                    permanent.append((mail, f"Could not read the attachment: {error}"))
+                    continue
+                except MailError as error:
+                    permanent.append((mail, f"Could not write the message: {error}"))
+                    continue
+                try:
+                    smtp.sendmail(self.envelope_from, [mail.to], message, self._mail_options(mail))
                 except smtplib.SMTPRecipientsRefused as error:
                     permanent.append((mail, f"Address refused by the mail server: {error.recipients}"))
                 except Exception as error:  # noqa: BLE001
@@ -167,7 +208,11 @@ class Mailer:
 
     def _write_outbox(self, mails):
         self.outbox.mkdir(parents=True, exist_ok=True)
+        failed = []
         for mail in mails:
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
-            (self.outbox / name).write_bytes(self.render(mail))
-        return []
+            try:
+                (self.outbox / name).write_bytes(self.render(mail))
+            except (OSError, MailError) as error:
+                failed.append((mail, f"Could not write the message: {error}"))
+        return failed

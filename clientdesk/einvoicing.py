@@ -1,0 +1,156 @@
+"""Peppol switches: the one place that decides whether a client's "send" and "receive" may change, and
+that brings the access point in line with them.
+
+`peppol_send` / `peppol_receive` are what the firm wants; `peppol_state` is where the registration
+stands: off → pending (a job is on its way) → registered, or taken (another provider holds the
+participant for receiving: nothing of ours registered for receiving, orange warning), or failed
+(an outside party could not be reached: the reason is in `peppol_message`, and a rerun completes it).
+
+The request changes the switches (state pending) in its transaction; the job (jobs/peppol.py) then
+calls `PeppolRegistration.sync`, which reads the switches as they are when it runs, so reruns and
+successive toggles converge on the last choice.
+"""
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+from .extensions import db
+from .models import Client, PeppolState, utcnow
+from .models.audit import audit_action
+from .services.http import HttpError
+from .services.peppol import AccessPoint, ParticipantTaken, PeppolError, Provider, Sml, Smp, participant_ids
+
+SWITCHES = ("send", "receive")
+
+
+class PeppolRefused(ValueError):
+    """A switch change the client's data or the installation does not allow; str() says why."""
+
+
+def access_point_configured(config) -> bool:
+    return bool(config.get("PEPPOL_AP_URL"))
+
+
+class PeppolSwitches:
+    @staticmethod
+    def check(client: Client, switch: str, on: bool, config) -> None:
+        if switch not in SWITCHES:
+            raise PeppolRefused(_("Unknown Peppol switch."))
+        if not access_point_configured(config):
+            raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
+                                  "so nothing can be registered or unregistered."))
+        if not on:
+            return
+        if client.country != "BE" or not client.enterprise_number:
+            raise PeppolRefused(_("%(name)s has no Belgian enterprise number: Peppol registration uses 0208:<enterprise number>.",
+                                  name=client.name))
+        if switch == "receive" and not client.e_invoicing_mandate:
+            raise PeppolRefused(_("%(name)s has no e-invoicing mandate: tick “E-invoicing mandate” on the client first "
+                                  "(receiving on Peppol needs the client's signed mandate).", name=client.name))
+
+    @classmethod
+    def set(cls, client: Client, config, **switches: bool) -> None:
+        """Change the given switches (send=..., receive=...); the state becomes pending until the job ends."""
+        for switch, on in switches.items():
+            cls.check(client, switch, on, config)
+        with audit_action("peppol_on" if any(switches.values()) else "peppol_off"):
+            for switch, on in switches.items():
+                setattr(client, f"peppol_{switch}", on)
+            client.peppol_state, client.peppol_message = PeppolState.PENDING.value, None
+            db.session.flush()
+
+    @classmethod
+    def retry(cls, client: Client, config) -> None:
+        """Run the registration again as the switches stand (after a failure, or switches set by a template)."""
+        if not access_point_configured(config):
+            raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
+                                  "so nothing can be registered or unregistered."))
+        with audit_action("peppol_retry"):
+            client.peppol_state, client.peppol_message = PeppolState.PENDING.value, None
+            db.session.flush()
+
+
+@dataclass
+class Outcome:
+    state: PeppolState
+    message: str | None = None
+    provider: Provider | None = None
+
+
+class PeppolRegistration:
+    """Brings the access point in line with a client's switches."""
+
+    def __init__(self, sml: Sml, smp: Smp, access_point: AccessPoint):
+        self.sml, self.smp, self.access_point = sml, smp, access_point
+
+    @classmethod
+    def from_config(cls, config) -> "PeppolRegistration":
+        access_point = AccessPoint.from_config(config)
+        if access_point is None:
+            raise PeppolError("No Peppol access point is configured (PEPPOL_AP_URL).")
+        return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("PEPPOL_DNS_SERVER")), Smp(), access_point)
+
+    def other_provider(self, enterprise_number: str) -> tuple[str, Provider] | None:
+        """The first of the client's identifiers that the SML points at a provider other than ours."""
+        for participant in participant_ids(enterprise_number):
+            smp_url = self.sml.smp_url(participant)
+            if smp_url is None or self.access_point.holds(participant):
+                continue
+            try:
+                return participant, self.smp.provider(smp_url, participant)
+            except (HttpError, PeppolError):
+                return participant, Provider(smp_url)  # the SML alone settles it; the name is a courtesy
+        return None
+
+    def sync(self, client: Client) -> Outcome:
+        """Register or unregister `client` as its switches say. Raises PeppolError when a party is unreachable."""
+        send, receive = client.peppol_send, client.peppol_receive
+        participant = participant_ids(client.enterprise_number)[0] if client.enterprise_number else None
+        if not (send or receive):
+            if participant:
+                self.access_point.unregister(participant)
+            return Outcome(PeppolState.OFF)
+        taken = self.other_provider(client.enterprise_number) if receive else None
+        if taken is not None:
+            holder, provider = taken
+            self._register(participant, client, send, receive=False)
+            return Outcome(PeppolState.TAKEN, f"{holder} is registered for receiving with another provider "
+                                              f"(SMP {provider.smp_host}).", provider)
+        try:
+            self._register(participant, client, send, receive)
+        except ParticipantTaken as refusal:
+            self._register(participant, client, send, receive=False)
+            return Outcome(PeppolState.TAKEN, str(refusal)[:500])
+        return Outcome(PeppolState.REGISTERED)
+
+    def _register(self, participant: str, client: Client, send: bool, receive: bool) -> None:
+        if send or receive:
+            self.access_point.register(participant, client.name, client.country, send=send, receive=receive)
+        else:
+            self.access_point.unregister(participant)
+
+    @staticmethod
+    def record(client: Client, outcome: Outcome) -> None:
+        """Write the outcome on the client (audited as one "peppol_sync"). The "registered with another
+        provider" warning stays until a check finds the participant free (receive registered here)."""
+        with audit_action("peppol_sync"):
+            if outcome.state == PeppolState.TAKEN:
+                provider = outcome.provider
+                client.peppol_receive = False  # nothing of ours receives for it
+                client.peppol_taken_at = utcnow()
+                client.peppol_other_smp = provider.smp_url if provider else None
+                client.peppol_other_provider = (", ".join(p for p in (provider.name, provider.contact) if p) or None
+                                                if provider else None)
+                client.peppol_state, client.peppol_message = outcome.state.value, outcome.message
+            elif client.peppol_taken_at is not None and not client.peppol_receive:
+                client.peppol_state = PeppolState.TAKEN.value
+            else:
+                client.peppol_taken_at = client.peppol_other_smp = client.peppol_other_provider = None
+                client.peppol_state, client.peppol_message = outcome.state.value, outcome.message
+            db.session.flush()
+
+    @staticmethod
+    def record_failure(client: Client, error: Exception) -> None:
+        with audit_action("peppol_sync"):
+            client.peppol_state, client.peppol_message = PeppolState.FAILED.value, str(error)[:500]
+            db.session.flush()

@@ -1,0 +1,114 @@
+"""Sending accounting documents to the accountant, as one task: selected documents, or all of one
+client's inbox. Chunks of documents, each chunk delivered per client through its integration (one SMTP
+connection, one sFTP session) and recorded in one transaction: Sent, or Failed with the reason.
+
+Idempotent: a document already sent is skipped, so a rerun after a crash sends only what was left
+(a document whose delivery went out just before a crash may go out twice: at least once, never lost).
+"""
+import logging
+from itertools import groupby
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import joinedload
+
+from .. import tasks
+from ..extensions import db
+from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, utcnow
+from ..services.delivery import DeliverySetupError, Item, SftpDeliverer, delivery_type, deliverer_for
+from ..services.storage import DocumentStore
+
+log = logging.getLogger(__name__)
+
+CHUNK = 200
+
+
+def _load_chunk(ids):
+    query = (sa.select(Document).where(Document.id.in_(ids)).order_by(Document.client_id, Document.id)
+             .options(joinedload(Document.client).selectinload(Client.integration).joinedload(ClientIntegration.product)))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(of=Document)  # two tasks on the same documents take turns
+    return db.session.scalars(query).unique().all()
+
+
+def _skip(outcome, document, reason):
+    outcome["skipped"].append({"client_id": document.client_id, "client": document.client.name,
+                               "reason": f"{document.filename}: {reason}"})
+
+
+def _item(document, integration, store: DocumentStore) -> Item:
+    return Item(
+        document_id=document.id, path=store.path(document.storage_path), filename=document.filename,
+        content_type=document.content_type, doc_type=delivery_type(document.doc_type, integration.credit_card_statements),
+        client_name=document.client.name, vat_number=document.client.vat_number,
+        ubl_path=store.path(document.ubl_storage_path) if document.ubl_storage_path else None,
+        ubl_filename=document.ubl_filename,
+    )
+
+
+def _deliver_client(client, documents, store, outcome) -> None:
+    integration = client.integration
+    if integration is None:
+        for document in documents:
+            _skip(outcome, document, f"{client.name} has no accounting software connected (Client integrations).")
+        return
+    if integration.delivery_method == DeliveryMethod.MANUAL:
+        for document in documents:
+            _skip(outcome, document, f"{client.name}'s documents are delivered manually: nothing to send.")
+        return
+    deliverer, reason, by_id = None, None, {}
+    try:
+        deliverer = deliverer_for(integration, current_app.config)
+        by_id = {r.document_id: r for r in deliverer.deliver([_item(d, integration, store) for d in documents])}
+    except DeliverySetupError as error:
+        reason = str(error)
+    now = utcnow()
+    for document in documents:
+        result = by_id.get(document.id)
+        document.attempts += 1
+        document.last_attempt_at = now
+        error = result.error if result is not None else (reason or "No delivery result.")
+        if error:
+            document.status, document.error = DocumentStatus.FAILED.value, error[:500]
+            outcome["failed"].append({"client_id": client.id, "client": client.name, "reason": f"{document.filename}: {error}"})
+        else:
+            document.status, document.error, document.sent_at = DocumentStatus.SENT.value, None, now
+            document.delivered_to = (result.delivered_to or "")[:300]
+            outcome["done"] += 1
+    if isinstance(deliverer, SftpDeliverer) and deliverer.seen_host_key:
+        integration.sftp_host_key = deliverer.seen_host_key  # trust on first use, checked from now on
+
+
+def _send(task, ids: list[int]) -> dict:
+    store = DocumentStore.from_config(current_app.config)
+    outcome = {"done": 0, "skipped": [], "failed": []}
+    for start in range(0, len(ids), CHUNK):
+        documents = []
+        for document in _load_chunk(ids[start:start + CHUNK]):
+            if document.status == DocumentStatus.SENT:
+                _skip(outcome, document, "already sent.")
+            else:
+                documents.append(document)
+        for _client_id, group in groupby(documents, key=lambda d: d.client_id):
+            group = list(group)
+            _deliver_client(group[0].client, group, store, outcome)
+        task.result = outcome
+        tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))  # commits the chunk's statuses
+    if outcome["failed"]:
+        task.error = (f"{len(outcome['failed'])} document(s) could not be delivered: they are marked Failed with the "
+                      "reason; send them again (To accountant) once fixed.")
+        db.session.commit()
+    return {"done": outcome["done"], "skipped": len(outcome["skipped"]), "failed": len(outcome["failed"])}
+
+
+def run_send_documents(task_id: str, document_ids: list[int]) -> dict:
+    with tasks.running(task_id) as task:
+        return _send(task, sorted(set(document_ids)))
+
+
+def run_send_inbox(task_id: str, client_id: int) -> dict:
+    """Everything in the client's inbox when the task runs (a rerun picks up what is still there)."""
+    with tasks.running(task_id) as task:
+        ids = list(db.session.scalars(sa.select(Document.id).where(
+            Document.client_id == client_id, Document.status == DocumentStatus.INBOX.value).order_by(Document.id)))
+        return _send(task, ids)

@@ -1,0 +1,265 @@
+"""Delivery of accounting documents to a client's accounting software: one Deliverer per method.
+
+    EmailDeliverer  one e-mail per document, to the address for its type (or the one address), the file
+                    attached and, when asked, its UBL; a batch goes over one SMTP connection (Mailer)
+    SftpDeliverer   the file into <folder>/<type>/ on the client's sFTP server (paramiko); the server's
+                    host key is remembered at the first connection and must match afterwards
+    ApiDeliverer    a Clearfacts-style upload: a GraphQL multipart request (`operations`, `map`, the file)
+                    with the client's VAT number, the file name and the invoice type, bearer token
+
+"Manual" delivery has no deliverer: there is nothing to send. `deliver(items)` never raises for a
+document: it returns one Result per item, with the reason when it failed.
+"""
+import json
+import logging
+import posixpath
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import paramiko
+
+from ..models import CreditCardStatements, DeliveryMethod, DocumentType
+from .http import HttpError, request
+from .mail import Attachment, Mail, Mailer
+
+log = logging.getLogger(__name__)
+
+# Clearfacts' invoice types
+API_INVOICE_TYPES = {DocumentType.PURCHASE: "PURCHASE", DocumentType.SALES: "SALE", DocumentType.MISC: "VARIOUS"}
+UPLOAD_MUTATION = ("mutation upload($vatnumber: String!, $filename: String!, $invoicetype: InvoiceTypeArgument!, $file: Upload!) "
+                   "{ uploadFile(vatnumber: $vatnumber, filename: $filename, invoicetype: $invoicetype, file: $file) "
+                   "{ uuid amountOfPages } }")
+
+
+class DeliverySetupError(ValueError):
+    """The integration's settings cannot deliver anything; str() says what to fix."""
+
+
+@dataclass
+class Item:
+    """One document to deliver, with everything the deliverer needs (no database access there)."""
+
+    document_id: int
+    path: Path
+    filename: str
+    content_type: str
+    doc_type: str  # purchase, sales or misc (credit-card statements already resolved)
+    client_name: str
+    vat_number: str | None = None
+    ubl_path: Path | None = None
+    ubl_filename: str | None = None
+
+
+@dataclass
+class Result:
+    document_id: int
+    delivered_to: str | None = None
+    error: str | None = None
+
+
+def delivery_type(doc_type: str, credit_card_statements: str) -> str:
+    """Credit-card statements go with purchases or with miscellaneous documents, as the integration says."""
+    if doc_type == DocumentType.CREDIT_CARD:
+        return DocumentType.MISC.value if credit_card_statements == CreditCardStatements.MISC else DocumentType.PURCHASE.value
+    return doc_type
+
+
+class EmailDeliverer:
+    def __init__(self, settings, mailer: Mailer):
+        self.settings, self.mailer = settings, mailer
+
+    def address_for(self, doc_type: str) -> str | None:
+        return getattr(self.settings, f"delivery_email_{doc_type}", None) or self.settings.delivery_email
+
+    def deliver(self, items: list[Item]) -> list[Result]:
+        results, mails = {}, []
+        for item in items:
+            address = self.address_for(item.doc_type)
+            if not address:
+                results[item.document_id] = Result(item.document_id, error=f"No delivery e-mail address for {item.doc_type} documents.")
+                continue
+            attachments = [Attachment(item.filename, item.content_type, str(item.path))]
+            if self.settings.attach_ubl and item.ubl_path is not None:
+                attachments.append(Attachment(item.ubl_filename or "invoice.xml", "application/xml", str(item.ubl_path)))
+            mails.append(Mail(
+                to=address, subject=f"{item.client_name}: {item.filename}",
+                text=f"{DocumentType(item.doc_type).label} document of {item.client_name}: {item.filename}",
+                ref=item.document_id, attachments=attachments,
+            ))
+            results[item.document_id] = Result(item.document_id, delivered_to=address)
+        for mail, reason in self.mailer.send_many(mails):
+            results[mail.ref] = Result(mail.ref, error=reason[:500])
+        return [results[item.document_id] for item in items]
+
+
+@dataclass
+class SftpTarget:
+    host: str
+    port: int
+    username: str
+    folder: str
+
+    @classmethod
+    def parse(cls, url: str | None) -> "SftpTarget":
+        parts = urlsplit(url or "")
+        if parts.scheme != "sftp" or not parts.hostname or not parts.username:
+            raise DeliverySetupError("The sFTP folder must look like sftp://user@host[:port]/folder.")
+        try:
+            port = parts.port or 22
+        except ValueError:
+            raise DeliverySetupError("The sFTP port must be a number.") from None
+        return cls(parts.hostname, port, unquote(parts.username), unquote(parts.path) or "/")
+
+
+class SftpDeliverer:
+    def __init__(self, settings, timeout: float = 15):
+        self.settings = settings
+        self.target = SftpTarget.parse(settings.sftp_url)
+        self.timeout = timeout
+        self.seen_host_key: str | None = None  # the key met at a first connection, for the caller to remember
+
+    def _connect(self) -> tuple[paramiko.Transport, paramiko.SFTPClient]:
+        transport = paramiko.Transport((self.target.host, self.target.port))
+        transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self.timeout
+        try:
+            transport.start_client(timeout=self.timeout)
+            key = transport.get_remote_server_key()
+            presented = f"{key.get_name()} {key.get_base64()}"
+            expected = (self.settings.sftp_host_key or "").strip()
+            if expected and " ".join(expected.split()[:2]) != presented:
+                raise DeliverySetupError(
+                    f"The sFTP server {self.target.host} presented a different host key than the one remembered "
+                    f"({key.get_name()}): if the server really changed, clear the remembered key on the integration.")
+            if not expected:
+                self.seen_host_key = presented
+            transport.auth_password(self.target.username, self.settings.sftp_password or "")
+            return transport, paramiko.SFTPClient.from_transport(transport)
+        except BaseException:
+            transport.close()
+            raise
+
+    @staticmethod
+    def _makedirs(sftp: paramiko.SFTPClient, folder: str) -> None:
+        path = ""
+        for part in [p for p in folder.split("/") if p]:
+            path = f"{path}/{part}" if path or folder.startswith("/") else part
+            try:
+                sftp.stat(path)
+            except FileNotFoundError:
+                sftp.mkdir(path)
+
+    def deliver(self, items: list[Item]) -> list[Result]:
+        try:
+            transport, sftp = self._connect()
+        except DeliverySetupError as error:
+            return [Result(item.document_id, error=str(error)) for item in items]
+        except paramiko.AuthenticationException:
+            return [Result(i.document_id, error=f"The sFTP server {self.target.host} refused the user name or password.") for i in items]
+        except (paramiko.SSHException, OSError) as error:
+            return [Result(i.document_id, error=f"The sFTP server {self.target.host}:{self.target.port} could not be reached ({error}).")
+                    for i in items]
+        results = []
+        with transport, sftp:
+            made = set()
+            for item in items:
+                folder = posixpath.join(self.target.folder, item.doc_type)
+                remote = posixpath.join(folder, f"{item.document_id}-{Path(item.filename).name}")
+                try:
+                    if folder not in made:
+                        self._makedirs(sftp, folder)
+                        made.add(folder)
+                    sftp.put(str(item.path), remote, confirm=True)
+                except (OSError, paramiko.SSHException) as error:
+                    results.append(Result(item.document_id, error=f"sFTP upload of {item.filename} failed: {error}"[:500]))
+                    continue
+                results.append(Result(item.document_id, delivered_to=f"sftp://{self.target.host}{remote}"))
+        return results
+
+
+class ApiDeliverer:
+    def __init__(self, settings, timeout: float = 30):
+        if not (settings.api_url or "").startswith(("http://", "https://")) or not settings.api_token:
+            raise DeliverySetupError("API delivery needs the API address (https://...) and its token.")
+        self.settings, self.timeout = settings, timeout
+
+    def _body(self, item: Item) -> tuple[bytes, str]:
+        boundary = uuid.uuid4().hex
+        operations = {"query": UPLOAD_MUTATION, "variables": {
+            "vatnumber": item.vat_number, "filename": item.filename,
+            "invoicetype": API_INVOICE_TYPES[DocumentType(item.doc_type)], "file": None}}
+        safe_name = item.filename.replace('"', "'").replace("\r", " ").replace("\n", " ")
+        chunks = []
+        for name, value in (("operations", json.dumps(operations)), ("map", json.dumps({"0": ["variables.file"]}))):
+            chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n'
+                          f"Content-Type: application/json\r\n\r\n{value}\r\n".encode())
+        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="0"; filename="{safe_name}"\r\n'
+                      f"Content-Type: {item.content_type}\r\n\r\n".encode())
+        chunks.append(item.path.read_bytes())
+        chunks.append(f"\r\n--{boundary}--\r\n".encode())
+        return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+    def deliver(self, items: list[Item]) -> list[Result]:
+        results = []
+        for item in items:
+            try:
+                body, content_type = self._body(item)
+                answer = request("POST", self.settings.api_url, body, timeout=self.timeout, what="The accounting software's API",
+                                 headers={"Content-Type": content_type, "Authorization": f"Bearer {self.settings.api_token}",
+                                          "Accept": "application/json"})
+                data = answer.json() or {}
+            except HttpError as error:
+                detail = error.detail()
+                results.append(Result(item.document_id, error=f"{error}{': ' + detail if detail else ''}"[:500]))
+                continue
+            except (OSError, ValueError) as error:
+                results.append(Result(item.document_id, error=f"Upload of {item.filename} failed: {error}"[:500]))
+                continue
+            upload = (data.get("data") or {}).get("uploadFile") if isinstance(data, dict) else None
+            if not upload:
+                message = "; ".join(e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)) if isinstance(data, dict) else ""
+                results.append(Result(item.document_id, error=f"The API did not accept {item.filename}: {message or 'no upload in its answer'}"[:500]))
+                continue
+            results.append(Result(item.document_id, delivered_to=f"{urlsplit(self.settings.api_url).hostname} ({upload.get('uuid')})"))
+        return results
+
+
+def deliverer_for(settings, config):
+    """The deliverer for an integration's method; None for manual delivery. Raises DeliverySetupError."""
+    method = settings.delivery_method
+    if method == DeliveryMethod.EMAIL:
+        return EmailDeliverer(settings, Mailer.from_config(config))
+    if method == DeliveryMethod.SFTP:
+        return SftpDeliverer(settings)
+    if method == DeliveryMethod.API:
+        return ApiDeliverer(settings)
+    return None
+
+
+def settings_problems(settings, product) -> list[str]:
+    """What keeps these delivery settings (a client's integration or a template's defaults) from working."""
+    method = settings.delivery_method
+    problems = []
+    if product is not None and method not in product.delivery_method_list:
+        supported = ", ".join(DeliveryMethod(m).label for m in product.delivery_method_list if m in DeliveryMethod._value2member_map_)
+        problems.append(f"{product.name} does not take documents by {DeliveryMethod(method).label} (it takes: {supported}).")
+    if method == DeliveryMethod.EMAIL:
+        missing = [DocumentType(t).label.lower() for t in ("purchase", "sales", "misc")
+                   if not (getattr(settings, f"delivery_email_{t}") or settings.delivery_email)]
+        if missing:
+            problems.append("E-mail delivery needs an address: one for every document, or one per type "
+                            f"(missing: {', '.join(missing)}).")
+    elif method == DeliveryMethod.SFTP:
+        try:
+            SftpTarget.parse(settings.sftp_url)
+        except DeliverySetupError as error:
+            problems.append(str(error))
+        if not settings.sftp_password:
+            problems.append("sFTP delivery needs the password of the sFTP user.")
+    elif method == DeliveryMethod.API:
+        if not (settings.api_url or "").startswith(("http://", "https://")):
+            problems.append("API delivery needs the API address (https://...).")
+        if not settings.api_token:
+            problems.append("API delivery needs the API token.")
+    return problems

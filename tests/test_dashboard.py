@@ -1,0 +1,87 @@
+"""The dashboard: every number links to the client list filtered to exactly those rows, within the user's scope."""
+import html
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from clientdesk.models import Document, Role, Task, utcnow
+
+LIST_COUNT = re.compile(r"List \((\d+)\)")
+
+
+@pytest.fixture
+def portfolio(make, store):
+    north, south = make.group("North"), make.group("South")
+    now = utcnow()
+    make.client(north, status="invited", invitation_expires_at=now + timedelta(days=1))  # expiring
+    make.client(north, status="invited", invitation_expires_at=now - timedelta(days=2))  # expired
+    make.client(north, status="invited", invitation_expires_at=now + timedelta(days=15))
+    make.client(north, status="active", trial_end=date.today() + timedelta(days=3))
+    make.client(south, status="active", trial_end=date.today() + timedelta(days=40), peppol_state="failed")
+    make.client(south, status="created", peppol_state="pending")
+    make.client(south, status="deactivated")
+    make.client(south, status="invited", hidden=True, invitation_expires_at=now - timedelta(days=1))
+    inbox = make.client(north, status="active")
+    store.run(lambda s: s.add_all([Document(client_id=inbox.id, filename=f"f{i}.pdf", storage_path="x", status="inbox") for i in range(3)]))
+    store.run(lambda s: s.add(Task(id="t-failed", kind="client_invite", status="failed", client_id=inbox.id)))
+    return {"north": north, "south": south}
+
+
+def dashboard_links(page: str):
+    for href, number in re.findall(r'<a[^>]+href="([^"]+)"[^>]*>(\d+)</a>', page):
+        yield html.unescape(href), int(number)
+
+
+def test_every_number_links_to_exactly_those_rows(portfolio, make, as_user):
+    http = as_user(make.user(Role.SUPERVISOR))
+    page = http.get("/admin/").text
+    links = list(dashboard_links(page))
+    client_links = [(href, n) for href, n in links if href.startswith("/admin/client/")]
+    assert len(client_links) >= 15
+    for href, number in client_links:
+        listed = LIST_COUNT.search(http.get(href).text)
+        assert listed and int(listed.group(1)) == number, href
+
+
+def test_blocks_count_what_they_say(portfolio, make, as_user):
+    page = as_user(make.user(Role.SUPERVISOR)).get("/admin/").text
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "1 expire within 3 days" in text
+    assert "1 expired: resend them" in text  # the hidden client's expired link is not a supervisor's
+    assert "1 end in the next 7 days" in text
+    assert "1 pending" in text and "1 failed" in text
+    assert "3 documents waiting in inboxes" in text and "1 clients with documents waiting" in text
+    assert "1 failed tasks" in text
+
+
+def test_staff_see_their_groups_only(portfolio, make, as_user):
+    staff = make.user(Role.STAFF, groups=[portfolio["south"]])
+    page = as_user(staff).get("/admin/").text
+    assert "North" not in page
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "0 expired: resend them" in text and "0 documents waiting" in text
+    assert "0 failed tasks" in text  # not theirs
+
+
+def test_dashboard_statement_count_does_not_grow_with_clients(make, as_user, app):
+    import sqlalchemy as sa
+
+    from clientdesk.extensions import db
+
+    http = as_user(make.user(Role.ADMIN))
+    counts = []
+    for _ in range(2):
+        for _ in range(5):
+            make.client(make.group(), status="invited", invitation_expires_at=utcnow())
+        statements = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert http.get("/admin/").status_code == 200
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        counts.append(len(statements))
+    assert counts[0] == counts[1]

@@ -1,0 +1,214 @@
+"""Peppol switches against a real DNS server (the SML), a real SMP and a real access point, run by a
+real worker process."""
+from types import SimpleNamespace
+
+import pytest
+
+from clientdesk.models import Client, Role, Task
+from clientdesk.services.peppol import BILLING_DOCUMENT_TYPES, Sml, sml_hostname
+from tests.helpers import flashes, post
+from tests.outside import AccessPointApp, DnsServer, HttpServer, SmpApp
+from tests.servers import run_worker_burst
+
+ZONE = "participant.sml.test.tech.peppol.org"
+AP_TOKEN = "ap-secret-token"
+
+
+@pytest.mark.parametrize("participant, expected", [
+    # phax PeppolNaptrURLProviderTest (lower-case base32)
+    ("9915:test", "eh5boavaktmbgzyh2a63dz4qov33fvp5nsdvqklucfraayoodw6a"),
+    ("0088:1234567890123", "sjsyvccmqyjxk3weuapffq4x3umcrf4qryherj4vovhmonh7gccq"),
+    ("0010:5798000000001", "xukhfqabqziki3ykvr2fhr4snfa3pf5vpq6k4tonv3lmvsy5arvq"),
+    # the published Belgian examples: 0208 without BE, 9925 with it, case-insensitive
+    ("0208:0403170701", "7HPKIXRGBLPXSLUMTIUCYA6Q74POZARDF2VSBY67RW75B7GOPIYQ"),
+    ("9925:BE0403170701", "PUSZIR5WEQK4QJNIIQ56WAH5K2VZQZDPCQ5JZWF362REITS5YD6Q"),
+    ("9925:be0403170701", "PUSZIR5WEQK4QJNIIQ56WAH5K2VZQZDPCQ5JZWF362REITS5YD6Q"),
+])
+def test_sml_name_matches_the_published_vectors(participant, expected):
+    assert sml_hostname(participant, ZONE).lower() == f"{expected}.iso6523-actorid-upis.{ZONE}".lower()
+
+
+def test_sml_lookup_reads_the_naptr_record_of_a_real_dns_server():
+    dns = DnsServer().start()
+    try:
+        dns.register(sml_hostname("9915:test", ZONE), "https://test.erechnung.gv.at/smp")
+        sml = Sml(ZONE, dns.address)
+        assert sml.smp_url("9915:TEST") == "https://test.erechnung.gv.at/smp"
+        assert sml.smp_url("0208:0403170701") is None  # NXDOMAIN: nobody holds it
+        assert dns.resolver.queries[0] == (sml_hostname("9915:test", ZONE).lower(), "NAPTR")
+    finally:
+        dns.stop()
+
+
+@pytest.fixture
+def peppol(app, monkeypatch):
+    dns, smp, ap = DnsServer().start(), HttpServer(SmpApp()).start(), HttpServer(AccessPointApp(AP_TOKEN)).start()
+    monkeypatch.setitem(app.config, "PEPPOL_AP_URL", ap.url)
+    monkeypatch.setitem(app.config, "PEPPOL_AP_TOKEN", AP_TOKEN)
+    env = {"PEPPOL_AP_URL": ap.url, "PEPPOL_AP_TOKEN": AP_TOKEN, "PEPPOL_DNS_SERVER": dns.address, "PEPPOL_SML_ZONE": ZONE}
+    yield SimpleNamespace(dns=dns, smp=smp, ap=ap, env=env)
+    for server in (dns, smp, ap):
+        server.stop()
+
+
+@pytest.fixture
+def team(make):
+    group = make.group("Team P")
+    return SimpleNamespace(group=group, staff=make.user(Role.STAFF, groups=[group]), supervisor=make.user(Role.SUPERVISOR))
+
+
+def toggle(http, client_id, switch, on):
+    return post(http, "/admin/client/peppol/", {"id": client_id, "switch": switch, "on": "1" if on else "0"})
+
+
+def participant(client) -> str:
+    return f"iso6523-actorid-upis::0208:{client.enterprise_number}"
+
+
+def test_receive_on_registers_a_free_participant_then_off_unregisters(team, make, as_user, app_config, peppol, store):
+    acme = make.client(team.group, name="Brasserie Lambiek BV", e_invoicing_mandate=True)
+    http = as_user(team.staff)
+    assert toggle(http, acme.id, "receive", True).status_code == 302
+    pending = store.get(Client, acme.id)
+    assert (pending.peppol_receive, pending.peppol_state) == (True, "pending")
+    assert "Pending: the registration is being checked" in http.get(f"/admin/client/details/?id={acme.id}").text
+    assert peppol.ap.app.calls == []  # nothing leaves before the worker runs
+
+    run_worker_burst(app_config, **peppol.env)
+
+    client = store.get(Client, acme.id)
+    assert (client.peppol_receive, client.peppol_state, client.peppol_message) == (True, "registered", None)
+    asked = {name for name, qtype in peppol.dns.resolver.queries if qtype == "NAPTR"}
+    assert asked == {sml_hostname(f"0208:{acme.enterprise_number}", ZONE).lower(),
+                     sml_hostname(f"9925:BE{acme.enterprise_number}", ZONE).lower()}
+    registration = peppol.ap.app.participants[participant(acme)]
+    assert registration["receive"] is True and registration["send"] is False
+    assert registration["document_types"] == list(BILLING_DOCUMENT_TYPES)
+    assert registration["name"] == "Brasserie Lambiek BV" and registration["country"] == "BE"
+
+    toggle(http, acme.id, "receive", False)
+    run_worker_burst(app_config, **peppol.env)
+    assert participant(acme) not in peppol.ap.app.participants
+    assert ("DELETE", participant(acme)) in peppol.ap.app.calls
+    client = store.get(Client, acme.id)
+    assert (client.peppol_receive, client.peppol_state) == (False, "off")
+
+
+@pytest.mark.parametrize("scheme", ["0208", "9925"])
+def test_taken_by_another_provider_changes_nothing_and_warns(scheme, team, make, as_user, app_config, peppol, store):
+    acme = make.client(team.group, name="Frituur Sint-Jan", e_invoicing_mandate=True)
+    held = f"{scheme}:{'BE' if scheme == '9925' else ''}{acme.enterprise_number}"
+    peppol.dns.register(sml_hostname(held, ZONE), peppol.smp.url)
+    peppol.smp.app.participants.add(f"iso6523-actorid-upis::{held}")
+    http = as_user(team.staff)
+    toggle(http, acme.id, "send", True)
+    toggle(http, acme.id, "receive", True)
+
+    run_worker_burst(app_config, **peppol.env)
+
+    client = store.get(Client, acme.id)
+    assert (client.peppol_state, client.peppol_receive, client.peppol_send) == ("taken", False, True)
+    assert client.peppol_other_smp == peppol.smp.url
+    assert client.peppol_other_provider == "Other Access Point NV, peppol@other-provider.example"
+    # sending does not need the exclusive registration: registered as a sender only
+    registration = peppol.ap.app.participants[participant(acme)]
+    assert (registration["send"], registration["receive"], registration["document_types"]) == (True, False, [])
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "Registered with another provider." in page and "127.0.0.1" in page and "Other Access Point NV" in page
+    assert "migration key" in page and "ask that provider to deregister" in page
+    assert "other provider" in http.get("/admin/client/").text  # the list shows it too
+
+
+def test_access_point_refusal_is_shown_as_taken(team, make, as_user, app_config, peppol, store):
+    """The SML has no record yet (e.g. just registered elsewhere), but the access point's SML call refuses."""
+    acme = make.client(team.group, e_invoicing_mandate=True)
+    peppol.ap.app.sml_taken.add(participant(acme))
+    toggle(as_user(team.staff), acme.id, "receive", True)
+    run_worker_burst(app_config, **peppol.env)
+    client = store.get(Client, acme.id)
+    assert client.peppol_state == "taken" and "ERR-106" in client.peppol_message and client.peppol_receive is False
+    assert participant(acme) not in peppol.ap.app.participants
+
+
+def test_access_point_down_fails_visibly_then_run_again_registers(team, make, as_user, app_config, peppol, store):
+    acme = make.client(team.group, e_invoicing_mandate=True)
+    http = as_user(team.staff)
+    peppol.ap.stop()
+    toggle(http, acme.id, "receive", True)
+    run_worker_burst(app_config, **peppol.env)
+
+    client = store.get(Client, acme.id)
+    assert client.peppol_state == "failed" and "could not be reached" in client.peppol_message
+    assert client.peppol_receive is True  # still wanted: a rerun completes it
+    task = store.one(Task)
+    assert task.status == "failed" and "could not be reached" in task.error
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "did not go through" in page and "Try again" in page
+    assert "Run again" in http.get(f"/admin/task/details/?id={task.id}").text
+
+    peppol.ap.start()
+    post(http, "/admin/task/rerun/", {"id": task.id})
+    run_worker_burst(app_config, **peppol.env)
+    assert store.get(Client, acme.id).peppol_state == "registered"
+    assert store.get(Task, task.id).status == "finished"
+    assert peppol.ap.app.participants[participant(acme)]["receive"] is True
+
+
+def test_try_again_from_the_client_page(team, make, as_user, app_config, peppol, store):
+    acme = make.client(team.group, e_invoicing_mandate=True, peppol_send=True, peppol_state="failed",
+                       peppol_message="The Peppol access point could not be reached")
+    http = as_user(team.staff)
+    post(http, "/admin/client/peppol/", {"id": acme.id, "switch": "retry"})
+    assert store.get(Client, acme.id).peppol_state == "pending"
+    run_worker_burst(app_config, **peppol.env)
+    assert store.get(Client, acme.id).peppol_state == "registered"
+    assert peppol.ap.app.participants[participant(acme)]["send"] is True
+
+
+def test_receive_needs_the_mandate_and_the_switches_say_when_no_access_point(team, make, as_user, app, peppol, store, monkeypatch):
+    acme = make.client(team.group, e_invoicing_mandate=False)
+    http = as_user(team.staff)
+    refused = toggle(http, acme.id, "receive", True)
+    assert any("no e-invoicing mandate" in m for m in flashes(http.get(refused.headers["Location"]).text))
+    assert store.get(Client, acme.id).peppol_state == "off" and store.count(Task) == 0
+
+    monkeypatch.setitem(app.config, "PEPPOL_AP_URL", None)
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "Peppol is not connected: no access point is configured" in page and "Turn on" not in page
+    response = post(http, "/admin/client/peppol/", {"id": acme.id, "switch": "send", "on": "1"}, follow_redirects=True)
+    assert any("no access point is configured" in m for m in flashes(response.text))
+    bulk = post(as_user(team.supervisor), "/admin/client/action/", {"action": "peppol_on", "rowid": [str(acme.id)]},
+                follow_redirects=True)
+    assert any("no access point is configured" in m for m in flashes(bulk.text))
+    assert store.count(Task) == 0 and store.get(Client, acme.id).peppol_send is False
+
+
+def test_bulk_peppol_on_and_off_for_selected_rows(team, make, as_user, app_config, peppol, store):
+    ready = make.client(team.group, name="Mandated BV", e_invoicing_mandate=True)
+    no_mandate = make.client(team.group, name="No Mandate BV")
+    http = as_user(team.supervisor)
+    response = post(http, "/admin/client/action/", {"action": "peppol_on", "rowid": [str(ready.id), str(no_mandate.id)]})
+    assert "/admin/task/details/" in response.headers["Location"]
+    run_worker_burst(app_config, **peppol.env)
+
+    assert store.get(Client, ready.id).peppol_state == "registered"
+    assert peppol.ap.app.participants[participant(ready)]["receive"] is True
+    skipped = store.get(Client, no_mandate.id)
+    assert (skipped.peppol_send, skipped.peppol_receive, skipped.peppol_state) == (False, False, "off")
+    task = store.one(Task)
+    assert task.result["done"] == 1 and "no e-invoicing mandate" in task.result["skipped"][0]["reason"]
+
+    post(http, "/admin/client/action/", {"action": "peppol_off", "rowid": [str(ready.id)]})
+    run_worker_burst(app_config, **peppol.env)
+    assert peppol.ap.app.participants == {}
+    assert store.get(Client, ready.id).peppol_state == "off"
+
+
+def test_staff_toggle_only_their_clients_and_not_in_bulk(team, make, as_user, app_config, peppol, store):
+    other = make.client(make.group("Team Q"), e_invoicing_mandate=True)
+    mine = make.client(team.group, e_invoicing_mandate=True)
+    http = as_user(team.staff)
+    assert toggle(http, other.id, "receive", True).status_code == 404
+    post(http, "/admin/client/action/", {"action": "peppol_on", "rowid": [str(mine.id)]})  # bulk: supervisors only
+    assert store.count(Task) == 0
+    assert store.get(Client, other.id).peppol_state == "off" and store.get(Client, mine.id).peppol_state == "off"
