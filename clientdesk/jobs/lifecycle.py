@@ -1,5 +1,6 @@
-"""Lifecycle actions on selected clients, as one bulk task: rows in chunks, each chunk one transaction,
-then that chunk's invitation e-mails over one SMTP connection.
+"""Lifecycle actions on selected clients, as one bulk task: rows in chunks, each chunk one transaction
+(its clients, contacts and invitations loaded by three queries, changed by one flush), then that chunk's
+invitation e-mails over one SMTP connection, then one statement marking them sent.
 
 Idempotent: a row whose state no longer allows the action is skipped with its reason; a rerun after
 a crash re-sends invitations whose e-mail never left (with a fresh token, the old one never having
@@ -50,7 +51,8 @@ def _apply(action: str, clients, task, outcome) -> list[tuple[Invitation, str]]:
 
 def _send(invitations: list[tuple[Invitation, str]], mails: list[Mail], mailer: Mailer, outcome) -> None:
     failed = dict((mail.ref, reason) for mail, reason in mailer.send_many(mails))
-    sent_ids = [mail.ref for mail in mails if mail.ref not in failed]  # invitation ids (reading them off the expired rows would reload each)
+    # The ids from the mails: read off the invitations, which the commit expired, each would be reloaded.
+    sent_ids = [mail.ref for mail in mails if mail.ref not in failed]
     if sent_ids:  # one statement for the chunk (invitations are not audited: the client's invite event is)
         db.session.execute(sa.update(Invitation).where(Invitation.id.in_(sent_ids))
                            .values(status=InvitationStatus.SENT.value, sent_at=utcnow())

@@ -99,7 +99,7 @@ def _column_changes(obj, kind: str) -> dict:
         key = attr.key
         if key in skipped or key not in state.dict and kind != "delete":
             continue
-        history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # what state.attrs[key].history reads, minus building state.attrs
+        history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # state.attrs would build all ~60 attribute states
         if kind == "update":
             if not history.has_changes():
                 continue

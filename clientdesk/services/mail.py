@@ -89,7 +89,8 @@ def _entity(headers: list[str], body: bytes) -> bytes:
 def _text(subtype: str, text: str) -> bytes:
     """A text part: UTF-8, quoted-printable (lines of at most 76 characters), CRLF line ends."""
     body = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
-    return _entity([f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"], body)
+    headers = [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"]
+    return _entity(headers, body)
 
 
 def _multipart(subtype: str, parts: list[bytes]) -> bytes:
