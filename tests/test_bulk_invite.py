@@ -1,5 +1,6 @@
 """The bulk lifecycle job's cost does not grow with its rows: statements per chunk, not per client
 (bench/bulk_invite.py measures the rate; these guard its reasons)."""
+import uuid
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -15,15 +16,19 @@ def run_job(app, user, client_ids, action="invite") -> tuple[dict, list[str]]:
     from clientdesk.extensions import db
 
     statements = []
+
+    def count(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    task_id = str(uuid.uuid4())
     with app.app_context():
-        db.session.add(Task(id=f"task-{len(client_ids)}-{action}", kind="bulk", user_id=user.id))
+        db.session.add(Task(id=task_id, kind="bulk", user_id=user.id))
         db.session.commit()
-        counter = lambda *args: statements.append(args[2])  # noqa: E731
-        sa.event.listen(db.engine, "before_cursor_execute", counter)
+        sa.event.listen(db.engine, "before_cursor_execute", count)
         try:
-            result = job.run_bulk_action(f"task-{len(client_ids)}-{action}", action, client_ids)
+            result = job.run_bulk_action(task_id, action, client_ids)
         finally:
-            sa.event.remove(db.engine, "before_cursor_execute", counter)
+            sa.event.remove(db.engine, "before_cursor_execute", count)
     return result, statements
 
 
