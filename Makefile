@@ -32,6 +32,7 @@ test-postgres: install
 bench: install
 	$(BIN)/python bench/list_view.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/bulk_invite.py
 
 ## Extract the interface's messages and update the French and Dutch catalogs (then translate, then `make compile-translations`).
 translations: install

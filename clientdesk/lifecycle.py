@@ -8,6 +8,7 @@
 
 Each method changes the client in the caller's session; the audit record is written by the same
 flush under the action's name (models/audit.py). The caller commits, then sends mail or enqueues.
+`apply_many` is the bulk form of a transition: the same checks and changes, one flush for all clients.
 `check_<action>` raises LifecycleError with the reason a client is not eligible, which bulk tasks
 report per row.
 """
@@ -42,12 +43,46 @@ def _void_open_invitations(client: Client) -> None:
             invitation.status, invitation.voided_at = InvitationStatus.VOIDED.value, utcnow()
 
 
-def _issue_invitation(client: Client, by) -> tuple[Invitation, str]:
+def _issue_invitation(client: Client, by, task_id: str | None) -> tuple[Invitation, str]:
     invitation, token = Invitation.issue(client, client.primary_contact, by=by)
-    client.invitations.insert(0, invitation)
+    invitation.task_id = task_id
     client.invited_at = utcnow()
     client.invitation_expires_at = invitation.expires_at
     return invitation, token
+
+
+def _invite(client: Client, by, task_id) -> tuple[Invitation, str]:
+    client.status = ClientStatus.INVITED.value
+    return _issue_invitation(client, by, task_id)
+
+
+def _resend(client: Client, by, task_id) -> tuple[Invitation, str]:
+    _void_open_invitations(client)
+    return _issue_invitation(client, by, task_id)
+
+
+def _activate(client: Client, by, task_id) -> None:
+    _void_open_invitations(client)
+    client.status = ClientStatus.ACTIVE.value
+    client.activated_at = utcnow()
+    client.invitation_expires_at = None
+
+
+def _deactivate(client: Client, by, task_id) -> None:
+    _void_open_invitations(client)
+    client.status = ClientStatus.DEACTIVATED.value
+    client.deactivated_at = utcnow()
+    client.invitation_expires_at = None
+
+
+def _reactivate(client: Client, by, task_id) -> None:
+    client.status = (ClientStatus.ACTIVE if client.activated_at else ClientStatus.CREATED).value
+    client.deactivated_at = None
+
+
+# What each transition changes, once its check has passed (ClientLifecycle runs them under their audit name).
+_CHANGES = {"invite": _invite, "resend": _resend, "activate": _activate, "deactivate": _deactivate,
+            "reactivate": _reactivate}
 
 
 class ClientLifecycle:
@@ -100,20 +135,50 @@ class ClientLifecycle:
     @classmethod
     def invite(cls, client: Client, by=None) -> tuple[Invitation, str]:
         """created → invited. Returns the invitation and its token (for the e-mail only)."""
-        cls.check_invite(client)
-        with audit_action("invite"):
-            client.status = ClientStatus.INVITED.value
-            result = _issue_invitation(client, by)
-            db.session.flush()
-        return result
+        return cls._transition("invite", client, by)
 
     @classmethod
     def resend(cls, client: Client, by=None) -> tuple[Invitation, str]:
         """A new link for an invited client (expired included); the previous link stops working."""
-        cls.check_resend(client)
-        with audit_action("resend"):
-            _void_open_invitations(client)
-            result = _issue_invitation(client, by)
+        return cls._transition("resend", client, by)
+
+    @classmethod
+    def activate(cls, client: Client) -> None:
+        """An admin activates a client managed by the firm, without invitation or e-mail."""
+        cls._transition("activate", client)
+
+    @classmethod
+    def deactivate(cls, client: Client) -> None:
+        cls._transition("deactivate", client)
+
+    @classmethod
+    def reactivate(cls, client: Client) -> None:
+        """Back to active if the client had accepted before, else back to created (to be invited again)."""
+        cls._transition("reactivate", client)
+
+    @classmethod
+    def apply_many(cls, action: str, clients, by=None, task_id: str | None = None) -> tuple[list, list]:
+        """`action` (invite, resend, activate, deactivate, reactivate) on every client that allows it, written
+        by one flush: one batch of statements and audit rows instead of one per client. `task_id`: the task
+        that e-mails the new invitations. Returns ([(client, what the single transition returns)],
+        [(client, LifecycleError saying why it was refused)])."""
+        done, refused = [], []
+        with audit_action(action):
+            for client in clients:
+                try:
+                    getattr(cls, f"check_{action}")(client)
+                except LifecycleError as error:
+                    refused.append((client, error))
+                    continue
+                done.append((client, _CHANGES[action](client, by, task_id)))
+            db.session.flush()
+        return done, refused
+
+    @classmethod
+    def _transition(cls, action: str, client: Client, by=None):
+        getattr(cls, f"check_{action}")(client)
+        with audit_action(action):
+            result = _CHANGES[action](client, by, None)
             db.session.flush()
         return result
 
@@ -127,7 +192,7 @@ class ClientLifecycle:
             return None
         with audit_action("resend"):
             _void_open_invitations(client)
-            result = _issue_invitation(client, by)
+            result = _issue_invitation(client, by, task_id)
             db.session.flush()
         return result
 
@@ -148,36 +213,6 @@ class ClientLifecycle:
             client.trial_end = today() + timedelta(days=TRIAL_DAYS)
             db.session.flush()
         return client
-
-    @classmethod
-    def activate(cls, client: Client) -> None:
-        """An admin activates a client managed by the firm, without invitation or e-mail."""
-        cls.check_activate(client)
-        with audit_action("activate"):
-            _void_open_invitations(client)
-            client.status = ClientStatus.ACTIVE.value
-            client.activated_at = utcnow()
-            client.invitation_expires_at = None
-            db.session.flush()
-
-    @classmethod
-    def deactivate(cls, client: Client) -> None:
-        cls.check_deactivate(client)
-        with audit_action("deactivate"):
-            _void_open_invitations(client)
-            client.status = ClientStatus.DEACTIVATED.value
-            client.deactivated_at = utcnow()
-            client.invitation_expires_at = None
-            db.session.flush()
-
-    @classmethod
-    def reactivate(cls, client: Client) -> None:
-        """Back to active if the client had accepted before, else back to created (to be invited again)."""
-        cls.check_reactivate(client)
-        with audit_action("reactivate"):
-            client.status = (ClientStatus.ACTIVE if client.activated_at else ClientStatus.CREATED).value
-            client.deactivated_at = None
-            db.session.flush()
 
     @classmethod
     def delete(cls, client: Client) -> None:

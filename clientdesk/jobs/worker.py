@@ -1,4 +1,6 @@
 """The RQ worker: each job runs in its own app context (its own database session), in-process."""
+import gc
+
 from flask import current_app
 from rq import SimpleWorker
 
@@ -21,4 +23,7 @@ def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
     connection = get_redis(app)
     worker = AppWorker(list(queues), connection=connection)
     worker.app = app
+    # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
+    # full collections that a bulk job's many short-lived ORM objects trigger (a fifth of its CPU time).
+    gc.freeze()
     return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")

@@ -13,6 +13,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from flask import has_request_context
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from ..extensions import db
 from .base import utcnow
@@ -89,12 +90,16 @@ def _column_changes(obj, kind: str) -> dict:
     state = sa.inspect(obj)
     secret = getattr(type(obj), "__audit_secret__", ())
     skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+    columns, relationships = state.mapper.column_attrs, state.mapper.relationships
+    if kind == "update":  # only attributes set since the last flush can have changed (not all ~50 of a client)
+        columns = [attr for attr in columns if attr.key in state.committed_state]
+        relationships = [rel for rel in relationships if rel.key in state.committed_state]
     changes = {}
-    for attr in state.mapper.column_attrs:
+    for attr in columns:
         key = attr.key
         if key in skipped or key not in state.dict and kind != "delete":
             continue
-        history = state.attrs[key].history
+        history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # state.attrs would build all ~60 attribute states
         if kind == "update":
             if not history.has_changes():
                 continue
@@ -109,9 +114,9 @@ def _column_changes(obj, kind: str) -> dict:
             if old is None:
                 continue
         changes[key] = "(changed)" if key in secret else [_plain(old), _plain(new)]
-    for rel in state.mapper.relationships:
+    for rel in relationships:
         if rel.uselist and rel.secondary is not None:  # many-to-many membership
-            history = state.attrs[rel.key].history
+            history = get_history(obj, rel.key, PASSIVE_NO_INITIALIZE)
             if history.added or history.deleted:
                 changes[rel.key] = {"added": [str(o) for o in history.added], "removed": [str(o) for o in history.deleted]}
     return changes
@@ -130,8 +135,6 @@ def _record(session: Session, flush_context) -> None:
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
             if not getattr(type(obj), "__audit__", True) or not hasattr(obj, "__table__"):
-                continue
-            if kind == "update" and not session.is_modified(obj, include_collections=True):
                 continue
             changes = _column_changes(obj, kind)
             if kind == "update" and not changes:

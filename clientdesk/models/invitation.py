@@ -49,16 +49,16 @@ class Invitation(Timestamps, db.Model):
 
     @classmethod
     def issue(cls, client, contact, by=None) -> tuple["Invitation", str]:
-        """A new invitation and its clear-text token (only ever in the e-mail)."""
+        """A new invitation of `client` (first in its invitations, newest first) and its clear-text token
+        (only ever in the e-mail)."""
         token = secrets.token_urlsafe(32)
         invitation = cls(
-            client=client,
             contact=contact,
             token_hash=hash_token(token),
             expires_at=utcnow() + timedelta(days=INVITATION_VALID_DAYS),
             created_by=by,
         )
-        db.session.add(invitation)
+        client.invitations.insert(0, invitation)  # also sets invitation.client, and adds it to the client's session
         return invitation, token
 
     @classmethod

@@ -5,19 +5,28 @@ A Mail may carry file attachments (read from disk when the message is built).
 `Mailer.send_many` delivers a batch over one SMTP connection and retries transient failures
 (server down, 4xx answers) with back-off; what still fails is returned, not raised, so the caller
 can mark exactly those messages as failed.
+
+Messages are written by `Mailer.render` (UTF-8 text and HTML parts in quoted-printable, attachments in
+base64, RFC 2047/2231 headers) rather than by the `email` package, whose EmailMessage costs ~1.5 ms per
+message to build and flatten: more than the SMTP exchange itself, and the bulk invitation's bottleneck.
 """
+import base64
+import binascii
 import logging
+import re
 import smtplib
 import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import encode_rfc2231, formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
+
+_MIME_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+$")
+_PLAIN_FILENAME = re.compile(r'^[\x20-\x7e]+$')
 
 
 @dataclass
@@ -28,11 +37,16 @@ class Attachment:
     content_type: str
     path: str
 
-    def add_to(self, message: EmailMessage) -> None:
-        maintype, _, subtype = self.content_type.partition("/")
-        if not subtype:
-            maintype, subtype = "application", "octet-stream"
-        message.add_attachment(Path(self.path).read_bytes(), maintype=maintype, subtype=subtype, filename=self.filename)
+    def part(self) -> bytes:
+        content_type = self.content_type if _MIME_TYPE.match(self.content_type) else "application/octet-stream"
+        name = self.filename.replace("\r", " ").replace("\n", " ")
+        if _PLAIN_FILENAME.match(name) and '"' not in name and "\\" not in name:
+            disposition = f'attachment;\r\n filename="{name}"'
+        else:
+            disposition = f"attachment;\r\n filename*={encode_rfc2231(name, 'utf-8')}"
+        body = base64.encodebytes(Path(self.path).read_bytes()).replace(b"\n", b"\r\n")
+        return _entity([f"Content-Type: {content_type}", "Content-Transfer-Encoding: base64",
+                        f"Content-Disposition: {disposition}"], body)
 
 
 @dataclass
@@ -50,6 +64,43 @@ class MailError(RuntimeError):
     pass
 
 
+def _header(value: str) -> str:
+    """An unstructured header value (e.g. Subject) as 7-bit text: as it is when it is short ASCII, otherwise
+    RFC 2047 encoded words (UTF-8, base64) of 64 characters, one per line."""
+    if "\r" in value or "\n" in value:
+        raise MailError(f"A header may not contain a line break: {value!r}")
+    if value.isascii() and len(value) <= 66:
+        return value
+    data, words, start = value.encode(), [], 0
+    while start < len(data):
+        end = min(start + 39, len(data))  # 39 bytes → 52 base64 characters → a 64-character word
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # never split a character
+            end -= 1
+        words.append(f"=?utf-8?b?{base64.b64encode(data[start:end]).decode()}?=")
+        start = end
+    return "\r\n ".join(words)
+
+
+def _entity(headers: list[str], body: bytes) -> bytes:
+    """A MIME entity: its header lines, a blank line, its body."""
+    return "\r\n".join(headers).encode() + b"\r\n\r\n" + body
+
+
+def _text(subtype: str, text: str) -> bytes:
+    """A text part: UTF-8, quoted-printable (lines of at most 76 characters), CRLF line ends."""
+    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode(), istext=True).replace(b"\n", b"\r\n")
+    headers = [f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: quoted-printable"]
+    return _entity(headers, body)
+
+
+def _multipart(subtype: str, parts: list[bytes]) -> bytes:
+    boundary = f"=_{uuid.uuid4().hex}"
+    separator = f"\r\n--{boundary}\r\n".encode()
+    # The header ends with the first separator's CRLF: the blank line before the first part.
+    return (f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"\r\n'.encode() + separator
+            + separator.join(parts) + f"\r\n--{boundary}--\r\n".encode())
+
+
 def _is_transient(error: Exception) -> bool:
     if isinstance(error, smtplib.SMTPResponseException):
         return 400 <= error.smtp_code < 500
@@ -65,26 +116,32 @@ class Mailer:
         self.timeout = timeout
         if self.url is not None and self.url.scheme not in ("smtp", "smtps"):
             raise MailError(f"MAIL_URL must start with smtp:// or smtps://, not {self.url.scheme}://")
+        name, self.envelope_from = parseaddr(sender)
+        self.domain = self.envelope_from.rsplit("@", 1)[-1]
+        self.from_header = formataddr((name, self.envelope_from)) if self.envelope_from.isascii() else sender
 
     @classmethod
     def from_config(cls, config) -> "Mailer":
         return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"])
 
-    def build(self, mail: Mail) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = mail.to
-        message["Subject"] = mail.subject
-        message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=self.sender.rsplit("@", 1)[-1].strip(">"))
-        for name, value in mail.headers.items():
-            message[name] = value
-        message.set_content(mail.text)
+    def render(self, mail: Mail) -> bytes:
+        """The message as sent: a text part, an HTML alternative when there is one, then the attachments."""
+        if "\r" in mail.to or "\n" in mail.to:
+            raise MailError(f"Not an e-mail address: {mail.to!r}")
+        head = [f"From: {self.from_header}", f"To: {mail.to}", f"Subject: {_header(mail.subject)}",
+                f"Date: {formatdate(localtime=True)}", f"Message-ID: {make_msgid(domain=self.domain)}",
+                "MIME-Version: 1.0"]
+        head += [f"{name}: {_header(value)}" for name, value in mail.headers.items()]
+        body = _text("plain", mail.text)
         if mail.html:
-            message.add_alternative(mail.html, subtype="html")
-        for attachment in mail.attachments:
-            attachment.add_to(message)
-        return message
+            body = _multipart("alternative", [body, _text("html", mail.html)])
+        if mail.attachments:
+            body = _multipart("mixed", [body, *(attachment.part() for attachment in mail.attachments)])
+        return "\r\n".join(head).encode() + b"\r\n" + body
+
+    def _mail_options(self, mail: Mail) -> tuple[str, ...]:
+        """An address outside ASCII needs a server that takes SMTPUTF8 (a plain one refuses the message)."""
+        return () if mail.to.isascii() and self.envelope_from.isascii() else ("SMTPUTF8", "BODY=8BITMIME")
 
     def send_many(self, mails: list[Mail]) -> list[tuple[Mail, str]]:
         """Deliver `mails`; returns the ones that could not be delivered, each with the reason."""
@@ -128,12 +185,15 @@ class Mailer:
         with smtp:
             for index, mail in enumerate(mails):
                 try:
-                    message = self.build(mail)
+                    message = self.render(mail)
                 except OSError as error:  # an attachment that cannot be read: no retry will help
                     permanent.append((mail, f"Could not read the attachment: {error}"))
                     continue
+                except MailError as error:
+                    permanent.append((mail, f"Could not write the message: {error}"))
+                    continue
                 try:
-                    smtp.send_message(message)
+                    smtp.sendmail(self.envelope_from, [mail.to], message, self._mail_options(mail))
                 except smtplib.SMTPRecipientsRefused as error:
                     permanent.append((mail, f"Address refused by the mail server: {error.recipients}"))
                 except Exception as error:  # noqa: BLE001
@@ -153,7 +213,7 @@ class Mailer:
         for mail in mails:
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
             try:
-                (self.outbox / name).write_bytes(self.build(mail).as_bytes())
-            except OSError as error:
+                (self.outbox / name).write_bytes(self.render(mail))
+            except (OSError, MailError) as error:
                 failed.append((mail, f"Could not write the message: {error}"))
         return failed
