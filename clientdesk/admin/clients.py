@@ -245,7 +245,7 @@ class ClientView(ScopedModelView):
         if not execute:
             return count, query
         # The page's ids first (the database answers from its indexes), then those rows with everything the
-        # list shows: two statements, whatever the page size and the table size.
+        # list shows: a fixed number of statements, whatever the page size and the table size.
         ids = [pk for (pk,) in query.with_entities(Client.id)]
         if not ids:
             return count, []

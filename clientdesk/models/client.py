@@ -57,8 +57,9 @@ class Client(Timestamps, db.Model):
         choice_check("subscription_mode", SubscriptionMode),
         choice_check("vat_frequency", VatFrequency, nullable=True),
         choice_check("peppol_state", PeppolState),
-        # The visibility rule (group, hidden) and the status filter: counts come from this index alone.
-        sa.Index("ix_client_scope", "group_id", "hidden", "status"),
+        # Visibility (group, hidden), the status filter and the default order: counts and filtered pages
+        # are answered from this index alone.
+        sa.Index("ix_client_scope", "group_id", "hidden", "status", "name"),
     )
 
     id = db.Column(db.Integer, primary_key=True)
