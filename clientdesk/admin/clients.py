@@ -351,4 +351,4 @@ class ClientView(ScopedModelView):
             0, sort[0] if sort else None, view_args.sort_desc, view_args.search, view_args.filters,
             execute=False, page_size=0,
         )
-        return client_export_response(query.with_entities(Client.id), export_type)
+        return client_export_response(query.with_entities(Client.id).order_by(None), export_type)
