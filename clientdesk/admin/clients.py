@@ -68,7 +68,8 @@ def status_badge(view, context, client, name):
                 f' <span class="badge badge-warning">{escape(_("invitation expired"))}</span>'
             ))
         else:
-            html += Markup(f' <small class="text-muted">{escape(_days_left((client.invitation_expires_at - now).days))}</small>')
+            days = (client.invitation_expires_at - now).days
+            html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
     return html
 
 
@@ -89,7 +90,9 @@ def peppol_flag(view, context, client, name):
         return _per_request("peppol-on", lambda: Markup(
             f'<span class="fa fa-check-circle text-success" title="{escape(_("on"))}"></span>'
         ))
-    return _per_request("peppol-off", lambda: Markup(f'<span class="fa fa-minus text-muted" title="{escape(_("off"))}"></span>'))
+    return _per_request("peppol-off", lambda: Markup(
+        f'<span class="fa fa-minus text-muted" title="{escape(_("off"))}"></span>'
+    ))
 
 
 def client_name(view, context, client, name):
