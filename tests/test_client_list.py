@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from clientdesk.extensions import db
-from clientdesk.models import Client, ClientIntegration, Document, IntegrationProduct, Role
+from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role
 
 LIST_COLUMNS = (
     "name", "enterprise_number", "group", "firm_contact", "status", "integration",
