@@ -522,8 +522,8 @@ def print_lists(db_name: str, by_size: dict) -> None:
     print(f"\n### Client list, {db_name} (ms per request: median / p95; x bare = median / bare median; "
           "CPU and SQL: medians of this process's CPU time and of the time inside the database driver)\n")
     print("| rows | request | bare ms | supervisor ms | x bare | staff ms | x bare "
-          "| CPU ms bare/sup/staff | SQL ms bare/sup/staff | statements bare/sup/staff | rows shown |")
-    print("|---:|---|---:|---:|---:|---:|---:|---|---|---|---:|")
+          "| CPU ms bare/sup/staff | SQL ms bare/sup/staff | statements bare/sup/staff | rows shown bare/sup/staff |")
+    print("|---:|---|---:|---:|---:|---:|---:|---|---|---|---|")
     for size in sizes:
         for item in by_size[size]["lists"]:
             bare, sup, staff = item["bare"], item["supervisor"], item["staff"]
@@ -534,7 +534,7 @@ def print_lists(db_name: str, by_size: dict) -> None:
                 f"| {bare['cpu_median']:.1f} / {sup['cpu_median']:.1f} / {staff['cpu_median']:.1f} "
                 f"| {bare['sql_median']:.1f} / {sup['sql_median']:.1f} / {staff['sql_median']:.1f} "
                 f"| {fmt_statements(bare)} / {fmt_statements(sup)} / {fmt_statements(staff)} "
-                f"| {sup['rows']} |"
+                f"| {bare['rows']} / {sup['rows']} / {staff['rows']} |"
             )
     if len(sizes) > 1:
         print("\nStatements per request, the same at every size:", "yes" if same_statements(by_size) else "NO")

@@ -250,8 +250,6 @@ class ClientView(ScopedModelView):
         # The page's ids first (the database answers from its indexes), then those rows with everything the
         # list shows: a fixed number of statements, whatever the page size and the table size.
         ids = [pk for (pk,) in query.with_entities(Client.id)]
-        if not ids:
-            return count, []
         rows = self.get_query().filter(Client.id.in_(ids)).options(
             joinedload(Client.group),
             joinedload(Client.firm_contact),
