@@ -13,8 +13,9 @@ fills it with Core executemany inserts (clients with contacts, integrations, doc
 
 for: page 1; filtered by status and group; searched by name (a common surname, and prefix + surname);
 sorted by trial end. Each figure is the median (and p95) of --runs requests after warm-up, requests of
-the three variants interleaved so machine noise hits them alike; SQL statements per request are
-counted with before_cursor_execute. With the largest size it also times a sort on every listed column.
+the three variants interleaved so machine noise hits them alike; the process's CPU time per request is
+reported too (on a shared machine it moves less than the wall clock), and SQL statements per request
+are counted with before_cursor_execute. With the largest size it also times a sort on every listed column.
 The CSV export (/admin/client/export/csv/) of every row is timed in a child process that also
 reports its RSS growth (peak during the request minus RSS before it), beside Flask-Admin's own
 export on the bare view.

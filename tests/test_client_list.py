@@ -66,6 +66,8 @@ def test_supervisors_see_every_group_but_not_hidden_clients_and_admins_see_all(m
 
     assert listed_names(supervisor_html) == ["Bakkerij Maes BV", "Garage Dubois SRL"]
     assert listed_names(admin_html) == ["Bakkerij Maes BV", "Garage Dubois SRL", "Verborgen NV"]
+    assert admin_html.count('name="rowid" class="action-checkbox"') == 3  # admins select rows for list actions
+    assert admin_html.count('action="/admin/client/delete/"') == 3
 
 
 def _client_with_everything_listed(make, app, group, staff, n):
