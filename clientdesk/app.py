@@ -28,12 +28,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from . import models, search
+    from . import models, search, sqlite
 
     models.audit.install()
     search.install()
 
     db.init_app(app)
+    with app.app_context():
+        sqlite.install(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True,
                      include_object=search.include_in_migrations)
     csrf.init_app(app)

@@ -33,6 +33,9 @@ SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS client_search_insert",
     "DROP TABLE IF EXISTS client_search",
 ]
+# What the list checks and sorts the FTS matches on (visibility, name), readable without the client rows:
+# a search for a common word ("peeters": 6% of 100k clients) reads 6,000 index entries, not 6,000 rows.
+SQLITE_SEARCH_SCOPE_INDEX = "CREATE INDEX ix_client_search_scope ON client (id, hidden, group_id, name)"
 POSTGRESQL_DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX ix_client_search_text_trgm ON client USING gin (search_text gin_trgm_ops)",
@@ -41,8 +44,10 @@ POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_client_search_text_trgm"]
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
-    """Keep autogenerate away from the FTS5 tables, which the models do not describe."""
-    return not (type_ == "table" and name.startswith("client_search"))
+    """Keep autogenerate away from the search tables and indexes, which the models do not describe."""
+    search_table = type_ == "table" and name.startswith("client_search")
+    search_index = type_ == "index" and name.startswith("ix_client_search")
+    return not (search_table or search_index)
 
 
 def fold(text: str | None) -> str:

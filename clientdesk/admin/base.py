@@ -13,8 +13,10 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.actions import action
+from flask_admin.model.template import BaseListRowAction, EditRowAction, ViewRowAction
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import func
 
 from .. import scoping
@@ -56,6 +58,27 @@ class DynamicOptionsFilter(FilterEqual):
             return -1  # matches nothing; an unknown value is not an error page
 
 
+class LinkRowAction(BaseListRowAction):
+    """A row's view or edit icon, as Flask-Admin draws it, without its two macro calls per icon and row."""
+
+    def __init__(self, endpoint: str, icon_class: str, title: str):
+        super().__init__(title)
+        self.endpoint = endpoint
+        self.icon_class = icon_class
+
+    def render(self, context, row_id, row):
+        url = context.resolve("get_url")(self.endpoint, id=row_id, url=context.resolve("return_url"))
+        return Markup(
+            f'<a class="icon" href="{escape(url)}" title="{escape(self.title)}"><span class="{self.icon_class}"></span></a>'
+        )
+
+
+ROW_LINKS = {
+    ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
+    EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil"),
+}
+
+
 class ScopedModelView(ProtectedView, ModelView):
     """A model view over clients, or over rows that belong to a client (`client_relationship`)."""
 
@@ -93,6 +116,12 @@ class ScopedModelView(ProtectedView, ModelView):
     def can_export(self):
         return self._allowed(self.export_role)
 
+    def get_list_row_actions(self):
+        return [
+            LinkRowAction(*ROW_LINKS[type(action)], action.title) if type(action) in ROW_LINKS else action
+            for action in super().get_list_row_actions()
+        ]
+
     # Scoping: the one hook
     def scope(self, query):
         if self.model is Client:
@@ -105,7 +134,9 @@ class ScopedModelView(ProtectedView, ModelView):
         return self.scope(super().get_query())
 
     def get_count_query(self):
-        return self.scope(db.session.query(func.count(self.model.id)).select_from(self.model))
+        # count(*), not count(id) or Flask-Admin's count('*') (sent as count(?)): only count(*) lets the
+        # database count from the smallest covering index (SQLite: without reading rows at all when unscoped).
+        return self.scope(db.session.query(func.count()).select_from(self.model))
 
     def get_one(self, id):
         try:

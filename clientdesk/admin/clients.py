@@ -1,5 +1,5 @@
 """The client list and client form."""
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
@@ -8,7 +8,7 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
 from .. import scoping, tasks
@@ -59,7 +59,7 @@ STATUS_BADGES = {
 
 
 def _visible_groups():
-    return [(g.id, g.name) for g in db.session.scalars(scoping.assignable_groups(current_user))]
+    return db.session.execute(scoping.assignable_groups(current_user).with_only_columns(Group.id, Group.name)).all()
 
 
 def _staff_options():
@@ -67,20 +67,35 @@ def _staff_options():
 
 
 def _integration_options():
-    return [(p.id, p.name) for p in db.session.scalars(db.select(IntegrationProduct).order_by(IntegrationProduct.name))]
+    return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
+
+
+def _per_request(key: str, build):
+    """A fragment every row may repeat (a translated badge or label), built once per request."""
+    fragments = g.setdefault("client_list_fragments", {})
+    if key not in fragments:
+        fragments[key] = build()
+    return fragments[key]
+
+
+def _days_left(days: int) -> str:
+    return _per_request(f"days-left:{days}", lambda: ngettext("%(num)d day left", "%(num)d days left", days))
 
 
 def status_badge(view, context, client, name):
     status = ClientStatus(client.status)
-    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], _(status.label))
+    html = _per_request(f"status:{status}", lambda: Markup(
+        f'<span class="badge badge-{STATUS_BADGES[status]}">{escape(_(status.label))}</span>'
+    ))
     if status == ClientStatus.INVITED and client.invitation_expires_at is not None:
-        days = (client.invitation_expires_at - utcnow()).days
-        if client.invitation_expires_at <= utcnow():
-            html += Markup(' <span class="badge badge-warning">{}</span>').format(_("invitation expired"))
+        now = utcnow()
+        if client.invitation_expires_at <= now:
+            html += _per_request("invitation-expired", lambda: Markup(
+                f' <span class="badge badge-warning">{escape(_("invitation expired"))}</span>'
+            ))
         else:
-            html += Markup(' <small class="text-muted">{}</small>').format(
-                ngettext("%(num)d day left", "%(num)d days left", days)
-            )
+            days = (client.invitation_expires_at - now).days
+            html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
     return html
 
 
@@ -88,8 +103,8 @@ def trial_end(view, context, client, name):
     if client.trial_end is None:
         return ""
     days = client.trial_days_left
-    note = _("ended") if days < 0 else ngettext("%(num)d day left", "%(num)d days left", days)
-    return Markup("{} <small class=\"text-muted\">({})</small>").format(client.trial_end.isoformat(), note)
+    note = _per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
+    return Markup(f'{client.trial_end.isoformat()} <small class="text-muted">({escape(note)})</small>')
 
 
 def enterprise_number(view, context, client, name):
@@ -105,9 +120,8 @@ PEPPOL_STATE_BADGES = {
 
 def peppol_flag(view, context, client, name):
     on = getattr(client, name)
-    html = Markup('<span class="fa fa-{}" title="{}"></span>').format(
-        "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")
-    )
+    html = _per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
+        "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")))
     state = PeppolState(client.peppol_state)
     if state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
         badge, label = PEPPOL_STATE_BADGES[state]
@@ -123,11 +137,9 @@ def inbox_link(view, context, client, name):
 
 
 def client_name(view, context, client, name):
-    return Markup('<a href="{}">{}</a>{}').format(
-        view.get_url(".details_view", id=client.id),
-        client.name,
-        Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")) if client.hidden else "",
-    )
+    hidden = _per_request("hidden-badge", lambda: f' <span class="badge badge-light">{escape(_("hidden"))}</span>')
+    url = view.get_url(".details_view", id=client.id)
+    return Markup(f'<a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
 
 class IntegrationFilter(DynamicOptionsFilter):
@@ -162,6 +174,7 @@ class AllowedSenderInline(InlineFormAdmin):
 
 
 class ClientView(ScopedModelView):
+    list_template = "admin/client_list.html"
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
     column_auto_select_related = False
@@ -273,16 +286,37 @@ class ClientView(ScopedModelView):
             count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
 
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        if sort_column is not None:
+            # Ties (same trial end, same status, ...) in a stable order, so paging never repeats or skips a row.
+            query = query.order_by(Client.id.desc() if sort_desc else Client.id)
+        return query, joins
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size)
-        if execute:
-            query = query.options(
-                joinedload(Client.group),
-                joinedload(Client.firm_contact),
-                selectinload(Client.integration).joinedload(ClientIntegration.product),
-                undefer(Client.inbox_count),
-            ).all()
-        return count, query
+        if not execute:
+            return count, query
+        # The page's ids first (the database answers from its indexes), then those rows with everything the
+        # list shows: a fixed number of statements, whatever the page size and the table size.
+        ids = [pk for (pk,) in query.with_entities(Client.id)]
+        rows = self.get_query().filter(Client.id.in_(ids)).options(
+            joinedload(Client.group),
+            joinedload(Client.firm_contact),
+            joinedload(Client.integration).joinedload(ClientIntegration.product),
+            undefer(Client.inbox_count),
+        )
+        position = {pk: index for index, pk in enumerate(ids)}
+        return count, sorted(rows, key=lambda client: position[client.id])
+
+    def list_cells(self, client) -> Markup:
+        """The `<td>` cells of one list row (no column is editable in the list)."""
+        cells = []
+        for name, _label in self._list_columns:
+            formatter = self.column_formatters.get(name)
+            value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)
+            cells.append(f'<td class="col-{name}">{escape("" if value is None else value)}</td>')
+        return Markup("".join(cells))
 
     # Admin-only fields
     def edit_form(self, obj=None):
@@ -586,4 +620,4 @@ class ClientView(ScopedModelView):
             0, sort[0] if sort else None, view_args.sort_desc, view_args.search, view_args.filters,
             execute=False, page_size=0,
         )
-        return client_export_response(query.with_entities(Client.id), export_type)
+        return client_export_response(query.with_entities(Client.id).order_by(None), export_type)

@@ -1,0 +1,31 @@
+"""SQLite connection upkeep: query-planner statistics kept current.
+
+Without statistics SQLite takes any indexed equality (`group_id IN (...)`, `hidden = 0`) for a
+selective one, so a staff user's list sorts every row of their groups instead of walking the name or
+trial-end index for the 25 rows of the page (100k clients: 20 ms instead of 0.1 ms). SQLite's own
+recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
+used and whose statistics are missing or stale (25x growth), and is otherwise a no-op (~0.05 ms).
+It runs when a connection goes back to the pool, after the request that used it.
+"""
+import sqlite3
+
+import sqlalchemy as sa
+
+# Rows read per index by ANALYZE (100k clients: 40 ms). A small sample misleads: the first 1,000 entries
+# of the (group_id, ...) index all belong to one group, so groups would look 20 times more selective.
+ANALYSIS_LIMIT = 1_000_000
+
+
+def _on_checkin(dbapi_connection, connection_record) -> None:
+    if dbapi_connection is None:  # invalidated
+        return
+    try:
+        dbapi_connection.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        dbapi_connection.execute("PRAGMA optimize")
+    except sqlite3.Error:
+        pass  # e.g. another process holds the write lock: the next check-in tries again
+
+
+def install(engine: sa.Engine) -> None:
+    if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "checkin", _on_checkin):
+        sa.event.listen(engine, "checkin", _on_checkin)

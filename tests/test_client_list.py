@@ -1,0 +1,221 @@
+"""The client list: scoping, a fixed number of statements per page, sorting, search and the streamed export."""
+import csv
+import io
+import re
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from clientdesk.extensions import db
+from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role
+
+LIST_COLUMNS = (
+    "name", "enterprise_number", "group", "firm_contact", "status", "integration",
+    "peppol_send", "peppol_receive", "inbox_count", "plan", "trial_end",
+)
+
+
+def listed_names(html: str) -> list[str]:
+    return re.findall(r'<td class="col-name"><a href="[^"]+">([^<]+)</a>', html)
+
+
+class StatementCount:
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+
+    def _count(self, *args):
+        self.count += 1
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+@pytest.fixture
+def teams(make):
+    return make.group("Team Gent"), make.group("Team Liège")
+
+
+def test_staff_see_the_clients_of_their_groups_that_are_not_hidden(make, as_user, teams):
+    gent, liege = teams
+    make.client(gent, name="Bakkerij Maes BV")
+    make.client(gent, name="Verborgen NV", hidden=True)
+    make.client(liege, name="Garage Dubois SRL")
+    staff = make.user(Role.STAFF, groups=[gent])
+
+    html = as_user(staff).get("/admin/client/").get_data(as_text=True)
+
+    assert listed_names(html) == ["Bakkerij Maes BV"]
+
+
+def test_supervisors_see_every_group_but_not_hidden_clients_and_admins_see_all(make, as_user, teams):
+    gent, liege = teams
+    make.client(gent, name="Bakkerij Maes BV")
+    make.client(gent, name="Verborgen NV", hidden=True)
+    make.client(liege, name="Garage Dubois SRL")
+
+    supervisor_html = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/").get_data(as_text=True)
+    admin_html = as_user(make.user(Role.ADMIN)).get("/admin/client/").get_data(as_text=True)
+
+    assert listed_names(supervisor_html) == ["Bakkerij Maes BV", "Garage Dubois SRL"]
+    assert listed_names(admin_html) == ["Bakkerij Maes BV", "Garage Dubois SRL", "Verborgen NV"]
+    assert admin_html.count('name="rowid" class="action-checkbox"') == 3  # admins select rows for list actions
+    assert admin_html.count('action="/admin/client/delete/"') == 3
+
+
+def _client_with_everything_listed(make, app, group, staff, n):
+    client = make.client(group, name=f"Client {n:02d} BV", firm_contact_id=staff.id, trial_end=date(2026, 12, 1))
+    with app.app_context():
+        product = db.session.scalars(sa.select(IntegrationProduct).order_by(IntegrationProduct.id)).first()
+        db.session.add(ClientIntegration(client_id=client.id, product_id=product.id, delivery_method="email"))
+        db.session.add_all(
+            Document(client_id=client.id, filename=f"{n}-{i}.pdf", storage_path=f"{n}/{i}.pdf", status="inbox")
+            for i in range(2)
+        )
+        db.session.commit()
+    return client
+
+
+def test_a_list_page_costs_the_same_statements_for_one_client_or_a_full_page(app, make, as_user, teams):
+    gent, _ = teams
+    staff = make.user(Role.STAFF, groups=[gent])
+    http = as_user(staff)
+    _client_with_everything_listed(make, app, gent, staff, 0)
+    http.get("/admin/client/")
+    with StatementCount(app) as one:
+        html = http.get("/admin/client/").get_data(as_text=True)
+    assert listed_names(html) == ["Client 00 BV"]
+    assert '<td class="col-integration">Admisol</td>' in html
+    assert re.search(r'<td class="col-inbox_count"><a href="/admin/document/\?[^"]+">2</a></td>', html)
+
+    for n in range(1, 25):
+        _client_with_everything_listed(make, app, gent, staff, n)
+    with StatementCount(app) as full:
+        html = http.get("/admin/client/").get_data(as_text=True)
+
+    assert len(listed_names(html)) == 25
+    assert full.count == one.count
+
+
+@pytest.mark.parametrize("index, column", list(enumerate(LIST_COLUMNS)))
+def test_every_listed_column_sorts_both_ways(make, as_user, teams, index, column):
+    gent, _ = teams
+    make.client(gent, name="Alpha BV", status="active", trial_end=date(2026, 12, 1), plan="basic")
+    make.client(gent, name="Beta BV", status="created", plan="standard")
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    for desc in ("", "&desc=1"):
+        response = supervisor.get(f"/admin/client/?sort={index}{desc}")
+        assert response.status_code == 200
+        assert sorted(listed_names(response.get_data(as_text=True))) == ["Alpha BV", "Beta BV"]
+
+
+def test_sorting_by_trial_end_orders_the_page(make, as_user, teams):
+    gent, _ = teams
+    for name, days in (("Late BV", 20), ("Early BV", 2), ("Middle BV", 10)):
+        make.client(gent, name=name, status="active", trial_end=date(2026, 12, 1) + timedelta(days=days))
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+    column = LIST_COLUMNS.index("trial_end")
+
+    ascending = supervisor.get(f"/admin/client/?sort={column}").get_data(as_text=True)
+    descending = supervisor.get(f"/admin/client/?sort={column}&desc=1").get_data(as_text=True)
+
+    assert listed_names(ascending) == ["Early BV", "Middle BV", "Late BV"]
+    assert listed_names(descending) == ["Late BV", "Middle BV", "Early BV"]
+
+
+def test_pages_sorted_on_a_column_with_ties_neither_repeat_nor_skip_clients(make, as_user, teams):
+    gent, _ = teams
+    for n in range(30):
+        make.client(gent, name=f"Same Status {n:02d} BV", status="active")
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+    column = LIST_COLUMNS.index("status")
+
+    first = listed_names(supervisor.get(f"/admin/client/?sort={column}").get_data(as_text=True))
+    second = listed_names(supervisor.get(f"/admin/client/?sort={column}&page=1").get_data(as_text=True))
+
+    assert len(first) == 25 and len(second) == 5
+    assert sorted(first + second) == [f"Same Status {n:02d} BV" for n in range(30)]
+
+
+def test_search_finds_clients_by_part_of_their_name_within_the_users_groups(make, as_user, teams):
+    gent, liege = teams
+    make.client(gent, name="Brouwerij Peeters NV")
+    make.client(gent, name="Garage Maes BV")
+    make.client(liege, name="Pharmacie Peeters SRL")
+    staff = make.user(Role.STAFF, groups=[gent])
+
+    html = as_user(staff).get("/admin/client/?search=peeter").get_data(as_text=True)
+
+    assert listed_names(html) == ["Brouwerij Peeters NV"]
+
+
+def test_filter_by_status_and_group(make, as_user, teams):
+    gent, liege = teams
+    make.client(gent, name="Active Gent BV", status="active")
+    make.client(gent, name="Created Gent BV", status="created")
+    make.client(liege, name="Active Liège SRL", status="active")
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    html = supervisor.get(
+        f"/admin/client/?flt0_status_equals=active&flt1_group_equals={gent.id}"
+    ).get_data(as_text=True)
+
+    assert listed_names(html) == ["Active Gent BV"]
+
+
+def test_export_streams_the_visible_clients_as_stored_values(make, as_user, teams):
+    gent, _ = teams
+    second = make.client(gent, name="=HYPERLINK(\"http://evil.example\") BV", peppol_send=True, trial_end=date(2026, 12, 1))
+    first = make.client(gent, name="Bakkerij Maes BV")
+    make.client(gent, name="Verborgen NV", hidden=True)
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    response = supervisor.get("/admin/client/export/csv/")
+
+    assert response.status_code == 200 and response.is_streamed
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row["id"] for row in rows] == [str(second.id), str(first.id)]  # id order
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil.example\") BV"
+    assert (rows[0]["peppol_send"], rows[0]["trial_end"], rows[0]["group"]) == ("true", "2026-12-01", "Team Gent")
+    assert (rows[1]["peppol_send"], rows[1]["trial_end"]) == ("false", "")
+    assert rows[1]["contact_email"] == first.contacts[0].email
+
+
+def test_export_follows_the_lists_search(make, as_user, teams):
+    gent, _ = teams
+    make.client(gent, name="Brouwerij Peeters NV")
+    make.client(gent, name="Garage Maes BV")
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    body = supervisor.get("/admin/client/export/csv/?search=peeters").get_data(as_text=True)
+
+    assert [row["name"] for row in csv.DictReader(io.StringIO(body.lstrip("\ufeff")))] == ["Brouwerij Peeters NV"]
+
+
+def test_sqlite_planner_statistics_are_gathered_once_the_list_is_used(app, make, as_user, teams):
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite upkeep")
+    gent, liege = teams
+    for n in range(30):
+        make.client(gent if n % 2 else liege, name=f"Client {n} BV")
+    staff = make.user(Role.STAFF, groups=[gent])
+    with app.app_context():
+        path = db.engine.url.database
+    outside = sqlite3.connect(path)  # so the app's connections reload their schema, statistics gone
+    outside.execute("DROP TABLE IF EXISTS sqlite_stat1")
+    outside.close()
+
+    as_user(staff).get("/admin/client/")
+
+    with app.app_context():
+        analysed = db.session.scalars(sa.text("SELECT idx FROM sqlite_stat1 WHERE tbl = 'client'")).all()
+    assert "ix_client_scope" in analysed
