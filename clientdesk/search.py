@@ -40,8 +40,9 @@ POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_client_search_text_trgm"]
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
-    """Keep autogenerate away from the FTS5 tables, which the models do not describe."""
-    return not (type_ == "table" and name.startswith("client_search"))
+    """Keep autogenerate away from the FTS5 tables and the company register's tables (built by each
+    `kbo load`, see models/register.py), which the models do not describe."""
+    return not (type_ == "table" and name.startswith(("client_search", "kbo_")))
 
 
 def fold(text: str | None) -> str:

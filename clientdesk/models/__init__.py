@@ -7,6 +7,7 @@ from .document import AllowedSender, Document, DocumentStatus, DocumentType
 from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
+from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
 from .user import LoginThrottle, Role, User
@@ -20,4 +21,5 @@ __all__ = [
     "DocumentStatus", "DocumentType", "Group", "IntegrationProduct", "Invitation", "InvitationStatus",
     "LoginThrottle", "PeppolState", "Role", "SubscriptionMode", "Task", "TaskStatus", "User", "VatFrequency",
     "client_favourites", "group_members", "utcnow",
+    "RegisterLoad", "RegisterLoadStatus",
 ]

@@ -1,0 +1,1 @@
+"""The outside world behind small interfaces (company register, mail, Peppol access point, delivery)."""
