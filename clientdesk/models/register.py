@@ -10,10 +10,11 @@ into bare tables (the fastest path on both databases) and indexed once; the swit
 change of milliseconds whatever the size; searches keep reading the old set until it commits; and
 the old set goes away by DROP TABLE (about a second for two million enterprises) instead of a
 DELETE of ten million rows and their index entries, with the vacuum debt that leaves behind.
-Index names carry the load id, because SQLite cannot rename an index and names must stay unique
-while both sets exist.
+Index names carry a random tag per load, because SQLite cannot rename an index and names must stay
+unique while both sets exist.
 """
 import json
+import secrets
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -121,19 +122,20 @@ def create_staging(connection) -> None:
         )
 
 
-def index_statements(dialect: str, load_id: int) -> list[str]:
+def index_statements(dialect: str) -> list[str]:
     """The indexes of a `__new` set, built once its rows are in (names unique per load, see above)."""
+    tag = secrets.token_hex(4)
     statements = [
-        f"CREATE INDEX ix_kbo_denomination_number_{load_id} ON kbo_denomination{NEW} (number)",
-        f"CREATE INDEX ix_kbo_denomination_search_{load_id} ON kbo_denomination{NEW} (search)",
-        f"CREATE INDEX ix_kbo_address_number_{load_id} ON kbo_address{NEW} (number)",
-        f"CREATE INDEX ix_kbo_contact_number_{load_id} ON kbo_contact{NEW} (number)",
+        f"CREATE INDEX ix_kbo_denomination_number_{tag} ON kbo_denomination{NEW} (number)",
+        f"CREATE INDEX ix_kbo_denomination_search_{tag} ON kbo_denomination{NEW} (search)",
+        f"CREATE INDEX ix_kbo_address_number_{tag} ON kbo_address{NEW} (number)",
+        f"CREATE INDEX ix_kbo_contact_number_{tag} ON kbo_contact{NEW} (number)",
     ]
     if dialect == "postgresql":
         statements = [
-            f"ALTER TABLE kbo_enterprise{NEW} ADD CONSTRAINT pk_kbo_enterprise_{load_id} PRIMARY KEY (number)",
+            f"ALTER TABLE kbo_enterprise{NEW} ADD CONSTRAINT pk_kbo_enterprise_{tag} PRIMARY KEY (number)",
             *statements,
-            f"CREATE INDEX ix_kbo_denomination_words_{load_id} ON kbo_denomination{NEW} "
+            f"CREATE INDEX ix_kbo_denomination_words_{tag} ON kbo_denomination{NEW} "
             "USING gin (to_tsvector('simple', search))",
         ]
         statements += [f"ANALYZE {name}{NEW}" for name in TABLE_NAMES]

@@ -162,6 +162,8 @@ class _Rows:
 
     def __iter__(self):
         report, columns = self.report, HEADERS[self.report.name]
+        undecodable = _undecodable
+        undecodable.seen = False  # before the first read: the decoder works ahead of the CSV parser
         with self.extract.open(report.name) as stream:
             self.reader = reader = csv.reader(stream, strict=True)
             header = next(reader, None) or []
@@ -170,95 +172,81 @@ class _Rows:
                 raise LoadError(f"{report.name} has no column {', '.join(missing)} (its header: {', '.join(header) or 'empty'}).")
             width = len(header)
             order = None if tuple(header[:len(columns)]) == columns else [header.index(c) for c in columns]
-            _undecodable.seen = False
-            while True:
-                try:
-                    for row in reader:
-                        report.rows += 1
-                        if len(row) != width:
-                            report.problem(reader.line_num, f"{len(row)} fields instead of {width}")
-                            continue
-                        if _undecodable.seen and any("\ufffd" in value for value in row):
-                            report.problem(reader.line_num, "bytes that are not UTF-8 (the files must be saved as UTF-8)")
-                            continue
-                        yield row if order is None else [row[i] for i in order]
-                    break
-                except csv.Error as error:
-                    report.rows += 1
-                    report.problem(reader.line_num, f"not valid CSV ({error})")
+            count = 0
+            try:
+                while True:
+                    try:
+                        for row in reader:
+                            count += 1
+                            if len(row) != width:
+                                report.problem(reader.line_num, f"{len(row)} fields instead of {width}")
+                                continue
+                            if undecodable.seen and any("\ufffd" in value for value in row):
+                                report.problem(reader.line_num, "bytes that are not UTF-8 (the files must be saved as UTF-8)")
+                                continue
+                            yield row if order is None else [row[i] for i in order]
+                        break
+                    except csv.Error as error:
+                        count += 1
+                        report.problem(reader.line_num, f"not valid CSV ({error})")
+            finally:
+                report.rows = count
 
 
-def _enterprise_number(raw: str) -> str | None:
-    """`0403.170.701` → `0403170701`; None unless it is a valid enterprise number in the register's format."""
-    if len(raw) != 12 or raw[4] != "." or raw[8] != ".":
-        return None
-    digits = raw[:4] + raw[5:8] + raw[9:]
-    if not digits.isdigit() or digits[0] not in "01" or 97 - int(digits[:8]) % 97 != int(digits[8:]):
-        return None
-    return digits
-
-
-def _is_enterprise_shaped(raw: str) -> bool:
-    return len(raw) == 12 and raw[4] == "." and raw[8] == "."
-
-
-class _Dates:
-    """dd-mm-yyyy → ISO, checked once per distinct value (a few tens of thousands at most)."""
-
-    def __init__(self) -> None:
-        self.seen = {"": None}
-
-    def __call__(self, raw: str) -> str | None:
-        try:
-            return self.seen[raw]
-        except KeyError:
-            pass
-        try:
-            if len(raw) != 10 or raw[2] != "-" or raw[5] != "-":
-                raise ValueError
-            value = date(int(raw[6:]), int(raw[3:5]), int(raw[:2])).isoformat()
-        except ValueError:
-            raise ValueError(f"“{raw}” is not a date (dd-mm-yyyy)") from None
-        self.seen[raw] = value
-        return value
+def _number(raw: str) -> str | None:
+    """`0403.170.701` → `0403170701` when it has the shape of an enterprise number (else None)."""
+    if len(raw) == 12 and raw[4] == "." and raw[8] == ".":
+        digits = raw.replace(".", "")
+        if len(digits) == 10 and digits.isdigit():
+            return digits
+    return None
 
 
 def _enterprises(rows: _Rows, report: FileReport):
-    dates = _Dates()
+    dates = {"": None}
     previous = None
     for number_raw, _status, situation, kind, form, _cac, start in rows:
-        number = _enterprise_number(number_raw)
-        if number is None:
+        number = _number(number_raw)
+        # The mod-97 check: the first 8 digits plus the last 2 are a multiple of 97, starting with 0 or 1.
+        if number is None or number[0] not in "01" or (int(number[:8]) + int(number[8:])) % 97:
             report.problem(rows.line, f"EnterpriseNumber “{number_raw}” is not a valid enterprise number")
             continue
         if number == previous:
             report.problem(rows.line, f"enterprise {number_raw} appears twice (kept the first)")
             continue
-        try:
-            start = dates(start)
-        except ValueError as error:
-            report.problem(rows.line, f"StartDate {error}")
-            continue
+        iso = dates.get(start, False)
+        if iso is False:
+            iso = dates[start] = _iso_date(start)
+            if iso is None:
+                del dates[start]
+                report.problem(rows.line, f"StartDate “{start}” is not a date (dd-mm-yyyy)")
+                continue
         previous = number
-        yield number, kind or None, form or None, situation or None, start
+        yield number, kind or None, form or None, situation or None, iso
+
+
+def _iso_date(raw: str) -> str | None:
+    try:
+        if len(raw) != 10 or raw[2] != "-" or raw[5] != "-":
+            return None
+        return date(int(raw[6:]), int(raw[3:5]), int(raw[:2])).isoformat()
+    except ValueError:
+        return None
 
 
 def _denominations(rows: _Rows, report: FileReport):
     serial = 0
     for number_raw, language, kind, name in rows:
-        number = _enterprise_number(number_raw)
+        number = _number(number_raw)
         if number is None:
-            if _is_enterprise_shaped(number_raw):
-                report.problem(rows.line, f"EntityNumber “{number_raw}” is not a valid enterprise number")
+            if len(number_raw) == 12:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
             else:
                 report.ignored += 1  # an establishment or branch
             continue
         name = name.strip()
-        if not name:
-            report.problem(rows.line, f"enterprise {number_raw} has an empty Denomination")
-            continue
-        if len(name) > 320:
-            report.problem(rows.line, f"enterprise {number_raw}: Denomination longer than 320 characters")
+        if not name or len(name) > 320:
+            report.problem(rows.line, f"enterprise {number_raw}: Denomination " + ("empty" if not name else "longer than 320 characters"))
             continue
         serial += 1
         yield serial, number, language or None, kind or None, name, search_text(name)
@@ -266,12 +254,12 @@ def _denominations(rows: _Rows, report: FileReport):
 
 def _addresses(rows: _Rows, report: FileReport):
     for row in rows:
-        if row[1] != "REGO" or row[12] or not _is_enterprise_shaped(row[0]):
+        if row[1] != "REGO" or row[12] or len(row[0]) != 12:
             report.ignored += 1  # establishment or branch addresses, struck-off seats
             continue
-        number = _enterprise_number(row[0])
+        number = _number(row[0])
         if number is None:
-            report.problem(rows.line, f"EntityNumber “{row[0]}” is not a valid enterprise number")
+            report.problem(rows.line, f"EntityNumber “{row[0]}” is not an enterprise number")
             continue
         yield (number, *(value or None for value in row[2:12]))
 
@@ -281,9 +269,9 @@ def _contacts(rows: _Rows, report: FileReport):
         if entity != "ENT" or kind not in ("TEL", "EMAIL", "WEB"):
             report.ignored += 1
             continue
-        number = _enterprise_number(number_raw)
+        number = _number(number_raw)
         if number is None:
-            report.problem(rows.line, f"EntityNumber “{number_raw}” is not a valid enterprise number")
+            report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
             continue
         value = value.strip()
         if not value:
@@ -428,7 +416,7 @@ def load_register(source, force: bool = False, echo=None) -> LoadReport:
             report = LoadReport(load.id, str(source), extract_number, snapshot,
                                 missing=[n for n in FILES if not extract.has(n)])
             try:
-                _load(connection, extract, load.id, report, echo)
+                _load(connection, extract, report, echo)
             except BaseException as error:
                 connection.rollback()
                 drop_set(connection, NEW)
@@ -451,7 +439,7 @@ def load_register(source, force: bool = False, echo=None) -> LoadReport:
         extract.close()
 
 
-def _load(connection, extract: Extract, load_id: int, report: LoadReport, echo) -> None:
+def _load(connection, extract: Extract, report: LoadReport, echo) -> None:
     writer = _PostgresWriter(connection) if connection.dialect.name == "postgresql" else _SqliteWriter(connection)
     writer.prepare()
     drop_set(connection, NEW)  # left by an interrupted load (we hold the lock, so none is running)
@@ -480,7 +468,7 @@ def _load(connection, extract: Extract, load_id: int, report: LoadReport, echo) 
         if file_report.skipped > len(file_report.problems):
             echo(f"  … and {file_report.skipped - len(file_report.problems):,} more")
     clock = time.perf_counter()
-    for statement in index_statements(connection.dialect.name, load_id):
+    for statement in index_statements(connection.dialect.name):
         with connection.begin():
             connection.exec_driver_sql(statement)
     echo(f"Indexes built ({time.perf_counter() - clock:.1f} s).")
