@@ -61,6 +61,8 @@ def test_wizard_end_to_end_over_http(register, staff, team, as_user, db_session)
     assert found["results"][0]["enterprise_number"] == "1001234592"
     assert found["results"][0]["address"] == "Rue du Château 12 box B, 5000 Namur"
     assert http.get(WIZARD + "search/?q=BE1001234592").json["results"][0]["name"] == "Boulangerie Lefèvre-Dubois"
+    without_js = http.get(WIZARD + "?q=lefevre dubois").text  # the same search as a plain form
+    assert "Boulangerie Lefèvre-Dubois" in without_js and 'name="enterprise_number" value="1001234592"' in without_js
 
     assert http.post(WIZARD + "pick/", data={"enterprise_number": "1001234592"}).status_code == 400  # no CSRF token
     picked = post(http, WIZARD + "pick/", {"enterprise_number": "1001234592"}, follow_redirects=True)

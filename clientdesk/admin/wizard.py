@@ -138,6 +138,7 @@ class NewClientWizard(ProtectedView):
             firm_contact=db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None,
             subscription=SubscriptionMode(details["subscription_mode"]).label,
             language=dict(LANGUAGE_CHOICES)[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
+            iban=v.format_iban(details["iban"]),
         )
 
     @expose("/restart/", methods=("POST",))

@@ -67,7 +67,7 @@ class DetailsForm(WizardForm):
     mobile = StringField(_l("Contact mobile"), [Optional(), v.wtforms_validator(v.phone)], description="+32 478 11 22 33")
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[v.wtforms_validator(v.locale)],
                            description=_l("Of the client and its contact: e-mails and the app use it."))
-    group = SelectField(_l("Group"), choices=[], validate_choice=False)
+    group = SelectField(_l("Group"), [InputRequired(_l("Choose the client's group."))], choices=[], validate_choice=False)
     firm_contact = SelectField(_l("Firm contact person"), choices=[], validate_choice=False)
     subscription_mode = SelectField(_l("Subscription"), choices=choices_of(SubscriptionMode))
     e_invoicing_mandate = BooleanField(_l("I have a signed e-invoicing (Peppol) mandate from this client"))

@@ -22,7 +22,7 @@
     }
 
     function pickForm(company) {
-      var pick = element("form", "mt-1");
+      var pick = element("form");
       pick.method = "post";
       pick.action = form.getAttribute("data-pick-url");
       [["csrf_token", form.getAttribute("data-csrf")], ["enterprise_number", company.enterprise_number]].forEach(function (pair) {
@@ -40,14 +40,16 @@
 
     function item(company) {
       var li = element("li", "list-group-item register-result");
+      var about = element("div");
       var title = element("div");
       title.appendChild(element("strong", "", company.name));
       title.appendChild(document.createTextNode(" "));
       title.appendChild(element("span", "text-muted",
         company.display_number + (company.legal_form ? " · " + company.legal_form : "")));
-      li.appendChild(title);
-      if (company.matched_name) li.appendChild(element("div", "small text-muted", labels.aka + " " + company.matched_name));
-      if (company.address) li.appendChild(element("div", "small", company.address));
+      about.appendChild(title);
+      if (company.matched_name) about.appendChild(element("div", "small text-muted", labels.aka + " " + company.matched_name));
+      if (company.address) about.appendChild(element("div", "small", company.address));
+      li.appendChild(about);
       if (company.client) {
         var note = element("div", "small text-danger", labels.client);
         if (company.client.url) {
@@ -68,7 +70,8 @@
     function show(data) {
       list.textContent = "";
       data.results.forEach(function (company) { list.appendChild(item(company)); });
-      status.textContent = data.message || (data.results.length + " " + labels.count);
+      var count = data.results.length;
+      status.textContent = data.message || (count === 1 ? labels.one : labels.many.replace("{n}", count));
     }
 
     function search() {
