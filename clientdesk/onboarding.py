@@ -16,10 +16,10 @@ def existing_client(enterprise_number: str | None) -> Client | None:
     return db.session.scalars(db.select(Client).where(Client.enterprise_number == enterprise_number)).first()
 
 
-def is_visible(client: Client, user) -> bool:
-    condition = scoping.client_condition(user)
-    query = db.select(Client.id).where(Client.id == client.id)
-    return db.session.scalar(query if condition is None else query.where(condition)) is not None
+def visible_ids(client_ids, user) -> set[int]:
+    """Which of these clients the user may see (scoping.py's rule)."""
+    query = scoping.scope_clients(db.select(Client.id).where(Client.id.in_(list(client_ids))), user)
+    return set(db.session.scalars(query))
 
 
 def company_problems(values: dict, register) -> dict:

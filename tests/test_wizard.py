@@ -165,7 +165,7 @@ def test_already_a_client_is_detected_and_linked(register, staff, team, make, as
     assert typed.status_code == 200
     assert f'Already a client: <a href="/admin/client/details/?id={mine.id}">Electrabel (ours)</a>' in typed.text
     picked = post(http, WIZARD + "pick/", {"enterprise_number": "0403227515"}, follow_redirects=True)
-    assert "Already a client, in a group you do not belong to" in picked.text and "KBC (theirs)" not in picked.text
+    assert "Already a client, one you do not have access to" in picked.text and "KBC (theirs)" not in picked.text
     assert http.get(WIZARD + "details/").status_code == 302
 
 

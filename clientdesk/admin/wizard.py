@@ -215,19 +215,18 @@ class NewClientWizard(ProtectedView):
         if len(query) < 2:
             return {"results": [], "message": _("Type at least two letters or digits.")}
         companies = register.search(query, limit=SEARCH_LIMIT, language=self._language())
-        clients = {}
         numbers = [c.enterprise_number for c in companies]
-        if numbers:
-            for client in db.session.scalars(db.select(Client).where(Client.enterprise_number.in_(numbers))):
-                clients[client.enterprise_number] = client
+        clients = {c.enterprise_number: c for c in db.session.scalars(
+            db.select(Client).where(Client.enterprise_number.in_(numbers)))} if numbers else {}
+        visible = onboarding.visible_ids((c.id for c in clients.values()), current_user) if clients else set()
         results = []
         for company in companies:
             item = company.as_dict()
             client = clients.get(company.enterprise_number)
             if client is not None:
-                visible = onboarding.is_visible(client, current_user)
-                item["client"] = {"name": client.name if visible else None,
-                                  "url": url_for("client.details_view", id=client.id) if visible else None}
+                shown = client.id in visible
+                item["client"] = {"name": client.name if shown else None,
+                                  "url": url_for("client.details_view", id=client.id) if shown else None}
             results.append(item)
         message = None
         if not results:
@@ -243,10 +242,10 @@ class NewClientWizard(ProtectedView):
         client = onboarding.existing_client(enterprise_number)
         if client is None:
             return None
-        if onboarding.is_visible(client, current_user):
+        if client.id in onboarding.visible_ids([client.id], current_user):
             return Markup(_("Already a client: %(link)s.", link=Markup('<a href="{}">{}</a>').format(
                 url_for("client.details_view", id=client.id), client.name)))
-        return Markup(_("Already a client, in a group you do not belong to: ask a supervisor."))
+        return Markup(_("Already a client, one you do not have access to: ask a supervisor or an admin."))
 
     def _language(self) -> str:
         locale = get_locale()

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import utcnow
 from ..models.register import (
-    COLUMNS, NEW, OLD, RegisterLoad, RegisterLoadStatus, create_staging, drop_set, index_statements, swap_in,
+    COLUMNS, NEW, OLD, SEARCH_TABLE, RegisterLoad, RegisterLoadStatus, create_staging, drop_set, index_statements, swap_in,
 )
 from .register import search_text
 
@@ -193,22 +193,15 @@ class _Rows:
                 report.rows = count
 
 
-def _number(raw: str) -> str | None:
-    """`0403.170.701` → `0403170701` when it has the shape of an enterprise number (else None)."""
-    if len(raw) == 12 and raw[4] == "." and raw[8] == ".":
-        digits = raw.replace(".", "")
-        if len(digits) == 10 and digits.isdigit():
-            return digits
-    return None
-
-
 def _enterprises(rows: _Rows, report: FileReport):
     dates = {"": None}
     previous = None
     for number_raw, _status, situation, kind, form, _cac, start in rows:
-        number = _number(number_raw)
-        # The mod-97 check: the first 8 digits plus the last 2 are a multiple of 97, starting with 0 or 1.
-        if number is None or number[0] not in "01" or (int(number[:8]) + int(number[8:])) % 97:
+        number = number_raw.replace(".", "")
+        # Shape 0403.170.701, first digit 0 or 1, and the mod-97 check: the first 8 digits plus the last 2
+        # are a multiple of 97.
+        if (len(number) != 10 or len(number_raw) != 12 or not number_raw[4] == number_raw[8] == "." or not number.isdigit()
+                or number[0] not in "01" or (int(number[:8]) + int(number[8:])) % 97):
             report.problem(rows.line, f"EnterpriseNumber “{number_raw}” is not a valid enterprise number")
             continue
         if number == previous:
@@ -234,50 +227,72 @@ def _iso_date(raw: str) -> str | None:
         return None
 
 
+# Entity numbers in the other files: enterprises (0403.170.701) are kept; establishments (2.000.000.339) and
+# branches (9.000.006.626) are ignored; anything else is a malformed row. The check digits are checked once,
+# in enterprise.csv: a row whose number is not there is never found.
+def _enterprise_number(raw: str) -> str | None:
+    number = raw.replace(".", "")
+    return number if len(number) == 10 and len(raw) == 12 and raw[4] == raw[8] == "." and number.isdigit() else None
+
+
 def _denominations(rows: _Rows, report: FileReport):
-    serial = 0
-    for number_raw, language, kind, name in rows:
-        number = _number(number_raw)
-        if number is None:
-            if len(number_raw) == 12:
+    serial = ignored = 0
+    try:
+        for number_raw, language, kind, name in rows:
+            if len(number_raw) == 13:
+                ignored += 1
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
                 report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
-            else:
-                report.ignored += 1  # an establishment or branch
-            continue
-        name = name.strip()
-        if not name or len(name) > 320:
-            report.problem(rows.line, f"enterprise {number_raw}: Denomination " + ("empty" if not name else "longer than 320 characters"))
-            continue
-        serial += 1
-        yield serial, number, language or None, kind or None, name, search_text(name)
+                continue
+            name = name.strip()
+            if not name or len(name) > 320:
+                report.problem(rows.line, f"enterprise {number_raw}: Denomination " + ("empty" if not name else "longer than 320 characters"))
+                continue
+            serial += 1
+            yield serial, number, language or None, kind or None, name, search_text(name)
+    finally:
+        report.ignored += ignored
 
 
 def _addresses(rows: _Rows, report: FileReport):
-    for row in rows:
-        if row[1] != "REGO" or row[12] or len(row[0]) != 12:
-            report.ignored += 1  # establishment or branch addresses, struck-off seats
-            continue
-        number = _number(row[0])
-        if number is None:
-            report.problem(rows.line, f"EntityNumber “{row[0]}” is not an enterprise number")
-            continue
-        yield (number, *(value or None for value in row[2:12]))
+    ignored = 0
+    try:
+        for (number_raw, kind, country_nl, country_fr, zipcode, municipality_nl, municipality_fr, street_nl, street_fr,
+             house_number, box, extra, struck_off) in rows:
+            if kind != "REGO" or struck_off or len(number_raw) == 13:
+                ignored += 1  # establishment or branch addresses, struck-off seats
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
+                continue
+            yield (number, country_nl or None, country_fr or None, zipcode or None, municipality_nl or None,
+                   municipality_fr or None, street_nl or None, street_fr or None, house_number or None, box or None,
+                   extra or None)
+    finally:
+        report.ignored += ignored
 
 
 def _contacts(rows: _Rows, report: FileReport):
-    for number_raw, entity, kind, value in rows:
-        if entity != "ENT" or kind not in ("TEL", "EMAIL", "WEB"):
-            report.ignored += 1
-            continue
-        number = _number(number_raw)
-        if number is None:
-            report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
-            continue
-        value = value.strip()
-        if not value:
-            report.problem(rows.line, f"enterprise {number_raw} has an empty {kind} contact")
-            continue
-        yield number, kind, value[:254]
+    ignored = 0
+    try:
+        for number_raw, entity, kind, value in rows:
+            if entity != "ENT" or kind not in ("TEL", "EMAIL", "WEB"):
+                ignored += 1
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
+                continue
+            value = value.strip()
+            if not value:
+                report.problem(rows.line, f"enterprise {number_raw} has an empty {kind} contact")
+                continue
+            yield number, kind, value[:254]
+    finally:
+        report.ignored += ignored
 
 
 def _codes(rows: _Rows, report: FileReport):
@@ -312,28 +327,29 @@ class _SqliteWriter:
         columns = [c for c, _ in COLUMNS[table]]
         verb = "INSERT OR IGNORE" if table == "kbo_enterprise" else "INSERT"
         insert = f"{verb} INTO {table}{NEW} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        index = f"INSERT INTO kbo_name_search{NEW} (rowid, search) VALUES (?, ?)" if table == "kbo_denomination" else None
         written = since_commit = 0
         batch = []
         for row in rows:
             batch.append(row)
             if len(batch) == BATCH:
-                written += self._flush(insert, index, batch)
+                written += self.connection.exec_driver_sql(insert, batch).rowcount
                 since_commit += BATCH
                 batch = []
                 if since_commit >= SQLITE_COMMIT_ROWS:
-                    self.connection.commit()
+                    self._commit(table)
                     since_commit = 0
         if batch:
-            written += self._flush(insert, index, batch)
-        self.connection.commit()
+            written += self.connection.exec_driver_sql(insert, batch).rowcount
+        self._commit(table)
         return written
 
-    def _flush(self, insert: str, index: str | None, batch: list) -> int:
-        written = self.connection.exec_driver_sql(insert, batch).rowcount
-        if index:
-            self.connection.exec_driver_sql(index, [(row[0], row[5]) for row in batch])
-        return written
+    def _commit(self, table: str) -> None:
+        if table == "kbo_denomination":  # index the names written since the last commit (ids ascend)
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {SEARCH_TABLE}{NEW} (rowid, search) SELECT id, search FROM kbo_denomination{NEW} "
+                f"WHERE id > (SELECT coalesce(max(rowid), 0) FROM {SEARCH_TABLE}{NEW})"
+            )
+        self.connection.commit()
 
     def deduplicate(self) -> int:
         return 0  # INSERT OR IGNORE into the primary key already kept the first of each number
