@@ -9,9 +9,10 @@ Name search, on both databases: names are folded (lower case, no accents, punctu
 plus `isbw` for `I.S.B.W.` and `dieteren` for `D'Ieteren`) into `kbo_denomination.search`. A query
 looks in two indexes: names that start with the whole query (a B-tree range), and names that
 contain a word starting with each query word (FTS5 on SQLite, a GIN full-text index on
-PostgreSQL), at most `CANDIDATES` of them. Candidates are ranked best first: the exact name, then
-names that start with the query, then names that contain every query word whole, then the rest;
-official names before abbreviations and trade names, shorter before longer.
+PostgreSQL), at most `CANDIDATES` of them, looked up only when fewer than `limit` companies have a
+name that starts with the query (those rank first anyway). Candidates are ranked best first: the
+exact name, then names that start with the query, then names that contain every query word whole,
+then the rest; official names before abbreviations and trade names, shorter before longer.
 """
 import abc
 import re
@@ -27,7 +28,7 @@ from ..forms import validators as v
 from ..models.register import LIVE, SEARCH_TABLE, RegisterLoad
 
 CANDIDATES = 300
-PREFIX_CANDIDATES = 30
+PREFIX_CANDIDATES = 50
 LANGUAGES = {"1": "fr", "2": "nl", "3": "de", "4": "en"}
 LANGUAGE_CODES = {name: code for code, name in LANGUAGES.items()}
 KINDS = {"001": 0, "003": 1, "002": 2, "004": 3}  # official name first, then trade name, abbreviation, branch name
@@ -202,8 +203,14 @@ class LocalRegister(CompanyRegister):
         if not phrase:
             return []
         candidates = self._prefix_candidates(phrase)
-        if words:
-            candidates += self._word_candidates(words)
+        # Word matches rank below names that start with the query: look for them only if those are too few.
+        # The words before the last one are taken as typed in full; only if that finds nothing are they
+        # also taken as beginnings of words ("bras dup"), a slower query on common words.
+        if words and len({row.number for row in candidates}) < limit:
+            found = self._word_candidates(words, every_word_a_prefix=False)
+            if not found and len(words) > 1:
+                found = self._word_candidates(words, every_word_a_prefix=True)
+            candidates += found
         best = {}
         for row in candidates:
             score = _score(row.search, row.kind, phrase, words)
@@ -222,17 +229,20 @@ class LocalRegister(CompanyRegister):
             .limit(PREFIX_CANDIDATES)
         ).all()
 
-    def _word_candidates(self, words: list[str]) -> list:
+    def _word_candidates(self, words: list[str], every_word_a_prefix: bool) -> list:
+        """Names with every word (the last one, or all, as the beginning of a word). Words are folded to
+        letters and digits, so quoting them is enough to keep them plain terms in either query syntax."""
+        prefixes = [every_word_a_prefix or i == len(words) - 1 for i in range(len(words))]
         if db.session.get_bind().dialect.name == "postgresql":
             statement = sa.text(
                 "SELECT number, kind, name, search FROM kbo_denomination "
                 "WHERE to_tsvector('simple', search) @@ to_tsquery('simple', :words) LIMIT :limit"
-            ).bindparams(words=" & ".join(f"'{w}':*" for w in words), limit=CANDIDATES)
+            ).bindparams(words=" & ".join(f"'{w}'" + (":*" if p else "") for w, p in zip(words, prefixes)), limit=CANDIDATES)
         else:
             statement = sa.text(
                 "SELECT number, kind, name, search FROM kbo_denomination WHERE id IN "
                 f"(SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :words LIMIT :limit)"
-            ).bindparams(words=" ".join(f'"{w}"*' for w in words), limit=CANDIDATES)
+            ).bindparams(words=" ".join(f'"{w}"' + ("*" if p else "") for w, p in zip(words, prefixes)), limit=CANDIDATES)
         return db.session.execute(statement).all()
 
     # Details of a few enterprises: five indexed queries, whatever their number
