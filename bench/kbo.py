@@ -1,6 +1,6 @@
 """Benchmark of `kbo load` and the company-register search at the size of the real KBO open data.
 
-    python bench/kbo.py [--enterprises 2000000] [--small 200000] [--db sqlite,postgresql] [--load-runs 3]
+    python bench/kbo.py [--enterprises 2000000] [--memory-sizes 200000,1000000] [--db sqlite,postgresql] [--load-runs 3]
                         [--search-runs 30] [--pg-url URL] [--workdir DIR]
     python bench/kbo.py sample clientdesk/demo/kbo      # regenerate the shipped sample extract
 
@@ -13,7 +13,7 @@ about 1.6 names, 1.6 address rows and 0.37 contacts per enterprise, like the 202
   (SQLite file in --workdir; PostgreSQL: the database of --pg-url / $BENCH_PG_URL, whose schema `public`
   is DROPPED and recreated), reporting wall time and the child's peak RSS.
 
-One load of the --small extract per database shows whether memory stays flat with size. After the last
+One load of each of the --memory-sizes extracts per database shows whether memory stays flat with size. After the last
 load it times LocalRegister.search (what the wizard's JSON endpoint calls) for numbers in three formats,
 a number prefix, and names (rare, common, several words, accents, abbreviation, 2-letter prefix, miss):
 median and p95 of --search-runs calls each after warm-up, beside a LIKE scan of the same names.
@@ -200,7 +200,7 @@ def percentile(values, pct):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--enterprises", type=int, default=2_000_000)
-    parser.add_argument("--small", type=int, default=200_000)
+    parser.add_argument("--memory-sizes", default="200000,1000000")
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--load-runs", type=int, default=3)
     parser.add_argument("--search-runs", type=int, default=30)
@@ -210,7 +210,8 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     urls = {"sqlite": f"sqlite:///{args.workdir / 'kbo-bench.db'}", "postgresql": args.pg_url}
     databases = [d for d in args.db.split(",") if d]
-    big, small = extract(args.workdir, args.enterprises), extract(args.workdir, args.small)
+    big = extract(args.workdir, args.enterprises)
+    smaller = [extract(args.workdir, int(n)) for n in args.memory_sizes.split(",") if n]
     counts = json.loads((big / ".complete").read_text())
     print(f"extract: {counts}")
 
@@ -225,10 +226,11 @@ def main() -> None:
             loads[db_name].append(child("_load", urls[db_name], str(big)))
             print(f"round {run + 1}: {db_name} load {loads[db_name][-1]['seconds']:.1f} s {loads[db_name][-1]['files']}", flush=True)
     searches = {db_name: child("_search", urls[db_name], str(args.search_runs)) for db_name in databases}
-    small_loads = {}
-    for db_name in databases:
-        fresh_database(urls[db_name])
-        small_loads[db_name] = child("_load", urls[db_name], str(small))
+    small_loads = {db_name: [] for db_name in databases}
+    for folder in smaller:
+        for db_name in databases:
+            fresh_database(urls[db_name])
+            small_loads[db_name].append(child("_load", urls[db_name], str(folder)))
 
     base = statistics.median(baseline)
     report = {"enterprises": args.enterprises, "extract_rows": counts, "baseline_csv_reader_s": baseline,
@@ -253,8 +255,8 @@ def main() -> None:
               f"{seconds / base:4.1f}x the bare read   runs={[round(r['seconds'], 1) for r in runs]}")
         print(f"  {'':<12} CPU: loader {cpu:.1f} s ({enterprises / cpu:,.0f} enterprises per CPU-second, {cpu / base_cpu:.1f}x the bare read)"
               + (f", PostgreSQL backends {server:.1f} s" if server else ""))
-        print(f"  {'':<12} peak RSS {rss:.0f} MiB; loading {small_loads[db_name]['enterprises']:,}: "
-              f"{small_loads[db_name]['peak_rss_mb']:.0f} MiB; per file s: {runs[len(runs) // 2]['files']}")
+        others = ", ".join(f"{r['enterprises']:,}: {r['peak_rss_mb']:.0f} MiB" for r in small_loads[db_name])
+        print(f"  {'':<12} peak RSS {rss:.0f} MiB (loading {others}); per file s: {runs[len(runs) // 2]['files']}")
     for db_name in databases:
         print(f"\nSearch on {db_name}, {args.enterprises:,} enterprises: ms over {args.search_runs} calls (LIKE scan: median of 3)")
         print(f"  {'query':<34} {'median':>8} {'p95':>8} {'found':>6} {'LIKE scan':>10} {'ratio':>7}")

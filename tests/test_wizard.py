@@ -5,7 +5,7 @@ from html import unescape
 import pytest
 import sqlalchemy as sa
 
-from clientdesk.models import AuditEvent, Client, ConfigTemplate, Group, IntegrationProduct, Role
+from clientdesk.models import AuditEvent, Client, ConfigTemplate, IntegrationProduct, Role
 from clientdesk.models.client import VatCheck
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.helpers import flashes, post

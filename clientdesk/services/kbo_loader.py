@@ -15,6 +15,7 @@ enterprise) is skipped, counted and reported with its line number; the load goes
 import codecs
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import threading
@@ -73,7 +74,6 @@ class FileReport:
 
 @dataclass
 class LoadReport:
-    load_id: int
     source: str
     extract_number: str | None
     snapshot_date: date | None
@@ -397,8 +397,6 @@ def _exclusive(connection):
             connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
             connection.commit()
         return
-    import fcntl
-
     database = connection.engine.url.database
     lock_path = Path(f"{database}.kbo-lock") if database and database != ":memory:" else None
     if lock_path is None:
@@ -429,7 +427,7 @@ def load_register(source, force: bool = False, echo=None) -> LoadReport:
             load = RegisterLoad(source=str(source), extract_number=extract_number, snapshot_date=snapshot)
             db.session.add(load)
             db.session.commit()
-            report = LoadReport(load.id, str(source), extract_number, snapshot,
+            report = LoadReport(str(source), extract_number, snapshot,
                                 missing=[n for n in FILES if not extract.has(n)])
             try:
                 _load(connection, extract, report, echo)

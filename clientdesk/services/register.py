@@ -18,7 +18,7 @@ import abc
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
@@ -125,7 +125,6 @@ class RegisterInfo:
     loaded: bool
     label: str = ""
     enterprises: int = 0
-    loaded_at: datetime | None = None
 
 
 class CompanyRegister(abc.ABC):
@@ -154,7 +153,7 @@ class LocalRegister(CompanyRegister):
         load = RegisterLoad.active()
         if load is None:
             return RegisterInfo(loaded=False)
-        return RegisterInfo(loaded=True, label=str(load), enterprises=load.enterprises, loaded_at=load.finished_at)
+        return RegisterInfo(loaded=True, label=str(load), enterprises=load.enterprises)
 
     def search(self, query: str, limit: int = 10, language: str = "fr") -> list[Company]:
         query = (query or "").strip()
