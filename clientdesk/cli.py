@@ -174,5 +174,7 @@ def dev_command(host, port, demo_clients):
 
 
 def register_commands(app) -> None:
-    for command in (users_cli, groups_cli, demo_cli, clients_cli, worker_command, dev_command, inbound_command):
+    from .kbo_cli import kbo_cli
+
+    for command in (users_cli, groups_cli, demo_cli, clients_cli, worker_command, dev_command, inbound_command, kbo_cli):
         app.cli.add_command(command)

@@ -10,6 +10,7 @@ from .models import (
 from .models.audit import acting_as
 from .models.integration import ClientIntegration, IntegrationProduct, ensure_catalogue
 from .models.invitation import INVITATION_VALID_DAYS
+from .services.kbo_loader import load_sample_register
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = (
@@ -178,4 +179,5 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
             if created % 500 == 0:
                 db.session.flush()
         db.session.commit()
+    load_sample_register()  # a few hundred companies for the new-client wizard to find
     return {"clients": created, "users": [u.email for u in users], "password": DEMO_PASSWORD}

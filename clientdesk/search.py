@@ -44,8 +44,9 @@ POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_client_search_text_trgm"]
 
 
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
-    """Keep autogenerate away from the search tables and indexes, which the models do not describe."""
-    search_table = type_ == "table" and name.startswith("client_search")
+    """Keep autogenerate away from what the models do not describe: the search tables and indexes, and the
+    company register's tables (built by each `kbo load`, see models/register.py)."""
+    search_table = type_ == "table" and name.startswith(("client_search", "kbo_"))
     search_index = type_ == "index" and name.startswith("ix_client_search")
     return not (search_table or search_index)
 

@@ -1,17 +1,47 @@
 """Fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), migrated with the
 project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); the app; helpers to
 sign in through the real login form with a real CSRF token."""
+import contextvars
 import os
 import re
 
 import pytest
 import redis
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from tests import factories
 from tests.helpers import csrf_token, login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in an empty context: Flask would otherwise reuse an app
+    context the test holds open (e.g. db_session), sharing `g` (the signed-in user!) and the database
+    session between the test and its requests, and between requests of different users."""
+
+    def open(self, *args, **kwargs):
+        context = contextvars.Context()
+        response = context.run(super().open, *args, **kwargs)
+        if response.is_streamed:
+            response.response = _IterateIn(context, response.response)  # a streamed body is read there too
+        return response
+
+
+class _IterateIn:
+    def __init__(self, context, iterable):
+        self.context, self.iterator = context, iter(iterable)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.context.run(next, self.iterator)
+
+    def close(self):
+        if hasattr(self.iterator, "close"):
+            self.context.run(self.iterator.close)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 
@@ -75,6 +105,7 @@ def app(app_config):
     from clientdesk.app import create_app
 
     app = create_app(dict(app_config))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade(revision="heads")
     return app
@@ -110,12 +141,19 @@ def clean_state(app):
 
 @pytest.fixture
 def store(app):
-    """Direct database reads and writes, each in its own short app context.
-
-    Never hold an app context open around test-client requests: Flask would reuse it for the
-    requests, sharing `g` (the signed-in user!) and the database session between them.
-    """
+    """Direct database reads and writes, each in its own short app context (rows come back detached)."""
     return factories.Store(app)
+
+
+@pytest.fixture
+def db_session(app):
+    """The database session in an app context held for the whole test (requests do not share it:
+    see IsolatedClient)."""
+    from clientdesk.extensions import db
+
+    with app.app_context():
+        yield db.session
+        db.session.remove()
 
 
 @pytest.fixture

@@ -170,3 +170,12 @@ def test_audit_log_filters_by_client(world, as_user, store):
     page = http.get(f"/admin/audit/?flt0_client_id_equals={world['ours'].id}")
     assert page.status_code == 200 and "Ours Bakkerij BV" in page.text and "Theirs Brasserie SRL" not in page.text
     assert http.get("/admin/audit/?flt0_client_id_equals=not-a-number").status_code == 200
+
+
+def test_requests_never_share_the_signed_in_user_with_a_held_app_context(world, as_user, db_session):
+    """Guards the test set-up itself: a test holding an app context (db_session) must not leak the first
+    signed-in user into another user's requests."""
+    admin, staff = as_user(world["admin"]), as_user(world["staff_a"])
+    assert admin.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 200
+    assert staff.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 404
+    assert db_session.get(Client, world["theirs"].id).name == "Theirs Brasserie SRL"

@@ -16,6 +16,7 @@ from .documents import DocumentView
 from .imports import ImportView
 from .people import GroupView, UserView
 from .setup import ConfigTemplateView, IntegrationProductView
+from .wizard import NewClientWizard
 
 
 def build_admin(app) -> Admin:
@@ -28,6 +29,7 @@ def build_admin(app) -> Admin:
     clients = _l("Clients")
     setup = _l("Setup")
     admin.add_view(ClientView(Client, name=_l("Clients"), endpoint="client", category=clients))
+    admin.add_view(NewClientWizard(name=_l("New client"), endpoint="clientwizard", url="client/new-wizard"))
     admin.add_view(ContactView(Contact, name=_l("Contacts"), endpoint="contact", category=clients))
     admin.add_view(BankAccountView(BankAccount, name=_l("Bank accounts"), endpoint="bankaccount", category=clients))
     admin.add_view(AllowedSenderView(AllowedSender, name=_l("Allowed senders"), endpoint="allowedsender", category=clients))

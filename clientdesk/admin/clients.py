@@ -28,6 +28,7 @@ from ..models import (
     IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency, utcnow,
 )
 from ..models.base import choices_of
+from ..models.client import VatCheck
 from ..search import client_search_condition
 from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
@@ -118,6 +119,15 @@ PEPPOL_STATE_BADGES = {
 }
 
 
+def vat_check_state(view, context, client, name):
+    if not client.vat_check:
+        return ""
+    label = _(VatCheck(client.vat_check).label)
+    if client.vat_checked_at is None:
+        return label
+    return _("%(state)s (checked %(date)s)", state=label, date=client.vat_checked_at.date().isoformat())
+
+
 def peppol_flag(view, context, client, name):
     on = getattr(client, name)
     html = _per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
@@ -174,7 +184,7 @@ class AllowedSenderInline(InlineFormAdmin):
 
 
 class ClientView(ScopedModelView):
-    list_template = "admin/client_list.html"
+    list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
     column_auto_select_related = False
@@ -200,6 +210,7 @@ class ClientView(ScopedModelView):
         "template": _l("Template"), "billing_street": _l("Billing street"), "billing_house_number": _l("Billing number"),
         "billing_box": _l("Billing box"), "billing_postal_code": _l("Billing postal code"),
         "billing_city": _l("Billing city"), "billing_country": _l("Billing country"),
+        "legal_form": _l("Legal form"), "vat_check": _l("VAT check"),
     }
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
@@ -212,6 +223,7 @@ class ClientView(ScopedModelView):
         "status": status_badge,
         "trial_end": trial_end,
         "enterprise_number": enterprise_number,
+        "vat_check": vat_check_state,
         "peppol_send": peppol_flag,
         "peppol_receive": peppol_flag,
         "inbox_count": inbox_link,
@@ -222,10 +234,11 @@ class ClientView(ScopedModelView):
         "status": choices_of(ClientStatus),
         "subscription_mode": choices_of(SubscriptionMode),
         "vat_frequency": choices_of(VatFrequency),
+        "vat_check": choices_of(VatCheck),
     }
 
     column_details_list = (
-        "name", "status", "enterprise_number", "vat_number", "country", "group", "firm_contact",
+        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country", "group", "firm_contact",
         "client_facing_contact", "template", "subscription_mode", "plan", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "peppol_send", "peppol_receive",
@@ -234,7 +247,7 @@ class ClientView(ScopedModelView):
     )
 
     form_columns = (
-        "name", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
+        "name", "legal_form", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
         "plan", "language", "group", "firm_contact", "client_facing_contact", "hidden", "external_reference",
         "internal_reference", "website", "street", "house_number", "box", "postal_code", "city",
         "billing_street", "billing_house_number", "billing_box", "billing_postal_code", "billing_city",
@@ -273,6 +286,7 @@ class ClientView(ScopedModelView):
             InvitationFilter(),
             InboxFilter(),
             IntEqualFilter(Client.import_batch_id, _l("Import batch")),
+            FilterEqual(Client.vat_check, _l("VAT check"), options=choices_of(VatCheck)),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)

@@ -1,5 +1,5 @@
 """Admin-only screens: configuration templates and the integration catalogue."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
@@ -45,6 +45,8 @@ class ConfigTemplateView(AdminOnlyView):
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
+        if model.peppol_receive and not model.e_invoicing_mandate:
+            raise ValueError(_("Receiving through Peppol needs the e-invoicing mandate."))
         check_delivery(model, model.integration_product)
 
 

@@ -8,6 +8,7 @@ from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
+from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
 from .user import LoginThrottle, Role, User
@@ -22,4 +23,5 @@ __all__ = [
     "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "Role", "SubscriptionMode", "Task", "TaskStatus",
     "User", "VatFrequency",
     "client_favourites", "group_members", "today", "utcnow",
+    "RegisterLoad", "RegisterLoadStatus",
 ]

@@ -27,6 +27,13 @@ class SubscriptionMode(LabelledEnum):
     MANAGED = "managed", "Internal, managed by the firm"
 
 
+class VatCheck(LabelledEnum):
+    """Where a number entered with "don't verify VAT" stands against the company register."""
+
+    PENDING = "pending", "To check after the next register load"
+    MISSING = "missing", "Not in the company register"
+
+
 class PeppolState(LabelledEnum):
     OFF = "off", "Off"
     PENDING = "pending", "Pending"
@@ -57,6 +64,7 @@ class Client(Timestamps, db.Model):
         choice_check("subscription_mode", SubscriptionMode),
         choice_check("vat_frequency", VatFrequency, nullable=True),
         choice_check("peppol_state", PeppolState),
+        choice_check("vat_check", VatCheck, nullable=True),
         # Visibility (group, hidden), the status filter and the default order: counts and filtered pages
         # are answered from this index alone.
         sa.Index("ix_client_scope", "group_id", "hidden", "status", "name"),
@@ -68,6 +76,10 @@ class Client(Timestamps, db.Model):
     enterprise_number = db.Column(db.String(20), unique=True)
     vat_number = db.Column(db.String(20))
     skip_vat_check = db.Column(db.Boolean, nullable=False, default=False)
+    # Set for numbers entered with skip_vat_check until a register load knows them (see vat_check.py).
+    vat_check = db.Column(db.String(8), index=True)
+    vat_checked_at = db.Column(db.DateTime)
+    legal_form = db.Column(db.String(120))
     external_reference = db.Column(db.String(80))
     internal_reference = db.Column(db.String(80))
     vat_frequency = db.Column(db.String(12))

@@ -241,6 +241,8 @@ def settings_problems(settings, product) -> list[str]:
     """What keeps these delivery settings (a client's integration or a template's defaults) from working."""
     method = settings.delivery_method
     problems = []
+    if product is None and method != DeliveryMethod.MANUAL:
+        problems.append("Choose the accounting software that receives the documents.")
     if product is not None and method not in product.delivery_method_list:
         supported = ", ".join(DeliveryMethod(m).label for m in product.delivery_method_list if m in DeliveryMethod._value2member_map_)
         problems.append(f"{product.name} does not take documents by {DeliveryMethod(method).label} (it takes: {supported}).")

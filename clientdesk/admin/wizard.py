@@ -1,0 +1,253 @@
+"""The "+ New client" wizard at /admin/client/new-wizard/: 1 the company (searched in the register as
+you type, picked, or entered by hand), 2 the details (contact, language, group, firm contact person,
+template, subscription, mandate), 3 a summary, then the client is created.
+
+What was typed is kept in the session, so Back and Next keep it; each step is checked on the server
+(shared validators, onboarding.py), and everything is checked again before anything is created.
+"""
+import re
+
+from flask import flash, jsonify, redirect, request, session, url_for
+from flask_admin import expose
+from flask_babel import get_locale, gettext as _
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from .. import onboarding, scoping
+from ..extensions import db
+from ..forms import validators as v
+from ..forms.wizard import LANGUAGE_CHOICES, CompanyForm, DetailsForm
+from ..models import Client, ConfigTemplate, Group, SubscriptionMode, User
+from ..services.register import company_register
+from .base import ProtectedView
+
+SESSION_KEY = "new_client_wizard"
+SEARCH_LIMIT = 10
+COMPANY_FIELDS = ("name", "country", "enterprise_number", "vat_number", "legal_form", "street", "house_number", "box",
+                  "postal_code", "city", "website")
+LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "de": "de-BE", "en": "en-BE"}
+NUMBER = re.compile(r"(?i)\s*(be)?[\d\s.]{9,}")
+
+
+class NewClientWizard(ProtectedView):
+    def is_visible(self) -> bool:
+        return False  # reached through "+ New client" on the client list
+
+    # Step 1: the company
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        register = company_register()
+        form = self._company_form(request.form if request.method == "POST" else self._raw("company"))
+        duplicate = None
+        if request.method == "POST":
+            self._keep("company", request.form)
+            values = form.values()
+            if values is not None:
+                duplicate = self._duplicate(values["enterprise_number"])
+                problems = onboarding.company_problems(values, register)
+                for name, message in problems.items():
+                    getattr(form, name).errors = [*getattr(form, name).errors, message]
+                if not duplicate and not problems:
+                    return redirect(self.get_url(".details"))
+        query = request.args.get("q", "").strip()
+        return self.render(
+            "admin/wizard/company.html", form=form, step=1, duplicate=duplicate, register=register.info(), query=query,
+            results=self._results(query) if query else None,
+        )
+
+    @expose("/pick/", methods=("POST",))
+    def pick(self):
+        """Fill step 1 from the register (the values come from the register, not from the browser)."""
+        number = request.form.get("enterprise_number", "")
+        company = company_register().get(number, language=self._language()) if number.isdigit() else None
+        if company is None:
+            flash(_("That company is not in the company register."), "error")
+            return redirect(self.get_url(".index"))
+        duplicate = self._duplicate(company.enterprise_number)
+        if duplicate:
+            flash(duplicate, "error")
+            return redirect(self.get_url(".index"))
+        self._keep("company", {
+            "name": company.name, "country": "BE", "enterprise_number": company.display_number,
+            "vat_number": company.vat_number, "legal_form": company.legal_form or "", "street": company.street or "",
+            "house_number": company.house_number or "", "box": company.box or "", "postal_code": company.postal_code or "",
+            "city": company.city or "", "website": company.website or "",
+        })
+        if company.language in LOCALES and not self._raw("details"):
+            self._keep("details", {**self._initial_details(), "language": LOCALES[company.language]})
+        flash(_("Filled in from the company register: %(name)s. Check the details, then continue.", name=company.name), "success")
+        return redirect(self.get_url(".index"))
+
+    @expose("/search/")
+    def search(self):
+        """JSON for the search-as-you-type box."""
+        query = request.args.get("q", "").strip()
+        return jsonify(query=query, **self._results(query))
+
+    # Step 2: the details
+    @expose("/details/", methods=("GET", "POST"))
+    def details(self):
+        if self._company() is None:
+            flash(_("Start with the company."), "warning")
+            return redirect(self.get_url(".index"))
+        raw = request.form if request.method == "POST" else self._raw("details") or self._initial_details()
+        form = self._details_form(raw)
+        if request.method == "POST":
+            self._keep("details", request.form)
+            if request.form.get("action") == "back":
+                return redirect(self.get_url(".index"))
+            template = form.template.data or ""
+            if template and template != (form.prefilled_template.data or ""):
+                # Another template was chosen and the page did not fill its defaults in (no JavaScript): do it now.
+                raw = self._with_template_defaults(request.form, template)
+                self._keep("details", raw)
+                form = self._details_form(raw)
+                flash(_("The template's defaults are filled in: check them and continue."), "info")
+            elif self._details(form) is not None:
+                return redirect(self.get_url(".summary"))
+        return self.render("admin/wizard/details.html", form=form, step=2, template_defaults=self._template_defaults_json())
+
+    # Step 3: summary, then create
+    @expose("/summary/", methods=("GET", "POST"))
+    def summary(self):
+        company = self._company()
+        if company is None:
+            flash(_("Start with the company."), "warning")
+            return redirect(self.get_url(".index"))
+        details = self._details(self._details_form(self._raw("details")))
+        if details is None:
+            flash(_("Some details are missing or wrong."), "warning")
+            return redirect(self.get_url(".details"))
+        if request.method == "POST":
+            try:
+                client = onboarding.create_client(company, details)
+                db.session.commit()
+            except IntegrityError:  # created by someone else meanwhile (same number or e-mail)
+                db.session.rollback()
+                flash(_("This client or contact was created by someone else meanwhile: check the client list."), "error")
+                return redirect(self.get_url(".index"))
+            session.pop(SESSION_KEY, None)
+            flash(_("Client %(name)s created.", name=client.name), "success")
+            return redirect(url_for("client.details_view", id=client.id))
+        template = db.session.get(ConfigTemplate, details["template_id"]) if details["template_id"] else None
+        return self.render(
+            "admin/wizard/summary.html", step=3, company=company, details=details, config_template=template,
+            group=db.session.get(Group, details["group_id"]),
+            firm_contact=db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None,
+            subscription=SubscriptionMode(details["subscription_mode"]).label,
+            language=dict(LANGUAGE_CHOICES)[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
+            iban=v.format_iban(details["iban"]),
+        )
+
+    @expose("/restart/", methods=("POST",))
+    def restart(self):
+        session.pop(SESSION_KEY, None)
+        return redirect(self.get_url(".index"))
+
+    # Steps' data: raw (what was typed, kept in the session) and checked (normalised values or None)
+    def _raw(self, part: str) -> dict:
+        return (session.get(SESSION_KEY) or {}).get(part) or {}
+
+    def _keep(self, part: str, data) -> None:
+        state = dict(session.get(SESSION_KEY) or {})
+        state[part] = {key: value for key, value in dict(data).items() if key not in ("csrf_token", "action")}
+        session[SESSION_KEY] = state
+
+    def _company_form(self, raw) -> CompanyForm:
+        return CompanyForm(MultiDict(raw)) if raw else CompanyForm()
+
+    def _company(self) -> dict | None:
+        raw = self._raw("company")
+        if not raw:
+            return None
+        values = self._company_form(raw).values()
+        if values is None or self._duplicate(values["enterprise_number"]) or onboarding.company_problems(values, company_register()):
+            return None
+        return values
+
+    def _details_form(self, raw) -> DetailsForm:
+        form = DetailsForm(MultiDict(raw)) if raw else DetailsForm()
+        form.template.choices = [("", _("— No template —"))] + [
+            (str(t.id), t.name) for t in db.session.scalars(db.select(ConfigTemplate).order_by(ConfigTemplate.name))
+        ]
+        form.group.choices = [(str(g.id), g.name) for g in db.session.scalars(scoping.assignable_groups(current_user))]
+        form.firm_contact.choices = [("", "—")] + [(str(u.id), str(u)) for u in db.session.scalars(scoping.staff_users())]
+        return form
+
+    def _details(self, form: DetailsForm) -> dict | None:
+        values = form.values()
+        if values is None:
+            return None
+        problems = onboarding.details_problems(values, current_user)
+        for name, message in problems.items():
+            getattr(form, name).errors = [*getattr(form, name).errors, message]
+        return None if problems else values
+
+    def _initial_details(self) -> dict:
+        raw = {"firm_contact": str(current_user.id), "subscription_mode": SubscriptionMode.FULL.value}
+        groups = [g.id for g in db.session.scalars(scoping.assignable_groups(current_user))]
+        if len(groups) == 1:
+            raw["group"] = str(groups[0])
+        return raw
+
+    def _with_template_defaults(self, data, template_id: str) -> dict:
+        raw = {key: value for key, value in data.items() if key not in ("csrf_token", "action")}
+        template = db.session.get(ConfigTemplate, int(template_id)) if template_id.isdigit() else None
+        if template is not None:
+            raw.update(onboarding.template_defaults(template, current_user))
+            if not raw.get("e_invoicing_mandate"):
+                raw.pop("e_invoicing_mandate", None)
+        raw["prefilled_template"] = template_id
+        return raw
+
+    def _template_defaults_json(self) -> dict:
+        return {str(t.id): onboarding.template_defaults(t, current_user)
+                for t in db.session.scalars(db.select(ConfigTemplate))}
+
+    # Register search and "already a client"
+    def _results(self, query: str) -> dict:
+        register = company_register()
+        info = register.info()
+        if not info.loaded:
+            return {"results": [], "message": _("The company register is not loaded: enter the company by hand.")}
+        if len(query) < 2:
+            return {"results": [], "message": _("Type at least two letters or digits.")}
+        companies = register.search(query, limit=SEARCH_LIMIT, language=self._language())
+        numbers = [c.enterprise_number for c in companies]
+        clients = {c.enterprise_number: c for c in db.session.scalars(
+            db.select(Client).where(Client.enterprise_number.in_(numbers)))} if numbers else {}
+        visible = onboarding.visible_ids((c.id for c in clients.values()), current_user) if clients else set()
+        results = []
+        for company in companies:
+            item = company.as_dict()
+            client = clients.get(company.enterprise_number)
+            if client is not None:
+                shown = client.id in visible
+                item["client"] = {"name": client.name if shown else None,
+                                  "url": url_for("client.details_view", id=client.id) if shown else None}
+            results.append(item)
+        message = None
+        if not results:
+            message = _("No company found: check the spelling or the number, or enter the company by hand.")
+            if NUMBER.fullmatch(query):
+                try:
+                    v.enterprise_number(query)
+                except v.InvalidValue as error:
+                    message = str(error)
+        return {"results": results, "message": message, "register": info.label}
+
+    def _duplicate(self, enterprise_number) -> Markup | None:
+        client = onboarding.existing_client(enterprise_number)
+        if client is None:
+            return None
+        if client.id in onboarding.visible_ids([client.id], current_user):
+            return Markup(_("Already a client: %(link)s.", link=Markup('<a href="{}">{}</a>').format(
+                url_for("client.details_view", id=client.id), client.name)))
+        return Markup(_("Already a client, one you do not have access to: ask a supervisor or an admin."))
+
+    def _language(self) -> str:
+        locale = get_locale()
+        return locale.language if locale else "fr"
+

@@ -1,0 +1,99 @@
+"""Creating a client from the new-client wizard: the checks that need the database (register, groups,
+duplicates) and the creation itself: client, primary contact, bank account and template, in the
+caller's transaction (the audit records come with the flush)."""
+from flask_babel import gettext as _
+
+from . import scoping, vat_check
+from .extensions import db
+from .forms import validators as v
+from .models import BankAccount, Client, ConfigTemplate, Contact, Group, SubscriptionMode, User
+
+
+def existing_client(enterprise_number: str | None) -> Client | None:
+    """The client that already has this enterprise number, whoever may see it (numbers are unique)."""
+    if not enterprise_number:
+        return None
+    return db.session.scalars(db.select(Client).where(Client.enterprise_number == enterprise_number)).first()
+
+
+def visible_ids(client_ids, user) -> set[int]:
+    """Which of these clients the user may see (scoping.py's rule)."""
+    query = scoping.scope_clients(db.select(Client.id).where(Client.id.in_(list(client_ids))), user)
+    return set(db.session.scalars(query))
+
+
+def company_problems(values: dict, register) -> dict:
+    """A Belgian number must be in the company register, unless "don't verify VAT" is ticked."""
+    number = values["enterprise_number"]
+    if not number or values["country"] != "BE" or values["skip_vat_check"]:
+        return {}
+    shown = v.format_enterprise_number(number)
+    info = register.info()
+    if not info.loaded:
+        return {"enterprise_number": _(
+            "The company register has not been loaded, so %(number)s cannot be verified: tick “Don't verify VAT” "
+            "(the client will be checked after the next register load) or ask an admin to load the register.", number=shown)}
+    if register.get(number) is None:
+        return {"enterprise_number": _(
+            "%(number)s is not in the company register (%(register)s). Check the number, or tick “Don't verify VAT” "
+            "if the company is too new to be listed.", number=shown, register=info.label)}
+    return {}
+
+
+def details_problems(values: dict, user) -> dict:
+    errors = {}
+    group_id = values["group_id"]
+    if group_id is None:
+        errors["group"] = _("Choose the client's group.")
+    elif db.session.scalar(scoping.assignable_groups(user).where(Group.id == group_id)) is None:
+        errors["group"] = _("You can only create clients in your own groups.")
+    if values["firm_contact_id"] is not None and db.session.scalar(
+            scoping.staff_users().where(User.id == values["firm_contact_id"])) is None:
+        errors["firm_contact"] = _("Choose the firm contact person from the list.")
+    if values["template_id"] is not None and db.session.get(ConfigTemplate, values["template_id"]) is None:
+        errors["template"] = _("That template no longer exists: choose another one.")
+    if db.session.scalar(db.select(Contact.id).where(Contact.email == values["email"])) is not None:
+        errors["email"] = _("%(email)s is already the e-mail address of another contact: each contact needs their own.",
+                            email=values["email"])
+    if values["subscription_mode"] == SubscriptionMode.MANAGED and not values["iban"]:
+        errors["iban"] = _("A client managed by the firm needs a bank account: enter its IBAN.")
+    return errors
+
+
+def template_defaults(template: ConfigTemplate, user) -> dict:
+    """Step-2 field values that a template suggests (its group only if the user may use that group)."""
+    defaults = {"subscription_mode": template.subscription_mode, "e_invoicing_mandate": "y" if template.e_invoicing_mandate else ""}
+    if template.assigned_group_id is not None and db.session.scalar(
+            scoping.assignable_groups(user).where(Group.id == template.assigned_group_id)) is not None:
+        defaults["group"] = str(template.assigned_group_id)
+    if template.assigned_user is not None and template.assigned_user.active:
+        defaults["firm_contact"] = str(template.assigned_user_id)
+    return defaults
+
+
+def create_client(company: dict, details: dict) -> Client:
+    """Add the client with its primary contact (not committed). The template's values are copied first;
+    the choices made in the wizard (group, firm contact, subscription, mandate) then override them."""
+    client = Client(
+        name=company["name"], country=company["country"], enterprise_number=company["enterprise_number"],
+        vat_number=company["vat_number"], legal_form=company["legal_form"], street=company["street"],
+        house_number=company["house_number"], box=company["box"], postal_code=company["postal_code"],
+        city=company["city"], website=company["website"], language=details["language"],
+    )
+    if details["template_id"] is not None:
+        db.session.get(ConfigTemplate, details["template_id"]).apply_to(client)
+    client.group = db.session.get(Group, details["group_id"])
+    client.firm_contact = db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None
+    client.subscription_mode = details["subscription_mode"]
+    client.e_invoicing_mandate = details["e_invoicing_mandate"]
+    client.contacts.append(Contact(
+        civility=details["civility"], first_name=details["first_name"], last_name=details["last_name"],
+        email=details["email"], mobile=details["mobile"], language=details["language"], is_primary=True,
+    ))
+    if details["iban"]:
+        client.bank_accounts.append(BankAccount(iban=details["iban"]))
+    if company["skip_vat_check"]:
+        vat_check.mark_unverified(client)
+    db.session.add(client)
+    db.session.flush()
+    return client

@@ -1,0 +1,512 @@
+"""`flask kbo load FOLDER`: a KBO/BCE open-data Full extract (folder or zip) into the local register.
+
+Reads enterprise.csv, denomination.csv, address.csv, contact.csv, code.csv and meta.csv as the FOD
+Economy publishes them (UTF-8, `"`-quoted, `,`-separated, dates dd-mm-yyyy, numbers `0403.170.701`),
+streamed row by row, so memory stays flat whatever the size. Rows are bulk-written into a new set of
+tables (SQLite: executemany in committed batches; PostgreSQL: COPY), which is indexed and then
+swapped in atomically (models/register.py); searches read the previous register until then.
+
+Kept: every enterprise; every name of an enterprise; its seat address (REGO, not struck off); its
+TEL/EMAIL/WEB contacts; the legal-form labels. Ignored (counted): establishment and branch rows,
+other address and contact kinds, activity.csv. A malformed row (wrong number of fields, broken
+quoting, bytes that are not UTF-8, an invalid enterprise number or date, a missing name, a repeated
+enterprise) is skipped, counted and reported with its line number; the load goes on.
+"""
+import codecs
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import utcnow
+from ..models.register import (
+    COLUMNS, NEW, OLD, SEARCH_TABLE, RegisterLoad, RegisterLoadStatus, create_staging, drop_set, index_statements, swap_in,
+)
+from .register import search_text
+
+FILES = ("enterprise.csv", "denomination.csv", "address.csv", "contact.csv", "code.csv")
+REQUIRED = ("enterprise.csv", "denomination.csv")
+HEADERS = {
+    "enterprise.csv": ("EnterpriseNumber", "Status", "JuridicalSituation", "TypeOfEnterprise", "JuridicalForm",
+                       "JuridicalFormCAC", "StartDate"),
+    "denomination.csv": ("EntityNumber", "Language", "TypeOfDenomination", "Denomination"),
+    "address.csv": ("EntityNumber", "TypeOfAddress", "CountryNL", "CountryFR", "Zipcode", "MunicipalityNL",
+                    "MunicipalityFR", "StreetNL", "StreetFR", "HouseNumber", "Box", "ExtraAddressInfo", "DateStrikingOff"),
+    "contact.csv": ("EntityNumber", "EntityContact", "ContactType", "Value"),
+    "code.csv": ("Category", "Code", "Language", "Description"),
+}
+SAMPLE = Path(__file__).resolve().parent.parent / "demo" / "kbo"
+PROBLEMS_KEPT = 20  # per file; every problem is counted
+BATCH = 5000
+SQLITE_COMMIT_ROWS = 200_000  # keeps the WAL small and lets the app's own writes through between batches
+LOCK_KEY = 0x6B626F  # PostgreSQL advisory lock held during a load ("kbo")
+
+
+class LoadError(RuntimeError):
+    """The extract cannot be loaded; nothing was changed. str() says why."""
+
+
+@dataclass
+class FileReport:
+    name: str
+    rows: int = 0
+    loaded: int = 0
+    ignored: int = 0
+    skipped: int = 0
+    problems: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def problem(self, line: int | None, message: str, count: int = 1) -> None:
+        self.skipped += count
+        if len(self.problems) < PROBLEMS_KEPT:
+            self.problems.append(f"{self.name}" + (f" line {line}" if line else "") + f": {message}")
+
+
+@dataclass
+class LoadReport:
+    source: str
+    extract_number: str | None
+    snapshot_date: date | None
+    files: dict = field(default_factory=dict)
+    missing: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def enterprises(self) -> int:
+        return self.files["enterprise.csv"].loaded
+
+    @property
+    def skipped(self) -> int:
+        return sum(f.skipped for f in self.files.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "seconds": round(self.seconds, 1),
+            "missing_files": self.missing,
+            "files": {n: {k: getattr(f, k) for k in ("rows", "loaded", "ignored", "skipped", "problems")}
+                      for n, f in self.files.items()},
+        }
+
+
+# Bytes that are not UTF-8 become U+FFFD; the handler only runs when that happens, so clean files pay nothing.
+_undecodable = threading.local()
+
+
+def _replace_and_note(error: UnicodeDecodeError):
+    _undecodable.seen = True
+    return "\ufffd", error.end
+
+
+codecs.register_error("clientdesk.kbo", _replace_and_note)
+
+
+class Extract:
+    """The files of an extract, from a folder or a .zip."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            self._zip = None
+            names = {p.name: p for p in self.path.iterdir()}
+        elif zipfile.is_zipfile(self.path):
+            self._zip = zipfile.ZipFile(self.path)
+            names = {Path(n).name: n for n in self._zip.namelist()}
+        else:
+            raise LoadError(f"{self.path} is neither a folder nor a .zip of KBO open-data files.")
+        self._members = {name: member for name, member in names.items() if name.endswith(".csv")}
+        if "enterprise.csv" not in self._members and "enterprise_insert.csv" in self._members:
+            raise LoadError(f"{self.path} is an update extract (…_insert.csv / …_delete.csv): load a Full extract.")
+        missing = [name for name in REQUIRED if name not in self._members]
+        if missing:
+            raise LoadError(f"{self.path} has no {' or '.join(missing)}: is it a KBO open-data Full extract?")
+
+    def has(self, name: str) -> bool:
+        return name in self._members
+
+    def open(self, name: str):
+        member = self._members[name]
+        raw = self._zip.open(member) if self._zip else open(member, "rb")
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="clientdesk.kbo", newline="")
+
+    def meta(self) -> dict:
+        if not self.has("meta.csv"):
+            return {}
+        with self.open("meta.csv") as stream:
+            return {row[0]: row[1] for row in csv.reader(stream) if len(row) == 2}
+
+    def close(self) -> None:
+        if self._zip:
+            self._zip.close()
+
+
+class _Rows:
+    """The rows of one file with the expected header, in the expected column order; malformed ones skipped."""
+
+    def __init__(self, extract: Extract, report: FileReport) -> None:
+        self.extract, self.report = extract, report
+        self.reader = None
+
+    @property
+    def line(self) -> int:
+        return self.reader.line_num
+
+    def __iter__(self):
+        report, columns = self.report, HEADERS[self.report.name]
+        undecodable = _undecodable
+        undecodable.seen = False  # before the first read: the decoder works ahead of the CSV parser
+        with self.extract.open(report.name) as stream:
+            self.reader = reader = csv.reader(stream, strict=True)
+            header = next(reader, None) or []
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise LoadError(f"{report.name} has no column {', '.join(missing)} (its header: {', '.join(header) or 'empty'}).")
+            width = len(header)
+            order = None if tuple(header[:len(columns)]) == columns else [header.index(c) for c in columns]
+            count = 0
+            try:
+                while True:
+                    try:
+                        for row in reader:
+                            count += 1
+                            if len(row) != width:
+                                report.problem(reader.line_num, f"{len(row)} fields instead of {width}")
+                                continue
+                            if undecodable.seen and any("\ufffd" in value for value in row):
+                                report.problem(reader.line_num, "bytes that are not UTF-8 (the files must be saved as UTF-8)")
+                                continue
+                            yield row if order is None else [row[i] for i in order]
+                        break
+                    except csv.Error as error:
+                        count += 1
+                        report.problem(reader.line_num, f"not valid CSV ({error})")
+            finally:
+                report.rows = count
+
+
+def _enterprises(rows: _Rows, report: FileReport):
+    dates = {"": None}
+    previous = None
+    for number_raw, _status, situation, kind, form, _cac, start in rows:
+        number = number_raw.replace(".", "")
+        # Shape 0403.170.701, first digit 0 or 1, and the mod-97 check: the first 8 digits plus the last 2
+        # are a multiple of 97.
+        if (len(number) != 10 or len(number_raw) != 12 or not number_raw[4] == number_raw[8] == "." or not number.isdigit()
+                or number[0] not in "01" or (int(number[:8]) + int(number[8:])) % 97):
+            report.problem(rows.line, f"EnterpriseNumber “{number_raw}” is not a valid enterprise number")
+            continue
+        if number == previous:
+            report.problem(rows.line, f"enterprise {number_raw} appears twice (kept the first)")
+            continue
+        iso = dates.get(start, False)
+        if iso is False:
+            iso = dates[start] = _iso_date(start)
+            if iso is None:
+                del dates[start]
+                report.problem(rows.line, f"StartDate “{start}” is not a date (dd-mm-yyyy)")
+                continue
+        previous = number
+        yield number, kind or None, form or None, situation or None, iso
+
+
+def _iso_date(raw: str) -> str | None:
+    try:
+        if len(raw) != 10 or raw[2] != "-" or raw[5] != "-":
+            return None
+        return date(int(raw[6:]), int(raw[3:5]), int(raw[:2])).isoformat()
+    except ValueError:
+        return None
+
+
+# Entity numbers in the other files: enterprises (0403.170.701) are kept; establishments (2.000.000.339) and
+# branches (9.000.006.626) are ignored; anything else is a malformed row. The check digits are checked once,
+# in enterprise.csv: a row whose number is not there is never found.
+def _enterprise_number(raw: str) -> str | None:
+    number = raw.replace(".", "")
+    return number if len(number) == 10 and len(raw) == 12 and raw[4] == raw[8] == "." and number.isdigit() else None
+
+
+def _denominations(rows: _Rows, report: FileReport):
+    serial = ignored = 0
+    try:
+        for number_raw, language, kind, name in rows:
+            if len(number_raw) == 13:
+                ignored += 1
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
+                continue
+            name = name.strip()
+            if not name or len(name) > 320:
+                report.problem(rows.line, f"enterprise {number_raw}: Denomination " + ("empty" if not name else "longer than 320 characters"))
+                continue
+            serial += 1
+            yield serial, number, language or None, kind or None, name, search_text(name)
+    finally:
+        report.ignored += ignored
+
+
+def _addresses(rows: _Rows, report: FileReport):
+    ignored = 0
+    try:
+        for (number_raw, kind, country_nl, country_fr, zipcode, municipality_nl, municipality_fr, street_nl, street_fr,
+             house_number, box, extra, struck_off) in rows:
+            if kind != "REGO" or struck_off or len(number_raw) == 13:
+                ignored += 1  # establishment or branch addresses, struck-off seats
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
+                continue
+            yield (number, country_nl or None, country_fr or None, zipcode or None, municipality_nl or None,
+                   municipality_fr or None, street_nl or None, street_fr or None, house_number or None, box or None,
+                   extra or None)
+    finally:
+        report.ignored += ignored
+
+
+def _contacts(rows: _Rows, report: FileReport):
+    ignored = 0
+    try:
+        for number_raw, entity, kind, value in rows:
+            if entity != "ENT" or kind not in ("TEL", "EMAIL", "WEB"):
+                ignored += 1
+                continue
+            number = _enterprise_number(number_raw)
+            if number is None:
+                report.problem(rows.line, f"EntityNumber “{number_raw}” is not an enterprise number")
+                continue
+            value = value.strip()
+            if not value:
+                report.problem(rows.line, f"enterprise {number_raw} has an empty {kind} contact")
+                continue
+            yield number, kind, value[:254]
+    finally:
+        report.ignored += ignored
+
+
+def _codes(rows: _Rows, report: FileReport):
+    for category, code, language, description in rows:
+        if category != "JuridicalForm":
+            report.ignored += 1
+            continue
+        yield category, code, language, description.strip()
+
+
+PARSERS = {
+    "enterprise.csv": ("kbo_enterprise", _enterprises),
+    "denomination.csv": ("kbo_denomination", _denominations),
+    "address.csv": ("kbo_address", _addresses),
+    "contact.csv": ("kbo_contact", _contacts),
+    "code.csv": ("kbo_code", _codes),
+}
+
+
+class _SqliteWriter:
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def prepare(self) -> None:
+        # WAL lets searches read the live register while this connection writes (the mode is kept by the file).
+        self.connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        self.connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        self.connection.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MiB, whatever the extract's size
+        self.connection.commit()
+
+    def write(self, table: str, rows) -> int:
+        columns = [c for c, _ in COLUMNS[table]]
+        verb = "INSERT OR IGNORE" if table == "kbo_enterprise" else "INSERT"
+        insert = f"{verb} INTO {table}{NEW} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        written = since_commit = 0
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) == BATCH:
+                written += self.connection.exec_driver_sql(insert, batch).rowcount
+                since_commit += BATCH
+                batch = []
+                if since_commit >= SQLITE_COMMIT_ROWS:
+                    self._commit(table)
+                    since_commit = 0
+        if batch:
+            written += self.connection.exec_driver_sql(insert, batch).rowcount
+        self._commit(table)
+        return written
+
+    def _commit(self, table: str) -> None:
+        if table == "kbo_denomination":  # index the names written since the last commit (ids ascend)
+            self.connection.exec_driver_sql(
+                f"INSERT INTO {SEARCH_TABLE}{NEW} (rowid, search) SELECT id, search FROM kbo_denomination{NEW} "
+                f"WHERE id > (SELECT coalesce(max(rowid), 0) FROM {SEARCH_TABLE}{NEW})"
+            )
+        self.connection.commit()
+
+    def deduplicate(self) -> int:
+        return 0  # INSERT OR IGNORE into the primary key already kept the first of each number
+
+
+class _PostgresWriter:
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def prepare(self) -> None:
+        self.connection.exec_driver_sql("SET maintenance_work_mem = '256MB'")  # index builds of this session
+        self.connection.commit()
+
+    def write(self, table: str, rows) -> int:
+        columns = ", ".join(c for c, _ in COLUMNS[table])
+        written = 0
+        with self.connection.begin():
+            cursor = self.connection.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY {table}{NEW} ({columns}) FROM STDIN") as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+                    written += 1
+        return written
+
+    def deduplicate(self) -> int:
+        """Repeated enterprise numbers that were not on adjacent lines (an unsorted file): keep one of each."""
+        with self.connection.begin():
+            return self.connection.exec_driver_sql(
+                f"DELETE FROM kbo_enterprise{NEW} a USING kbo_enterprise{NEW} b "
+                "WHERE a.number = b.number AND a.ctid > b.ctid"
+            ).rowcount
+
+
+@contextlib.contextmanager
+def _exclusive(connection):
+    """One load at a time per database (PostgreSQL advisory lock; SQLite: a lock file beside the database)."""
+    if connection.dialect.name == "postgresql":
+        if not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar():
+            raise LoadError("Another kbo load is running on this database; wait for it to finish.")
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+            connection.commit()
+        return
+    database = connection.engine.url.database
+    lock_path = Path(f"{database}.kbo-lock") if database and database != ":memory:" else None
+    if lock_path is None:
+        yield
+        return
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LoadError("Another kbo load is running on this database; wait for it to finish.") from None
+        yield
+
+
+def load_register(source, force: bool = False, echo=None) -> LoadReport:
+    """Load a Full extract and make it the register searches use. Raises LoadError when nothing was loaded."""
+    echo = echo or (lambda message: None)
+    started = time.perf_counter()
+    extract = Extract(source)
+    try:
+        meta = extract.meta()
+        extract_number = meta.get("ExtractNumber") or None
+        snapshot = _snapshot_date(meta.get("SnapshotDate"))
+        active = RegisterLoad.active()
+        if active and extract_number and active.extract_number == extract_number and not force:
+            raise LoadError(f"{active} is already the register in use; add --force to load it again.")
+        with db.engine.connect() as connection, _exclusive(connection):
+            _fail_interrupted_loads()
+            load = RegisterLoad(source=str(source), extract_number=extract_number, snapshot_date=snapshot)
+            db.session.add(load)
+            db.session.commit()
+            report = LoadReport(str(source), extract_number, snapshot,
+                                missing=[n for n in FILES if not extract.has(n)])
+            try:
+                _load(connection, extract, report, echo)
+            except BaseException as error:
+                connection.rollback()
+                drop_set(connection, NEW)
+                load.status = RegisterLoadStatus.FAILED.value
+                load.finished_at = utcnow()
+                load.report_json = json.dumps({"error": str(error)})
+                db.session.commit()
+                raise
+            report.seconds = time.perf_counter() - started
+            load.enterprises, load.skipped_rows = report.enterprises, report.skipped
+            load.report_json = json.dumps(report.as_dict())
+            db.session.commit()
+            with connection.begin():
+                swap_in(connection, load.id)
+            db.session.expire_all()
+            echo(f"Register switched to {load}; dropping the previous one.")
+            drop_set(connection, OLD)
+        return report
+    finally:
+        extract.close()
+
+
+def _load(connection, extract: Extract, report: LoadReport, echo) -> None:
+    writer = _PostgresWriter(connection) if connection.dialect.name == "postgresql" else _SqliteWriter(connection)
+    writer.prepare()
+    drop_set(connection, NEW)  # left by an interrupted load (we hold the lock, so none is running)
+    drop_set(connection, OLD)
+    with connection.begin():
+        create_staging(connection)
+    for name in FILES:
+        file_report = report.files[name] = FileReport(name)
+        if not extract.has(name):
+            echo(f"{name}: not in the extract, skipped.")
+            continue
+        clock = time.perf_counter()
+        table, parse = PARSERS[name]
+        file_report.loaded = writer.write(table, parse(_Rows(extract, file_report), file_report))
+        if name == "enterprise.csv":  # repeats on non-adjacent lines, dropped by the database
+            parsed = file_report.rows - file_report.skipped
+            repeated = parsed - file_report.loaded + writer.deduplicate()
+            if repeated:
+                file_report.loaded = parsed - repeated
+                file_report.problem(None, f"{repeated} enterprise numbers appear more than once (kept one of each)", repeated)
+        file_report.seconds = time.perf_counter() - clock
+        echo(f"{name}: {file_report.rows:,} rows, {file_report.loaded:,} loaded, {file_report.ignored:,} ignored, "
+             f"{file_report.skipped:,} skipped ({file_report.seconds:.1f} s)")
+        for problem in file_report.problems:
+            echo(f"  {problem}")
+        if file_report.skipped > len(file_report.problems):
+            echo(f"  … and {file_report.skipped - len(file_report.problems):,} more")
+    clock = time.perf_counter()
+    for statement in index_statements(connection.dialect.name):
+        with connection.begin():
+            connection.exec_driver_sql(statement)
+    echo(f"Indexes built ({time.perf_counter() - clock:.1f} s).")
+
+
+def _fail_interrupted_loads() -> None:
+    db.session.execute(
+        sa.update(RegisterLoad)
+        .where(RegisterLoad.status == RegisterLoadStatus.LOADING.value)
+        .values(status=RegisterLoadStatus.FAILED.value, report_json=json.dumps({"error": "interrupted"}))
+    )
+    db.session.commit()
+
+
+def _snapshot_date(raw: str | None) -> date | None:
+    try:
+        day, month, year = (int(p) for p in (raw or "").split("-"))
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def load_sample_register(echo=None) -> LoadReport | None:
+    """The small sample extract shipped for the demo and tests, unless a register is already in use."""
+    if RegisterLoad.active() is not None:
+        return None
+    return load_register(SAMPLE, echo=echo)
