@@ -1,5 +1,6 @@
 """Helpers for HTTP tests: CSRF tokens, signing in, reading flash messages."""
 import hashlib
+import html as html_lib
 import os
 import re
 
@@ -30,5 +31,5 @@ def post(http, url: str, data: dict | None = None, **kwargs):
 
 
 def flashes(html: str) -> list[str]:
-    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", m)).strip().strip("×").strip()
+    return [html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", m))).strip().strip("×").strip()
             for m in re.findall(r'<div class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)]

@@ -18,7 +18,7 @@ LIST_COLUMNS = (
 
 
 def listed_names(html: str) -> list[str]:
-    return re.findall(r'<td class="col-name"><a href="[^"]+">([^<]+)</a>', html)
+    return re.findall(r'<td class="col-name">(?:<form .*?</form>)? ?<a href="[^"]+">([^<]+)</a>', html)
 
 
 class StatementCount:

@@ -30,6 +30,7 @@ from ..models import (
 from ..models.base import choices_of
 from ..models.client import VatCheck
 from ..search import client_search_condition
+from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
 from .children import allowed_sender_pattern
@@ -149,7 +150,8 @@ def inbox_link(view, context, client, name):
 def client_name(view, context, client, name):
     hidden = _per_request("hidden-badge", lambda: f' <span class="badge badge-light">{escape(_("hidden"))}</span>')
     url = view.get_url(".details_view", id=client.id)
-    return Markup(f'<a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
+    star = favourite_star(view, client)
+    return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
 
 class IntegrationFilter(DynamicOptionsFilter):
@@ -183,7 +185,7 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), allowed_sender_pattern]}}
 
 
-class ClientView(ScopedModelView):
+class ClientView(ClientExtrasMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
@@ -229,6 +231,8 @@ class ClientView(ScopedModelView):
         "inbox_count": inbox_link,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
     }
+    # On the client page the name is the heading; no favourite star or link in its details table.
+    column_formatters_detail = {name: f for name, f in column_formatters.items() if name != "name"}
     column_searchable_list = ("name",)  # the search itself is client_search_condition (see _apply_search)
     column_choices = {
         "status": choices_of(ClientStatus),
@@ -302,10 +306,10 @@ class ClientView(ScopedModelView):
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
         query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
-        if sort_column is not None:
-            # Ties (same trial end, same status, ...) in a stable order, so paging never repeats or skips a row.
-            query = query.order_by(Client.id.desc() if sort_desc else Client.id)
-        return query, joins
+        if sort_column is None:
+            return self.favourites_first(query), joins
+        # Ties (same trial end, same status, ...) in a stable order, so paging never repeats or skips a row.
+        return query.order_by(Client.id.desc() if sort_desc else Client.id), joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size)
@@ -534,6 +538,7 @@ class ClientView(ScopedModelView):
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
         ).all()
         return {
+            "favourite": client.id in favourite_ids(),
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
             "invitation": client.current_invitation,
@@ -553,7 +558,7 @@ class ClientView(ScopedModelView):
     def send_documents_view(self):
         """The client's whole inbox (or, with failed=1, its Failed documents) to the accountant."""
         client = self.get_one(request.form.get("id"))
-        back = redirect(self.get_url(".details_view", id=client.id))
+        back = back_to_client_page(self, client)
         if request.form.get("failed") == "1":
             ids = list(db.session.scalars(db.select(Document.id).where(
                 Document.client_id == client.id, Document.status == DocumentStatus.FAILED.value)))
@@ -577,7 +582,7 @@ class ClientView(ScopedModelView):
         switch, on = request.form.get("switch", ""), request.form.get("on") == "1"
         if not current_user.has_role(CLIENT_ACTION_ROLES["peppol_on" if on or switch == "retry" else "peppol_off"]):
             abort(403)
-        back = redirect(self.get_url(".details_view", id=client.id))
+        back = back_to_client_page(self, client)
         try:
             if switch == "retry":
                 PeppolSwitches.retry(client, current_app.config)
@@ -600,7 +605,7 @@ class ClientView(ScopedModelView):
         role = CLIENT_ACTION_ROLES.get(action_name)
         if role is None or action_name in PEPPOL_ACTIONS or not current_user.has_role(role):
             abort(403)
-        back = redirect(self.get_url(".details_view", id=client.id))
+        back = back_to_client_page(self, client)
         if action_name in SENDS_MAIL:
             try:
                 getattr(ClientLifecycle, f"check_{action_name}")(client)

@@ -1,7 +1,7 @@
 """The data model, one module per aggregate."""
 from .audit import AuditEvent
 from .base import today, utcnow
-from .client import BankAccount, Client, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
+from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
 from .contact import Civility, Contact
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender
 from .group import DEFAULT_GROUP_NAME, Group, group_members
@@ -11,17 +11,16 @@ from .invitation import Invitation, InvitationStatus
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
-from .user import LoginThrottle, Role, User
+from .user import LoginThrottle, Role, SavedFilter, User
 from . import client as _client
 
 _client.configure_computed_columns()
 
 __all__ = [
-    "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientStatus",
-    "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod", "Document",
-    "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct", "Invitation",
-    "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "Role", "SubscriptionMode", "Task", "TaskStatus",
-    "User", "VatFrequency",
-    "client_favourites", "group_members", "today", "utcnow",
-    "RegisterLoad", "RegisterLoadStatus",
+    "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
+    "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
+    "Document", "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct",
+    "Invitation", "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "RegisterLoad",
+    "RegisterLoadStatus", "Role", "SavedFilter", "SubscriptionMode", "Task", "TaskStatus", "User",
+    "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

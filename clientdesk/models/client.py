@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import column_property
 
 from ..extensions import db
-from .base import LabelledEnum, Timestamps, choice_check, today
+from .base import LabelledEnum, Timestamps, choice_check, today, utcnow
 
 
 class ClientStatus(LabelledEnum):
@@ -145,6 +145,8 @@ class Client(Timestamps, db.Model):
     refused_senders = db.relationship("RefusedSender", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     invitations = db.relationship("Invitation", back_populates="client", cascade="all, delete-orphan", order_by="Invitation.id.desc()")
     favourited_by = db.relationship("User", secondary=client_favourites)
+    notes = db.relationship("ClientNote", back_populates="client", cascade="all, delete-orphan",
+                            order_by="ClientNote.created_at.desc()")
 
     def __str__(self) -> str:
         return self.name
@@ -166,6 +168,24 @@ class Client(Timestamps, db.Model):
     @property
     def current_invitation(self):
         return self.invitations[0] if self.invitations else None
+
+
+class ClientNote(db.Model):
+    """A note on a client, as in a CRM: who wrote what, when."""
+
+    __tablename__ = "client_note"
+
+    id = db.Column(db.Integer, primary_key=True)
+    client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
+    author_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    text = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    client = db.relationship("Client", back_populates="notes")
+    author = db.relationship("User")
+
+    def __str__(self) -> str:
+        return self.text[:80]
 
 
 class BankAccount(Timestamps, db.Model):

@@ -1,0 +1,106 @@
+"""The client page and the per-user comforts of the client list: favourites, saved views, notes, hiding."""
+import re
+
+from clientdesk.models import AuditEvent, Client, ClientNote, Role, SavedFilter
+from tests.helpers import flashes, post
+
+
+def listed(html):
+    return re.findall(r'<td class="col-name">(?:<form .*?</form>)? ?<a href="[^"]+">([^<]+)</a>', html)
+
+
+def test_favourites_come_first_for_their_user_only(make, as_user):
+    group = make.group("Team")
+    for name in ("Alpha BV", "Beta BV", "Gamma BV"):
+        make.client(group, name=name)
+    gamma = make.client(group, name="Zeta BV")
+    anna, ben = make.user(Role.STAFF, groups=[group]), make.user(Role.STAFF, groups=[group])
+    http = as_user(anna)
+    assert post(http, "/admin/client/favourite/", {"id": gamma.id, "next": "/admin/client/"}).headers["Location"] == "/admin/client/"
+    assert listed(http.get("/admin/client/").text) == ["Zeta BV", "Alpha BV", "Beta BV", "Gamma BV"]
+    assert 'aria-pressed="true"' in http.get("/admin/client/").text
+    assert listed(as_user(ben).get("/admin/client/").text)[0] == "Alpha BV"
+    post(http, "/admin/client/favourite/", {"id": gamma.id})  # toggles off
+    assert listed(http.get("/admin/client/").text)[0] == "Alpha BV"
+
+
+def test_favourite_of_another_groups_client_answers_404(make, as_user):
+    other = make.client(make.group("Other"))
+    staff = make.user(Role.STAFF, groups=[make.group("Mine")])
+    assert post(as_user(staff), "/admin/client/favourite/", {"id": other.id}).status_code == 404
+
+
+def test_only_admins_hide_and_the_change_is_audited(make, as_user, store):
+    group = make.group("Team")
+    acme = make.client(group, name="Acme BV")
+    staff, supervisor, admin = make.user(Role.STAFF, groups=[group]), make.user(Role.SUPERVISOR), make.user(Role.ADMIN)
+    assert post(as_user(supervisor), "/admin/client/hide/", {"id": acme.id, "hidden": "1"}).status_code == 403
+    http = as_user(admin)
+    response = post(http, "/admin/client/hide/", {"id": acme.id, "hidden": "1"})
+    assert response.headers["Location"].endswith("#overview")
+    assert store.get(Client, acme.id).hidden is True
+    assert as_user(staff).get(f"/admin/client/details/?id={acme.id}").status_code == 404
+    assert store.one(AuditEvent, action="hide").changes["hidden"] == [False, True]
+    post(http, "/admin/client/hide/", {"id": acme.id, "hidden": "0"})
+    assert as_user(staff).get(f"/admin/client/details/?id={acme.id}").status_code == 200
+
+
+def test_notes_on_the_client_page(make, as_user, store):
+    group = make.group("Team")
+    acme = make.client(group)
+    staff = make.user(Role.STAFF, groups=[group])
+    http = as_user(staff)
+    empty = post(http, "/admin/client/note/", {"id": acme.id, "text": "   "}, follow_redirects=True)
+    assert "The note is empty." in flashes(empty.text)
+    response = post(http, "/admin/client/note/", {"id": acme.id, "text": "Called Jan: bank statements follow Monday.",
+                                                   "next": f"/admin/client/details/?id={acme.id}#activity"})
+    assert response.headers["Location"] == f"/admin/client/details/?id={acme.id}#activity"
+    note = store.one(ClientNote, client_id=acme.id)
+    assert note.author_id == staff.id
+    assert "Called Jan: bank statements follow Monday." in http.get(f"/admin/client/details/?id={acme.id}").text
+    other = make.client(make.group("Other"))
+    assert post(http, "/admin/client/note/", {"id": other.id, "text": "x"}).status_code == 404
+
+
+def test_buttons_land_back_on_their_tab_and_never_off_site(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    back = post(http, "/admin/client/lifecycle/", {"id": acme.id, "action": "deactivate",
+                                                   "next": f"/admin/client/details/?id={acme.id}#contacts"})
+    assert back.status_code == 403  # staff may not deactivate; the check comes first
+    evil = post(http, "/admin/client/note/", {"id": acme.id, "text": "hi", "next": "https://evil.example/"})
+    assert evil.headers["Location"] == f"/admin/client/details/?id={acme.id}#activity"
+    evil = post(http, "/admin/client/note/", {"id": acme.id, "text": "hi", "next": "//evil.example/"})
+    assert evil.headers["Location"].startswith("/admin/client/details/")
+
+
+def test_client_page_tabs(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group, contacts=2)
+    page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
+    for tab in ("overview", "contacts", "documents", "integration", "senders", "bank", "activity"):
+        assert f'id="tab-{tab}"' in page and f'id="{tab}" role="tabpanel"' in page
+    assert acme.contacts[1].email in page and "Hide from staff" in page
+
+
+def test_saved_views_per_user(make, as_user, store):
+    group = make.group("Team")
+    make.client(group, name="Invited BV", status="invited")
+    make.client(group, name="Created BV")
+    anna, ben = make.user(Role.SUPERVISOR), make.user(Role.SUPERVISOR)
+    http = as_user(anna)
+    response = post(http, "/admin/client/views/save/", {
+        "name": "Anna: invited", "query": "flt0_status_equals=invited&evil=1&next=https://x.example"})
+    assert response.headers["Location"] == "/admin/client/?flt0_status_equals=invited"
+    saved = store.one(SavedFilter, user_id=anna.id)
+    assert saved.query == "flt0_status_equals=invited"
+    page = http.get("/admin/client/").text
+    assert "Anna: invited" in page and "/admin/client/?flt0_status_equals=invited" in page
+    assert listed(http.get("/admin/client/?" + saved.query).text) == ["Invited BV"]
+    assert "Anna: invited" not in as_user(ben).get("/admin/client/").text
+    assert post(as_user(ben), "/admin/client/views/delete/", {"id": saved.id}).status_code == 404
+    post(http, "/admin/client/views/delete/", {"id": saved.id})
+    assert store.count(SavedFilter) == 0
+    unnamed = post(http, "/admin/client/views/save/", {"name": " ", "query": ""}, follow_redirects=True)
+    assert "Give the view a name." in flashes(unnamed.text)
