@@ -429,7 +429,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     def _bulk(self, action_name: str, ids, description, job=run_bulk_action, retry=tasks.RETRY):
         client_ids = self._scoped_ids(ids)
         if not client_ids:
-            flash(_("None of the selected clients is one you can act on."), "warning")
+            flash(_("None of the {count} selected clients is one you can act on."), "warning")
             return None
         try:
             task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, job,
@@ -442,19 +442,19 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                        len(client_ids)), "info")
         return redirect(url_for("task.details_view", id=task.id))
 
-    @action("invite", _l("Invite"), _l("Send an invitation e-mail to the selected clients?"))
+    @action("invite", _l("Invite"), _l("Send an invitation e-mail to the {count} selected clients?"))
     def action_invite(self, ids):
         return self._bulk("invite", ids, _l("Invite %(num)d clients"))
 
-    @action("resend", _l("Resend invitation"), _l("Send a new invitation link to the selected clients? Their previous link stops working."))
+    @action("resend", _l("Resend invitation"), _l("Send a new invitation link to the {count} selected clients? Their previous link stops working."))
     def action_resend(self, ids):
         return self._bulk("resend", ids, _l("Resend the invitation to %(num)d clients"))
 
-    @action("activate", _l("Activate without invitation"), _l("Activate the selected clients managed by the firm, without e-mail?"))
+    @action("activate", _l("Activate without invitation"), _l("Activate the {count} selected clients managed by the firm, without e-mail?"))
     def action_activate(self, ids):
         return self._bulk("activate", ids, _l("Activate %(num)d clients"))
 
-    @action("deactivate", _l("Deactivate"), _l("Deactivate the selected clients? Their invitation links stop working."))
+    @action("deactivate", _l("Deactivate"), _l("Deactivate the {count} selected clients? Their invitation links stop working."))
     def action_deactivate(self, ids):
         return self._bulk("deactivate", ids, _l("Deactivate %(num)d clients"))
 
@@ -467,15 +467,15 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return self._bulk(action_name, ids, description, job=run_peppol, retry=None)
 
     @action("peppol_on", _l("Peppol on"),
-            _l("Turn Peppol sending and receiving on for the selected clients? Clients without an e-invoicing mandate are skipped."))
+            _l("Turn Peppol sending and receiving on for the {count} selected clients? Clients without an e-invoicing mandate are skipped."))
     def action_peppol_on(self, ids):
         return self._bulk_peppol("peppol_on", ids, _l("Peppol on for %(num)d clients"))
 
-    @action("peppol_off", _l("Peppol off"), _l("Unregister the selected clients from Peppol (sending and receiving)?"))
+    @action("peppol_off", _l("Peppol off"), _l("Unregister the {count} selected clients from Peppol (sending and receiving)?"))
     def action_peppol_off(self, ids):
         return self._bulk_peppol("peppol_off", ids, _l("Peppol off for %(num)d clients"))
 
-    @action("delete", _l("Delete"), _l("Delete the selected clients? Only clients that were never invited can be deleted."))
+    @action("delete", _l("Delete"), _l("Delete the {count} selected clients? Only clients that were never invited can be deleted."))
     def action_delete(self, ids):
         deleted, refused = 0, []
         for client in self.scoped_rows(ids):

@@ -30,10 +30,12 @@ def test_supervisor_invites_filtered_rows_and_the_client_accepts(page, make, sto
 
     # Select every row and invite them.
     page.locator("input.action-rowtoggle").check()
-    page.once("dialog", lambda dialog: dialog.accept())
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="With selected").click()
     page.get_by_role("link", name="Invite", exact=True).click()
     page.wait_for_url("**/admin/task/details/**")
+    assert dialogs == ["Send an invitation e-mail to the 3 selected clients?"]
     page.get_by_text("Finished.").wait_for(timeout=30000)
     assert page.get_by_role("progressbar").inner_text().strip() == "3 / 3"
     screenshot("task-finished")
