@@ -3,7 +3,6 @@ project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); t
 sign in through the real login form with a real CSRF token."""
 import contextvars
 import os
-import re
 
 import pytest
 import redis
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from tests import factories
-from tests.helpers import csrf_token, login
+from tests.helpers import login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -154,6 +153,16 @@ def db_session(app):
     with app.app_context():
         yield db.session
         db.session.remove()
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    from tests.servers import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

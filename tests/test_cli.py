@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import openpyxl
-import pytest
 
 from clientdesk.models import AuditEvent, Client, Group, User
 from tests.servers import ROOT, worker_env

@@ -9,7 +9,7 @@ from clientdesk.models import ClientIntegration, Document, IntegrationProduct, R
 from clientdesk.services.storage import DocumentStore
 from tests.helpers import flashes, post
 from tests.outside import HttpServer, SftpServer, UploadApiApp
-from tests.servers import SmtpServer, run_worker_burst
+from tests.servers import run_worker_burst
 
 PDF = b"%PDF-1.4\n" + b"1" * 4096 + b"\n%%EOF\n"
 UBL = b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>F-1</ID></Invoice>'
@@ -19,13 +19,6 @@ UBL = b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">
 def team(make):
     group = make.group("Team D")
     return SimpleNamespace(group=group, staff=make.user(Role.STAFF, groups=[group]), admin=make.user(Role.ADMIN))
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from clientdesk.extensions import db
 from clientdesk.models import (
-    AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, Group, ImportStatus,
+    AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, ImportStatus,
     IntegrationProduct, Role, Task,
 )
 from tests.import_files import BANQUP_FR, DUTCH, banqup_row, run_import, run_jobs, write_xlsx

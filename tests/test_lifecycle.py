@@ -12,13 +12,6 @@ LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
 
 
 @pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def team(make):
     group = make.group("Team A")
     return {

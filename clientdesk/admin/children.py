@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired
 
 from ..extensions import db
 from ..forms import validators as v
-from ..models import AllowedSender, BankAccount, ClientIntegration, CreditCardStatements, DeliveryMethod
+from ..models import ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
 from ..services.delivery import settings_problems
 from .base import ScopedClientLoader, ScopedModelView

@@ -32,6 +32,7 @@ from ..models.client import VatCheck
 from ..search import client_search_condition
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
+from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
 from .children import allowed_sender_pattern
 from .documents import send_task
@@ -163,15 +164,8 @@ class IntegrationFilter(DynamicOptionsFilter):
 
 class ContactInline(InlineFormAdmin):
     form_columns = ("id", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
-    form_choices = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
-    form_args = {
-        "first_name": {"validators": [DataRequired()]},
-        "last_name": {"validators": [DataRequired()]},
-        "email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]},
-        "phone": {"validators": [v.wtforms_validator(v.phone)]},
-        "mobile": {"validators": [v.wtforms_validator(v.phone)]},
-        "language": {"validators": [DataRequired(), v.wtforms_validator(v.locale)]},
-    }
+    form_choices = CONTACT_FORM_CHOICES
+    form_args = CONTACT_FORM_ARGS
 
 
 class BankAccountInline(InlineFormAdmin):

@@ -3,8 +3,19 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms.validators import DataRequired
 
 from ..forms import validators as v
-from ..models import Contact
 from .base import ScopedClientLoader, ScopedModelView
+
+
+# The contact fields' rules, shared by this screen and the contacts inline on the client form.
+CONTACT_FORM_CHOICES = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
+CONTACT_FORM_ARGS = {
+    "first_name": {"validators": [DataRequired()]},
+    "last_name": {"validators": [DataRequired()]},
+    "email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]},
+    "phone": {"validators": [v.wtforms_validator(v.phone)]},
+    "mobile": {"validators": [v.wtforms_validator(v.phone)]},
+    "language": {"validators": [DataRequired(), v.wtforms_validator(v.locale)]},
+}
 
 
 class ContactView(ScopedModelView):
@@ -20,17 +31,9 @@ class ContactView(ScopedModelView):
     column_default_sort = [("last_name", False), ("id", False)]
     column_formatters = {"phone": lambda v_, c, m, n: v.format_phone(m.phone), "mobile": lambda v_, c, m, n: v.format_phone(m.mobile)}
     form_columns = ("client", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
-    form_choices = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
+    form_choices = CONTACT_FORM_CHOICES
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {
-        "client": {"validators": [DataRequired()]},
-        "first_name": {"validators": [DataRequired()]},
-        "last_name": {"validators": [DataRequired()]},
-        "email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]},
-        "phone": {"validators": [v.wtforms_validator(v.phone)]},
-        "mobile": {"validators": [v.wtforms_validator(v.phone)]},
-        "language": {"validators": [DataRequired(), v.wtforms_validator(v.locale)]},
-    }
+    form_args = {"client": {"validators": [DataRequired()]}, **CONTACT_FORM_ARGS}
     delete_role = "staff"
 
     def on_model_delete(self, model):

@@ -5,7 +5,7 @@ from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import validators as v
-from ..models import Group, Role, User
+from ..models import Role
 from ..models.base import choices_of
 from .base import ScopedModelView
 

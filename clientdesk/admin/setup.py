@@ -3,7 +3,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
-from ..models import ConfigTemplate, CreditCardStatements, DeliveryMethod, IntegrationProduct, SubscriptionMode
+from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode
 from ..models.base import choices_of
 from .children import DELIVERY_FORM_ARGS, DELIVERY_FORM_COLUMNS, DELIVERY_FORM_OVERRIDES, DELIVERY_LABELS, check_delivery
 from .people import AdminOnlyView
