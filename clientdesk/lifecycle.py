@@ -14,6 +14,7 @@ report per row.
 """
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from .extensions import db
@@ -22,6 +23,7 @@ from .models.audit import audit_action
 from .models.client import DEFAULT_PLAN, TRIAL_DAYS
 
 OPEN_INVITATIONS = (InvitationStatus.PENDING, InvitationStatus.SENT, InvitationStatus.FAILED)
+USABLE_INVITATIONS = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
 
 class LifecycleError(ValueError):
@@ -122,7 +124,7 @@ class ClientLifecycle:
 
     @staticmethod
     def check_delete(client: Client) -> None:
-        if client.status != ClientStatus.CREATED:
+        if client.status != ClientStatus.CREATED or client.invited_at is not None:
             raise LifecycleError(_("%(name)s was invited before: deactivate it instead of deleting it.", name=client.name))
 
     @staticmethod
@@ -130,6 +132,32 @@ class ClientLifecycle:
         if client.status not in (ClientStatus.CREATED, ClientStatus.INVITED):
             raise LifecycleError(_("%(name)s is %(status)s: its primary contact can no longer be replaced.",
                                    name=client.name, status=_status(client)))
+
+    @staticmethod
+    def settle_contacts(client: Client, contacts: list, primary_before) -> None:
+        """The rules for a client's contacts after an edit on any screen: it keeps at least one, exactly one
+        is primary (a contact just made primary wins; the first is promoted if none is), and the primary
+        only changes before the client is active. Flushes, so the flags move without two primaries at once."""
+        if not contacts:
+            if primary_before is not None:
+                raise LifecycleError(_("A client's last contact cannot be removed."))
+            return
+        primaries = [c for c in contacts if c.is_primary] or contacts[:1]
+        newly_primary = [c for c in primaries if c is not primary_before]
+        primary = newly_primary[0] if newly_primary else primaries[0]
+        if primary_before is not None and primary is not primary_before and client.status not in (
+                ClientStatus.CREATED, ClientStatus.INVITED):
+            raise LifecycleError(_("%(name)s is %(status)s: its primary contact can no longer be replaced.",
+                                   name=client.name, status=_status(client)))
+        for contact in contacts:
+            contact.is_primary = False
+        db.session.flush()  # at most one primary per client: the old flag goes before the new one is set
+        primary.is_primary = True
+
+    @staticmethod
+    def check_bank_accounts(client: Client, accounts: list) -> None:
+        if client.subscription_mode == SubscriptionMode.MANAGED and not accounts:
+            raise LifecycleError(_("A client managed by the firm needs at least one bank account."))
 
     # Transitions
     @classmethod
@@ -201,11 +229,17 @@ class ClientLifecycle:
         """The contact accepts: sets their password; the client becomes active with a 30-day trial."""
         if not invitation.is_usable:
             raise LifecycleError(_("This invitation link can no longer be used."))
+        claimed = db.session.execute(
+            sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
+            .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if not claimed:  # another request accepted it a moment ago
+            raise LifecycleError(_("This invitation link can no longer be used."))
         client = invitation.client
         with audit_action("accept"):
             invitation.contact.set_password(password)
             invitation.contact.accepted_at = utcnow()
-            invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()
+            invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed above
             client.status = ClientStatus.ACTIVE.value
             client.activated_at = utcnow()
             client.invitation_expires_at = None
@@ -231,9 +265,8 @@ class ClientLifecycle:
             voided = any(i.status in OPEN_INVITATIONS for i in client.invitations)
             _void_open_invitations(client)
             if old is not None and old is not new_contact:
-                old.is_primary = False
-                db.session.flush()
                 client.contacts.remove(old)
+                db.session.flush()  # the old row goes first: the new contact may keep its e-mail address
             new_contact.is_primary = True
             if new_contact not in client.contacts:
                 client.contacts.append(new_contact)

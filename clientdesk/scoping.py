@@ -31,6 +31,15 @@ def scope_client_children(query, client_relationship, user):
     return query if condition is None else query.filter(client_relationship.has(condition))
 
 
+def task_condition(user):
+    """A condition on Task: the tasks a user started, or that concern a client they see; None for admins."""
+    from .models import Task
+
+    if user.is_admin:
+        return None
+    return sa.or_(Task.user_id == user.id, Task.client.has(client_condition(user)))
+
+
 def assignable_groups(user):
     """Groups a user may put a client into: their own groups, or any group for supervisors and admins."""
     query = sa.select(Group).order_by(Group.name)

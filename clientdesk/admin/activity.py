@@ -63,10 +63,8 @@ class TaskView(ScopedModelView):
         return redirect(self.get_url(".details_view", id=task.id))
 
     def scope(self, query):
-        if current_user.is_admin:
-            return query
-        visible = scoping.client_condition(current_user)
-        return query.filter((Task.user_id == current_user.id) | Task.client.has(visible))
+        condition = scoping.task_condition(current_user)
+        return query if condition is None else query.filter(condition)
 
 
 class AuditView(ScopedModelView):

@@ -1,5 +1,7 @@
 """Screens for rows that belong to one client: bank accounts, allowed senders, the client's integration."""
+import sqlalchemy as sa
 from flask import current_app
+from flask_login import current_user
 from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup
 from wtforms.fields import PasswordField
@@ -9,6 +11,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..models import ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
+from ..lifecycle import ClientLifecycle
 from ..services.delivery import settings_problems
 from .base import ScopedClientLoader, ScopedModelView
 
@@ -42,6 +45,19 @@ DELIVERY_FORM_ARGS = {
 DELIVERY_FORM_OVERRIDES = {"sftp_password": SecretField, "api_token": SecretField}
 
 
+def keep_secrets_with_their_destination(form, settings) -> None:
+    """A stored password or token only goes to the address it was given for: when the sFTP or API address
+    changes, the secret must be typed again (else it is dropped), and the sFTP server's key is learnt anew.
+    Otherwise anyone allowed to edit the address could send the firm's credentials to a server of theirs."""
+    state = sa.inspect(settings)
+    if state.attrs.sftp_url.history.has_changes() and not form.sftp_password.data:
+        settings.sftp_password = None
+    if state.attrs.sftp_url.history.has_changes():
+        settings.sftp_host_key = None
+    if state.attrs.api_url.history.has_changes() and not form.api_token.data:
+        settings.api_token = None
+
+
 def check_delivery(settings, product) -> None:
     problems = settings_problems(settings, product)
     if problems:
@@ -61,6 +77,10 @@ class BankAccountView(ScopedModelView):
         "iban": {"label": "IBAN", "validators": [DataRequired(), v.wtforms_validator(v.iban)]},
     }
     delete_role = "staff"
+
+    def on_model_delete(self, model):
+        client = model.client
+        ClientLifecycle.check_bank_accounts(client, [a for a in client.bank_accounts if a is not model])
 
 
 def allowed_sender_pattern(form, field):
@@ -99,6 +119,13 @@ def _product(view, context, integration, name):
     return product.name
 
 
+def _host_key_for_admins(form):
+    """The sFTP server key decides which server may receive the documents: admins only set it by hand."""
+    if not current_user.is_admin:
+        del form.sftp_host_key
+    return form
+
+
 class ClientIntegrationView(ScopedModelView):
     """A client's accounting software (at most one per client) and where its documents go."""
 
@@ -125,4 +152,11 @@ class ClientIntegrationView(ScopedModelView):
         if other is not None:
             raise ValueError(_("%(client)s is already connected to %(product)s: a client has at most one accounting "
                                "software. Change or remove that one instead.", client=client.name, product=other.product.name))
+        keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.product)
+
+    def edit_form(self, obj=None):
+        return _host_key_for_admins(super().edit_form(obj))
+
+    def create_form(self, obj=None):
+        return _host_key_for_admins(super().create_form(obj))

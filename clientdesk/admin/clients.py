@@ -7,11 +7,10 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
-import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
-from .. import scoping, tasks
+from .. import onboarding, scoping, tasks
 from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured
 from ..exports import client_export_response
 from ..extensions import db
@@ -33,7 +32,7 @@ from ..search import client_search_condition
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES
-from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
+from .base import DynamicOptionsFilter, kept, ScopedModelView, assignable_groups_query
 from .children import allowed_sender_pattern
 from .documents import send_task
 
@@ -352,10 +351,12 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         values, errors = clean_identity(form.country.data, form.enterprise_number.data, form.vat_number.data)
         this_id = request.args.get("id", type=int)
         if values.get("enterprise_number") and "enterprise_number" not in errors:
-            other = db.session.scalar(db.select(Client.name).where(
-                Client.enterprise_number == values["enterprise_number"], Client.id != (this_id or -1)))
-            if other is not None:
-                errors["enterprise_number"] = _("This enterprise number is already used by the client %(name)s.", name=other)
+            other = onboarding.existing_client(values["enterprise_number"])
+            if other is not None and other.id != this_id:
+                errors["enterprise_number"] = (
+                    _("This enterprise number is already used by the client %(name)s.", name=other.name)
+                    if other.id in onboarding.visible_ids([other.id], current_user)
+                    else _("This enterprise number is already used by a client you do not have access to."))
         errors.update(self._contact_email_errors(form, this_id))
         for field, message in errors.items():
             target = getattr(form, field) if isinstance(field, str) else field
@@ -383,18 +384,21 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                 errors[field] = _("This e-mail address is already used by a contact of another client.")
         return errors
 
+    def update_model(self, form, model):
+        g.primary_before = model.primary_contact  # before the form changes the contacts (g: views are shared)
+        return super().update_model(form, model)
+
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
-        allowed_groups = {g.id for g in db.session.scalars(scoping.assignable_groups(current_user))}
+        with db.session.no_autoflush:
+            allowed_groups = {g.id for g in db.session.scalars(scoping.assignable_groups(current_user))}
         group_id = model.group.id if model.group is not None else model.group_id
         if group_id not in allowed_groups:
             raise ValueError(_("You can only put clients in your own groups."))
-        for sender in model.allowed_senders:
-            sender.pattern = sender.pattern.strip().lower()
-        if model.contacts and not any(c.is_primary for c in model.contacts):
-            model.contacts[0].is_primary = True
-        if model.subscription_mode == SubscriptionMode.MANAGED and not model.bank_accounts:
-            raise ValueError(_("A client managed by the firm needs at least one bank account."))
+        if model.peppol_receive and not model.e_invoicing_mandate:
+            raise ValueError(_("Receiving through Peppol needs the e-invoicing mandate: turn “Receive” off first."))
+        ClientLifecycle.settle_contacts(model, kept(model.contacts), None if is_created else g.get("primary_before"))
+        ClientLifecycle.check_bank_accounts(model, kept(model.bank_accounts))
 
     def delete_model(self, model):
         try:
@@ -411,19 +415,10 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         role = BULK_ACTION_ROLES.get(name)
         return role is not None and current_user.has_role(role)
 
-    def _scoped_ids(self, ids) -> list[int]:
-        pks = [int(i) for i in ids if str(i).isdigit()]
-        if not pks:
-            return []
-        # The ids written into the statement (they are integers): thousands of bound parameters take
-        # PostgreSQL 5 times as long to parse, and SQLite caps their number.
-        selected = sa.bindparam("selected", pks, expanding=True, literal_execute=True)
-        return [row.id for row in self.get_query().with_entities(Client.id).filter(Client.id.in_(selected))]
-
     def _bulk(self, action_name: str, ids, description, job=run_bulk_action, retry=tasks.RETRY):
-        client_ids = self._scoped_ids(ids)
+        client_ids = self.scoped_ids(ids)
         if not client_ids:
-            flash(_("None of the {count} selected clients is one you can act on."), "warning")
+            flash(_("None of the selected clients is one you can act on."), "warning")
             return None
         try:
             task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, job,
@@ -574,6 +569,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         """Turn one Peppol switch on or off (`switch` send|receive, `on` 1|0), or `switch=retry`."""
         client = self.get_one(request.form.get("id"))
         switch, on = request.form.get("switch", ""), request.form.get("on") == "1"
+        if switch not in ("send", "receive", "retry"):
+            abort(400)
         if not current_user.has_role(CLIENT_ACTION_ROLES["peppol_on" if on or switch == "retry" else "peppol_off"]):
             abort(403)
         back = back_to_client_page(self, client)

@@ -1,8 +1,11 @@
 """Contacts of the clients a user sees."""
-from flask_babel import gettext as _, lazy_gettext as _l
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired
 
+from ..extensions import db
 from ..forms import validators as v
+from ..lifecycle import ClientLifecycle
 from .base import ScopedClientLoader, ScopedModelView
 
 
@@ -36,6 +39,16 @@ class ContactView(ScopedModelView):
     form_args = {"client": {"validators": [DataRequired()]}, **CONTACT_FORM_ARGS}
     delete_role = "staff"
 
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        client = model.client
+        with db.session.no_autoflush:  # the new flag must not reach the database before the old one is cleared
+            others = [c for c in client.contacts if c is not model]
+            history = sa.inspect(model).attrs.is_primary.history
+            was_primary = not is_created and (history.deleted or [model.is_primary])[0]
+            primary_before = model if was_primary else next((c for c in others if c.is_primary), None)
+        ClientLifecycle.settle_contacts(client, [*others, model], primary_before)
+
     def on_model_delete(self, model):
-        if len(model.client.contacts) <= 1:
-            raise ValueError(_("A client's last contact cannot be removed."))
+        client = model.client
+        ClientLifecycle.settle_contacts(client, [c for c in client.contacts if c is not model], client.primary_contact)

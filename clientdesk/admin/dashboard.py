@@ -30,8 +30,7 @@ def client_list_url(**filters) -> str:
 
 
 def _scoped(query):
-    condition = scoping.client_condition(current_user)
-    return query if condition is None else query.where(condition)
+    return scoping.scope_clients(query, current_user)
 
 
 def status_by_group():
@@ -74,9 +73,8 @@ def peppol_problems():
 def failed_tasks():
     since = utcnow() - timedelta(days=FAILED_TASKS_WINDOW_DAYS)
     query = sa.select(sa.func.count()).select_from(Task).where(Task.status == TaskStatus.FAILED.value, Task.created_at >= since)
-    if not current_user.is_admin:
-        query = query.where((Task.user_id == current_user.id) | Task.client.has(scoping.client_condition(current_user)))
-    return db.session.scalar(query)
+    condition = scoping.task_condition(current_user)
+    return db.session.scalar(query if condition is None else query.where(condition))
 
 
 def documents_waiting():

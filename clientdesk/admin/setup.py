@@ -5,7 +5,10 @@ from wtforms.validators import DataRequired
 
 from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode
 from ..models.base import choices_of
-from .children import DELIVERY_FORM_ARGS, DELIVERY_FORM_COLUMNS, DELIVERY_FORM_OVERRIDES, DELIVERY_LABELS, check_delivery
+from .children import (
+    DELIVERY_FORM_ARGS, DELIVERY_FORM_COLUMNS, DELIVERY_FORM_OVERRIDES, DELIVERY_LABELS, check_delivery,
+    keep_secrets_with_their_destination,
+)
 from .people import AdminOnlyView
 
 
@@ -47,6 +50,7 @@ class ConfigTemplateView(AdminOnlyView):
         super().on_model_change(form, model, is_created)
         if model.peppol_receive and not model.e_invoicing_mandate:
             raise ValueError(_("Receiving through Peppol needs the e-invoicing mandate."))
+        keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.integration_product)
 
 
