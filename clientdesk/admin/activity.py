@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from .. import scoping, tasks
 from ..models import AuditEvent, Role, Task, TaskStatus
+from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
 from .base import ScopedModelView
 
@@ -77,6 +78,10 @@ class AuditView(ScopedModelView):
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
         "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"),
     }
+    column_formatters = {
+        "action": lambda view, context, event, name: event.action_label,
+        "object_type": lambda view, context, event, name: event.object_label,
+    }
     column_sortable_list = ("at", "actor", "action", "object_type")
     column_default_sort = [("at", True), ("id", True)]
     column_searchable_list = ("actor", "object_repr")
@@ -85,7 +90,7 @@ class AuditView(ScopedModelView):
     def get_filters(self):
         return [
             IntEqualFilter(AuditEvent.client_id, _l("Client id")),
-            FilterEqual(AuditEvent.action, _l("Action")),
-            FilterEqual(AuditEvent.object_type, _l("Object")),
+            FilterEqual(AuditEvent.action, _l("Action"), options=list(ACTION_LABELS.items())),
+            FilterEqual(AuditEvent.object_type, _l("Object"), options=list(OBJECT_LABELS.items())),
             FilterEqual(AuditEvent.actor, _l("Who")),
         ]

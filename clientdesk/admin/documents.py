@@ -27,7 +27,7 @@ def _filename(view, context, document, name):
 
 def _status(view, context, document, name):
     status = DocumentStatus(document.status)
-    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], _(status.label))
+    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], status.label)
     if status == DocumentStatus.FAILED and document.error:
         html += Markup('<div class="small text-danger">{}</div>').format(document.error)
     elif status == DocumentStatus.SENT and document.delivered_to:

@@ -125,7 +125,7 @@ class ImportView(ProtectedView):
         batch = self._batch(batch_id)
         task = db.session.get(Task, batch.task_id) if batch.task_id else None
         return jsonify(
-            status=batch.status, label=_(batch.status_label), finished=batch.is_finished,
+            status=batch.status, label=str(batch.status_label), finished=batch.is_finished,
             done=task.progress_done if task else 0, total=task.progress_total if task else 0,
             percent=100 if batch.is_finished else (task.percent if task else 0),
             error=task.error if task and task.error else None,

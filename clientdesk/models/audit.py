@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
@@ -19,6 +20,23 @@ from ..extensions import db
 from .base import utcnow
 
 SKIPPED_FIELDS = {"created_at", "updated_at", "search_text"}
+
+# What people read for the recorded codes (a code missing here is shown as it is).
+ACTION_LABELS = {
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "invite": _l("Invitation"),
+    "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activated"),
+    "deactivate": _l("Deactivated"), "reactivate": _l("Reactivated"), "replace_contact": _l("Primary contact replaced"),
+    "invitation_failed": _l("Invitation e-mail not sent"), "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),
+    "peppol_retry": _l("Peppol registration retried"), "peppol_sync": _l("Peppol registration"),
+    "vat_recheck": _l("VAT number re-checked"), "import": _l("Imported"), "import.imported": _l("Import"),
+    "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
+}
+OBJECT_LABELS = {
+    "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
+    "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
+    "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
+    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"),
+}
 
 _actor = contextvars.ContextVar("audit_actor", default=None)
 _action = contextvars.ContextVar("audit_action", default=None)
@@ -42,6 +60,14 @@ class AuditEvent(db.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type} {self.object_repr}"
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def object_label(self) -> str:
+        return OBJECT_LABELS.get(self.object_type, self.object_type)
 
     @property
     def changes(self) -> dict:

@@ -1,6 +1,7 @@
 """Staff users of the firm, their roles and login throttling."""
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -10,9 +11,9 @@ from .group import group_members
 
 
 class Role(LabelledEnum):
-    STAFF = "staff", "Staff"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ADMIN = "admin", "Admin"
+    STAFF = "staff", _l("Staff")
+    SUPERVISOR = "supervisor", _l("Supervisor")
+    ADMIN = "admin", _l("Admin")
 
 
 ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
@@ -56,6 +57,10 @@ class User(UserMixin, Timestamps, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
 
     @property
     def group_ids(self) -> list[int]:
