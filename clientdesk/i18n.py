@@ -1,24 +1,24 @@
 """Languages and formats of the interface.
 
 The interface speaks English, French and Dutch: the signed-in user's choice, else the choice made
-on the login page (session), else the browser's. Its locale is the Belgian variant of that
-language (`fr_BE`, `nl_BE`, `en_BE`), so dates and numbers are written as in Belgium in every
-language, and times are shown in Brussels time (they are stored in UTC). Jobs run under the
-language of the request that started them (tasks.py). E-mails to a client's contact are written
-in the contact's own language (services/invitation_mail.py).
+on the login page (session), else the browser's. Its locale is the Belgian variant of that language
+(`fr_BE`, `nl_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
+(`en_GB`: day first, decimal point); times are shown in Brussels time (they are stored in UTC). Jobs
+run under the language of the request that started them (tasks.py). E-mails to a client's contact
+are written in the contact's own language (services/invitation_mail.py).
 """
 from babel.dates import get_datetime_format
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_decimal, format_time, get_locale, to_user_timezone
 from flask_login import current_user
 
-REGION = "BE"
 DEFAULT_LANGUAGE = "en"
+LOCALES = {"en": "en_GB", "fr": "fr_BE", "nl": "nl_BE", "de": "de_BE"}
 
 
 def locale_of(language: str | None) -> str:
-    """The locale of an interface language: its Belgian variant (`fr` → `fr_BE`)."""
-    return f"{language or DEFAULT_LANGUAGE}_{REGION}"
+    """The locale a language is written in here (`fr` → `fr_BE`)."""
+    return LOCALES[language or DEFAULT_LANGUAGE]
 
 
 def request_language() -> str:
@@ -43,7 +43,7 @@ def current_language() -> str:
 
 
 def localdate(value) -> str:
-    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt. 2025`."""
+    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`."""
     return "" if value is None else format_date(value, "medium")
 
 
@@ -56,9 +56,9 @@ def localdatetime(value) -> str:
     return pattern.format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
 
 
-def localnumber(value) -> str:
-    """A count or amount with the locale's separators: `12.345` (nl), `12 345` (fr)."""
-    return "" if value is None else format_decimal(value)
+def localnumber(value, format: str | None = None) -> str:
+    """A count or amount with the locale's separators: `12,345.5` (en), `12 345,5` (fr), `12.345,5` (nl)."""
+    return "" if value is None else format_decimal(value, format)
 
 
 def init_app(app) -> None:

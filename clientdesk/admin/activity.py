@@ -29,6 +29,7 @@ class TaskView(ScopedModelView):
     column_labels = {
         "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
         "status": _l("Status"), "progress": _l("Progress"), "error": _l("Error"), "ended_at": _l("Ended"),
+        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Taken by a worker"),
     }
     column_choices = {"status": choices_of(TaskStatus)}
     column_formatters = {"progress": _progress}
@@ -76,11 +77,12 @@ class AuditView(ScopedModelView):
     column_list = ("at", "actor", "action", "object_type", "object_repr", "client_id", "changes_json")
     column_labels = {
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
-        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"),
+        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"), "object_id": _l("Object id"),
     }
     column_formatters = {
         "action": lambda view, context, event, name: event.action_label,
         "object_type": lambda view, context, event, name: event.object_label,
+        "actor": lambda view, context, event, name: event.actor_label,
     }
     column_sortable_list = ("at", "actor", "action", "object_type")
     column_default_sort = [("at", True), ("id", True)]

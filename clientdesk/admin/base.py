@@ -77,7 +77,8 @@ class LinkRowAction(BaseListRowAction):
 
 
 def _yes_no_icon(view, value, name):
-    title = f"{view.get_column_name(name)}: {_('Yes') if value else _('No')}"
+    answer = _("Yes") if value else _("No")
+    title = f"{view.get_column_name(name)}: {answer}"
     return Markup('<span class="fa {}" title="{}"></span>').format("fa-check-circle" if value else "fa-minus-circle", title)
 
 
@@ -105,6 +106,9 @@ class ScopedModelView(ProtectedView, ModelView):
     delete_role = Role.ADMIN
     export_role = None  # no export unless a view says so
 
+    # Labels of the columns many models have (a view's own column_labels win).
+    common_column_labels = {"created_at": _l("Created on"), "updated_at": _l("Last changed")}
+
     page_size = 25
     can_view_details = True
     named_filter_urls = True
@@ -113,6 +117,7 @@ class ScopedModelView(ProtectedView, ModelView):
     column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
 
     def __init__(self, model, **kwargs):
+        self.column_labels = {**self.common_column_labels, **(self.column_labels or {})}
         super().__init__(model, db, **kwargs)
 
     # Permissions, per request

@@ -101,9 +101,8 @@ def status_badge(view, context, client, name):
     if status == ClientStatus.INVITED and client.invitation_expires_at is not None:
         now = utcnow()
         if client.invitation_expires_at <= now:
-            html += _per_request("invitation-expired", lambda: Markup(
-                f' <span class="badge badge-warning">{escape(_("invitation expired"))}</span>'
-            ))
+            html += _per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
+                _("invitation expired")))
         else:
             days = (client.invitation_expires_at - now).days
             html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
@@ -157,7 +156,7 @@ def inbox_link(view, context, client, name):
 
 
 def client_name(view, context, client, name):
-    hidden = _per_request("hidden-badge", lambda: f' <span class="badge badge-light">{escape(_("hidden"))}</span>')
+    hidden = _per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
     url = view.get_url(".details_view", id=client.id)
     return Markup(f'<a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
@@ -171,6 +170,7 @@ class IntegrationFilter(DynamicOptionsFilter):
 
 class ContactInline(InlineFormAdmin):
     form_columns = ("id", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
+    column_labels = ContactView.column_labels
     form_choices = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
     form_args = {
         "first_name": {"validators": [DataRequired()]},
@@ -184,6 +184,7 @@ class ContactInline(InlineFormAdmin):
 
 class BankAccountInline(InlineFormAdmin):
     form_columns = ("id", "iban", "label")
+    column_labels = {"label": _l("Label")}
     form_args = {"iban": {"label": "IBAN", "validators": [DataRequired(), v.wtforms_validator(v.iban)]}}
 
 
@@ -220,7 +221,8 @@ class ClientView(ScopedModelView):
         "template": _l("Template"), "billing_street": _l("Billing street"), "billing_house_number": _l("Billing number"),
         "billing_box": _l("Billing box"), "billing_postal_code": _l("Billing postal code"),
         "billing_city": _l("Billing city"), "billing_country": _l("Billing country"),
-        "legal_form": _l("Legal form"), "vat_check": _l("VAT check"),
+        "legal_form": _l("Legal form"), "vat_check": _l("VAT check"), "peppol_state": _l("Peppol state"),
+        "invited_at": _l("Invited on"), "activated_at": _l("Activated on"), "deactivated_at": _l("Deactivated on"),
     }
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",

@@ -140,8 +140,8 @@ class ImportView(ProtectedView):
         buffer = io.BytesIO()
         annotated_workbook(batch.stored_path, errors).save(buffer)
         buffer.seek(0)
-        return send_file(buffer, mimetype=XLSX, as_attachment=True,
-                         download_name=f"{Path(batch.filename).stem}-{_('errors')}.xlsx")
+        suffix = _("errors")
+        return send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"{Path(batch.filename).stem}-{suffix}.xlsx")
 
     @expose("/<int:batch_id>/import/", methods=("POST",))
     def import_checked(self, batch_id):

@@ -39,7 +39,7 @@ def check_file(path: str) -> None:
         raise FileRejected(_("The file is empty."))
     if size > MAX_FILE_BYTES:
         raise FileRejected(_("The file is %(size)s MB: at most %(max)d MB can be imported at once. Split it into several files.",
-                             size=localnumber(round(size / MB, 1)), max=MAX_FILE_BYTES // MB))
+                             size=localnumber(round(size / MB, 1), "#,##0.0"), max=MAX_FILE_BYTES // MB))
     with open(path, "rb") as stream:
         head = stream.read(4096)
     if head.startswith(OLE_MAGIC):

@@ -20,15 +20,16 @@ from ..extensions import db
 from .base import utcnow
 
 SKIPPED_FIELDS = {"created_at", "updated_at", "search_text"}
+SYSTEM = "system"  # the actor of changes made outside a request by no one in particular
 
 # What people read for the recorded codes (a code missing here is shown as it is).
 ACTION_LABELS = {
-    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "invite": _l("Invitation"),
-    "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activated"),
-    "deactivate": _l("Deactivated"), "reactivate": _l("Reactivated"), "replace_contact": _l("Primary contact replaced"),
+    "create": _l("Creation"), "update": _l("Modification"), "delete": _l("Deletion"), "invite": _l("Invitation"),
+    "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activation"),
+    "deactivate": _l("Deactivation"), "reactivate": _l("Reactivation"), "replace_contact": _l("Primary contact replaced"),
     "invitation_failed": _l("Invitation e-mail not sent"), "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),
     "peppol_retry": _l("Peppol registration retried"), "peppol_sync": _l("Peppol registration"),
-    "vat_recheck": _l("VAT number re-checked"), "import": _l("Imported"), "import.imported": _l("Import"),
+    "vat_recheck": _l("VAT number re-checked"), "import": _l("Import"), "import.imported": _l("Import"),
     "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
 }
 OBJECT_LABELS = {
@@ -68,6 +69,10 @@ class AuditEvent(db.Model):
     @property
     def object_label(self) -> str:
         return OBJECT_LABELS.get(self.object_type, self.object_type)
+
+    @property
+    def actor_label(self) -> str:
+        return _l("system") if self.actor == SYSTEM else self.actor
 
     @property
     def changes(self) -> dict:
@@ -169,7 +174,7 @@ def _record(session: Session, flush_context) -> None:
                 {
                     "at": utcnow(),
                     "actor_id": actor.id if actor is not None else None,
-                    "actor": actor.email if actor is not None else "system",
+                    "actor": actor.email if actor is not None else SYSTEM,
                     "action": action or kind,
                     "object_type": obj.__tablename__,
                     "object_id": str(sa.inspect(obj).identity[0] if sa.inspect(obj).identity else ""),
@@ -195,7 +200,7 @@ def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
     common = {
         "at": utcnow(),
         "actor_id": actor.id if actor is not None else None,
-        "actor": actor.email if actor is not None else "system",
+        "actor": actor.email if actor is not None else SYSTEM,
         "action": action,
         "object_type": object_type,
     }
@@ -220,7 +225,7 @@ def record(action: str, obj, changes: dict | None = None) -> None:
     db.session.add(
         AuditEvent(
             actor_id=actor.id if actor is not None else None,
-            actor=actor.email if actor is not None else "system",
+            actor=actor.email if actor is not None else SYSTEM,
             action=action,
             object_type=obj.__tablename__,
             object_id=str(obj.id),

@@ -71,10 +71,6 @@ class DeliverySettings:
     api_token = db.Column(db.String(500))
     credit_card_statements = db.Column(db.String(8), nullable=False, default=CreditCardStatements.PURCHASE.value)
 
-    @property
-    def delivery_method_label(self) -> str:
-        return DeliveryMethod(self.delivery_method).label
-
 
 SECRET_SETTINGS = ("sftp_password", "api_token")
 
@@ -97,6 +93,11 @@ class ClientIntegration(DeliverySettings, Timestamps, db.Model):
 
     def __str__(self) -> str:
         return f"{self.product} ({self.delivery_method_label})"
+
+    @property
+    def delivery_method_label(self) -> str:
+        return DeliveryMethod(self.delivery_method).label
+
 
 
 def ensure_catalogue() -> None:
