@@ -48,7 +48,7 @@ def launch(kind: str, description: str, func, *args, user=None, client=None, tot
            retry: Retry | None = RETRY) -> Task:
     """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`."""
     require_queue()
-    task = Task(id=str(uuid.uuid4()), kind=kind, description=description, progress_total=total, queue=queue,
+    task = Task(id=str(uuid.uuid4()), kind=kind, description=description[:255], progress_total=total, queue=queue,
                 user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
                 job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)))
     db.session.add(task)
