@@ -1,7 +1,7 @@
 """Languages and formats of the interface.
 
 The interface speaks English, French and Dutch: the signed-in user's choice, else the choice made
-on the login page (session), else the browser's. Its locale is the Belgian variant of that language
+on a public page such as the login page (session), else the browser's. Its locale is the Belgian variant of that language
 (`fr_BE`, `nl_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
 (`en_GB`: day first, decimal point); times are shown in Brussels time (they are stored in UTC). Jobs
 run under the language of the request that started them (tasks.py). E-mails to a client's contact

@@ -417,6 +417,24 @@ def test_the_browser_language_is_the_default(client):
     assert "Sign in" in client.get("/login", headers={"Accept-Language": "de-DE"}).text  # not offered: English
 
 
+def test_public_pages_have_their_own_language_switch(client, make, store):
+    invited = make.client(name="Brouwerij De Kroon BV")
+
+    def invite(s):
+        db_client = s.get(Client, invited.id)
+        invitation, token = Invitation.issue(db_client, db_client.primary_contact)
+        invitation.status = "sent"
+        return token
+
+    token = store.run(invite)
+    assert "Choose a password" in client.get(f"/invitation/{token}").text
+    response = post(client, "/language", {"language": "nl", "next": f"/invitation/{token}"})
+    assert response.status_code == 302 and response.headers["Location"] == f"/invitation/{token}"
+    page = client.get(f"/invitation/{token}").text
+    assert '<html lang="nl">' in page and "Kies een wachtwoord" in page and 'aria-current="true">NL' in page
+    assert "Aanmelden" in client.get("/login").text
+
+
 def test_dates_and_numbers_are_written_the_belgian_way_in_each_language(make, as_user, store):
     trial_end = date(2030, 3, 7)
     make.client(name="Atelier Dupont SA", status="active", trial_end=trial_end)
