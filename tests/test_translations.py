@@ -1,6 +1,8 @@
 """The interface in French and Dutch, with nothing left in English.
 
-Two nets, so a message added without its translation fails here with the list of what is missing:
+Nets, so that text added without its translation fails here with the list of what is missing:
+- the source: template text and flashed messages go through gettext, and no gettext call hides in an
+  f-string (where the extractor cannot see it);
 - the catalogs: every message the source holds now (extracted as `make translations` extracts it) has a
   French and a Dutch translation, with the same placeholders, compiled into the .mo files the app reads;
 - the screens: every screen is opened in French and in Dutch with a small portfolio behind it, and
@@ -13,7 +15,6 @@ the language of the request that launched them, e-mails in the contact's languag
 import re
 from collections import defaultdict
 from datetime import date, timedelta
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from flask_babel.speaklater import LazyString
 
 import clientdesk
 from clientdesk.models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ConfigTemplate, Document, ImportBatch,
+    AllowedSender, BankAccount, Client, ClientIntegration, ConfigTemplate, Document, ImportBatch,
     IntegrationProduct, Invitation, RefusedSender, Role, Task, User, utcnow,
 )
 from clientdesk.services.kbo_loader import SAMPLE, load_register
@@ -108,6 +109,30 @@ def test_no_message_hides_in_an_f_string():
         pytest.fail("gettext inside an f-string (call it before, outside the f-string):\n" + "\n".join(hidden), pytrace=False)
 
 
+# Text of our templates that is not a message: the product's name, the languages' own names, an arrow.
+UNTRANSLATED_TEXT = {"ClientDesk", "· ClientDesk", "Français", "Nederlands", "English", "&larr;"}
+
+
+def test_the_templates_and_flash_messages_hold_no_bare_text():
+    """Text written straight into a template, or flashed as a literal, would never reach a catalog."""
+    bare = []
+    for path in sorted((CHECKOUT / "clientdesk" / "templates").rglob("*.html")):
+        if "mail" in path.parts:  # written per language
+            continue
+        text = re.sub(r"<script.*?</script>|\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", "", path.read_text(), flags=re.S)
+        for attribute in re.findall(r'(?:title|placeholder|aria-label|alt)="([^"]*[A-Za-z][^"]*)"', text):
+            bare.append(f"  {path.relative_to(CHECKOUT)}: {attribute!r}")
+        for line in re.sub(r"<[^>]*>", "\n", text).splitlines():
+            if re.search(r"[A-Za-z]{2}", line) and line.strip() not in UNTRANSLATED_TEXT:
+                bare.append(f"  {path.relative_to(CHECKOUT)}: {line.strip()!r}")
+    for path in sorted((CHECKOUT / "clientdesk").rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if re.search(r"""\bflash\(\s*f?["']""", line):
+                bare.append(f"  {path.relative_to(CHECKOUT)}:{number}: {line.strip()}")
+    if bare:
+        pytest.fail("Text that does not go through gettext ({{ _('...') }}, _('...')):\n" + "\n".join(bare), pytrace=False)
+
+
 # The screens
 
 # Labels WTForms makes up for fields that are never shown: Flask-Admin's hidden action and row-id fields,
@@ -157,8 +182,8 @@ class _Recording:
     def _check(self, key, message) -> None:
         if not message or isinstance(message, LazyString) or key in self._catalog:
             return
-        if self._domain != "messages" and (message in self._ours or (
-                self._domain == "wtforms" and HIDDEN_FIELD_LABELS.fullmatch(message))):
+        if (self._domain == "admin" and message in self._ours) or (
+                self._domain == "wtforms" and HIDDEN_FIELD_LABELS.fullmatch(message)):
             return
         self._found.add(f"[{self._domain}] {message!r}")
 
