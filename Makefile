@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install bench
+.PHONY: run test test-sqlite test-postgres install bench translations compile-translations
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ bench: install
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/bulk_invite.py
 
-## Extract the interface's messages and update the French and Dutch catalogs (then translate, then `make compile-translations`).
+## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French and Dutch
+## catalogs (clientdesk/translations/{fr,nl}/LC_MESSAGES/messages.po); translate them, then `make compile-translations`.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 -o clientdesk/translations/messages.pot .
-	$(BIN)/pybabel update -i clientdesk/translations/messages.pot -d clientdesk/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project ClientDesk \
+		--no-location --sort-output --no-wrap -o clientdesk/translations/messages.pot .
+	$(BIN)/pybabel update -i clientdesk/translations/messages.pot -d clientdesk/translations \
+		--no-fuzzy-matching --ignore-obsolete --no-wrap --ignore-pot-creation-date
 
+## Compile the catalogs into the .mo files the app reads (committed, so a plain `pip install -e .` needs no build step).
 compile-translations: install
 	$(BIN)/pybabel compile -d clientdesk/translations --statistics

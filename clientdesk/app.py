@@ -2,23 +2,10 @@
 import logging
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale
-from flask_login import current_user
+from flask import Flask
 
-from . import config
-from .extensions import babel, csrf, db, login_manager, migrate
-
-
-def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
-    if not has_request_context():
-        return "en"  # jobs and commands choose theirs with flask_babel.force_locale
-    if current_user.is_authenticated and current_user.ui_language in languages:
-        return current_user.ui_language
-    if session.get("language") in languages:
-        return session["language"]
-    return request.accept_languages.best_match(languages) or "en"
+from . import config, i18n
+from .extensions import csrf, db, login_manager, migrate
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -39,8 +26,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True,
                      include_object=search.include_in_migrations)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals["get_locale"] = get_locale
+    i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 

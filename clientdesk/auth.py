@@ -3,7 +3,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l, gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -50,7 +50,8 @@ def login():
         email = form.email.data.strip().lower()
         minutes = LoginThrottle.locked_minutes_left(email)
         if minutes:
-            flash(_("Too many failed attempts. Try again in %(minutes)d minutes.", minutes=minutes), "error")
+            flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                           "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
             return render_template("auth/login.html", form=form, next_url=next_url), 429
         user = User.by_email(email)
         if user is None or not user.active or not user.check_password(form.password.data):

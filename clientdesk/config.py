@@ -69,7 +69,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FLASK_ADMIN_RAISE_ON_INTEGRITY_ERROR": False,
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
-        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_LOCALE": "en_GB",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Brussels",  # times are stored in UTC and shown in Belgian time
         "LANGUAGES": ["en", "fr", "nl"],
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,

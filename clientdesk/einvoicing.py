@@ -87,7 +87,7 @@ class PeppolRegistration:
     def from_config(cls, config) -> "PeppolRegistration":
         access_point = AccessPoint.from_config(config)
         if access_point is None:
-            raise PeppolError("No Peppol access point is configured (PEPPOL_AP_URL).")
+            raise PeppolError(_("No Peppol access point is configured (PEPPOL_AP_URL)."))
         return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("PEPPOL_DNS_SERVER")), Smp(), access_point)
 
     def other_provider(self, enterprise_number: str) -> tuple[str, Provider] | None:
@@ -114,8 +114,8 @@ class PeppolRegistration:
         if taken is not None:
             holder, provider = taken
             self._register(participant, client, send, receive=False)
-            return Outcome(PeppolState.TAKEN, f"{holder} is registered for receiving with another provider "
-                                              f"(SMP {provider.smp_host}).", provider)
+            return Outcome(PeppolState.TAKEN, _("%(participant)s is registered for receiving with another provider (SMP %(host)s).",
+                                                participant=holder, host=provider.smp_host), provider)
         try:
             self._register(participant, client, send, receive)
         except ParticipantTaken as refusal:

@@ -31,7 +31,7 @@ class LifecycleError(ValueError):
 
 
 def _status(client: Client) -> str:
-    return _(ClientStatus(client.status).label).lower()
+    return client.status_label.lower()
 
 
 def _require_contact(client: Client) -> None:

@@ -11,12 +11,14 @@ import os
 import socket
 import uuid
 
-from flask_babel import force_locale, lazy_gettext as _l
+from flask import has_request_context
+from flask_babel import force_locale, lazy_gettext as _l, ngettext
 from redis.exceptions import RedisError
 from rq import Retry, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
+from . import i18n
 from .broker import get_queue, get_redis
 from .extensions import db
 from .models import Task, TaskStatus, utcnow
@@ -56,9 +58,12 @@ def launch(kind: str, description: str, func, *args, user=None, client=None, tot
 
 
 def _enqueue(task: Task, retry: Retry | None = RETRY) -> None:
+    # The job writes its messages (reasons, errors) in the language of the request that launched it.
+    meta = {"language": i18n.current_language()} if has_request_context() else None
     try:
         get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)), job_id=task.id,
-                                           retry=retry, timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400)
+                                           retry=retry, timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400,
+                                           meta=meta)
     except (RedisError, OSError) as error:
         task.status, task.error, task.ended_at = TaskStatus.FAILED.value, str(QueueUnavailable()), utcnow()
         db.session.commit()
@@ -121,8 +126,9 @@ def running(task_id: str):
         raise LookupError(f"task {task_id} does not exist")
     task.status, task.started_at, task.error = TaskStatus.STARTED.value, utcnow(), None
     db.session.commit()
+    locale = i18n.locale_of(_job_language(task))
     try:
-        with acting_as(task.user), force_locale((task.user and task.user.ui_language) or "en"):
+        with acting_as(task.user), force_locale(locale):
             yield task
     except Exception as error:
         db.session.rollback()
@@ -130,7 +136,8 @@ def running(task_id: str):
         will_retry = bool(job is not None and job.retries_left)
         task = db.session.get(Task, task_id)
         task.status = TaskStatus.QUEUED.value if will_retry else TaskStatus.FAILED.value
-        task.error = (_retry_note(job) if will_retry else "") + f"{error.__class__.__name__}: {error}"
+        with force_locale(locale):
+            task.error = (_retry_note(job) if will_retry else "") + f"{error.__class__.__name__}: {error}"
         task.ended_at = None if will_retry else utcnow()
         db.session.commit()
         log.exception("task %s (%s) failed%s", task_id, task.kind, ", will retry" if will_retry else "")
@@ -142,5 +149,11 @@ def running(task_id: str):
         db.session.commit()
 
 
+def _job_language(task: Task) -> str | None:
+    """The language of the request that launched the job, else its user's choice (None: the default)."""
+    job = get_current_job()
+    return (job.meta.get("language") if job is not None else None) or (task.user and task.user.ui_language)
+
+
 def _retry_note(job) -> str:
-    return f"Retrying ({job.retries_left} attempts left) after: "
+    return ngettext("Retrying (%(num)d attempt left) after: ", "Retrying (%(num)d attempts left) after: ", job.retries_left)

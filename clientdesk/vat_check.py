@@ -1,6 +1,8 @@
 """The "don't verify VAT" rule: a Belgian number that the company register does not know yet (a
 company too new for the last extract) may be entered if its check digits are right; the client is
 then marked, and re-checked against the register after every load until the register knows it."""
+from flask_babel import gettext as _
+
 from . import tasks
 from .extensions import db
 from .models import Client, utcnow
@@ -51,4 +53,5 @@ def launch_recheck(user=None):
     """Queue the re-check (raises tasks.QueueUnavailable when Redis is down)."""
     from .jobs.register import recheck_vat
 
-    return tasks.launch("vat_recheck", "Re-check “don't verify VAT” numbers against the company register", recheck_vat, user=user)
+    return tasks.launch("vat_recheck", _("Re-check “don't verify VAT” numbers against the company register"), recheck_vat,
+                        user=user)

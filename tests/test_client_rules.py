@@ -1,6 +1,5 @@
 """Client rules hold on every screen, not only on the one built for them (found in review)."""
 import http.server
-import threading
 from types import SimpleNamespace
 
 import pytest

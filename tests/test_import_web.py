@@ -126,7 +126,7 @@ def test_upload_runs_in_the_background_and_the_result_links_to_the_clients(app, 
     assert (state["status"], state["finished"], state["percent"]) == ("imported", True, 100)
     page = text(http.get(f"/admin/import/{batch.id}/").get_data(as_text=True))
     assert "Imported: 2 new clients, 0 updated, 0 unchanged." in page
-    assert "Invitations for the 1 clients whose row said Invitation = Oui are being sent." in page
+    assert "The invitation for the client whose row said Invitation = Oui is being sent." in page
     link = f"/admin/client/?flt0_import_batch_equals={batch.id}"
     assert link in http.get(f"/admin/import/{batch.id}/").get_data(as_text=True)
     listed = http.get(link).get_data(as_text=True)

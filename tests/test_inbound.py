@@ -77,7 +77,7 @@ def test_an_unknown_sender_is_refused_counted_and_logged(acme, listener, store, 
     logged = store.one(RefusedSender, client_id=acme.id)
     assert (logged.header_from, logged.subject) == ("spam@elsewhere.example.com", "Facture d'été")
     page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
-    assert "1 messages refused" in page and "spam@elsewhere.example.com" in page
+    assert "1 message refused" in page and "spam@elsewhere.example.com" in page
 
 
 def test_envelope_sender_counts_too_and_exact_addresses_match(acme, listener, store):

@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from .. import scoping, tasks
 from ..models import AuditEvent, Role, Task, TaskStatus
+from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
 from .base import ScopedModelView
 
@@ -28,6 +29,7 @@ class TaskView(ScopedModelView):
     column_labels = {
         "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
         "status": _l("Status"), "progress": _l("Progress"), "error": _l("Error"), "ended_at": _l("Ended"),
+        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Taken by a worker"),
     }
     column_choices = {"status": choices_of(TaskStatus)}
     column_formatters = {"progress": _progress}
@@ -73,7 +75,12 @@ class AuditView(ScopedModelView):
     column_list = ("at", "actor", "action", "object_type", "object_repr", "client_id", "changes_json")
     column_labels = {
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
-        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"),
+        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"), "object_id": _l("Object id"),
+    }
+    column_formatters = {
+        "action": lambda view, context, event, name: event.action_label,
+        "object_type": lambda view, context, event, name: event.object_label,
+        "actor": lambda view, context, event, name: event.actor_label,
     }
     column_sortable_list = ("at", "actor", "action", "object_type")
     column_default_sort = [("at", True), ("id", True)]
@@ -83,7 +90,7 @@ class AuditView(ScopedModelView):
     def get_filters(self):
         return [
             IntEqualFilter(AuditEvent.client_id, _l("Client id")),
-            FilterEqual(AuditEvent.action, _l("Action")),
-            FilterEqual(AuditEvent.object_type, _l("Object")),
+            FilterEqual(AuditEvent.action, _l("Action"), options=list(ACTION_LABELS.items())),
+            FilterEqual(AuditEvent.object_type, _l("Object"), options=list(OBJECT_LABELS.items())),
             FilterEqual(AuditEvent.actor, _l("Who")),
         ]

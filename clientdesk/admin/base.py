@@ -6,6 +6,7 @@ values) through `scope()`, which applies `scoping.client_condition`; an id outsi
 answers 404.
 """
 import re
+from datetime import date, datetime
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView
@@ -13,6 +14,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.actions import action
+from flask_admin.model import typefmt
 from flask_admin.model.template import BaseListRowAction, EditRowAction, ViewRowAction
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
@@ -22,6 +24,7 @@ from sqlalchemy import func
 
 from .. import scoping
 from ..extensions import db
+from ..i18n import localdate, localdatetime
 from ..models import Client, Role
 from ..search import client_search_condition
 
@@ -74,6 +77,21 @@ class LinkRowAction(BaseListRowAction):
         )
 
 
+def _yes_no_icon(view, value, name):
+    answer = _("Yes") if value else _("No")
+    title = f"{view.get_column_name(name)}: {answer}"
+    return Markup('<span class="fa {}" title="{}"></span>').format("fa-check-circle" if value else "fa-minus-circle", title)
+
+
+# Values of a type, shown in the interface's language: dates and times the Belgian way, yes/no in words.
+LOCAL_TYPES = {
+    datetime: lambda view, value, name: localdatetime(value),  # before date: a datetime is a date
+    date: lambda view, value, name: localdate(value),
+}
+LIST_TYPE_FORMATTERS = {**typefmt.BASE_FORMATTERS, bool: _yes_no_icon, **LOCAL_TYPES}
+DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, bool: lambda view, value, name: _("Yes") if value else _("No"),
+                          **LOCAL_TYPES}
+
 ROW_LINKS = {
     ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
     EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil"),
@@ -95,12 +113,18 @@ class ScopedModelView(ProtectedView, ModelView):
     delete_role = Role.ADMIN
     export_role = None  # no export unless a view says so
 
+    # Labels of the columns many models have (a view's own column_labels win).
+    common_column_labels = {"created_at": _l("Created on"), "updated_at": _l("Last changed")}
+
     page_size = 25
     can_view_details = True
     named_filter_urls = True
     column_display_actions = True
+    column_type_formatters = LIST_TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
 
     def __init__(self, model, **kwargs):
+        self.column_labels = {**self.common_column_labels, **(self.column_labels or {})}
         super().__init__(model, db, **kwargs)
 
     # Permissions, per request

@@ -17,23 +17,25 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
+from ..i18n import localdate
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.documents import run_send_documents, run_send_inbox
 from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
 from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Document, DocumentStatus, Group,
-    IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency, utcnow,
+    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Document, DocumentStatus,
+    DocumentType, Group, IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency,
+    utcnow,
 )
 from ..models.base import choices_of
 from ..models.client import VatCheck
 from ..search import client_search_condition
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
-from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES
-from .base import DynamicOptionsFilter, kept, ScopedModelView, assignable_groups_query
-from .children import allowed_sender_pattern
+from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept
+from .children import DELIVERY_LABELS, allowed_sender_pattern
+from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
@@ -50,6 +52,13 @@ PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
 CLIENT_ACTION_LABELS = {
     "invite": _l("Send invitation"), "resend": _l("Resend invitation"), "deactivate": _l("Deactivate"),
     "reactivate": _l("Reactivate"), "activate": _l("Activate without invitation"),
+}
+# Task descriptions of the actions on one client (%(name)s: the client)
+CLIENT_TASK_DESCRIPTIONS = {
+    "invite": _l("Invite %(name)s"), "resend": _l("Resend the invitation to %(name)s"),
+    ("send", True): _l("Peppol sending on: %(name)s"), ("send", False): _l("Peppol sending off: %(name)s"),
+    ("receive", True): _l("Peppol receiving on: %(name)s"), ("receive", False): _l("Peppol receiving off: %(name)s"),
+    ("retry", False): _l("Peppol registration again: %(name)s"),
 }
 
 STATUS_BADGES = {
@@ -87,14 +96,13 @@ def _days_left(days: int) -> str:
 def status_badge(view, context, client, name):
     status = ClientStatus(client.status)
     html = _per_request(f"status:{status}", lambda: Markup(
-        f'<span class="badge badge-{STATUS_BADGES[status]}">{escape(_(status.label))}</span>'
+        f'<span class="badge badge-{STATUS_BADGES[status]}">{escape(str(status.label))}</span>'
     ))
     if status == ClientStatus.INVITED and client.invitation_expires_at is not None:
         now = utcnow()
         if client.invitation_expires_at <= now:
-            html += _per_request("invitation-expired", lambda: Markup(
-                f' <span class="badge badge-warning">{escape(_("invitation expired"))}</span>'
-            ))
+            html += _per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
+                _("invitation expired")))
         else:
             days = (client.invitation_expires_at - now).days
             html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
@@ -106,7 +114,7 @@ def trial_end(view, context, client, name):
         return ""
     days = client.trial_days_left
     note = _per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
-    return Markup(f'{client.trial_end.isoformat()} <small class="text-muted">({escape(note)})</small>')
+    return Markup(f'{escape(localdate(client.trial_end))} <small class="text-muted">({escape(note)})</small>')
 
 
 def enterprise_number(view, context, client, name):
@@ -123,10 +131,10 @@ PEPPOL_STATE_BADGES = {
 def vat_check_state(view, context, client, name):
     if not client.vat_check:
         return ""
-    label = _(VatCheck(client.vat_check).label)
+    label = VatCheck(client.vat_check).label
     if client.vat_checked_at is None:
         return label
-    return _("%(state)s (checked %(date)s)", state=label, date=client.vat_checked_at.date().isoformat())
+    return _("%(state)s (checked %(date)s)", state=label, date=localdate(client.vat_checked_at))
 
 
 def peppol_flag(view, context, client, name):
@@ -148,7 +156,7 @@ def inbox_link(view, context, client, name):
 
 
 def client_name(view, context, client, name):
-    hidden = _per_request("hidden-badge", lambda: f' <span class="badge badge-light">{escape(_("hidden"))}</span>')
+    hidden = _per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
     url = view.get_url(".details_view", id=client.id)
     star = favourite_star(view, client)
     return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
@@ -163,12 +171,14 @@ class IntegrationFilter(DynamicOptionsFilter):
 
 class ContactInline(InlineFormAdmin):
     form_columns = ("id", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
+    column_labels = ContactView.column_labels
     form_choices = CONTACT_FORM_CHOICES
     form_args = CONTACT_FORM_ARGS
 
 
 class BankAccountInline(InlineFormAdmin):
     form_columns = ("id", "iban", "label")
+    column_labels = {"label": _l("Label")}
     form_args = {"iban": {"label": "IBAN", "validators": [DataRequired(), v.wtforms_validator(v.iban)]}}
 
 
@@ -205,7 +215,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "template": _l("Template"), "billing_street": _l("Billing street"), "billing_house_number": _l("Billing number"),
         "billing_box": _l("Billing box"), "billing_postal_code": _l("Billing postal code"),
         "billing_city": _l("Billing city"), "billing_country": _l("Billing country"),
-        "legal_form": _l("Legal form"), "vat_check": _l("VAT check"),
+        "legal_form": _l("Legal form"), "vat_check": _l("VAT check"), "peppol_state": _l("Peppol state"),
+        "invited_at": _l("Invited on"), "activated_at": _l("Activated on"), "deactivated_at": _l("Deactivated on"),
     }
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
@@ -415,13 +426,14 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         role = BULK_ACTION_ROLES.get(name)
         return role is not None and current_user.has_role(role)
 
-    def _bulk(self, action_name: str, ids, description, job=run_bulk_action, retry=tasks.RETRY):
+    def _bulk(self, action_name: str, ids, describe, job=run_bulk_action, retry=tasks.RETRY):
+        """`describe(number of clients)`: the task's description."""
         client_ids = self.scoped_ids(ids)
         if not client_ids:
             flash(_("None of the selected clients is one you can act on."), "warning")
             return None
         try:
-            task = tasks.launch(f"bulk_{action_name}", str(description) % {"num": len(client_ids)}, job,
+            task = tasks.launch(f"bulk_{action_name}", describe(len(client_ids)), job,
                                 action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk",
                                 retry=retry)
         except QueueUnavailable as error:
@@ -433,36 +445,40 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
 
     @action("invite", _l("Invite"), _l("Send an invitation e-mail to the {count} selected clients?"))
     def action_invite(self, ids):
-        return self._bulk("invite", ids, _l("Invite %(num)d clients"))
+        return self._bulk("invite", ids, lambda num: ngettext("Invite %(num)d client", "Invite %(num)d clients", num))
 
     @action("resend", _l("Resend invitation"), _l("Send a new invitation link to the {count} selected clients? Their previous link stops working."))
     def action_resend(self, ids):
-        return self._bulk("resend", ids, _l("Resend the invitation to %(num)d clients"))
+        return self._bulk("resend", ids, lambda num: ngettext(
+            "Resend the invitation to %(num)d client", "Resend the invitation to %(num)d clients", num))
 
     @action("activate", _l("Activate without invitation"), _l("Activate the {count} selected clients managed by the firm, without e-mail?"))
     def action_activate(self, ids):
-        return self._bulk("activate", ids, _l("Activate %(num)d clients"))
+        return self._bulk("activate", ids, lambda num: ngettext("Activate %(num)d client", "Activate %(num)d clients", num))
 
     @action("deactivate", _l("Deactivate"), _l("Deactivate the {count} selected clients? Their invitation links stop working."))
     def action_deactivate(self, ids):
-        return self._bulk("deactivate", ids, _l("Deactivate %(num)d clients"))
+        return self._bulk("deactivate", ids, lambda num: ngettext(
+            "Deactivate %(num)d client", "Deactivate %(num)d clients", num))
 
-    def _bulk_peppol(self, action_name, ids, description):
+    def _bulk_peppol(self, action_name, ids, describe):
         if not access_point_configured(current_app.config):
             flash(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
                     "so nothing can be registered or unregistered."), "error")
             return None
         # An unreachable access point fails the task at once, visibly; "Run again" completes it.
-        return self._bulk(action_name, ids, description, job=run_peppol, retry=None)
+        return self._bulk(action_name, ids, describe, job=run_peppol, retry=None)
 
     @action("peppol_on", _l("Peppol on"),
             _l("Turn Peppol sending and receiving on for the {count} selected clients? Clients without an e-invoicing mandate are skipped."))
     def action_peppol_on(self, ids):
-        return self._bulk_peppol("peppol_on", ids, _l("Peppol on for %(num)d clients"))
+        return self._bulk_peppol("peppol_on", ids, lambda num: ngettext(
+            "Peppol on for %(num)d client", "Peppol on for %(num)d clients", num))
 
     @action("peppol_off", _l("Peppol off"), _l("Unregister the {count} selected clients from Peppol (sending and receiving)?"))
     def action_peppol_off(self, ids):
-        return self._bulk_peppol("peppol_off", ids, _l("Peppol off for %(num)d clients"))
+        return self._bulk_peppol("peppol_off", ids, lambda num: ngettext(
+            "Peppol off for %(num)d client", "Peppol off for %(num)d clients", num))
 
     @action("delete", _l("Delete"), _l("Delete the {count} selected clients? Only clients that were never invited can be deleted."))
     def action_delete(self, ids):
@@ -541,6 +557,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                 db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
                 .group_by(Document.status)).all()),
             "mail_from": current_app.config["MAIL_FROM"],
+            "document_types": (DocumentType.PURCHASE, DocumentType.SALES, DocumentType.MISC),
+            # The activity's changed fields, named as the forms name them (client fields first).
+            "field_labels": {**DELIVERY_LABELS, **ContactView.column_labels, **self.column_labels},
         }
 
     @expose("/send-documents/", methods=("POST",))
@@ -554,7 +573,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             if not ids:
                 flash(_("%(name)s has no failed documents.", name=client.name), "warning")
                 return back
-            return send_task(_("Resend %(num)d failed documents of %(name)s", num=len(ids), name=client.name),
+            return send_task(ngettext("Resend %(num)d failed document of %(name)s", "Resend %(num)d failed documents of %(name)s",
+                                      len(ids), name=client.name),
                              run_send_documents, ids, client=client, total=len(ids)) or back
         count = db.session.scalar(db.select(db.func.count(Document.id)).where(
             Document.client_id == client.id, Document.status == DocumentStatus.INBOX.value))
@@ -580,8 +600,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             else:
                 PeppolSwitches.set(client, current_app.config, **{switch: on})
             # An unreachable access point fails the task at once, visibly; "Try again" or "Run again" completes it.
-            tasks.launch("peppol_sync", f"Peppol {switch} {'on' if on else 'off'}: {client.name}", run_peppol, "sync",
-                         [client.id], user=current_user, client=client, total=1, retry=None)
+            description = CLIENT_TASK_DESCRIPTIONS[(switch, on and switch != "retry")] % {"name": client.name}
+            tasks.launch("peppol_sync", description, run_peppol, "sync", [client.id], user=current_user, client=client,
+                         total=1, retry=None)
         except (PeppolRefused, QueueUnavailable) as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -600,8 +621,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         if action_name in SENDS_MAIL:
             try:
                 getattr(ClientLifecycle, f"check_{action_name}")(client)
-                tasks.launch(f"client_{action_name}", f"{action_name.capitalize()} {client.name}", run_bulk_action,
-                             action_name, [client.id], user=current_user, client=client, total=1, queue="mail")
+                tasks.launch(f"client_{action_name}", CLIENT_TASK_DESCRIPTIONS[action_name] % {"name": client.name},
+                             run_bulk_action, action_name, [client.id], user=current_user, client=client, total=1,
+                             queue="mail")
             except (LifecycleError, QueueUnavailable) as error:
                 flash(str(error), "error")
                 return back
@@ -614,7 +636,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             db.session.rollback()
             flash(str(error), "error")
             return back
-        flash(_("%(name)s is now %(status)s.", name=client.name, status=_(ClientStatus(client.status).label).lower()), "success")
+        flash(_("%(name)s is now %(status)s.", name=client.name, status=client.status_label.lower()), "success")
         return back
 
     @expose("/export/<export_type>/")

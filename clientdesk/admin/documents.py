@@ -9,6 +9,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from .. import tasks
+from ..i18n import localnumber
 from ..jobs.documents import run_send_documents
 from ..models import Document, DocumentStatus, DocumentType, Role
 from ..models.base import choices_of
@@ -27,7 +28,7 @@ def _filename(view, context, document, name):
 
 def _status(view, context, document, name):
     status = DocumentStatus(document.status)
-    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], _(status.label))
+    html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], status.label)
     if status == DocumentStatus.FAILED and document.error:
         html += Markup('<div class="small text-danger">{}</div>').format(document.error)
     elif status == DocumentStatus.SENT and document.delivered_to:
@@ -62,7 +63,9 @@ class DocumentView(ScopedModelView):
     column_details_list = ("client", "filename", "doc_type", "status", "error", "sender", "received_at", "sent_at",
                            "delivered_to", "attempts", "last_attempt_at", "size", "content_type")
     column_choices = {"doc_type": choices_of(DocumentType)}
-    column_formatters = {"filename": _filename, "status": _status}
+    column_formatters = {
+        "filename": _filename, "status": _status, "size": lambda view, context, document, name: localnumber(document.size),
+    }
     column_formatters_detail = column_formatters
     column_sortable_list = (("client", "client.name"), "filename", "status", "received_at", "sent_at")
     column_default_sort = [("received_at", True), ("id", True)]

@@ -125,7 +125,7 @@ class ImportView(ProtectedView):
         batch = self._batch(batch_id)
         task = db.session.get(Task, batch.task_id) if batch.task_id else None
         return jsonify(
-            status=batch.status, label=_(batch.status_label), finished=batch.is_finished,
+            status=batch.status, label=str(batch.status_label), finished=batch.is_finished,
             done=task.progress_done if task else 0, total=task.progress_total if task else 0,
             percent=100 if batch.is_finished else (task.percent if task else 0),
             error=task.error if task and task.error else None,
@@ -140,8 +140,8 @@ class ImportView(ProtectedView):
         buffer = io.BytesIO()
         annotated_workbook(batch.stored_path, errors).save(buffer)
         buffer.seek(0)
-        return send_file(buffer, mimetype=XLSX, as_attachment=True,
-                         download_name=f"{Path(batch.filename).stem}-{_('errors')}.xlsx")
+        suffix = _("errors")
+        return send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"{Path(batch.filename).stem}-{suffix}.xlsx")
 
     @expose("/<int:batch_id>/import/", methods=("POST",))
     def import_checked(self, batch_id):

@@ -21,6 +21,7 @@ class UserView(AdminOnlyView):
         "email": _l("E-mail"), "full_name": _l("Name"), "role": _l("Role"), "groups": _l("Groups"),
         "active": _l("Active"), "last_login_at": _l("Last login"), "ui_language": _l("Interface language"),
     }
+    column_details_exclude_list = ("password_hash",)
     column_choices = {"role": choices_of(Role)}
     column_searchable_list = ("email", "full_name")
     column_sortable_list = ("email", "full_name", "role", "active", "last_login_at")

@@ -9,13 +9,13 @@ import re
 
 from flask import flash, jsonify, redirect, request, session, url_for
 from flask_admin import expose
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from .. import onboarding, scoping
+from .. import i18n, onboarding, scoping
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.wizard import LANGUAGE_CHOICES, CompanyForm, DetailsForm
@@ -248,6 +248,5 @@ class NewClientWizard(ProtectedView):
         return Markup(_("Already a client, one you do not have access to: ask a supervisor or an admin."))
 
     def _language(self) -> str:
-        locale = get_locale()
-        return locale.language if locale else "fr"
+        return i18n.current_language()
 

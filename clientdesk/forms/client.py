@@ -1,4 +1,6 @@
 """Rules that span several fields of a client, shared by the admin form, the wizard and the import."""
+from flask_babel import gettext as _
+
 from . import validators as v
 
 
@@ -29,9 +31,8 @@ def clean_identity(country, enterprise_number, vat_number) -> tuple[dict, dict]:
             errors["vat_number"] = str(error)
     if country == "BE" and not errors:
         if vat and number and not v.vat_matches_enterprise_number(vat, number):
-            errors["vat_number"] = (
-                f"VAT number {vat} does not match enterprise number {v.format_enterprise_number(number)}."
-            )
+            errors["vat_number"] = _("VAT number %(vat)s does not match enterprise number %(number)s.",
+                                     vat=vat, number=v.format_enterprise_number(number))
         elif vat and not number:
             number = vat[2:]
         elif number and not vat:

@@ -1,7 +1,8 @@
 """One function per kind of value: each takes what a person typed (or a spreadsheet cell held) and
 returns the stored form, or raises `InvalidValue` with a message that says what is wrong.
 
-Used by the admin forms (through `wtforms_validator`), the new-client wizard and the import.
+Used by the admin forms (through `wtforms_validator`), the new-client wizard and the import. The
+messages are in the language in force (the request's, or the job's: see tasks.py).
 """
 import functools
 import re
@@ -10,6 +11,7 @@ import email_validator
 import phonenumbers
 import pycountry
 from babel import Locale, UnknownLocaleError
+from flask_babel import gettext as _
 from stdnum import iban as stdnum_iban
 from stdnum.be import iban as stdnum_be_iban
 from stdnum.be import vat as be_vat
@@ -39,24 +41,38 @@ def enterprise_number(value, country: str = DEFAULT_COUNTRY) -> str:
     """
     text = _text(value)
     if not text:
-        raise InvalidValue("Enterprise number is missing.")
+        raise InvalidValue(_("Enterprise number is missing."))
     if country.upper() != "BE":
         return re.sub(r"\s", "", text).upper()
+    return _belgian_digits(text, vat=False)
+
+
+def _belgian_digits(text: str, vat: bool) -> str:
+    """The 10 digits of a Belgian enterprise number, or of a VAT number (`vat`: the messages say so)."""
     digits = be_vat.compact(text)
     if not digits.isdigit():
-        raise InvalidValue(f"“{text}” is not an enterprise number: it may only contain digits (e.g. 0403.170.701).")
+        raise InvalidValue(
+            _("“%(value)s” is not a VAT number: after BE it may only contain digits (e.g. BE0403.170.701).", value=text)
+            if vat else _("“%(value)s” is not an enterprise number: it may only contain digits (e.g. 0403.170.701).", value=text))
     if len(digits) == 9:
         digits = "0" + digits
     if len(digits) != 10:
-        raise InvalidValue(f"“{text}” is not an enterprise number: it must have 10 digits (e.g. 0403.170.701).")
+        raise InvalidValue(
+            _("“%(value)s” is not a VAT number: it must have BE and 10 digits (e.g. BE0403.170.701).", value=text)
+            if vat else _("“%(value)s” is not an enterprise number: it must have 10 digits (e.g. 0403.170.701).", value=text))
     if digits[0] not in "01":
-        raise InvalidValue(f"“{text}” is not an enterprise number: it must start with 0 or 1.")
+        raise InvalidValue(
+            _("“%(value)s” is not a VAT number: its 10 digits must start with 0 or 1.", value=text)
+            if vat else _("“%(value)s” is not an enterprise number: it must start with 0 or 1.", value=text))
     try:
         be_vat.validate(digits)
     except InvalidChecksum:
-        raise InvalidValue(f"“{text}” is not a valid enterprise number: the check digits do not match.") from None
+        raise InvalidValue(
+            _("“%(value)s” is not a valid VAT number: the check digits do not match.", value=text)
+            if vat else _("“%(value)s” is not a valid enterprise number: the check digits do not match.", value=text)) from None
     except ValidationError:
-        raise InvalidValue(f"“{text}” is not a valid enterprise number.") from None
+        raise InvalidValue(_("“%(value)s” is not a valid VAT number.", value=text) if vat
+                           else _("“%(value)s” is not a valid enterprise number.", value=text)) from None
     return digits
 
 
@@ -64,7 +80,7 @@ def vat_number(value, country: str = DEFAULT_COUNTRY) -> str:
     """A VAT number in its stored form: `BE` followed by the 10-digit enterprise number for Belgium."""
     text = _text(value)
     if not text:
-        raise InvalidValue("VAT number is missing.")
+        raise InvalidValue(_("VAT number is missing."))
     if country.upper() != "BE":
         compact = re.sub(r"[\s.\-]", "", text).upper()
         if not compact.startswith(country.upper()):
@@ -72,11 +88,8 @@ def vat_number(value, country: str = DEFAULT_COUNTRY) -> str:
         return compact
     upper = text.upper().replace(" ", "")
     if upper[:2].isalpha() and not upper.startswith("BE"):
-        raise InvalidValue(f"“{text}” is not a Belgian VAT number: it must start with BE.")
-    try:
-        return "BE" + enterprise_number(text)
-    except InvalidValue as error:
-        raise InvalidValue(str(error).replace("enterprise number", "VAT number")) from None
+        raise InvalidValue(_("“%(value)s” is not a Belgian VAT number: it must start with BE.", value=text))
+    return "BE" + _belgian_digits(text, vat=True)
 
 
 def vat_matches_enterprise_number(vat: str, number: str) -> bool:
@@ -115,15 +128,16 @@ def iban(value) -> str:
     """An IBAN in its compact stored form (`BE68 5390 0754 7034` → `BE68539007547034`)."""
     text = _text(value)
     if not text:
-        raise InvalidValue("IBAN is missing.")
+        raise InvalidValue(_("IBAN is missing."))
     try:
         return _validate_iban(text)
     except InvalidChecksum:
-        raise InvalidValue(f"“{text}” is not a valid IBAN: the check digits do not match.") from None
+        raise InvalidValue(_("“%(value)s” is not a valid IBAN: the check digits do not match.", value=text)) from None
     except (InvalidLength, InvalidFormat):
-        raise InvalidValue(f"“{text}” is not a valid IBAN: wrong length or format for its country.") from None
+        raise InvalidValue(_("“%(value)s” is not a valid IBAN: wrong length or format for its country.", value=text)) from None
     except (InvalidComponent, ValidationError):
-        raise InvalidValue(f"“{text}” is not a valid IBAN: the account number is not valid for its country.") from None
+        raise InvalidValue(_("“%(value)s” is not a valid IBAN: the account number is not valid for its country.",
+                             value=text)) from None
 
 
 def format_iban(value: str | None) -> str:
@@ -134,13 +148,13 @@ def phone(value, country: str = DEFAULT_COUNTRY) -> str:
     """A phone number in E.164 (`0478 11 22 33`, `+32 478 11 22 33` → `+32478112233`)."""
     text = _text(value)
     if not text:
-        raise InvalidValue("Phone number is missing.")
+        raise InvalidValue(_("Phone number is missing."))
     try:
         parsed = phonenumbers.parse(text, country.upper())
     except phonenumbers.NumberParseException:
-        raise InvalidValue(f"“{text}” is not a phone number.") from None
+        raise InvalidValue(_("“%(value)s” is not a phone number.", value=text)) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidValue(f"“{text}” is not a valid phone number (write it as +32 478 11 22 33).")
+        raise InvalidValue(_("“%(value)s” is not a valid phone number (write it as +32 478 11 22 33).", value=text))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -154,11 +168,12 @@ def email(value) -> str:
     """An e-mail address, syntax checked only (no DNS lookup), with the domain lower-cased."""
     text = _text(value)
     if not text:
-        raise InvalidValue("E-mail address is missing.")
+        raise InvalidValue(_("E-mail address is missing."))
     try:
         result = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError as error:
-        raise InvalidValue(f"“{text}” is not a valid e-mail address: {error}") from None
+        # The library's reason stays in English (it has no translations).
+        raise InvalidValue(_("“%(value)s” is not a valid e-mail address: %(reason)s", value=text, reason=error)) from None
     return result.normalized.lower()
 
 
@@ -167,9 +182,9 @@ def country(value) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-case (`be` → `BE`)."""
     text = _text(value).upper()
     if not text:
-        raise InvalidValue("Country is missing.")
+        raise InvalidValue(_("Country is missing."))
     if len(text) != 2 or pycountry.countries.get(alpha_2=text) is None:
-        raise InvalidValue(f"“{_text(value)}” is not a country code: use two letters such as BE, NL, FR.")
+        raise InvalidValue(_("“%(value)s” is not a country code: use two letters such as BE, NL, FR.", value=_text(value)))
     return text
 
 
@@ -178,19 +193,19 @@ def locale(value, default_country: str = DEFAULT_COUNTRY) -> str:
     """A language locale such as `fr-BE` (`fr-be`, `fr_BE`, `FR` → `fr-BE`, `fr-BE`, `fr-BE`)."""
     text = _text(value)
     if not text:
-        raise InvalidValue("Language is missing.")
+        raise InvalidValue(_("Language is missing."))
     parts = re.split(r"[-_]", text)
     language = parts[0].lower()
     region = parts[1].upper() if len(parts) > 1 else default_country
     supported = ", ".join(f"{lang}-BE" for lang in SUPPORTED_LANGUAGES)
     if len(parts) > 2 or language not in SUPPORTED_LANGUAGES:
-        raise InvalidValue(f"“{text}” is not a supported language: use one of {supported}.")
+        raise InvalidValue(_("“%(value)s” is not a supported language: use one of %(supported)s.", value=text, supported=supported))
     try:
         Locale.parse(f"{language}_{region}")
     except (UnknownLocaleError, ValueError):
-        raise InvalidValue(f"“{text}” is not a known locale: use one of {supported}.") from None
+        raise InvalidValue(_("“%(value)s” is not a known locale: use one of %(supported)s.", value=text, supported=supported)) from None
     if pycountry.countries.get(alpha_2=region) is None:
-        raise InvalidValue(f"“{text}” is not a known locale: use one of {supported}.")
+        raise InvalidValue(_("“%(value)s” is not a known locale: use one of %(supported)s.", value=text, supported=supported))
     return f"{language}-{region}"
 
 
@@ -201,7 +216,7 @@ def yes_no(value) -> bool:
         return True
     if text in {"non", "n", "no", "nee", "0", "false", "faux", "onwaar"}:
         return False
-    raise InvalidValue(f"“{_text(value)}” is not Oui or Non.")
+    raise InvalidValue(_("“%(value)s” is not Oui or Non.", value=_text(value)))
 
 
 def wtforms_validator(normalise, **kwargs):

@@ -4,6 +4,7 @@ any order)."""
 import re
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from openpyxl.utils import get_column_letter
 
 from ..search import fold
@@ -246,10 +247,12 @@ def match_headers(cells) -> HeaderMatch:
             continue
         key = ALIASES.get(normalise(label))
         if key is None:
-            match.errors.append((index, label, f"Unknown column “{label}”: use the template's column names, or delete the column."))
+            match.errors.append((index, label, _("Unknown column “%(header)s”: use the template's column names, or delete the column.",
+                                                 header=label)))
         elif key in match.positions:
             first = match.positions[key]
-            match.errors.append((index, label, f"Column “{label}” appears twice (also in column {letter(first)}): keep one."))
+            match.errors.append((index, label, _("Column “%(header)s” appears twice (also in column %(letter)s): keep one.",
+                                                 header=label, letter=letter(first))))
         else:
             match.positions[key] = index
             for language in LANGUAGES:
@@ -258,5 +261,5 @@ def match_headers(cells) -> HeaderMatch:
     for key in REQUIRED:
         if key not in match.positions:
             name = BY_KEY[key].header(match.language)
-            match.errors.append((None, name, f"Required column “{name}” is missing."))
+            match.errors.append((None, name, _("Required column “%(header)s” is missing.", header=name)))
     return match

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _, ngettext
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -66,10 +67,11 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
             _run(batch, progress)
         except IntegrityError as error:
             # Someone created one of these clients or e-mail addresses while the file was being checked.
-            fail_batch(batch_id, "Nothing was imported: another change to the same clients happened at the same time "
-                            f"({error.orig.__class__.__name__}). Run the import again.")
+            fail_batch(batch_id, _("Nothing was imported: another change to the same clients happened at the same time "
+                                   "(%(error)s). Run the import again.", error=error.orig.__class__.__name__))
         except Exception as error:
-            fail_batch(batch_id, f"Nothing was imported: unexpected error {error.__class__.__name__}: {error}")
+            fail_batch(batch_id, _("Nothing was imported: unexpected error %(error)s",
+                                   error=f"{error.__class__.__name__}: {error}"))
             raise
     batch = db.session.get(ImportBatch, batch_id)
     if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
@@ -136,8 +138,10 @@ def invite_after_import(batch: ImportBatch) -> None:
 
     ids = batch.invite_client_ids
     try:
-        task = tasks.launch("bulk_invite", f"Invite {len(ids)} clients imported from {batch.filename}", run_bulk_action,
-                            "invite", ids, user=batch.user, total=len(ids), queue="bulk")
+        description = ngettext("Invite %(num)d client imported from %(file)s", "Invite %(num)d clients imported from %(file)s",
+                               len(ids), file=batch.filename)
+        task = tasks.launch("bulk_invite", description, run_bulk_action, "invite", ids, user=batch.user, total=len(ids),
+                            queue="bulk")
     except tasks.QueueUnavailable as error:
         db.session.rollback()
         batch.invite_error = str(error)[:500]

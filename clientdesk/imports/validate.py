@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..extensions import db
 from ..forms import validators as v
@@ -126,18 +127,19 @@ def _text_cleaner(column) -> Callable:
     def clean(value):
         text = cell_text(value)
         if len(text) > limit:
-            raise v.InvalidValue(f"Too long: at most {limit} characters (this one has {len(text)}).")
+            raise v.InvalidValue(_("Too long: at most %(max)d characters (this one has %(length)d).", max=limit, length=len(text)))
         return text
 
     return clean
 
 
-def _lookup_cleaner(table: dict, what: str) -> Callable:
+def _lookup_cleaner(table: dict, unknown) -> Callable:
+    """A cell naming one of `table`'s rows; `unknown` (%(name)s, %(known)s) says that none has that name."""
     def clean(value):
         found = table.get(_name_key(value))
         if found is None:
-            known = ", ".join(sorted(f"“{o.name}”" for o in table.values())) or "none yet"
-            raise v.InvalidValue(f"There is no {what} called “{cell_text(value)}” (existing: {known}).")
+            known = ", ".join(sorted(f"“{o.name}”" for o in table.values())) or _("none yet")
+            raise v.InvalidValue(unknown % {"name": cell_text(value), "known": known})
         return found
 
     return clean
@@ -147,7 +149,8 @@ def _cleaners(lookups: Lookups) -> dict[str, Callable]:
     cleaners = {key: _text_cleaner(column) for key, column in TEXT_COLUMNS.items()}
     cleaners.update(
         contact_email=v.email, contact_language=v.locale, iban=v.iban, mandate=v.yes_no, invitation=v.yes_no,
-        template=_lookup_cleaner(lookups.templates, "template"), group=_lookup_cleaner(lookups.groups, "group"),
+        template=_lookup_cleaner(lookups.templates, _l("There is no template called “%(name)s” (existing: %(known)s).")),
+        group=_lookup_cleaner(lookups.groups, _l("There is no group called “%(name)s” (existing: %(known)s).")),
     )
     return cleaners
 
@@ -168,7 +171,7 @@ def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] |
     plan.headers = {key: " ".join(str(sheet.header[index]).split()) for key, index in match.positions.items()}
     rows = _clean_rows(sheet, match.positions, lookups, plan, progress)
     if not rows:
-        plan.error(0, None, f"The sheet “{sheet.name}” has no client rows under its header.")
+        plan.error(0, None, _("The sheet “%(sheet)s” has no client rows under its header.", sheet=sheet.name))
         return plan
     _check_duplicates(rows, plan)
     _match_existing(rows, lookups, plan)
@@ -193,7 +196,7 @@ def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, pro
             raw = cells[index]
             if _blank(raw):
                 if required:
-                    plan.error(number, key, "Required: this cell is empty.")
+                    plan.error(number, key, _("Required: this cell is empty."))
                 continue
             try:
                 values[key] = clean(raw)
@@ -201,10 +204,11 @@ def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, pro
                 plan.error(number, key, str(error))
         _clean_identity(number, [cells[i] if i is not None else "" for i in identity], values, plan)
         if values.get("contact_email") in EXAMPLE_EMAILS:
-            plan.error(number, "contact_email", "This is the template's example row: replace it with a real client or delete it.")
+            plan.error(number, "contact_email", _("This is the template's example row: replace it with a real client or delete it."))
         for index in unnamed:
             if not _blank(cells[index]):
-                plan.error(number, None, "This cell has a value but its column has no header.", header="", letter=sheet.letter(index))
+                plan.error(number, None, _("This cell has a value but its column has no header."), header="",
+                           letter=sheet.letter(index))
         rows.append(Row(number, values))
     return rows
 
@@ -216,7 +220,7 @@ def _blank(cell) -> bool:
 def _clean_identity(number: int, raw: list, values: dict, plan: Plan) -> None:
     country, enterprise, vat = (cell_text(value) for value in raw)
     if not country:
-        plan.error(number, "country", "Required: this cell is empty.")
+        plan.error(number, "country", _("Required: this cell is empty."))
         return
     clean, errors = clean_identity(country, enterprise, vat)
     for key, message in errors.items():
@@ -225,14 +229,17 @@ def _clean_identity(number: int, raw: list, values: dict, plan: Plan) -> None:
 
 
 def _check_duplicates(rows: list[Row], plan: Plan) -> None:
-    for key, what in (("enterprise_number", "enterprise number"), ("contact_email", "contact e-mail")):
+    for key in ("enterprise_number", "contact_email"):
         first_row = {}
         for row in rows:
             value = row.values.get(key)
             if value is None:
                 continue
             if value in first_row:
-                plan.error(row.number, key, f"Same {what} as row {first_row[value]}: a client may appear only once in the file.")
+                plan.error(row.number, key, _(
+                    "Same enterprise number as row %(row)d: a client may appear only once in the file.", row=first_row[value])
+                    if key == "enterprise_number" else _(
+                    "Same contact e-mail as row %(row)d: a client may appear only once in the file.", row=first_row[value]))
             else:
                 first_row[value] = row.number
 
@@ -287,10 +294,12 @@ def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan
             target = candidate
     if owner_id is not None and (target is None or owner_id != target.id or not primary):
         owner = existing[owner_id]
-        plan.error(row.number, "contact_email",
-                   f"This e-mail address is already used by a contact of {owner.fields['name']}"
-                   + (f" ({v.format_enterprise_number(owner.fields['enterprise_number'])})" if owner.fields["enterprise_number"] else "")
-                   + ": a contact's e-mail address may be used only once.")
+        number = owner.fields["enterprise_number"]
+        plan.error(row.number, "contact_email", _(
+            "This e-mail address is already used by a contact of %(client)s (%(number)s): a contact's e-mail address "
+            "may be used only once.", client=owner.fields["name"], number=v.format_enterprise_number(number)) if number else _(
+            "This e-mail address is already used by a contact of %(client)s: a contact's e-mail address may be used "
+            "only once.", client=owner.fields["name"]))
         return False
     return target
 
@@ -299,10 +308,11 @@ def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None
     """A change an import may not make to an existing client: (column key, why)."""
     name = existing.fields["name"]
     if "contact_email" in changes and existing.contact and existing.status != ClientStatus.CREATED:
-        return "contact_email", (f"{name} was already invited at {existing.contact['email']}: change its contact in "
-                                 "the client's page, not by import.")
+        return "contact_email", _("%(name)s was already invited at %(email)s: change its contact in the client's page, "
+                                  "not by import.", name=name, email=existing.contact["email"])
     if changes.get("mandate", (None, True))[1] is False and existing.fields["peppol_receive"]:
-        return "mandate", f"{name} receives e-invoices through Peppol, which needs the mandate: turn Peppol reception off first."
+        return "mandate", _("%(name)s receives e-invoices through Peppol, which needs the mandate: turn Peppol reception "
+                            "off first.", name=name)
     return None
 
 

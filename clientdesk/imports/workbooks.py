@@ -4,6 +4,7 @@ file annotated with its errors (error cells marked and commented, plus an errors
 from collections import defaultdict
 
 import pycountry
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.comments import Comment
@@ -154,8 +155,8 @@ def annotated_workbook(path: str, errors: list[dict]) -> Workbook:
         row = lead + cells
         data.append([_cell(data, value, by_cell.get((number, index))) for index, value in enumerate(row)])
 
-    listing = workbook.create_sheet("Errors")
-    listing.append([_header(listing, title) for title in ("Row", "Column", "Header", "Message")])
+    listing = workbook.create_sheet(_("Errors"))
+    listing.append([_header(listing, title) for title in (_("Row"), _("Column"), _("Header"), _("Message"))])
     for error in sorted(errors, key=lambda e: (e["row"], column_index_from_string(e["letter"]) if e["letter"] else 0)):
         listing.append([error["row"] or None, error["letter"] or None, error["column"] or None, error["message"]])
     return workbook

@@ -10,6 +10,7 @@ from itertools import groupby
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _, ngettext
 from sqlalchemy.orm import joinedload
 
 from .. import tasks
@@ -50,11 +51,11 @@ def _deliver_client(client, documents, store, outcome) -> None:
     integration = client.integration
     if integration is None:
         for document in documents:
-            _skip(outcome, document, f"{client.name} has no accounting software connected (Client integrations).")
+            _skip(outcome, document, _("%(name)s has no accounting software connected (Client integrations).", name=client.name))
         return
     if integration.delivery_method == DeliveryMethod.MANUAL:
         for document in documents:
-            _skip(outcome, document, f"{client.name}'s documents are delivered manually: nothing to send.")
+            _skip(outcome, document, _("%(name)s's documents are delivered manually: nothing to send.", name=client.name))
         return
     deliverer, reason, by_id = None, None, {}
     try:
@@ -67,7 +68,7 @@ def _deliver_client(client, documents, store, outcome) -> None:
         result = by_id.get(document.id)
         document.attempts += 1
         document.last_attempt_at = now
-        error = result.error if result is not None else (reason or "No delivery result.")
+        error = result.error if result is not None else (reason or _("No delivery result."))
         if error:
             document.status, document.error = DocumentStatus.FAILED.value, error[:500]
             outcome["failed"].append({"client_id": client.id, "client": client.name, "reason": f"{document.filename}: {error}"})
@@ -86,7 +87,7 @@ def _send(task, ids: list[int]) -> dict:
         documents = []
         for document in _load_chunk(ids[start:start + CHUNK]):
             if document.status == DocumentStatus.SENT:
-                _skip(outcome, document, "already sent.")
+                _skip(outcome, document, _("already sent."))
             else:
                 documents.append(document)
         for _client_id, group in groupby(documents, key=lambda d: d.client_id):
@@ -95,8 +96,11 @@ def _send(task, ids: list[int]) -> dict:
         task.result = outcome
         tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))  # commits the chunk's statuses
     if outcome["failed"]:
-        task.error = (f"{len(outcome['failed'])} document(s) could not be delivered: they are marked Failed with the "
-                      "reason; send them again (To accountant) once fixed.")
+        task.error = ngettext(
+            "%(num)d document could not be delivered: it is marked Failed with the reason; send it again (To accountant) "
+            "once fixed.",
+            "%(num)d documents could not be delivered: they are marked Failed with the reason; send them again (To accountant) "
+            "once fixed.", len(outcome["failed"]))
         db.session.commit()
     return {"done": outcome["done"], "skipped": len(outcome["skipped"]), "failed": len(outcome["failed"])}
 

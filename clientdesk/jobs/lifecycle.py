@@ -10,6 +10,7 @@ import logging
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from .. import tasks
@@ -81,6 +82,8 @@ def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
             task.result = outcome
             tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))
         if outcome["failed"]:
-            task.error = f"{len(outcome['failed'])} invitation e-mail(s) could not be sent: use Resend once the mail server is back."
+            task.error = ngettext("%(num)d invitation e-mail could not be sent: use Resend once the mail server is back.",
+                                  "%(num)d invitation e-mails could not be sent: use Resend once the mail server is back.",
+                                  len(outcome["failed"]))
         db.session.commit()
         return {"done": outcome["done"], "skipped": len(outcome["skipped"]), "failed": len(outcome["failed"])}

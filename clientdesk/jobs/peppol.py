@@ -10,6 +10,7 @@ import logging
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import ngettext
 
 from .. import tasks
 from ..broker import get_redis
@@ -81,5 +82,6 @@ def run_peppol(task_id: str, action: str, client_ids: list[int]) -> dict:
             tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))
         if outcome["failed"]:
             # A failed task can be run again (task page); the clients show "failed" with the reason meanwhile.
-            raise PeppolError(f"{len(outcome['failed'])} client(s) not registered: {outcome['failed'][0]['reason']}")
+            raise PeppolError(ngettext("%(num)d client not registered: %(reason)s", "%(num)d clients not registered: %(reason)s",
+                                       len(outcome["failed"]), reason=outcome["failed"][0]["reason"]))
         return {"done": outcome["done"], "skipped": len(outcome["skipped"])}

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
@@ -19,6 +20,24 @@ from ..extensions import db
 from .base import utcnow
 
 SKIPPED_FIELDS = {"created_at", "updated_at", "search_text"}
+SYSTEM = "system"  # the actor of changes made outside a request by no one in particular
+
+# What people read for the recorded codes (a code missing here is shown as it is).
+ACTION_LABELS = {
+    "create": _l("Creation"), "update": _l("Modification"), "delete": _l("Deletion"), "invite": _l("Invitation"),
+    "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activation"),
+    "deactivate": _l("Deactivation"), "reactivate": _l("Reactivation"), "replace_contact": _l("Primary contact replaced"),
+    "invitation_failed": _l("Invitation e-mail not sent"), "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),
+    "peppol_retry": _l("Peppol registration retried"), "peppol_sync": _l("Peppol registration"),
+    "vat_recheck": _l("VAT number re-checked"), "import": _l("Import"), "import.imported": _l("Import"),
+    "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
+}
+OBJECT_LABELS = {
+    "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
+    "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
+    "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
+    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"),
+}
 
 _actor = contextvars.ContextVar("audit_actor", default=None)
 _action = contextvars.ContextVar("audit_action", default=None)
@@ -42,6 +61,18 @@ class AuditEvent(db.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type} {self.object_repr}"
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+    @property
+    def object_label(self) -> str:
+        return OBJECT_LABELS.get(self.object_type, self.object_type)
+
+    @property
+    def actor_label(self) -> str:
+        return _l("system") if self.actor == SYSTEM else self.actor
 
     @property
     def changes(self) -> dict:
@@ -143,7 +174,7 @@ def _record(session: Session, flush_context) -> None:
                 {
                     "at": utcnow(),
                     "actor_id": actor.id if actor is not None else None,
-                    "actor": actor.email if actor is not None else "system",
+                    "actor": actor.email if actor is not None else SYSTEM,
                     "action": action or kind,
                     "object_type": obj.__tablename__,
                     "object_id": str(sa.inspect(obj).identity[0] if sa.inspect(obj).identity else ""),
@@ -169,7 +200,7 @@ def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
     common = {
         "at": utcnow(),
         "actor_id": actor.id if actor is not None else None,
-        "actor": actor.email if actor is not None else "system",
+        "actor": actor.email if actor is not None else SYSTEM,
         "action": action,
         "object_type": object_type,
     }
@@ -194,7 +225,7 @@ def record(action: str, obj, changes: dict | None = None) -> None:
     db.session.add(
         AuditEvent(
             actor_id=actor.id if actor is not None else None,
-            actor=actor.email if actor is not None else "system",
+            actor=actor.email if actor is not None else SYSTEM,
             action=action,
             object_type=obj.__tablename__,
             object_id=str(obj.id),

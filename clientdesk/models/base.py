@@ -29,12 +29,16 @@ def choices_of(enum: type[StrEnum]) -> list[tuple[str, str]]:
 
 
 class LabelledEnum(StrEnum):
-    """A string enum whose members carry a human label: `Member = "code", "Label"`."""
+    """A string enum whose members carry a human label: `Member = "code", _l("Label")`.
 
-    def __new__(cls, value: str, label: str = ""):
+    The code is what is stored and exchanged (exports, URLs); the label, a lazy translation, is what
+    people read, in their language wherever it is shown.
+    """
+
+    def __new__(cls, value: str, label=None):
         member = str.__new__(cls, value)
         member._value_ = value
-        member.label = label or value
+        member.label = value if label is None else label
         return member
 
 

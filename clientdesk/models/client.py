@@ -1,6 +1,7 @@
 """Clients (the firm's client companies), their bank accounts and staff favourites."""
 import secrets
 
+from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
 from sqlalchemy.orm import column_property
 
@@ -9,37 +10,37 @@ from .base import LabelledEnum, Timestamps, choice_check, today, utcnow
 
 
 class ClientStatus(LabelledEnum):
-    CREATED = "created", "Created"
-    INVITED = "invited", "Invited"
-    ACTIVE = "active", "Active"
-    DEACTIVATED = "deactivated", "Deactivated"
+    CREATED = "created", _l("Created")
+    INVITED = "invited", _l("Invited")
+    ACTIVE = "active", _l("Active")
+    DEACTIVATED = "deactivated", _l("Deactivated")
 
 
 class VatFrequency(LabelledEnum):
-    MONTHLY = "monthly", "Monthly"
-    QUARTERLY = "quarterly", "Quarterly"
-    NOT_LIABLE = "not_liable", "Not liable"
+    MONTHLY = "monthly", _l("Monthly")
+    QUARTERLY = "quarterly", _l("Quarterly")
+    NOT_LIABLE = "not_liable", _l("Not liable")
 
 
 class SubscriptionMode(LabelledEnum):
-    FULL = "full", "Full follow-up"
-    DELIVERY_ONLY = "delivery_only", "Document delivery only"
-    MANAGED = "managed", "Internal, managed by the firm"
+    FULL = "full", _l("Full follow-up")
+    DELIVERY_ONLY = "delivery_only", _l("Document delivery only")
+    MANAGED = "managed", _l("Internal, managed by the firm")
 
 
 class VatCheck(LabelledEnum):
     """Where a number entered with "don't verify VAT" stands against the company register."""
 
-    PENDING = "pending", "To check after the next register load"
-    MISSING = "missing", "Not in the company register"
+    PENDING = "pending", _l("To check after the next register load")
+    MISSING = "missing", _l("Not in the company register")
 
 
 class PeppolState(LabelledEnum):
-    OFF = "off", "Off"
-    PENDING = "pending", "Pending"
-    REGISTERED = "registered", "Registered"
-    TAKEN = "taken", "Registered with another provider"
-    FAILED = "failed", "Failed"
+    OFF = "off", _l("Off")
+    PENDING = "pending", _l("Pending")
+    REGISTERED = "registered", _l("Registered")
+    TAKEN = "taken", _l("Registered with another provider")
+    FAILED = "failed", _l("Failed")
 
 
 DEFAULT_PLAN = "standard"
@@ -160,6 +161,14 @@ class Client(Timestamps, db.Model):
         from ..forms.validators import format_enterprise_number
 
         return format_enterprise_number(self.enterprise_number, self.country)
+
+    @property
+    def status_label(self) -> str:
+        return ClientStatus(self.status).label
+
+    @property
+    def peppol_state_label(self) -> str:
+        return PeppolState(self.peppol_state).label
 
     @property
     def trial_days_left(self) -> int | None:

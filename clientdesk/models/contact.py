@@ -1,4 +1,5 @@
 """Contacts: the people at a client company; the primary one receives the invitation."""
+from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -7,9 +8,9 @@ from .base import LabelledEnum, Timestamps, choice_check
 
 
 class Civility(LabelledEnum):
-    MR = "mr", "Mr"
-    MS = "ms", "Ms"
-    MX = "mx", "Mx"
+    MR = "mr", _l("Mr")
+    MS = "ms", _l("Ms")
+    MX = "mx", _l("Mx")
 
 
 class Contact(Timestamps, db.Model):

@@ -1,4 +1,5 @@
 """Allowed senders and the accounting documents in a client's inbox."""
+from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
 
 from ..extensions import db
@@ -6,16 +7,16 @@ from .base import LabelledEnum, Timestamps, choice_check, utcnow
 
 
 class DocumentStatus(LabelledEnum):
-    INBOX = "inbox", "Inbox"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    INBOX = "inbox", _l("Inbox")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Failed")
 
 
 class DocumentType(LabelledEnum):
-    PURCHASE = "purchase", "Purchase"
-    SALES = "sales", "Sales"
-    MISC = "misc", "Miscellaneous"
-    CREDIT_CARD = "credit_card", "Credit-card statement"
+    PURCHASE = "purchase", _l("Purchase")
+    SALES = "sales", _l("Sales")
+    MISC = "misc", _l("Miscellaneous")
+    CREDIT_CARD = "credit_card", _l("Credit-card statement")
 
 
 class AllowedSender(Timestamps, db.Model):

@@ -1,17 +1,19 @@
 """Client imports: one row per file run through the import (web upload or CLI), whatever its outcome."""
 import json
 
+from flask_babel import lazy_gettext as _l
+
 from ..extensions import db
 from .base import LabelledEnum, choice_check, utcnow
 
 
 class ImportStatus(LabelledEnum):
-    QUEUED = "queued", "Waiting"
-    RUNNING = "running", "Running"
-    CHECKED = "checked", "Checked, nothing imported"  # a dry run without errors
-    IMPORTED = "imported", "Imported"
-    INVALID = "invalid", "Refused: errors in the file"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _l("Waiting")
+    RUNNING = "running", _l("Running")
+    CHECKED = "checked", _l("Checked, nothing imported")  # a dry run without errors
+    IMPORTED = "imported", _l("Imported")
+    INVALID = "invalid", _l("Refused: errors in the file")
+    FAILED = "failed", _l("Failed")
 
 
 FINISHED = (ImportStatus.CHECKED, ImportStatus.IMPORTED, ImportStatus.INVALID, ImportStatus.FAILED)

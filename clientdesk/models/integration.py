@@ -1,4 +1,5 @@
 """The accounting-software catalogue and each client's (single) integration."""
+from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
 
 from ..extensions import db
@@ -6,15 +7,15 @@ from .base import LabelledEnum, Timestamps, choice_check
 
 
 class DeliveryMethod(LabelledEnum):
-    MANUAL = "manual", "Manual"
-    EMAIL = "email", "E-mail"
-    SFTP = "sftp", "sFTP folder"
-    API = "api", "API"
+    MANUAL = "manual", _l("Manual")
+    EMAIL = "email", _l("E-mail")
+    SFTP = "sftp", _l("sFTP folder")
+    API = "api", _l("API")
 
 
 class CreditCardStatements(LabelledEnum):
-    PURCHASE = "purchase", "With purchases"
-    MISC = "misc", "With miscellaneous"
+    PURCHASE = "purchase", _l("With purchases")
+    MISC = "misc", _l("With miscellaneous")
 
 
 CATALOGUE = (
@@ -91,7 +92,12 @@ class ClientIntegration(DeliverySettings, Timestamps, db.Model):
     product = db.relationship("IntegrationProduct")
 
     def __str__(self) -> str:
-        return f"{self.product} ({DeliveryMethod(self.delivery_method).label})"
+        return f"{self.product} ({self.delivery_method_label})"
+
+    @property
+    def delivery_method_label(self) -> str:
+        return DeliveryMethod(self.delivery_method).label
+
 
 
 def ensure_catalogue() -> None:

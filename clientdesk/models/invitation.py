@@ -3,6 +3,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from ..extensions import db
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
 
@@ -10,11 +12,11 @@ INVITATION_VALID_DAYS = 21
 
 
 class InvitationStatus(LabelledEnum):
-    PENDING = "pending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Sending failed"
-    ACCEPTED = "accepted", "Accepted"
-    VOIDED = "voided", "Voided"
+    PENDING = "pending", _l("Sending")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Sending failed")
+    ACCEPTED = "accepted", _l("Accepted")
+    VOIDED = "voided", _l("Voided")
 
 
 def hash_token(token: str) -> str:

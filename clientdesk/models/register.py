@@ -17,9 +17,11 @@ import json
 import secrets
 from types import SimpleNamespace
 
+from flask_babel import gettext as _, lazy_gettext as _l
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..i18n import localdate
 from .base import LabelledEnum, choice_check, utcnow
 
 NEW, OLD = "__new", "__old"
@@ -27,10 +29,10 @@ SEARCH_TABLE = "kbo_name_search"  # SQLite only: FTS5 index of kbo_denomination.
 
 
 class RegisterLoadStatus(LabelledEnum):
-    LOADING = "loading", "Loading"
-    ACTIVE = "active", "In use"
-    REPLACED = "replaced", "Replaced"
-    FAILED = "failed", "Failed"
+    LOADING = "loading", _l("Loading")
+    ACTIVE = "active", _l("In use")
+    REPLACED = "replaced", _l("Replaced")
+    FAILED = "failed", _l("Failed")
 
 
 class RegisterLoad(db.Model):
@@ -52,8 +54,10 @@ class RegisterLoad(db.Model):
     report_json = db.Column(db.Text, nullable=False, default="{}")
 
     def __str__(self) -> str:
-        label = f"extract {self.extract_number}" if self.extract_number else self.source
-        return f"KBO {label}" + (f" of {self.snapshot_date:%d-%m-%Y}" if self.snapshot_date else "")
+        what = _("extract %(number)s", number=self.extract_number) if self.extract_number else self.source
+        if self.snapshot_date:
+            return _("KBO %(what)s of %(date)s", what=what, date=localdate(self.snapshot_date))
+        return f"KBO {what}"
 
     @property
     def report(self) -> dict:

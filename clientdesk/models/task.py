@@ -1,15 +1,17 @@
 """Background tasks: one row per RQ job (the row's id is the job id), shown in the UI."""
 import json
 
+from flask_babel import lazy_gettext as _l
+
 from ..extensions import db
 from .base import LabelledEnum, choice_check, utcnow
 
 
 class TaskStatus(LabelledEnum):
-    QUEUED = "queued", "Queued"
-    STARTED = "started", "Running"
-    FINISHED = "finished", "Finished"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _l("Queued")
+    STARTED = "started", _l("Running")
+    FINISHED = "finished", _l("Finished")
+    FAILED = "failed", _l("Failed")
 
 
 class Task(db.Model):
@@ -58,3 +60,7 @@ class Task(db.Model):
     @property
     def is_done(self) -> bool:
         return self.status in (TaskStatus.FINISHED, TaskStatus.FAILED)
+
+    @property
+    def status_label(self) -> str:
+        return TaskStatus(self.status).label

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -11,9 +12,9 @@ from .group import group_members
 
 
 class Role(LabelledEnum):
-    STAFF = "staff", "Staff"
-    SUPERVISOR = "supervisor", "Supervisor"
-    ADMIN = "admin", "Admin"
+    STAFF = "staff", _l("Staff")
+    SUPERVISOR = "supervisor", _l("Supervisor")
+    ADMIN = "admin", _l("Admin")
 
 
 ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
@@ -57,6 +58,10 @@ class User(UserMixin, Timestamps, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
 
     @property
     def group_ids(self) -> list[int]:

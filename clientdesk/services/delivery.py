@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paramiko
+from flask_babel import gettext as _
 
 from ..models import CreditCardStatements, DeliveryMethod, DocumentType
 from .http import HttpError, request
@@ -78,14 +79,16 @@ class EmailDeliverer:
         for item in items:
             address = self.address_for(item.doc_type)
             if not address:
-                results[item.document_id] = Result(item.document_id, error=f"No delivery e-mail address for {item.doc_type} documents.")
+                results[item.document_id] = Result(item.document_id, error=_(
+                    "No delivery e-mail address for %(type)s documents.", type=DocumentType(item.doc_type).label.lower()))
                 continue
             attachments = [Attachment(item.filename, item.content_type, str(item.path))]
             if self.settings.attach_ubl and item.ubl_path is not None:
                 attachments.append(Attachment(item.ubl_filename or "invoice.xml", "application/xml", str(item.ubl_path)))
             mails.append(Mail(
                 to=address, subject=f"{item.client_name}: {item.filename}",
-                text=f"{DocumentType(item.doc_type).label} document of {item.client_name}: {item.filename}",
+                text=_("%(type)s document of %(client)s: %(file)s", type=DocumentType(item.doc_type).label,
+                       client=item.client_name, file=item.filename),
                 ref=item.document_id, attachments=attachments,
             ))
             results[item.document_id] = Result(item.document_id, delivered_to=address)
@@ -105,11 +108,11 @@ class SftpTarget:
     def parse(cls, url: str | None) -> "SftpTarget":
         parts = urlsplit(url or "")
         if parts.scheme != "sftp" or not parts.hostname or not parts.username:
-            raise DeliverySetupError("The sFTP folder must look like sftp://user@host[:port]/folder.")
+            raise DeliverySetupError(_("The sFTP folder must look like sftp://user@host[:port]/folder."))
         try:
             port = parts.port or 22
         except ValueError:
-            raise DeliverySetupError("The sFTP port must be a number.") from None
+            raise DeliverySetupError(_("The sFTP port must be a number.")) from None
         return cls(parts.hostname, port, unquote(parts.username), unquote(parts.path) or "/")
 
 
@@ -129,9 +132,10 @@ class SftpDeliverer:
             presented = f"{key.get_name()} {key.get_base64()}"
             expected = (self.settings.sftp_host_key or "").strip()
             if expected and " ".join(expected.split()[:2]) != presented:
-                raise DeliverySetupError(
-                    f"The sFTP server {self.target.host} presented a different host key than the one remembered "
-                    f"({key.get_name()}): if the server really changed, clear the remembered key on the integration.")
+                raise DeliverySetupError(_(
+                    "The sFTP server %(host)s presented a different host key than the one remembered (%(key)s): if the "
+                    "server really changed, clear the remembered key on the integration.", host=self.target.host,
+                    key=key.get_name()))
             if not expected:
                 self.seen_host_key = presented
             transport.auth_password(self.target.username, self.settings.sftp_password or "")
@@ -156,10 +160,12 @@ class SftpDeliverer:
         except DeliverySetupError as error:
             return [Result(item.document_id, error=str(error)) for item in items]
         except paramiko.AuthenticationException:
-            return [Result(i.document_id, error=f"The sFTP server {self.target.host} refused the user name or password.") for i in items]
+            reason = _("The sFTP server %(host)s refused the user name or password.", host=self.target.host)
+            return [Result(i.document_id, error=reason) for i in items]
         except (paramiko.SSHException, OSError) as error:
-            return [Result(i.document_id, error=f"The sFTP server {self.target.host}:{self.target.port} could not be reached ({error}).")
-                    for i in items]
+            reason = _("The sFTP server %(host)s could not be reached (%(error)s).",
+                       host=f"{self.target.host}:{self.target.port}", error=error)
+            return [Result(i.document_id, error=reason) for i in items]
         results = []
         with transport, sftp:
             made = set()
@@ -172,7 +178,8 @@ class SftpDeliverer:
                         made.add(folder)
                     sftp.put(str(item.path), remote, confirm=True)
                 except (OSError, paramiko.SSHException) as error:
-                    results.append(Result(item.document_id, error=f"sFTP upload of {item.filename} failed: {error}"[:500]))
+                    results.append(Result(item.document_id, error=_("sFTP upload of %(file)s failed: %(error)s",
+                                                                    file=item.filename, error=error)[:500]))
                     continue
                 results.append(Result(item.document_id, delivered_to=f"sftp://{self.target.host}{remote}"))
         return results
@@ -181,7 +188,7 @@ class SftpDeliverer:
 class ApiDeliverer:
     def __init__(self, settings, timeout: float = 30):
         if not (settings.api_url or "").startswith(("http://", "https://")) or not settings.api_token:
-            raise DeliverySetupError("API delivery needs the API address (https://...) and its token.")
+            raise DeliverySetupError(_("API delivery needs the API address (https://...) and its token."))
         self.settings, self.timeout = settings, timeout
 
     def _body(self, item: Item) -> tuple[bytes, str]:
@@ -205,7 +212,7 @@ class ApiDeliverer:
         for item in items:
             try:
                 body, content_type = self._body(item)
-                answer = request("POST", self.settings.api_url, body, timeout=self.timeout, what="The accounting software's API",
+                answer = request("POST", self.settings.api_url, body, timeout=self.timeout, what=_("The accounting software's API"),
                                  headers={"Content-Type": content_type, "Authorization": f"Bearer {self.settings.api_token}",
                                           "Accept": "application/json"})
                 data = answer.json() or {}
@@ -214,12 +221,14 @@ class ApiDeliverer:
                 results.append(Result(item.document_id, error=f"{error}{': ' + detail if detail else ''}"[:500]))
                 continue
             except (OSError, ValueError) as error:
-                results.append(Result(item.document_id, error=f"Upload of {item.filename} failed: {error}"[:500]))
+                results.append(Result(item.document_id, error=_("Upload of %(file)s failed: %(error)s", file=item.filename,
+                                                                error=error)[:500]))
                 continue
             upload = (data.get("data") or {}).get("uploadFile") if isinstance(data, dict) else None
             if not upload:
                 message = "; ".join(e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)) if isinstance(data, dict) else ""
-                results.append(Result(item.document_id, error=f"The API did not accept {item.filename}: {message or 'no upload in its answer'}"[:500]))
+                results.append(Result(item.document_id, error=_("The API did not accept %(file)s: %(reason)s", file=item.filename,
+                                                                reason=message or _("no upload in its answer"))[:500]))
                 continue
             results.append(Result(item.document_id, delivered_to=f"{urlsplit(self.settings.api_url).hostname} ({upload.get('uuid')})"))
         return results
@@ -242,26 +251,28 @@ def settings_problems(settings, product) -> list[str]:
     method = settings.delivery_method
     problems = []
     if product is None and method != DeliveryMethod.MANUAL:
-        problems.append("Choose the accounting software that receives the documents.")
+        problems.append(_("Choose the accounting software that receives the documents."))
     if product is not None and method not in product.delivery_method_list:
-        supported = ", ".join(DeliveryMethod(m).label for m in product.delivery_method_list if m in DeliveryMethod._value2member_map_)
-        problems.append(f"{product.name} does not take documents by {DeliveryMethod(method).label} (it takes: {supported}).")
+        supported = ", ".join(str(DeliveryMethod(m).label) for m in product.delivery_method_list
+                              if m in DeliveryMethod._value2member_map_)
+        problems.append(_("%(product)s does not take documents by %(method)s (it takes: %(supported)s).", product=product.name,
+                          method=DeliveryMethod(method).label, supported=supported))
     if method == DeliveryMethod.EMAIL:
         missing = [DocumentType(t).label.lower() for t in ("purchase", "sales", "misc")
                    if not (getattr(settings, f"delivery_email_{t}") or settings.delivery_email)]
         if missing:
-            problems.append("E-mail delivery needs an address: one for every document, or one per type "
-                            f"(missing: {', '.join(missing)}).")
+            problems.append(_("E-mail delivery needs an address: one for every document, or one per type (missing: %(types)s).",
+                              types=", ".join(missing)))
     elif method == DeliveryMethod.SFTP:
         try:
             SftpTarget.parse(settings.sftp_url)
         except DeliverySetupError as error:
             problems.append(str(error))
         if not settings.sftp_password:
-            problems.append("sFTP delivery needs the password of the sFTP user.")
+            problems.append(_("sFTP delivery needs the password of the sFTP user."))
     elif method == DeliveryMethod.API:
         if not (settings.api_url or "").startswith(("http://", "https://")):
-            problems.append("API delivery needs the API address (https://...).")
+            problems.append(_("API delivery needs the API address (https://...)."))
         if not settings.api_token:
-            problems.append("API delivery needs the API token.")
+            problems.append(_("API delivery needs the API token."))
     return problems

@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
+from flask_babel import gettext as _, lazy_gettext as _l
+
 MAX_BODY = 2 * 1024 * 1024  # answers we read are small (JSON, SMP XML); never read more
 
 
@@ -48,7 +50,7 @@ class Response:
 
 
 def request(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 15,
-            what: str = "the server") -> Response:
+            what: str = _l("The server")) -> Response:
     """Send one request; 2xx answers are returned, anything else raises HttpError naming `what`."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -56,14 +58,14 @@ def request(method: str, url: str, body: bytes | None = None, headers: dict | No
             return Response(answer.status, dict(answer.headers), answer.read(MAX_BODY))
     except urllib.error.HTTPError as error:
         content = error.read(MAX_BODY) if error.fp is not None else b""
-        raise HttpError(f"{what} answered HTTP {error.code} {error.reason}", error.code, content) from None
+        raise HttpError(_("%(what)s answered HTTP %(status)d %(reason)s", what=what, status=error.code, reason=error.reason),
+                        error.code, content) from None
     except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise HttpError(f"{what} could not be reached ({reason})") from None
+        raise HttpError(_("%(what)s could not be reached (%(reason)s)", what=what, reason=getattr(error, "reason", error))) from None
 
 
 def json_request(method: str, url: str, payload=None, token: str | None = None, timeout: float = 15,
-                 what: str = "the server") -> Response:
+                 what: str = _l("The server")) -> Response:
     headers = {"Accept": "application/json"}
     body = None
     if payload is not None:

@@ -1,6 +1,10 @@
-"""The invitation e-mail, in the primary contact's language (English, French, Dutch, German)."""
+"""The invitation e-mail, in the primary contact's language (English, French, Dutch, German), whatever
+the language of the user who sends it: one template per language, dates written as in Belgium."""
+from babel.dates import format_date
 from flask import current_app
+from flask_babel import to_user_timezone
 
+from ..i18n import locale_of
 from ..models import Invitation
 from .mail import Mail
 
@@ -34,7 +38,7 @@ def invitation_mail(invitation: Invitation, token: str) -> Mail:
         "client": invitation.client.name,
         "contact": invitation.contact,
         "link": invitation_link(token),
-        "expires": invitation.expires_at.date().isoformat(),
+        "expires": format_date(to_user_timezone(invitation.expires_at), "long", locale=locale_of(language)),
     }
     return Mail(
         to=invitation.contact.email,

@@ -23,6 +23,8 @@ from email.utils import encode_rfc2231, formataddr, formatdate, make_msgid, pars
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from flask_babel import gettext as _
+
 log = logging.getLogger(__name__)
 
 _MIME_TYPE = re.compile(r"^[\w!#$&^.+-]+/[\w!#$&^.+-]+$")
@@ -158,7 +160,8 @@ class Mailer:
             failed += permanent
             if not pending:
                 break
-        failed += [(mail, f"Mail server unreachable: {last_error}") for mail in pending]
+        reason = _("Mail server unreachable: %(error)s", error=last_error)
+        failed += [(mail, reason) for mail in pending]
         return failed
 
     def _connect(self) -> smtplib.SMTP:
@@ -187,18 +190,18 @@ class Mailer:
                 try:
                     message = self.render(mail)
                 except OSError as error:  # an attachment that cannot be read: no retry will help
-                    permanent.append((mail, f"Could not read the attachment: {error}"))
+                    permanent.append((mail, _("Could not read the attachment: %(error)s", error=error)))
                     continue
                 except MailError as error:
-                    permanent.append((mail, f"Could not write the message: {error}"))
+                    permanent.append((mail, _("Could not write the message: %(error)s", error=error)))
                     continue
                 try:
                     smtp.sendmail(self.envelope_from, [mail.to], message, self._mail_options(mail))
                 except smtplib.SMTPRecipientsRefused as error:
-                    permanent.append((mail, f"Address refused by the mail server: {error.recipients}"))
+                    permanent.append((mail, _("Address refused by the mail server: %(error)s", error=error.recipients)))
                 except Exception as error:  # noqa: BLE001
                     if not _is_transient(error):
-                        permanent.append((mail, f"Mail server refused the message: {error}"))
+                        permanent.append((mail, _("Mail server refused the message: %(error)s", error=error)))
                         continue
                     last_error = error
                     retry.append(mail)
@@ -215,5 +218,5 @@ class Mailer:
             try:
                 (self.outbox / name).write_bytes(self.render(mail))
             except (OSError, MailError) as error:
-                failed.append((mail, f"Could not write the message: {error}"))
+                failed.append((mail, _("Could not write the message: %(error)s", error=error)))
         return failed

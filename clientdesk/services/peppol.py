@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 import dns.exception
 import dns.rdatatype
 import dns.resolver
+from flask_babel import gettext as _
 
 from .http import HttpError, json_request, request
 
@@ -93,7 +94,7 @@ class Sml:
             self.server = dns_server
         else:
             self.resolver = dns.resolver.Resolver()
-            self.server = "the system's DNS resolver"
+            self.server = _("the system's DNS resolver")
         self.resolver.lifetime = timeout
 
     def smp_url(self, participant: str) -> str | None:
@@ -104,7 +105,8 @@ class Sml:
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return None
         except dns.exception.DNSException as error:
-            raise PeppolError(f"The Peppol SML could not be asked about {participant} (DNS {self.server}: {error})") from None
+            raise PeppolError(_("The Peppol SML could not be asked about %(participant)s (DNS %(server)s: %(error)s)",
+                                participant=participant, server=self.server, error=error)) from None
         records = sorted(answer, key=lambda r: (r.order, r.preference))
         for record in records:
             if record.service.lower() == b"meta:smp" and record.flags.upper() == b"U":
@@ -133,7 +135,7 @@ def _xml(body: bytes):
     try:
         return ElementTree.fromstring(body)
     except ElementTree.ParseError as error:
-        raise PeppolError(f"The SMP answered something that is not XML ({error})") from None
+        raise PeppolError(_("The SMP answered something that is not XML (%(error)s)", error=error)) from None
 
 
 class Smp:
@@ -146,7 +148,7 @@ class Smp:
     def service_references(self, smp_url: str, participant: str) -> list[str]:
         """The service metadata links of the participant's ServiceGroup."""
         answer = request("GET", self.service_group_url(smp_url, participant), timeout=self.timeout,
-                         what=f"The SMP {urlsplit(smp_url).hostname}")
+                         what=_("The SMP %(host)s", host=urlsplit(smp_url).hostname))
         root = _xml(answer.body)
         return [e.get("href") for e in root.iter() if _local(e.tag) == "ServiceMetadataReference" and e.get("href")]
 
@@ -156,7 +158,7 @@ class Smp:
         references = self.service_references(smp_url, participant)
         if not references:
             return provider
-        answer = request("GET", references[0], timeout=self.timeout, what=f"The SMP {provider.smp_host}")
+        answer = request("GET", references[0], timeout=self.timeout, what=_("The SMP %(host)s", host=provider.smp_host))
         for element in _xml(answer.body).iter():
             text = (element.text or "").strip()
             if not text:
@@ -184,14 +186,16 @@ class AccessPoint:
     def _call(self, method: str, participant: str, payload=None, missing_ok: bool = False):
         try:
             return json_request(method, self._url(participant), payload, token=self.token, timeout=self.timeout,
-                                what="The Peppol access point")
+                                what=_("The Peppol access point"))
         except HttpError as error:
             if missing_ok and error.status == 404:
                 return None
             if error.status == 409:
-                raise ParticipantTaken(error.detail() or f"{participant} is registered with another provider") from None
+                raise ParticipantTaken(error.detail() or _("%(participant)s is registered with another provider",
+                                                           participant=participant)) from None
             if error.status in (401, 403):
-                raise PeppolError(f"The Peppol access point refused our token (HTTP {error.status}): check PEPPOL_AP_TOKEN") from None
+                raise PeppolError(_("The Peppol access point refused our token (HTTP %(status)d): check PEPPOL_AP_TOKEN",
+                                    status=error.status)) from None
             detail = error.detail()
             raise PeppolError(f"{error}{': ' + detail if detail else ''}") from None
 

@@ -22,6 +22,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..extensions import db
 from ..forms import validators as v
@@ -109,7 +110,7 @@ class Company:
     def address_line(self) -> str:
         street = " ".join(p for p in (self.street, self.house_number) if p)
         if street and self.box:
-            street += f" box {self.box}"
+            street = _("%(street)s box %(box)s", street=street, box=self.box)
         town = " ".join(p for p in (self.postal_code, self.city) if p)
         return ", ".join(p for p in (street, town, self.foreign_country) if p)
 

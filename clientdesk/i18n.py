@@ -1,0 +1,69 @@
+"""Languages and formats of the interface.
+
+The interface speaks English, French and Dutch: the signed-in user's choice, else the choice made
+on a public page such as the login page (session), else the browser's. Its locale is the Belgian variant of that language
+(`fr_BE`, `nl_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
+(`en_GB`: day first, decimal point); times are shown in Brussels time (they are stored in UTC). Jobs
+run under the language of the request that started them (tasks.py). E-mails to a client's contact
+are written in the contact's own language (services/invitation_mail.py).
+"""
+from babel.dates import get_datetime_format
+from flask import current_app, has_request_context, request, session
+from flask_babel import format_date, format_decimal, format_time, get_locale, to_user_timezone
+from flask_login import current_user
+
+DEFAULT_LANGUAGE = "en"
+LOCALES = {"en": "en_GB", "fr": "fr_BE", "nl": "nl_BE", "de": "de_BE"}
+
+
+def locale_of(language: str | None) -> str:
+    """The locale a language is written in here (`fr` → `fr_BE`)."""
+    return LOCALES[language or DEFAULT_LANGUAGE]
+
+
+def request_language() -> str:
+    languages = current_app.config["LANGUAGES"]
+    if current_user.is_authenticated and current_user.ui_language in languages:
+        return current_user.ui_language
+    if session.get("language") in languages:
+        return session["language"]
+    return request.accept_languages.best_match(languages) or DEFAULT_LANGUAGE
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return locale_of(DEFAULT_LANGUAGE)  # jobs and commands choose theirs with flask_babel.force_locale
+    return locale_of(request_language())
+
+
+def current_language() -> str:
+    """`en`, `fr` or `nl`: the language of the locale in force."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def localdate(value) -> str:
+    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`."""
+    return "" if value is None else format_date(value, "medium")
+
+
+def localdatetime(value) -> str:
+    """A moment stored in UTC, in Brussels time: `7 mars 2025, 14:05`."""
+    if value is None:
+        return ""
+    local = to_user_timezone(value)
+    pattern = get_datetime_format("medium", locale=get_locale())
+    return pattern.format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
+
+
+def localnumber(value, format: str | None = None) -> str:
+    """A count or amount with the locale's separators: `12,345.5` (en), `12 345,5` (fr), `12.345,5` (nl)."""
+    return "" if value is None else format_decimal(value, format)
+
+
+def init_app(app) -> None:
+    from .extensions import babel
+
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language)
+    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber)
