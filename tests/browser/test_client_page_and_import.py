@@ -46,3 +46,26 @@ def test_import_with_errors_shows_them_by_row(page, make, store, worker, screens
     from clientdesk.models import Client
 
     assert store.count(Client) == 0
+
+
+def test_switch_to_french_and_dutch(page, make, screenshot):
+    group = make.group("Team Liège")
+    make.client(group, name="Boulangerie Dupont SRL", status="invited")
+    supervisor = make.user(Role.SUPERVISOR, email="sam@example.com")
+    sign_in(page, supervisor.email, PASSWORD)
+
+    page.get_by_role("button", name="FR", exact=True).click()
+    page.get_by_role("heading", name="Clients par statut et par groupe").wait_for()
+    assert page.locator("html").get_attribute("lang") == "fr"
+    screenshot("dashboard-fr")
+
+    page.get_by_role("button", name="NL", exact=True).click()
+    page.get_by_role("heading", name="Klanten per status en groep").wait_for()
+    page.goto("/admin/client/")
+    assert page.get_by_text("Uitgenodigd").first.is_visible()  # the status badge, in Dutch
+    screenshot("client-list-nl")
+
+    # The choice is the user's: a new browser session opens in Dutch.
+    page.context.clear_cookies()
+    sign_in(page, supervisor.email, PASSWORD)
+    page.get_by_role("heading", name="Klanten per status en groep").wait_for()
