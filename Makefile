@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/list_view.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/bulk_invite.py
+	$(BIN)/python bench/dashboard.py
 
 ## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French and Dutch
 ## catalogs (clientdesk/translations/{fr,nl}/LC_MESSAGES/messages.po); translate them, then `make compile-translations`.
