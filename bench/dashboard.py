@@ -10,9 +10,7 @@ requests after warm-up, and SQL statements per request, which must not grow with
 Target at 100k on SQLite: dashboard <= 150 ms.
 """
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,13 +43,7 @@ def bench(url: str, size: int, runs: int, group_id: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1000,100000")
-    parser.add_argument("--db", default="sqlite,postgresql")
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
-                        help="PostgreSQL database to use (its schema public is dropped!); default $BENCH_PG_URL")
-    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "clientdesk-bench"))
-    parser.add_argument("--reuse", action="store_true", help="keep a database that already holds that many clients")
+    lv.add_data_arguments(parser)
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -588,8 +588,8 @@ def check_targets(db_name: str, size: int, result: dict, export: dict | None) ->
     return misses
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_data_arguments(parser) -> None:
+    """The sizes, databases and runs options, shared with bench/dashboard.py (same data)."""
     parser.add_argument("--sizes", default="1000,100000")
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=20)
@@ -597,6 +597,11 @@ def main() -> None:
                         help="PostgreSQL database to use (its schema public is dropped!); default $BENCH_PG_URL")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "clientdesk-bench"))
     parser.add_argument("--reuse", action="store_true", help="keep a database that already holds that many clients")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_data_arguments(parser)
     parser.add_argument("--no-sorts", action="store_true", help="skip the sort-on-every-column table")
     parser.add_argument("--no-export", action="store_true")
     parser.add_argument("--export-runs", type=int, default=3)

@@ -1,7 +1,7 @@
 """What each user keeps for themselves on the client screens (favourites, saved views) and the notes
 and visibility switch on the client page. Mixed into ClientView; every endpoint is a POST with CSRF
 and reaches the client through the view's scoped get_one."""
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request
@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from ..auth import safe_next_url
 from ..extensions import db
 from ..models import Client, ClientNote, Role, SavedFilter, client_favourites
 from ..models.audit import audit_action
@@ -51,8 +52,8 @@ def clean_view_query(query: str) -> str:
 
 def back_to_client_page(view, client=None, tab=None):
     """Where a client page button lands: the `next` it posted (its tab), if it stays on this site."""
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    target = safe_next_url(request.form.get("next"))
+    if target:
         return redirect(target)
     url = view.get_url(".details_view", id=client.id) if client is not None else view.get_url(".index_view")
     return redirect(f"{url}#{tab}" if tab else url)
