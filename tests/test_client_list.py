@@ -157,6 +157,21 @@ def test_search_finds_clients_by_part_of_their_name_within_the_users_groups(make
     assert listed_names(html) == ["Brouwerij Peeters NV"]
 
 
+def test_a_search_counts_its_matches_on_every_page(make, as_user, teams):
+    gent, liege = teams
+    for n in range(27):
+        make.client(gent if n % 2 else liege, name=f"Peeters {n:02d} BV")
+    make.client(gent, name="Verborgen Peeters NV", hidden=True)
+    make.client(gent, name="Garage Maes BV")
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    pages = [supervisor.get(f"/admin/client/?search=peeters&page={page}").get_data(as_text=True) for page in (0, 1, 7)]
+
+    assert [len(listed_names(html)) for html in pages] == [25, 2, 0]
+    assert all(re.search(r"List\s*\(27\)", html) for html in pages)
+    assert sorted(listed_names(pages[0]) + listed_names(pages[1])) == [f"Peeters {n:02d} BV" for n in range(27)]
+
+
 def test_filter_by_status_and_group(make, as_user, teams):
     gent, liege = teams
     make.client(gent, name="Active Gent BV", status="active")

@@ -7,6 +7,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
+import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
@@ -33,7 +34,7 @@ from ..models.client import VatCheck
 from ..search import client_search_condition
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
-from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept
+from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept, row_url
 from .children import DELIVERY_LABELS, allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
@@ -152,12 +153,12 @@ def inbox_link(view, context, client, name):
     if not client.inbox_count:
         return "0"
     return Markup('<a href="{}">{}</a>').format(
-        url_for("document.index_view", flt0_client_id_equals=client.id, flt1_status_equals="inbox"), client.inbox_count)
+        row_url("document.index_view", client.id, id_arg="flt0_client_id_equals", flt1_status_equals="inbox"), client.inbox_count)
 
 
 def client_name(view, context, client, name):
     hidden = _per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
-    url = view.get_url(".details_view", id=client.id)
+    url = row_url(".details_view", client.id)
     star = favourite_star(view, client)
     return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
@@ -302,11 +303,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return _("Name, enterprise or VAT number, reference, e-mail")
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        condition = client_search_condition(search, db.engine.dialect.name)
-        query = query.filter(condition)
-        if count_query is not None:
-            count_query = count_query.filter(condition)
-        return query, count_query, joins, count_joins
+        # No count query: a search's count comes with its page's ids (get_list), so the text index is read once.
+        return query.filter(client_search_condition(search, db.engine.dialect.name)), None, joins, count_joins
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
         query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
@@ -321,7 +319,15 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             return count, query
         # The page's ids first (the database answers from its indexes), then those rows with everything the
         # list shows: a fixed number of statements, whatever the page size and the table size.
-        ids = [pk for (pk,) in query.with_entities(Client.id)]
+        if count is None:  # a search (see _apply_search): its count rides along with the ids
+            page_ids = query.with_entities(Client.id, sa.func.count().over()).all()
+            if page_ids:
+                count = page_ids[0][1]
+            else:  # a page past the end
+                count = self.get_list(0, sort_column, sort_desc, search, filters, page_size=page_size)[0] if page else 0
+            ids = [pk for pk, _count in page_ids]
+        else:
+            ids = [pk for (pk,) in query.with_entities(Client.id)]
         rows = self.get_query().filter(Client.id.in_(ids)).options(
             joinedload(Client.group),
             joinedload(Client.firm_contact),
