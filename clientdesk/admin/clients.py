@@ -1,4 +1,6 @@
 """The client list and client form."""
+from types import SimpleNamespace
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -6,6 +8,7 @@ from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilt
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, undefer
@@ -34,7 +37,7 @@ from ..models.client import VatCheck
 from ..search import client_search_condition
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
-from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept, row_url
+from .base import ROW_ID, DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept, row_url
 from .children import DELIVERY_LABELS, allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
@@ -337,9 +340,18 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         position = {pk: index for index, pk in enumerate(ids)}
         return count, sorted(rows, key=lambda client: position[client.id])
 
-    def list_cells(self, client) -> Markup:
-        """The `<td>` cells of one list row (no column is editable in the list)."""
-        cells = []
+    @pass_context
+    def list_row(self, context, client) -> Markup:
+        """The `<td>` cells of one list row: its checkbox, its action icons and its columns (none editable).
+        The action icons (view, edit, delete) read the row's id alone: they are drawn once per request for a
+        stand-in row, then given each row's id."""
+        if "list_row_actions_html" not in g:
+            stand_in = SimpleNamespace(id=ROW_ID)
+            icons = "".join(str(action.render_ctx(context, ROW_ID, stand_in)) for action in context.resolve("list_row_actions"))
+            checkbox = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{ROW_ID}" '
+                        f'title="{escape(context.resolve("_gettext")("Select record"))}" /></td>') if context.resolve("actions") else ""
+            g.list_row_actions_html = f'{checkbox}<td class="list-buttons-column">{icons}</td>'
+        cells = [g.list_row_actions_html.replace(ROW_ID, str(int(client.id)))]
         for name, _label in self._list_columns:
             formatter = self.column_formatters.get(name)
             value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)
