@@ -1,8 +1,8 @@
 """Writing a checked import, all in the caller's transaction (the caller commits or rolls back).
 
-New clients, their primary contacts, bank accounts and template integrations go in with Core
-inserts (executemany; COPY on PostgreSQL), an order of magnitude faster than the ORM for thousands
-of rows. Those bypass the ORM's audit and search hooks, so their search text is filled here by the
+New clients, their primary contacts, bank accounts and template integrations go in as one batch
+per table at the driver level (executemany; COPY on PostgreSQL), an order of magnitude faster than the
+ORM for thousands of rows. Those bypass the ORM's audit and search hooks, so their search text is filled here by the
 same rule (search.search_text) and each new client gets one audit event, action "import", holding
 its own values and those of the contact, bank account and integration created with it. The few
 existing clients a file changes are updated through the ORM, so the hooks record them as usual.
