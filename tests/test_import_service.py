@@ -386,6 +386,29 @@ def test_the_import_stands_when_the_invitations_cannot_be_queued(app, tmp_path, 
     assert count(app, Client) == 1
 
 
+def test_running_the_import_again_launches_invitations_it_could_not_launch(app, tmp_path, admin, monkeypatch):
+    from clientdesk import tasks
+    from clientdesk.imports import run_batch
+
+    def queue_down():
+        raise tasks.QueueUnavailable()
+
+    real_require_queue = tasks.require_queue
+    monkeypatch.setattr(tasks, "require_queue", queue_down)
+    path = write_xlsx(tmp_path / "i.xlsx", BANQUP_FR, [banqup_row("Invite Me", "a@example.org", invitation="Oui")])
+    batch = run_import(app, path, admin)
+    assert (batch.status, batch.invite_task_id) == (ImportStatus.IMPORTED, None) and batch.invite_error
+
+    monkeypatch.setattr(tasks, "require_queue", real_require_queue)  # the queue is back: "Run again"
+    with app.app_context():
+        again = run_batch(batch.id)
+        assert again.invite_task_id is not None and again.invite_error is None
+        task = db.session.get(Task, again.invite_task_id)
+        assert (task.kind, json.loads(task.job_args_json)[0]) == ("bulk_invite", "invite")
+        assert run_batch(batch.id).invite_task_id == task.id  # launched once
+    assert count(app, Client) == 1
+
+
 def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):
     def broken_write(plan, lookups, batch_id):
         from clientdesk.imports import writer

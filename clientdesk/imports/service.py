@@ -60,8 +60,10 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
     batch = db.session.get(ImportBatch, batch_id)
     if batch is None:
         raise LookupError(f"import batch {batch_id} does not exist")
-    if batch.is_finished:
-        return batch  # a retried job: the outcome is already recorded
+    if batch.is_finished:  # a job run again: the outcome is recorded; only the invitations may be left to launch
+        if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids and batch.invite_task_id is None:
+            invite_after_import(batch)
+        return batch
     batch.status = ImportStatus.RUNNING.value
     db.session.commit()
     with acting_as(batch.user), _collector_paused():
@@ -161,5 +163,5 @@ def invite_after_import(batch: ImportBatch) -> None:
         db.session.rollback()
         batch.invite_error = str(error)[:500]
     else:
-        batch.invite_task_id = task.id
+        batch.invite_task_id, batch.invite_error = task.id, None
     db.session.commit()
