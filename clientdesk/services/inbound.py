@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from .smtp_server import ChunkedDataSMTP
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -213,9 +214,14 @@ class InboundHandler:
                                .values(refused_senders_count=Client.refused_senders_count + 1))
 
 
+class InboundController(Controller):
+    def factory(self) -> ChunkedDataSMTP:
+        return ChunkedDataSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def controller(app, host: str | None = None, port: int | None = None) -> Controller:
     """The listener, ready to start() (in a thread of its own) and stop()."""
-    return Controller(
+    return InboundController(
         InboundHandler(app), hostname=host or app.config["INBOUND_SMTP_HOST"], port=port or app.config["INBOUND_SMTP_PORT"],
         data_size_limit=app.config["INBOUND_MAX_MESSAGE_BYTES"], ident="ClientDesk inbound", timeout=120,
     )
