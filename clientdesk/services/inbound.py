@@ -31,10 +31,9 @@ from xml.etree import ElementTree
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
 from .mime import parse_message
 from .smtp_server import ChunkedDataSMTP
 from .storage import DocumentStore
@@ -131,9 +130,9 @@ class InboundMessage:
     def sender(self) -> str:
         return self.header_from or self.envelope_sender
 
-    def is_allowed_for(self, client: Client) -> bool:
+    def is_allowed_by(self, allowed_senders: list[AllowedSender]) -> bool:
         senders = [a for a in (self.header_from, self.envelope_sender.lower()) if a]
-        return any(rule.matches(a) for rule in client.allowed_senders for a in senders)
+        return any(rule.matches(a) for rule in allowed_senders for a in senders)
 
 
 @dataclass
@@ -203,19 +202,29 @@ class InboxWriter:
     def _add_batch(self, batch: list[tuple[InboundMessage, Future]], outcomes: list[Outcome]) -> None:
         """Each message's files written and rows added to the session, its outcome appended to `outcomes`."""
         client_ids = {i for message, _ in batch for i in message.client_ids}
-        clients = {client.id: client for client in db.session.scalars(
-            sa.select(Client).where(Client.id.in_(client_ids)).options(selectinload(Client.allowed_senders)))}
+        allowed_senders = self._allowed_senders(client_ids)
         stored = self._already_stored(client_ids, {message.message_id for message, _ in batch} - {None})
         refusals = Counter()
         for message, reply in batch:
+            its_allowed_senders = {i: allowed_senders[i] for i in message.client_ids if i in allowed_senders}
             try:
-                outcomes.append(self._add(message, reply, [clients[i] for i in message.client_ids if i in clients],
-                                          stored, refusals))
+                outcomes.append(self._add(message, reply, its_allowed_senders, stored, refusals))
             except Exception as error:  # this message's alone: the others go on
                 reply.set_exception(error)
         for client_id, count in refusals.items():
             db.session.execute(sa.update(Client).where(Client.id == client_id)
                                .values(refused_senders_count=Client.refused_senders_count + count))
+
+    @staticmethod
+    def _allowed_senders(client_ids: set[int]) -> dict[int, list[AllowedSender]]:
+        """The allowed senders of each of these clients (those that still exist)."""
+        allowed_senders = {}
+        for client_id, rule in db.session.execute(sa.select(Client.id, AllowedSender).outerjoin(Client.allowed_senders)
+                                                  .where(Client.id.in_(client_ids))):
+            rules = allowed_senders.setdefault(client_id, [])
+            if rule is not None:
+                rules.append(rule)
+        return allowed_senders
 
     @staticmethod
     def _already_stored(client_ids: set[int], message_ids: set[str]) -> set[tuple[int, str]]:
@@ -225,13 +234,14 @@ class InboxWriter:
         return {tuple(row) for row in db.session.execute(sa.select(Document.client_id, Document.message_id).distinct().where(
             Document.client_id.in_(client_ids), Document.message_id.in_(message_ids)))}
 
-    def _add(self, message: InboundMessage, reply: Future, clients: list[Client], stored: set[tuple[int, str]],
-             refusals: Counter) -> Outcome:
-        """Write the message's files and add its rows to the session (its refusals counted in `refusals`)."""
-        accepted = [client for client in clients if message.is_allowed_for(client)]
-        refused = [RefusedSender(client_id=client.id, envelope_sender=message.envelope_sender[:254] or None,
+    def _add(self, message: InboundMessage, reply: Future, allowed_senders: dict[int, list[AllowedSender]],
+             stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
+        """Write the message's files and add its rows to the session (its refusals counted in `refusals`);
+        `allowed_senders` by client, for the message's clients."""
+        accepted = [client_id for client_id, rules in allowed_senders.items() if message.is_allowed_by(rules)]
+        refused = [RefusedSender(client_id=client_id, envelope_sender=message.envelope_sender[:254] or None,
                                  header_from=message.header_from[:254] or None, subject=message.subject or None)
-                   for client in clients if client not in accepted]
+                   for client_id in allowed_senders if client_id not in accepted]
         for refusal in refused:
             log.info("inbound: refused %s (envelope %s) for client %d: not an allowed sender",
                      message.header_from, message.envelope_sender, refusal.client_id)
@@ -240,30 +250,30 @@ class InboxWriter:
         elif not message.pairs:
             outcome = Outcome(reply, "550 5.6.0 No attachment found: send the documents as attachments", [])
         else:
-            new = [client for client in accepted if (client.id, message.message_id) not in stored]
+            new = [client_id for client_id in accepted if (client_id, message.message_id) not in stored]
             documents = self._write_files(message, new)
             if message.message_id:
-                stored.update((client.id, message.message_id) for client in new)
+                stored.update((client_id, message.message_id) for client_id in new)
             outcome = Outcome(reply, f"250 OK: {len(documents)} document(s) received", documents,
                               f"{len(documents)} document(s) from {message.sender} for client(s) "
-                              + ", ".join(str(client.id) for client in accepted))
+                              + ", ".join(map(str, accepted)))
         db.session.add_all(refused + outcome.documents)
         refusals.update(refusal.client_id for refusal in refused)
         return outcome
 
-    def _write_files(self, message: InboundMessage, clients: list[Client]) -> list[Document]:
+    def _write_files(self, message: InboundMessage, client_ids: list[int]) -> list[Document]:
         documents = []
         try:
-            for client in clients:
+            for client_id in client_ids:
                 for part, ubl in message.pairs:
-                    document = Document(client_id=client.id, filename=part.filename, content_type=part.content_type,
+                    document = Document(client_id=client_id, filename=part.filename, content_type=part.content_type,
                                         size=len(part.data), sender=message.sender[:254] or None,
                                         message_id=message.message_id, doc_type=DocumentType.PURCHASE.value,
                                         status=DocumentStatus.INBOX.value, received_at=utcnow(),
-                                        storage_path=self.store.save(client.id, part.filename, part.data))
+                                        storage_path=self.store.save(client_id, part.filename, part.data))
                     documents.append(document)
                     if ubl is not None:
-                        document.ubl_storage_path = self.store.save(client.id, ubl.filename, ubl.data)
+                        document.ubl_storage_path = self.store.save(client_id, ubl.filename, ubl.data)
                         document.ubl_filename = ubl.filename
         except BaseException:
             self._delete_files(documents)
