@@ -88,6 +88,17 @@ def test_an_unknown_sender_is_refused_counted_and_logged(acme, listener, store, 
     assert "1 message refused" in page and "spam@elsewhere.example.com" in page
 
 
+def test_a_message_to_two_mailboxes_is_stored_where_its_sender_is_allowed_and_refused_elsewhere(acme, listener, store, make):
+    no_senders = make.client(name="Brouwerij Janssens NV")  # no allowed sender at all: refuses everyone
+    message = mail(acme.inbound_email)
+    del message["To"]
+    message["To"] = f"{acme.inbound_email}, {no_senders.inbound_email}"
+    assert send(listener.port, message) == {}
+    assert store.count(Document, client_id=acme.id) == 1 and store.count(Document, client_id=no_senders.id) == 0
+    assert store.get(Client, no_senders.id).refused_senders_count == 1
+    assert store.one(RefusedSender, client_id=no_senders.id).header_from == "factuur@leverancier.example.com"
+
+
 def test_envelope_sender_counts_too_and_exact_addresses_match(acme, listener, store):
     store.run(lambda s: s.add(AllowedSender(client_id=acme.id, pattern="boekhouding@klant.example.com")))
     # forwarded through a mailing service: the envelope sender is the allowed one
