@@ -1,14 +1,22 @@
 """Inbound mail through a real SMTP listener (in-process, and once as `flask inbound`): allowed and
-unknown senders, unknown recipients, size limit, database down, UBL pairing, duplicates."""
+unknown senders, unknown recipients, size limit, database down, UBL pairing, duplicates; messages that
+arrive together, stored under one commit."""
+import contextlib
 import smtplib
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy as sa
 
+from clientdesk.extensions import db
 from clientdesk.models import AllowedSender, Client, Document, RefusedSender, Role
 from clientdesk.services.inbound import controller
 from clientdesk.services.storage import DocumentStore
@@ -78,6 +86,17 @@ def test_an_unknown_sender_is_refused_counted_and_logged(acme, listener, store, 
     assert (logged.header_from, logged.subject) == ("spam@elsewhere.example.com", "Facture d'été")
     page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
     assert "1 message refused" in page and "spam@elsewhere.example.com" in page
+
+
+def test_a_message_to_two_mailboxes_is_stored_where_its_sender_is_allowed_and_refused_elsewhere(acme, listener, store, make):
+    no_senders = make.client(name="Brouwerij Janssens NV")  # no allowed sender at all: refuses everyone
+    message = mail(acme.inbound_email)
+    del message["To"]
+    message["To"] = f"{acme.inbound_email}, {no_senders.inbound_email}"
+    assert send(listener.port, message) == {}
+    assert store.count(Document, client_id=acme.id) == 1 and store.count(Document, client_id=no_senders.id) == 0
+    assert store.get(Client, no_senders.id).refused_senders_count == 1
+    assert store.one(RefusedSender, client_id=no_senders.id).header_from == "factuur@leverancier.example.com"
 
 
 def test_envelope_sender_counts_too_and_exact_addresses_match(acme, listener, store):
@@ -167,3 +186,152 @@ def _listening(port) -> bool:
         return True
     except OSError:
         return False
+
+
+class HeldWriter:
+    """The listener's writer held inside the first file it writes until release(), so that the messages sent
+    meanwhile wait for it, as they do while a batch is being stored; a file named `broken` fails to write."""
+
+    def __init__(self, listener, monkeypatch, broken: str | None = None):
+        self.writer = listener.handler.writer
+        self.holding, self.released = threading.Event(), threading.Event()
+        save = self.writer.store.save
+
+        def held_save(client_id, filename, data):
+            if not self.holding.is_set():
+                self.holding.set()
+                self.released.wait(30)
+            if filename == broken:
+                raise OSError(28, "No space left on device")
+            return save(client_id, filename, data)
+
+        monkeypatch.setattr(self.writer.store, "save", held_save)
+
+    def wait_until_holding(self) -> None:
+        assert self.holding.wait(30)
+
+    def wait_until_waiting(self, count: int) -> None:
+        wait_for(lambda: self.writer.waiting.qsize() == count, interval=0.02)
+
+
+@contextlib.contextmanager
+def commits(app, during_commit=lambda: None):
+    """The database commits made inside the block, each with what `during_commit()` said at that moment."""
+    made = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda connection: made.append(during_commit())  # noqa: E731
+    sa.event.listen(engine, "commit", listener)
+    try:
+        yield made
+    finally:
+        sa.event.remove(engine, "commit", listener)
+
+
+def test_messages_that_arrive_during_a_commit_are_stored_together_and_answered_after_it(app, acme, listener, store,
+                                                                                          monkeypatch):
+    held = HeldWriter(listener, monkeypatch)
+    with ThreadPoolExecutor(4) as senders:
+        first = senders.submit(send, listener.port, mail(acme.inbound_email, message_id="<f-1@leverancier.example.com>"))
+        held.wait_until_holding()
+        waiting = [senders.submit(send, listener.port, mail(acme.inbound_email, message_id=f"<f-{n}@leverancier.example.com>"))
+                   for n in (2, 3, 4)]
+        held.wait_until_waiting(3)
+        with commits(app, during_commit=lambda: [reply.done() for reply in waiting]) as made:
+            held.released.set()
+            assert [reply.result(timeout=30) for reply in [first, *waiting]] == [{}] * 4
+    # the first message's commit, then one commit for the three that waited, none of them answered before it
+    assert made == [[False] * 3, [False] * 3]
+    assert store.count(Document, client_id=acme.id) == 4
+
+
+def test_a_message_sent_twice_at_once_is_stored_once(acme, listener, store, monkeypatch):
+    held = HeldWriter(listener, monkeypatch)
+    again = "<f-2026-002@leverancier.example.com>"
+    with ThreadPoolExecutor(3) as senders:
+        first = senders.submit(send, listener.port, mail(acme.inbound_email))
+        held.wait_until_holding()
+        twice = [senders.submit(send, listener.port, mail(acme.inbound_email, message_id=again)) for _ in range(2)]
+        held.wait_until_waiting(2)
+        held.released.set()
+        assert [reply.result(timeout=30) for reply in [first, *twice]] == [{}] * 3
+    assert store.count(Document, client_id=acme.id, message_id=again) == 1
+
+
+@contextlib.contextmanager
+def open_transactions_returned(app):
+    """For each connection given back to the pool inside the block: whether it still had a transaction open."""
+    returned = []
+
+    def checkin(dbapi_connection, connection_record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            returned.append(dbapi_connection.in_transaction)
+        else:
+            returned.append(dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "checkin", checkin)
+    try:
+        yield returned
+    finally:
+        sa.event.remove(engine, "checkin", checkin)
+
+
+def stored_files(app) -> set[Path]:
+    return {path for path in Path(app.config["DOCUMENTS_DIR"]).rglob("*") if path.is_file()}
+
+
+def test_a_message_that_fails_fails_alone(app, acme, listener, store, monkeypatch):
+    files_before = stored_files(app)
+    held = HeldWriter(listener, monkeypatch, broken="broken.pdf")
+    with ThreadPoolExecutor(3) as senders:
+        first = senders.submit(send, listener.port, mail(acme.inbound_email))
+        held.wait_until_holding()
+        good, broken = (senders.submit(send, listener.port, mail(acme.inbound_email, files=files)) for files in (
+            (("F-2.pdf", "application/pdf", PDF),), (("F-3.pdf", "application/pdf", PDF), ("broken.pdf", "application/pdf", PDF))))
+        held.wait_until_waiting(2)
+        held.released.set()
+        assert first.result(timeout=30) == good.result(timeout=30) == {}
+        with pytest.raises(smtplib.SMTPDataError) as failure:
+            broken.result(timeout=30)
+    assert failure.value.smtp_code == 500 and b"No space left" in failure.value.smtp_error
+    assert sorted(d.filename for d in store.all(Document, client_id=acme.id)) == ["F-2.pdf", "factuur.pdf"]
+    assert len(stored_files(app) - files_before) == 2  # F-3.pdf written, then removed again
+
+
+def test_a_failed_commit_answers_451_to_every_message_of_its_batch(app, acme, listener, store, monkeypatch):
+    files_before = stored_files(app)
+    held = HeldWriter(listener, monkeypatch)
+
+    def fail_after_the_first():
+        if made:
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    with (ThreadPoolExecutor(3) as senders, commits(app, during_commit=fail_after_the_first) as made,
+          open_transactions_returned(app) as returned):
+        first = senders.submit(send, listener.port, mail(acme.inbound_email))
+        held.wait_until_holding()
+        batch = [senders.submit(send, listener.port, mail(acme.inbound_email, files=((f"F-{n}.pdf", "application/pdf", PDF),)))
+                 for n in (2, 3)]
+        held.wait_until_waiting(2)
+        held.released.set()
+        assert first.result(timeout=30) == {}
+        for reply in batch:
+            with pytest.raises(smtplib.SMTPDataError) as temporary:
+                reply.result(timeout=30)
+            assert temporary.value.smtp_code == 451
+    assert returned and not any(returned)  # the failed transaction rolled back, not left to a later commit
+    assert [d.filename for d in store.all(Document, client_id=acme.id)] == ["factuur.pdf"]
+    assert len(stored_files(app) - files_before) == 1
+    # the sending servers try again: stored now, and once (nothing of the failed transaction came back)
+    for n in (2, 3):
+        assert send(listener.port, mail(acme.inbound_email, files=((f"F-{n}.pdf", "application/pdf", PDF),))) == {}
+    assert sorted(d.filename for d in store.all(Document, client_id=acme.id)) == ["F-2.pdf", "F-3.pdf", "factuur.pdf"]
+    assert len(stored_files(app) - files_before) == 3
+
+
+def test_a_sender_address_longer_than_its_column_is_stored_cut(acme, listener, store):
+    sender = "f" * 300 + "@leverancier.example.com"
+    assert send(listener.port, mail(acme.inbound_email, sender=sender)) == {}
+    assert store.one(Document, client_id=acme.id).sender == sender[:254]

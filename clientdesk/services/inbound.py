@@ -11,15 +11,18 @@ into accounting documents in that client's Inbox.
   the database cannot be reached the answer is 451 (temporary), so the sending server tries again later.
   A message delivered twice (its 250 lost on the way) is recognised by its Message-ID and stored once.
 
-Database work runs in a small thread pool, each call in its own app context, so the SMTP loop never waits on it.
+The SMTP loop never waits: recipients are looked up and messages parsed in a small thread pool, and the
+messages are stored by one writer thread, several at a time under one commit (InboxWriter); each in its own
+app context.
 """
 import asyncio
 import logging
+import queue
 import signal
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from pathlib import PurePath
@@ -28,10 +31,11 @@ from xml.etree import ElementTree
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from .mime import parse_message
+from .smtp_server import ChunkedDataSMTP
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -103,13 +107,197 @@ def pair_ubl(parts: list[Part]) -> list[tuple[Part, Part | None]]:
     return [tuple(pair) for pair in pairs.values()]
 
 
+@dataclass
+class InboundMessage:
+    """A message as DATA brought it, parsed: who sent it, to which clients, and its files."""
+
+    envelope_sender: str
+    header_from: str
+    subject: str
+    message_id: str | None
+    client_ids: list[int]
+    pairs: list[tuple[Part, Part | None]]
+
+    @classmethod
+    def parse(cls, envelope_sender: str, client_ids: list[int], content: bytes) -> "InboundMessage":
+        message = parse_message(content)
+        return cls(envelope_sender=envelope_sender, header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
+                   subject=_text(message.get("Subject"))[:200],
+                   message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
+                   client_ids=sorted(set(client_ids)), pairs=pair_ubl(attachments(message)))
+
+    @property
+    def sender(self) -> str:
+        return self.header_from or self.envelope_sender
+
+    def is_allowed_by(self, allowed_senders: list[AllowedSender]) -> bool:
+        senders = [a for a in (self.header_from, self.envelope_sender.lower()) if a]
+        return any(rule.matches(a) for rule in allowed_senders for a in senders)
+
+
+@dataclass
+class Outcome:
+    """What storing a message came to, to answer once its batch is committed."""
+
+    reply: Future
+    text: str
+    documents: list[Document]
+    note: str | None = None  # logged once committed
+
+
+class InboxWriter:
+    """Stores messages in one thread, by group commit: the messages that arrive while a batch is being stored
+    are stored together next, in one transaction, and one commit (one sync of the database's log) answers them
+    all. Each reply still comes after its message's commit: 250 once its files and rows are safe; when the
+    commit fails, every message of the batch gets the error (451 for a database error) and none of it is kept."""
+
+    def __init__(self, app, store: DocumentStore):
+        self.app, self.store = app, store
+        self.waiting = queue.SimpleQueue()
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbound-writer")
+
+    def submit(self, message: InboundMessage) -> Future:
+        """The reply to DATA, to come."""
+        reply = Future()
+        self.waiting.put((message, reply))
+        self.thread.submit(self._store_waiting)
+        return reply
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+
+    def _store_waiting(self) -> None:
+        batch = []
+        while not self.waiting.empty():  # this thread alone takes from the queue: get() cannot block here
+            message, reply = self.waiting.get()
+            if reply.set_running_or_notify_cancel():  # False: the client went away before we began
+                batch.append((message, reply))
+        if batch:
+            self._store(batch)
+
+    def _store(self, batch: list[tuple[InboundMessage, Future]]) -> None:
+        outcomes: list[Outcome] = []
+        try:
+            with self.app.app_context():
+                try:
+                    self._add_batch(batch, outcomes)
+                    db.session.commit()
+                except BaseException:
+                    db.session.rollback()  # explicitly: after a failed commit, remove() alone leaves the transaction open
+                    raise
+                finally:
+                    db.session.remove()
+        except Exception as error:  # nothing of the batch is kept
+            for outcome in outcomes:
+                self._delete_files(outcome.documents)
+            for _, reply in batch:
+                if not reply.done():
+                    reply.set_exception(error)
+            return
+        for outcome in outcomes:
+            if outcome.note:
+                log.info("inbound: %s", outcome.note)
+            outcome.reply.set_result(outcome.text)
+
+    def _add_batch(self, batch: list[tuple[InboundMessage, Future]], outcomes: list[Outcome]) -> None:
+        """Each message's files written and rows added to the session, its outcome appended to `outcomes`."""
+        client_ids = {i for message, _ in batch for i in message.client_ids}
+        allowed_senders = self._allowed_senders(client_ids)
+        stored = self._already_stored(client_ids, {message.message_id for message, _ in batch} - {None})
+        refusals = Counter()
+        for message, reply in batch:
+            its_allowed_senders = {i: allowed_senders[i] for i in message.client_ids if i in allowed_senders}
+            try:
+                outcomes.append(self._add(message, reply, its_allowed_senders, stored, refusals))
+            except Exception as error:  # this message's alone: the others go on
+                reply.set_exception(error)
+        for client_id, count in refusals.items():
+            db.session.execute(sa.update(Client).where(Client.id == client_id)
+                               .values(refused_senders_count=Client.refused_senders_count + count))
+
+    @staticmethod
+    def _allowed_senders(client_ids: set[int]) -> dict[int, list[AllowedSender]]:
+        """The allowed senders of each of these clients (those that still exist)."""
+        allowed_senders = {}
+        for client_id, rule in db.session.execute(sa.select(Client.id, AllowedSender).outerjoin(Client.allowed_senders)
+                                                  .where(Client.id.in_(client_ids))):
+            rules = allowed_senders.setdefault(client_id, [])
+            if rule is not None:
+                rules.append(rule)
+        return allowed_senders
+
+    @staticmethod
+    def _already_stored(client_ids: set[int], message_ids: set[str]) -> set[tuple[int, str]]:
+        """(client id, Message-ID) of the messages stored before: a message delivered again (our 250 lost) is not stored twice."""
+        if not message_ids:
+            return set()
+        return {tuple(row) for row in db.session.execute(sa.select(Document.client_id, Document.message_id).distinct().where(
+            Document.client_id.in_(client_ids), Document.message_id.in_(message_ids)))}
+
+    def _add(self, message: InboundMessage, reply: Future, allowed_senders: dict[int, list[AllowedSender]],
+             stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
+        """Write the message's files and add its rows to the session (its refusals counted in `refusals`);
+        `allowed_senders` by client, for the message's clients."""
+        accepted = [client_id for client_id, rules in allowed_senders.items() if message.is_allowed_by(rules)]
+        refused = [RefusedSender(client_id=client_id, envelope_sender=message.envelope_sender[:254] or None,
+                                 header_from=message.header_from[:254] or None, subject=message.subject or None)
+                   for client_id in allowed_senders if client_id not in accepted]
+        for refusal in refused:
+            log.info("inbound: refused %s (envelope %s) for client %d: not an allowed sender",
+                     message.header_from, message.envelope_sender, refusal.client_id)
+        if not accepted:
+            outcome = Outcome(reply, f"550 5.7.1 {message.sender or 'This sender'} may not send documents to this mailbox", [])
+        elif not message.pairs:
+            outcome = Outcome(reply, "550 5.6.0 No attachment found: send the documents as attachments", [])
+        else:
+            new = [client_id for client_id in accepted if (client_id, message.message_id) not in stored]
+            documents = self._write_files(message, new)
+            if message.message_id:
+                stored.update((client_id, message.message_id) for client_id in new)
+            outcome = Outcome(reply, f"250 OK: {len(documents)} document(s) received", documents,
+                              f"{len(documents)} document(s) from {message.sender} for client(s) "
+                              + ", ".join(map(str, accepted)))
+        db.session.add_all(refused + outcome.documents)
+        refusals.update(refusal.client_id for refusal in refused)
+        return outcome
+
+    def _write_files(self, message: InboundMessage, client_ids: list[int]) -> list[Document]:
+        documents = []
+        try:
+            for client_id in client_ids:
+                for part, ubl in message.pairs:
+                    document = Document(client_id=client_id, filename=part.filename, content_type=part.content_type,
+                                        size=len(part.data), sender=message.sender[:254] or None,
+                                        message_id=message.message_id, doc_type=DocumentType.PURCHASE.value,
+                                        status=DocumentStatus.INBOX.value, received_at=utcnow(),
+                                        storage_path=self.store.save(client_id, part.filename, part.data))
+                    documents.append(document)
+                    if ubl is not None:
+                        document.ubl_storage_path = self.store.save(client_id, ubl.filename, ubl.data)
+                        document.ubl_filename = ubl.filename
+        except BaseException:
+            self._delete_files(documents)
+            raise
+        return documents
+
+    def _delete_files(self, documents: list[Document]) -> None:
+        for document in documents:
+            for path in (document.storage_path, document.ubl_storage_path):
+                if path:
+                    self.store.delete(path)
+
+
 class InboundHandler:
     """aiosmtpd handler; `app` gives the configuration and the database."""
 
     def __init__(self, app, workers: int = 4):
         self.app = app
-        self.store = DocumentStore.from_config(app.config)
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound-db")
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound")
+        self.writer = InboxWriter(app, DocumentStore.from_config(app.config))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.writer.close()
 
     async def _db(self, fn, *args):
         def call():
@@ -139,8 +327,10 @@ class InboundHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        message = await asyncio.get_running_loop().run_in_executor(
+            self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
         try:
-            return await self._db(self._receive, envelope.mail_from or "", envelope.client_ids, envelope.content)
+            return await asyncio.wrap_future(self.writer.submit(message))
         except SQLAlchemyError as error:
             log.warning("inbound: database unavailable at DATA from %s: %s", envelope.mail_from, error)
             return TEMPORARY
@@ -151,71 +341,19 @@ class InboundHandler:
             Client.inbound_email == address.strip().lower())).first()
         return tuple(row) if row else None
 
-    def _receive(self, envelope_sender: str, client_ids: list[int], content: bytes) -> str:
-        # compat32: a third faster than policy.default on a 200 KB attachment, and only these headers are read
-        message = message_from_bytes(content, policy=policy.compat32)
-        header_from = (parseaddr(_text(message.get("From")))[1] or "").lower()
-        senders = [a for a in (header_from, envelope_sender.lower()) if a]
-        subject = _text(message.get("Subject"))[:200]
-        message_id = str(message.get("Message-ID", "")).strip()[:255] or None
-        clients = db.session.scalars(sa.select(Client).where(Client.id.in_(set(client_ids)))
-                                     .options(selectinload(Client.allowed_senders))).all()
-        accepted, refused = [], []
-        for client in clients:
-            allowed = any(rule.matches(a) for rule in client.allowed_senders for a in senders)
-            (accepted if allowed else refused).append(client)
-        self._log_refusals(refused, envelope_sender, header_from, subject)
-        if not accepted:
-            db.session.commit()
-            return f"550 5.7.1 {header_from or envelope_sender or 'This sender'} may not send documents to this mailbox"
-        pairs = pair_ubl(attachments(message))
-        if not pairs:
-            db.session.commit()
-            return "550 5.6.0 No attachment found: send the documents as attachments"
-        written = []
-        try:
-            stored = 0
-            for client in accepted:
-                if message_id and db.session.scalar(sa.select(Document.id).where(
-                        Document.client_id == client.id, Document.message_id == message_id).limit(1)):
-                    continue  # the same message again (our 250 was lost): already stored
-                for part, ubl in pairs:
-                    document = Document(client_id=client.id, filename=part.filename, content_type=part.content_type,
-                                        size=len(part.data), sender=header_from or envelope_sender or None,
-                                        message_id=message_id, doc_type=DocumentType.PURCHASE.value,
-                                        status=DocumentStatus.INBOX.value, received_at=utcnow())
-                    document.storage_path = self.store.save(client.id, part.filename, part.data)
-                    written.append(document.storage_path)
-                    if ubl is not None:
-                        document.ubl_storage_path = self.store.save(client.id, ubl.filename, ubl.data)
-                        document.ubl_filename = ubl.filename
-                        written.append(document.ubl_storage_path)
-                    db.session.add(document)
-                    stored += 1
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            for path in written:
-                self.store.delete(path)
-            raise
-        log.info("inbound: %d document(s) from %s for client(s) %s", stored, header_from or envelope_sender,
-                 ", ".join(str(c.id) for c in accepted))
-        return f"250 OK: {stored} document(s) received"
 
-    @staticmethod
-    def _log_refusals(clients, envelope_sender: str, header_from: str, subject: str) -> None:
-        for client in clients:
-            log.info("inbound: refused %s (envelope %s) for client %d: not an allowed sender",
-                     header_from, envelope_sender, client.id)
-            db.session.add(RefusedSender(client_id=client.id, envelope_sender=envelope_sender[:254] or None,
-                                         header_from=header_from[:254] or None, subject=subject or None))
-            db.session.execute(sa.update(Client).where(Client.id == client.id)
-                               .values(refused_senders_count=Client.refused_senders_count + 1))
+class InboundController(Controller):
+    def factory(self) -> ChunkedDataSMTP:
+        return ChunkedDataSMTP(self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert)
+        self.handler.close()
 
 
 def controller(app, host: str | None = None, port: int | None = None) -> Controller:
     """The listener, ready to start() (in a thread of its own) and stop()."""
-    return Controller(
+    return InboundController(
         InboundHandler(app), hostname=host or app.config["INBOUND_SMTP_HOST"], port=port or app.config["INBOUND_SMTP_PORT"],
         data_size_limit=app.config["INBOUND_MAX_MESSAGE_BYTES"], ident="ClientDesk inbound", timeout=120,
     )
@@ -234,4 +372,3 @@ def serve(app, host: str | None = None, port: int | None = None) -> None:
         stop.wait()
     finally:
         listener.stop()
-        listener.handler.executor.shutdown(wait=True)
