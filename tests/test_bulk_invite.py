@@ -93,3 +93,20 @@ def test_audit_records_only_what_changed(app, make, store):
     assert store.count(AuditEvent, object_type="client", action="update") == 0
     store.run(lambda session: setattr(session.get(Client, acme.id), "name", "Beta BV"))
     assert store.one(AuditEvent, object_type="client", action="update").changes == {"name": ["Alpha BV", "Beta BV"]}
+
+
+def test_resend_voids_the_old_links_and_audits_what_changed(app, make, supervisor, store):
+    ids = [make.client().id for _ in range(2)]
+    run_job(app, supervisor, ids)
+    first = {client_id: store.one(Invitation, client_id=client_id) for client_id in ids}
+    result, _ = run_job(app, supervisor, ids, action="resend")
+    assert result == {"done": 2, "skipped": 0, "failed": 0}
+    for client_id in ids:
+        old, new = sorted(store.all(Invitation, client_id=client_id), key=lambda invitation: invitation.id)
+        assert old.id == first[client_id].id and old.status == "voided" and old.voided_at is not None
+        assert new.status == "sent" and new.token_hash != old.token_hash
+        client = store.get(Client, client_id)
+        assert client.status == "invited" and client.invitation_expires_at == new.expires_at
+        event = store.one(AuditEvent, client_id=client_id, action="resend")
+        assert set(event.changes) == {"invited_at", "invitation_expires_at"}  # the status did not change
+        assert event.changes["invitation_expires_at"] == [old.expires_at.isoformat(), new.expires_at.isoformat()]

@@ -1,6 +1,6 @@
 """Lifecycle actions on selected clients, as one bulk task: rows in chunks, each chunk one transaction
-(its clients, contacts and invitations loaded by three queries, changed by one flush), then that chunk's
-invitation e-mails over one SMTP connection, then one statement marking them sent.
+(its clients, contacts and invitations loaded by three queries, changed by a few statements for all of
+them), then that chunk's invitation e-mails over one SMTP connection, then one statement marking them sent.
 
 Idempotent: a row whose state no longer allows the action is skipped with its reason; a rerun after
 a crash re-sends invitations whose e-mail never left (with a fresh token, the old one never having
@@ -38,12 +38,13 @@ def _load_chunk(ids):
 def _apply(action: str, clients, task, outcome) -> list[tuple[Invitation, str]]:
     """Apply the action to the chunk's clients; returns the invitations to e-mail."""
     done, refused = ClientLifecycle.apply_many(action, clients, by=task.user, task_id=task.id)
-    for client, error in refused:
-        rerun = ClientLifecycle.reissue_unsent(client, task.id, by=task.user) if action in SENDS_MAIL else None
-        if rerun is None:
-            outcome["skipped"].append({"client_id": client.id, "client": client.name, "reason": str(error)})
-        else:
-            done.append((client, rerun))
+    if action in SENDS_MAIL:
+        reissued = ClientLifecycle.reissue_unsent([client for client, _error in refused], task.id, by=task.user)
+        done += reissued
+        completed = {client for client, _result in reissued}
+        refused = [(client, error) for client, error in refused if client not in completed]
+    outcome["skipped"] += [{"client_id": client.id, "client": client.name, "reason": str(error)}
+                           for client, error in refused]
     if action in SENDS_MAIL:
         return [result for _client, result in done]
     outcome["done"] += len(done)
