@@ -20,24 +20,34 @@ def free_port() -> int:
 
 
 class _Collect:
-    def __init__(self, inbox, delay):
-        self.inbox = inbox
-        self.delay = delay
+    def __init__(self, server):
+        self.server = server
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.server.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        self.inbox.append(message_from_bytes(envelope.content, policy=policy.default))
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        if self.server.on_message is not None:
+            self.server.on_message(message)
+        self.server.messages.append(message)
         return "250 Message accepted for delivery"
 
 
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that keeps what it receives; can be stopped and started again."""
 
-    def __init__(self, delay: float = 0):
+    def __init__(self, delay: float = 0, refuse=(), on_message=None):
         self.port = free_port()
         self.messages = []
         self.delay = delay  # seconds per message, to make a slow mail server
+        self.refuse = set(refuse)  # recipient addresses answered 550
+        self.on_message = on_message  # called with each message as it arrives, before it is accepted
         self.controller = None
 
     @property
@@ -45,7 +55,7 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self):
-        self.controller = Controller(_Collect(self.messages, self.delay), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(_Collect(self), hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self
 

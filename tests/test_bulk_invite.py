@@ -1,5 +1,6 @@
 """The bulk lifecycle job's cost does not grow with its rows: statements per chunk, not per client
-(bench/bulk_invite.py measures the rate; these guard its reasons)."""
+(bench/bulk_invite.py measures the rate; these guard its reasons). Its e-mails go out from another thread
+while it goes on: each outcome still lands on its own invitations, after the commit, whatever fails."""
 import uuid
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -93,3 +94,126 @@ def test_audit_records_only_what_changed(app, make, store):
     assert store.count(AuditEvent, object_type="client", action="update") == 0
     store.run(lambda session: setattr(session.get(Client, acme.id), "name", "Beta BV"))
     assert store.one(AuditEvent, object_type="client", action="update").changes == {"name": ["Alpha BV", "Beta BV"]}
+
+
+def _email_of(client) -> str:
+    return client.contacts[0].email
+
+
+def test_each_chunk_outcome_is_recorded_on_its_own_invitations(app, make, supervisor, store, monkeypatch):
+    """A chunk's e-mails are sent while the next chunk is applied: refusals land on the right clients."""
+    from tests.servers import SmtpServer
+
+    clients = [make.client() for _ in range(5)]
+    refused = {clients[1].id, clients[2].id, clients[4].id}  # one in each chunk
+    server = SmtpServer(refuse={_email_of(c) for c in clients if c.id in refused}).start()
+    try:
+        monkeypatch.setitem(app.config, "MAIL_URL", server.url)
+        monkeypatch.setattr(job, "CHUNK", 2)
+        result, _ = run_job(app, supervisor, [c.id for c in clients])
+    finally:
+        server.stop()
+    assert result == {"done": 2, "skipped": 0, "failed": 3}
+    assert sorted(m["To"] for m in server.messages) == sorted(_email_of(c) for c in clients if c.id not in refused)
+    for client in clients:
+        invitation = store.one(Invitation, client_id=client.id)
+        if client.id in refused:
+            assert invitation.status == "failed" and "refused" in invitation.error
+            assert store.one(AuditEvent, client_id=client.id, action="invitation_failed").changes["to"] == _email_of(client)
+        else:
+            assert invitation.status == "sent" and invitation.error is None
+            assert store.count(AuditEvent, client_id=client.id, action="invitation_failed") == 0
+    task = store.one(Task)
+    assert sorted(f["client_id"] for f in task.result["failed"]) == sorted(refused)
+    assert task.progress_done == 5 and "3 invitation e-mails could not be sent" in task.error
+
+
+def test_no_email_leaves_before_its_invitation_is_committed(app, app_config, make, supervisor, monkeypatch):
+    """Read from another connection as each message arrives: its client is invited and audited already,
+    however slow the commit (the e-mails go out from another thread)."""
+    import time
+
+    from sqlalchemy.orm import Session
+
+    from tests.servers import SmtpServer
+
+    engine = sa.create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
+    seen = []
+
+    def slow_commit(session):
+        time.sleep(0.1)
+
+    def committed_state(message):
+        with engine.connect() as connection:
+            seen.append(connection.execute(sa.text(
+                "SELECT client.status, (SELECT count(*) FROM audit_event WHERE audit_event.client_id = client.id"
+                " AND action = 'invite') FROM client JOIN contact ON contact.client_id = client.id"
+                " WHERE contact.email = :to"), {"to": message["To"]}).one())
+
+    ids = [make.client().id for _ in range(5)]
+    server = SmtpServer(on_message=committed_state).start()
+    sa.event.listen(Session, "before_commit", slow_commit)
+    try:
+        monkeypatch.setitem(app.config, "MAIL_URL", server.url)
+        monkeypatch.setattr(job, "CHUNK", 2)
+        result, _ = run_job(app, supervisor, ids)
+    finally:
+        sa.event.remove(Session, "before_commit", slow_commit)
+        server.stop()
+        engine.dispose()
+    assert result["done"] == 5
+    assert [tuple(row) for row in seen] == [("invited", 1)] * 5
+
+
+def test_a_failure_while_a_chunk_is_on_its_way_out_still_records_it(app, make, supervisor, store, monkeypatch):
+    """The next chunk fails while the previous one's e-mails are being sent: those are still marked sent
+    (the rerun does not send them again), the failed chunk is undone, and the rerun completes the task."""
+    from clientdesk.lifecycle import ClientLifecycle
+    from tests.servers import SmtpServer
+
+    clients = [make.client() for _ in range(4)]
+    server = SmtpServer(delay=0.1).start()  # the first chunk is still being sent when the second one fails
+    apply_many = ClientLifecycle.apply_many
+    calls = []
+
+    def second_chunk_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        return apply_many(*args, **kwargs)
+
+    try:
+        monkeypatch.setitem(app.config, "MAIL_URL", server.url)
+        monkeypatch.setattr(job, "CHUNK", 2)
+        monkeypatch.setattr(ClientLifecycle, "apply_many", second_chunk_fails)
+        with pytest.raises(RuntimeError, match="went away"):
+            run_job(app, supervisor, [c.id for c in clients])
+        assert [store.one(Invitation, client_id=c.id).status for c in clients[:2]] == ["sent", "sent"]
+        assert [store.get(Client, c.id).status for c in clients[2:]] == ["created", "created"]
+        task = store.one(Task)
+        assert task.status == "failed" and task.progress_done == 2
+
+        with app.app_context():
+            job.run_bulk_action(task.id, "invite", [c.id for c in clients])
+    finally:
+        server.stop()
+    assert sorted(m["To"] for m in server.messages) == sorted(_email_of(c) for c in clients)  # each one once
+    assert all(store.one(Invitation, client_id=c.id).status == "sent" for c in clients)
+    assert store.get(Task, task.id).status == "finished"
+
+
+def test_resend_voids_the_old_links_and_audits_what_changed(app, make, supervisor, store):
+    ids = [make.client().id for _ in range(2)]
+    run_job(app, supervisor, ids)
+    first = {client_id: store.one(Invitation, client_id=client_id) for client_id in ids}
+    result, _ = run_job(app, supervisor, ids, action="resend")
+    assert result == {"done": 2, "skipped": 0, "failed": 0}
+    for client_id in ids:
+        old, new = sorted(store.all(Invitation, client_id=client_id), key=lambda invitation: invitation.id)
+        assert old.id == first[client_id].id and old.status == "voided" and old.voided_at is not None
+        assert new.status == "sent" and new.token_hash != old.token_hash
+        client = store.get(Client, client_id)
+        assert client.status == "invited" and client.invitation_expires_at == new.expires_at
+        event = store.one(AuditEvent, client_id=client_id, action="resend")
+        assert set(event.changes) == {"invited_at", "invitation_expires_at"}  # the status did not change
+        assert event.changes["invitation_expires_at"] == [old.expires_at.isoformat(), new.expires_at.isoformat()]

@@ -244,7 +244,7 @@ def _portfolio(app, make, store) -> dict:
         client = s.get(Client, invited.id)
         for contact in client.contacts:
             contact.language = "nl-BE"
-        invitation, _token = Invitation.issue(client, client.primary_contact, by=s.get(User, staff.id))
+        invitation, _token = Invitation.issue_many([client], by=s.get(User, staff.id))[0]
         client.status, client.invitation_expires_at = "invited", invitation.expires_at
         invitation.status = "sent"
         s.get(Client, created.id).firm_contact_id = staff.id
@@ -350,7 +350,7 @@ def _public_pages(app, store, language) -> list:
     def invitation(status="sent", expires_in=21):
         def issue(s):
             client = s.query(Client).filter_by(status="invited").first()
-            invitation, token = Invitation.issue(client, client.primary_contact)
+            invitation, token = Invitation.issue_many([client])[0]
             invitation.status = status
             invitation.expires_at = utcnow() + timedelta(days=expires_in)
             return token
@@ -447,7 +447,7 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
 
     def invite(s):
         db_client = s.get(Client, invited.id)
-        invitation, token = Invitation.issue(db_client, db_client.primary_contact)
+        invitation, token = Invitation.issue_many([db_client])[0]
         invitation.status = "sent"
         return token
 
@@ -497,7 +497,7 @@ def test_the_invitation_e_mail_is_in_the_contact_s_language(app, make, store, lo
     def build(s):
         contact = s.get(Client, client.id).primary_contact
         contact.language = locale
-        invitation, token = Invitation.issue(s.get(Client, client.id), contact)
+        invitation, token = Invitation.issue_many([s.get(Client, client.id)])[0]
         invitation.expires_at = utcnow().replace(month=3, day=20, hour=12)
         with force_locale("nl_BE"):  # whoever sends it, in whatever language
             return invitation_mail(invitation, token)

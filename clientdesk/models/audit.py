@@ -190,20 +190,20 @@ def _record(session: Session, flush_context) -> None:
 _AS_IS = (str, int, bool, dict)  # values json writes as they are (a dict: a row created with the object)
 
 
+def _stamp(action: str) -> dict:
+    """What the audit rows of one bulk write share: when, who, under which action."""
+    actor = current_actor()
+    return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
+            "actor": actor.email if actor is not None else SYSTEM, "action": action}
+
+
 def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
     """Audit rows for rows inserted with Core (which bypasses the flush hook), in the hook's format.
 
     `objects` yields (object_id, object_repr, client_id, inserted column values; a dict value holds the
     values of a row created with it); insert the result into `audit_event` in the same transaction.
     """
-    actor = current_actor()
-    common = {
-        "at": utcnow(),
-        "actor_id": actor.id if actor is not None else None,
-        "actor": actor.email if actor is not None else SYSTEM,
-        "action": action,
-        "object_type": object_type,
-    }
+    common = {**_stamp(action), "object_type": object_type}
     return [
         {
             **common,
@@ -217,6 +217,24 @@ def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
         }
         for object_id, object_repr, client_id, values in objects
     ]
+
+
+def bulk_updated_events(action: str, objects, values: dict) -> list[dict]:
+    """Audit rows for `values` written to the loaded `objects` by one UPDATE (which bypasses the flush hook), in
+    the hook's format: only the values that change. Call it before the UPDATE, while the objects hold the old
+    values; insert the result into `audit_event` in the same transaction."""
+    stamp = _stamp(action)
+    events = []
+    for obj in objects:
+        secret = getattr(type(obj), "__audit_secret__", ())
+        skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+        changes = {key: "(changed)" if key in secret else [_plain(getattr(obj, key)), _plain(value)]
+                   for key, value in values.items() if key not in skipped and getattr(obj, key) != value}
+        if changes:
+            events.append({**stamp, "object_type": obj.__tablename__, "object_id": str(obj.id),
+                           "object_repr": str(obj)[:200], "client_id": _client_id(obj),
+                           "changes_json": json.dumps(changes, default=str)})
+    return events
 
 
 def record(action: str, obj, changes: dict | None = None) -> None:

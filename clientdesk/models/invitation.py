@@ -3,7 +3,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
@@ -31,7 +33,9 @@ class Invitation(Timestamps, db.Model):
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
     contact_id = db.Column(db.ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
-    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    # Unique and set by the app: it ties the rows of a many-row INSERT ... RETURNING to their parameters, so
+    # SQLite (which does not promise their order) takes a batch of invitations in one statement, not one each.
+    token_hash = db.Column(db.String(64), nullable=False, unique=True, insert_sentinel=True)
     status = db.Column(db.String(8), nullable=False, default=InvitationStatus.PENDING.value)
     expires_at = db.Column(db.DateTime, nullable=False)
     sent_at = db.Column(db.DateTime)
@@ -50,18 +54,21 @@ class Invitation(Timestamps, db.Model):
         return f"Invitation #{self.id} ({self.status})"
 
     @classmethod
-    def issue(cls, client, contact, by=None) -> tuple["Invitation", str]:
-        """A new invitation of `client` (first in its invitations, newest first) and its clear-text token
-        (only ever in the e-mail)."""
-        token = secrets.token_urlsafe(32)
-        invitation = cls(
-            contact=contact,
-            token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(days=INVITATION_VALID_DAYS),
-            created_by=by,
-        )
-        client.invitations.insert(0, invitation)  # also sets invitation.client, and adds it to the client's session
-        return invitation, token
+    def issue_many(cls, clients, by=None, task_id: str | None = None) -> list[tuple["Invitation", str]]:
+        """A new invitation for each client, to its primary contact, all valid until the same moment, and its
+        clear-text token (only ever in the e-mail): one INSERT, whose RETURNING gives the objects (no flush;
+        the clients' `invitations` lists do not show them until reloaded)."""
+        expires_at = utcnow() + timedelta(days=INVITATION_VALID_DAYS)
+        contacts = [client.primary_contact for client in clients]
+        tokens = [secrets.token_urlsafe(32) for _client in clients]
+        rows = [{"client_id": client.id, "contact_id": contact.id, "token_hash": hash_token(token),
+                 "expires_at": expires_at, "created_by_id": by.id if by is not None else None, "task_id": task_id}
+                for client, contact, token in zip(clients, contacts, tokens)]
+        invitations = db.session.scalars(sa.insert(cls).returning(cls, sort_by_parameter_order=True), rows).all()
+        for invitation, client, contact in zip(invitations, clients, contacts):
+            set_committed_value(invitation, "client", client)  # as loaded: no change to flush
+            set_committed_value(invitation, "contact", contact)
+        return list(zip(invitations, tokens))
 
     @classmethod
     def by_token(cls, token: str) -> "Invitation | None":
