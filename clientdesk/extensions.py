@@ -18,8 +18,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-SQLITE_CACHE_KIB = 32 * 1024  # per connection
-
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 login_manager = LoginManager()
@@ -29,13 +27,10 @@ babel = Babel()
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: enforce foreign keys (as PostgreSQL does), let readers work during a write (WAL), and keep
-    the pages a request reads in memory: with the default 2 MB cache a list of tens of thousands of clients
-    reads its indexes again from the file at every request (pages are allocated only as they are read)."""
+    """SQLite: enforce foreign keys (as PostgreSQL does) and let readers work during a write (WAL)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()

@@ -211,20 +211,19 @@ class ClientLifecycle:
                 refused.append((client, error))
                 continue
             eligible.append(client)
-        if action in _INVITING:
-            return list(zip(eligible, _INVITING[action](eligible, by, task_id))), refused
         with audit_action(action):
-            done = [(client, _CHANGES[action](client, by, task_id)) for client in eligible]
+            if action in _INVITING:
+                done = list(zip(eligible, _INVITING[action](eligible, by, task_id)))
+            else:
+                done = [(client, _CHANGES[action](client, by, task_id)) for client in eligible]
             db.session.flush()
         return done, refused
 
     @classmethod
     def _transition(cls, action: str, client: Client, by=None):
         getattr(cls, f"check_{action}")(client)
-        if action in _INVITING:
-            return _INVITING[action]([client], by, None)[0]
         with audit_action(action):
-            result = _CHANGES[action](client, by, None)
+            result = _INVITING[action]([client], by, None)[0] if action in _INVITING else _CHANGES[action](client, by, None)
             db.session.flush()
         return result
 
@@ -236,7 +235,8 @@ class ClientLifecycle:
         unsent = [client for client in clients if client.status == ClientStatus.INVITED
                   and (current := client.current_invitation) is not None
                   and current.status == InvitationStatus.PENDING and current.task_id == task_id]
-        return list(zip(unsent, _resend(unsent, by, task_id)))
+        with audit_action("resend"):
+            return list(zip(unsent, _resend(unsent, by, task_id)))
 
     @staticmethod
     def accept(invitation: Invitation, password: str) -> Client:

@@ -87,6 +87,14 @@ def client_search_condition(query: str, dialect: str):
     return sa.and_(sa.true(), *conditions)
 
 
+def search_counted_with_page(dialect: str) -> bool:
+    """Whether the client list counts a search's matches with its page (count(*) OVER ()) rather than by a
+    query of their own. SQLite: yes, its full-text index is then read once instead of twice. PostgreSQL: no,
+    the page alone walks the name index and stops at its 25th match, where a count beside it has every match
+    read and sorted (100,000 clients: 90 ms instead of 30)."""
+    return dialect == "sqlite"
+
+
 def search_text(name, enterprise_number, vat_number, external_reference, internal_reference, emails) -> str:
     """What a client's search text holds (also used by the import, whose inserts bypass the ORM)."""
     parts = [name, enterprise_number, vat_number, external_reference, internal_reference, *emails]

@@ -202,6 +202,61 @@ def test_a_failure_while_a_chunk_is_on_its_way_out_still_records_it(app, make, s
     assert store.get(Task, task.id).status == "finished"
 
 
+def test_a_job_timeout_while_the_server_answers_still_records_that_chunk(app, make, supervisor, store, monkeypatch):
+    """RQ's job timeout is raised in the job's thread, most likely while it waits for the sender thread: the
+    chunk it waited for is recorded all the same, so the rerun sends none of its e-mails again."""
+    from concurrent.futures import Future
+
+    from tests.servers import SmtpServer
+
+    clients = [make.client() for _ in range(4)]
+    result = Future.result
+    waits = []
+
+    def timeout_on_first_wait(future, timeout=None):
+        waits.append(1)
+        if len(waits) == 1:
+            raise TimeoutError("job exceeded its maximum run time")
+        return result(future, timeout)
+
+    server = SmtpServer(delay=0.05).start()
+    try:
+        monkeypatch.setitem(app.config, "MAIL_URL", server.url)
+        monkeypatch.setattr(job, "CHUNK", 2)
+        monkeypatch.setattr(Future, "result", timeout_on_first_wait)
+        with pytest.raises(TimeoutError):
+            run_job(app, supervisor, [c.id for c in clients])
+        monkeypatch.setattr(Future, "result", result)
+        assert [store.one(Invitation, client_id=c.id).status for c in clients] == ["sent"] * 4
+        with app.app_context():
+            job.run_bulk_action(store.one(Task).id, "invite", [c.id for c in clients])
+    finally:
+        server.stop()
+    assert sorted(m["To"] for m in server.messages) == sorted(_email_of(c) for c in clients)  # each one once
+
+
+def test_a_sender_that_gives_up_midway_marks_its_chunk_failed(app, make, supervisor, store, monkeypatch):
+    from clientdesk.services.mail import Mailer
+
+    clients = [make.client() for _ in range(3)]
+    send_many = Mailer.send_many
+
+    def first_chunk_breaks(mailer, mails):
+        if any(mail.to == _email_of(clients[0]) for mail in mails):
+            raise ConnectionResetError("reset by peer")
+        return send_many(mailer, mails)
+
+    monkeypatch.setattr(job, "CHUNK", 2)
+    monkeypatch.setattr(Mailer, "send_many", first_chunk_breaks)
+    result, _ = run_job(app, supervisor, [c.id for c in clients])
+
+    assert result == {"done": 1, "skipped": 0, "failed": 2}
+    for client in clients[:2]:
+        invitation = store.one(Invitation, client_id=client.id)
+        assert invitation.status == "failed" and "may not have been sent: ConnectionResetError" in invitation.error
+    assert store.one(Invitation, client_id=clients[2].id).status == "sent"
+
+
 def test_resend_voids_the_old_links_and_audits_what_changed(app, make, supervisor, store):
     ids = [make.client().id for _ in range(2)]
     run_job(app, supervisor, ids)

@@ -172,6 +172,21 @@ def test_a_search_counts_its_matches_on_every_page(make, as_user, teams):
     assert sorted(listed_names(pages[0]) + listed_names(pages[1])) == [f"Peeters {n:02d} BV" for n in range(27)]
 
 
+def test_each_row_links_to_its_own_client_and_back_to_the_search(make, as_user, teams):
+    gent, _liege = teams
+    ids = {make.client(gent, name=f"Peeters row{n} BV").id for n in range(3)}
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+
+    html = supervisor.get("/admin/client/?search=row").get_data(as_text=True)
+
+    links = re.findall(r'href="/admin/client/(details|edit)/\?id=(\d+)&amp;url=([^"]+)"', html)
+    assert {(kind, int(pk)) for kind, pk, _ in links} == {(kind, pk) for kind in ("details", "edit") for pk in ids}
+    assert {back for _, _, back in links} == {"/admin/client/?search%3Drow"}
+    assert sorted(re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)) == sorted(map(str, ids))
+    assert sorted(re.findall(r'name="id" value="(\d+)"><input type="hidden" name="next" value="/admin/client/\?search=row"',
+                             html)) == sorted(map(str, ids))  # the favourite stars
+
+
 def test_filter_by_status_and_group(make, as_user, teams):
     gent, liege = teams
     make.client(gent, name="Active Gent BV", status="active")

@@ -399,7 +399,8 @@ def test_running_the_import_again_launches_invitations_it_could_not_launch(app, 
     batch = run_import(app, path, admin)
     assert (batch.status, batch.invite_task_id) == (ImportStatus.IMPORTED, None) and batch.invite_error
 
-    monkeypatch.setattr(tasks, "require_queue", real_require_queue)  # the queue is back: "Run again"
+    # The job runs again (a worker that died after the import's commit, its task run again), the queue back:
+    monkeypatch.setattr(tasks, "require_queue", real_require_queue)
     with app.app_context():
         again = run_batch(batch.id)
         assert again.invite_task_id is not None and again.invite_error is None

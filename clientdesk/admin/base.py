@@ -6,8 +6,8 @@ values) through `scope()`, which applies `scoping.client_condition`; an id outsi
 answers 404.
 """
 import re
+import secrets
 from datetime import date, datetime
-from urllib.parse import quote
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
@@ -63,18 +63,31 @@ class DynamicOptionsFilter(FilterEqual):
             return -1  # matches nothing; an unknown value is not an error page
 
 
-ROW_ID = "__row_id__"  # stands for the row's id in a URL that row_url builds once per request
+def per_request(key, build):
+    """What every row of a list may repeat (a translated badge, a URL, a form), built once per request."""
+    values = g.setdefault("per_request", {})
+    if key not in values:
+        values[key] = build()
+    return values[key]
 
 
-def row_url(endpoint: str, row_id, id_arg: str = "id", **values) -> str:
+def row_id_placeholder() -> str:
+    """What stands for a row's id in markup made once per request (see for_row). Random, so that nothing a user
+    typed (a search that ends up in a link's return URL) can be taken for it."""
+    return per_request("row-id", lambda: f"row{secrets.token_hex(8)}")
+
+
+def for_row(markup: str, row_id: int) -> str:
+    """Markup made once per request with row_id_placeholder(), for one row."""
+    return markup.replace(row_id_placeholder(), str(int(row_id)))
+
+
+def row_url(endpoint: str, row_id: int, id_arg: str = "id", **values) -> str:
     """`url_for(endpoint, <id_arg>=row_id, **values)` for a row of a list. A list page links every row to the
-    same few endpoints and url_for costs more than the rest of a cell, so each URL is built once per request
-    and the row's id put in."""
-    urls = g.setdefault("row_urls", {})
-    key = (endpoint, id_arg, *sorted(values.items()))
-    if key not in urls:
-        urls[key] = url_for(endpoint, **{id_arg: ROW_ID}, **values)
-    return urls[key].replace(f"{id_arg}={ROW_ID}", f"{id_arg}={quote(str(row_id), safe='')}")
+    same few endpoints and url_for costs more than the rest of a cell: each URL is built once per request."""
+    url = per_request(("url", endpoint, id_arg, *sorted(values.items())),
+                      lambda: url_for(endpoint, **{id_arg: row_id_placeholder()}, **values))
+    return for_row(url, row_id)
 
 
 class LinkRowAction(BaseListRowAction):

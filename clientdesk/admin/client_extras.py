@@ -4,7 +4,7 @@ and reaches the client through the view's scoped get_one."""
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, request
+from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,7 +15,7 @@ from ..auth import safe_next_url
 from ..extensions import db
 from ..models import Client, ClientNote, Role, SavedFilter, client_favourites
 from ..models.audit import audit_action
-from .base import ROW_ID
+from .base import for_row, per_request, row_id_placeholder
 
 # List arguments a saved view may keep (filters are flt<n>_<name>).
 VIEW_ARGUMENTS = ("search", "sort", "desc", "page_size")
@@ -24,18 +24,15 @@ MAX_NOTE_LENGTH = 5000
 
 def favourite_ids() -> set[int]:
     """The signed-in user's favourite clients, read once per request."""
-    if "favourite_ids" not in g:
-        g.favourite_ids = set(db.session.scalars(
-            sa.select(client_favourites.c.client_id).where(client_favourites.c.user_id == current_user.id)))
-    return g.favourite_ids
+    return per_request("favourite-ids", lambda: set(db.session.scalars(
+        sa.select(client_favourites.c.client_id).where(client_favourites.c.user_id == current_user.id))))
 
 
 def favourite_star(view, client) -> Markup:
     """The star before a client's name: a one-button form that adds or removes the favourite (a list draws
     it on every row: its markup is made once per request, the row's id put in)."""
-    if "favourite_forms" not in g:
-        g.favourite_forms = {on: _favourite_form(view, on) for on in (True, False)}
-    return Markup(g.favourite_forms[client.id in favourite_ids()].replace(ROW_ID, str(int(client.id))))
+    on = client.id in favourite_ids()
+    return Markup(for_row(per_request(("favourite-form", on), lambda: _favourite_form(view, on)), client.id))
 
 
 def _favourite_form(view, on: bool) -> str:
@@ -46,7 +43,7 @@ def _favourite_form(view, on: bool) -> str:
         '<input type="hidden" name="next" value="{next}">'
         '<button type="submit" class="btn btn-link p-0 favourite-star" title="{label}" aria-label="{label}" aria-pressed="{pressed}">'
         '<span class="fa fa-star{empty} text-warning" aria-hidden="true"></span></button></form>'
-    ).format(action=view.get_url(".favourite_view"), token=generate_csrf(), id=ROW_ID, next=request.full_path,
+    ).format(action=view.get_url(".favourite_view"), token=generate_csrf(), id=row_id_placeholder(), next=request.full_path,
              label=label, pressed="true" if on else "false", empty="" if on else "-o"))
 
 

@@ -34,10 +34,12 @@ from ..models import (
 )
 from ..models.base import choices_of
 from ..models.client import VatCheck
-from ..search import client_search_condition
+from ..search import client_search_condition, search_counted_with_page
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
-from .base import ROW_ID, DynamicOptionsFilter, ScopedModelView, assignable_groups_query, kept, row_url
+from .base import (
+    DynamicOptionsFilter, ScopedModelView, assignable_groups_query, for_row, kept, per_request, row_id_placeholder, row_url,
+)
 from .children import DELIVERY_LABELS, allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
@@ -85,27 +87,19 @@ def _integration_options():
     return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
 
 
-def _per_request(key: str, build):
-    """A fragment every row may repeat (a translated badge or label), built once per request."""
-    fragments = g.setdefault("client_list_fragments", {})
-    if key not in fragments:
-        fragments[key] = build()
-    return fragments[key]
-
-
 def _days_left(days: int) -> str:
-    return _per_request(f"days-left:{days}", lambda: ngettext("%(num)d day left", "%(num)d days left", days))
+    return per_request(f"days-left:{days}", lambda: ngettext("%(num)d day left", "%(num)d days left", days))
 
 
 def status_badge(view, context, client, name):
     status = ClientStatus(client.status)
-    html = _per_request(f"status:{status}", lambda: Markup(
+    html = per_request(f"status:{status}", lambda: Markup(
         f'<span class="badge badge-{STATUS_BADGES[status]}">{escape(str(status.label))}</span>'
     ))
     if status == ClientStatus.INVITED and client.invitation_expires_at is not None:
         now = utcnow()
         if client.invitation_expires_at <= now:
-            html += _per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
+            html += per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
                 _("invitation expired")))
         else:
             days = (client.invitation_expires_at - now).days
@@ -117,7 +111,7 @@ def trial_end(view, context, client, name):
     if client.trial_end is None:
         return ""
     days = client.trial_days_left
-    note = _per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
+    note = per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
     return Markup(f'{escape(localdate(client.trial_end))} <small class="text-muted">({escape(note)})</small>')
 
 
@@ -143,7 +137,7 @@ def vat_check_state(view, context, client, name):
 
 def peppol_flag(view, context, client, name):
     on = getattr(client, name)
-    html = _per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
+    html = per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
         "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")))
     state = PeppolState(client.peppol_state)
     if state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
@@ -160,7 +154,7 @@ def inbox_link(view, context, client, name):
 
 
 def client_name(view, context, client, name):
-    hidden = _per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
+    hidden = per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
     url = row_url(".details_view", client.id)
     star = favourite_star(view, client)
     return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
@@ -306,8 +300,13 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return _("Name, enterprise or VAT number, reference, e-mail")
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        # No count query: a search's count comes with its page's ids (get_list), so the text index is read once.
-        return query.filter(client_search_condition(search, db.engine.dialect.name)), None, joins, count_joins
+        dialect = db.engine.dialect.name
+        condition = client_search_condition(search, dialect)
+        if count_query is not None and not search_counted_with_page(dialect):
+            count_query = count_query.filter(condition)
+        else:
+            count_query = None  # the count comes with the page's ids (get_list)
+        return query.filter(condition), count_query, joins, count_joins
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
         query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
@@ -322,12 +321,12 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             return count, query
         # The page's ids first (the database answers from its indexes), then those rows with everything the
         # list shows: a fixed number of statements, whatever the page size and the table size.
-        if count is None:  # a search (see _apply_search): its count rides along with the ids
+        if count is None and search:  # see _apply_search: the count rides along with the page's ids
             page_ids = query.with_entities(Client.id, sa.func.count().over()).all()
             if page_ids:
                 count = page_ids[0][1]
             else:  # a page past the end
-                count = self.get_list(0, sort_column, sort_desc, search, filters, page_size=page_size)[0] if page else 0
+                count = query.with_entities(Client.id).order_by(None).limit(None).offset(None).count() if page else 0
             ids = [pk for pk, _count in page_ids]
         else:
             ids = [pk for (pk,) in query.with_entities(Client.id)]
@@ -340,18 +339,23 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         position = {pk: index for index, pk in enumerate(ids)}
         return count, sorted(rows, key=lambda client: position[client.id])
 
+    def _row_actions(self, context) -> str:
+        """A row's checkbox and icons, for a stand-in row (see for_row)."""
+        row_id = row_id_placeholder()
+        checkbox = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{row_id}" '
+                    f'title="{escape(context.resolve("_gettext")("Select record"))}" /></td>') if context.resolve("actions") else ""
+        if not self.column_display_actions:
+            return checkbox
+        stand_in = SimpleNamespace(id=row_id)
+        icons = "".join(str(action.render_ctx(context, row_id, stand_in)) for action in context.resolve("list_row_actions"))
+        return f'{checkbox}<td class="list-buttons-column">{icons}</td>'
+
     @pass_context
     def list_row(self, context, client) -> Markup:
         """The `<td>` cells of one list row: its checkbox, its action icons and its columns (none editable).
         The action icons (view, edit, delete) read the row's id alone: they are drawn once per request for a
         stand-in row, then given each row's id."""
-        if "list_row_actions_html" not in g:
-            stand_in = SimpleNamespace(id=ROW_ID)
-            icons = "".join(str(action.render_ctx(context, ROW_ID, stand_in)) for action in context.resolve("list_row_actions"))
-            checkbox = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{ROW_ID}" '
-                        f'title="{escape(context.resolve("_gettext")("Select record"))}" /></td>') if context.resolve("actions") else ""
-            g.list_row_actions_html = f'{checkbox}<td class="list-buttons-column">{icons}</td>'
-        cells = [g.list_row_actions_html.replace(ROW_ID, str(int(client.id)))]
+        cells = [for_row(per_request("list-row-actions", lambda: self._row_actions(context)), client.id)]
         for name, _label in self._list_columns:
             formatter = self.column_formatters.get(name)
             value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)

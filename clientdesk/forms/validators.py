@@ -69,7 +69,7 @@ def _belgian_digits(text: str, vat: bool) -> str:
             _("“%(value)s” is not a valid VAT number: the check digits do not match.", value=text)
             if vat else _("“%(value)s” is not a valid enterprise number: the check digits do not match.", value=text)) from None
     except InvalidFormat:
-        if be_vat.compact(text).isdigit():  # all zeros
+        if be_vat.compact(text).isdigit():  # digits, yet refused: all zeros, or digits other than 0-9
             raise InvalidValue(_("“%(value)s” is not a valid VAT number.", value=text) if vat
                                else _("“%(value)s” is not a valid enterprise number.", value=text)) from None
         raise InvalidValue(
@@ -172,12 +172,16 @@ def format_phone(value: str | None) -> str:
     return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-# email-validator spends two thirds of a call on the part after the @ (Unicode rules, character by character),
-# and an import checks thousands of addresses that share a few hundred domains. That check depends on its
-# arguments alone and returns a dict the caller only reads; the library looks it up in its module at each
-# call, so it is remembered there.
-_email_syntax = importlib.import_module("email_validator.validate_email")
-_email_syntax.validate_email_domain_name = functools.lru_cache(maxsize=4096)(_email_syntax.validate_email_domain_name)
+def install() -> None:
+    """Remember email-validator's check of the part after the @ (called by create_app). It is two thirds of
+    each email() call (Unicode rules, character by character), and an import checks thousands of addresses
+    that share a few hundred domains. The check depends on its arguments alone and returns a dict that
+    validate_email only reads; validate_email looks it up in its own module at each call, where it is
+    replaced (email-validator is pinned to the versions where this holds; tests/test_validators.py checks)."""
+    module = importlib.import_module("email_validator.validate_email")
+    check = getattr(module, "validate_email_domain_name", None)
+    if check is not None and not hasattr(check, "cache_info"):
+        module.validate_email_domain_name = functools.lru_cache(maxsize=4096)(check)
 
 
 def email(value) -> str:

@@ -85,8 +85,9 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
 
 @contextlib.contextmanager
 def _collector_paused():
-    """A file's rows become hundreds of thousands of short-lived dicts and lists without reference cycles:
-    the cyclic garbage collector, which they set off again and again, would find nothing to free."""
+    """A file's rows become hundreds of thousands of short-lived dicts and lists, freed as soon as they are
+    done with: the cyclic garbage collector, which they set off again and again, finds next to nothing to free
+    (a few thousand objects for 10,000 rows). It runs again, and collects those, once the import is done."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -245,15 +245,15 @@ def _check_duplicates(rows: list[Row], plan: Plan) -> None:
                 first_row[value] = row.number
 
 
-def _chunks(values: list):
-    """`values` in lists for `_in`: all at once on PostgreSQL, else LOOKUP_CHUNK at a time (SQLite caps the
+def lookup_chunks(values: list):
+    """`values` in lists for `one_of`: all at once on PostgreSQL, else LOOKUP_CHUNK at a time (SQLite caps the
     number of bound parameters)."""
     step = (len(values) or 1) if db.engine.dialect.name == "postgresql" else LOOKUP_CHUNK
     for start in range(0, len(values), step):
         yield values[start:start + step]
 
 
-def _in(column, values: list):
+def one_of(column, values: list):
     """`column IN (values)`; on PostgreSQL `column = ANY(array)`, one parameter: it parses thousands of bound
     parameters more slowly than it answers the query."""
     if db.engine.dialect.name == "postgresql":
@@ -265,13 +265,13 @@ def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
     numbers = sorted({r.values["enterprise_number"] for r in rows if "enterprise_number" in r.values})
     emails = sorted({r.values["contact_email"] for r in rows if "contact_email" in r.values})
     by_number = {}
-    for chunk in _chunks(numbers):
-        query = sa.select(Client.enterprise_number, Client.id).where(_in(Client.enterprise_number, chunk))
+    for chunk in lookup_chunks(numbers):
+        query = sa.select(Client.enterprise_number, Client.id).where(one_of(Client.enterprise_number, chunk))
         by_number.update((number, client_id) for number, client_id in db.session.execute(query))
     email_owner = {}  # e-mail -> (client id, is the client's primary contact)
-    for chunk in _chunks(emails):
+    for chunk in lookup_chunks(emails):
         for email, client_id, primary in db.session.execute(
-            sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(_in(Contact.email, chunk))
+            sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(one_of(Contact.email, chunk))
         ):
             email_owner[email] = (client_id, primary)
     existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}))
@@ -331,21 +331,21 @@ def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None
 def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
     found = {}
     columns = [getattr(Client, attribute) for attribute in CLIENT_FIELDS.values()]
-    for chunk in _chunks(client_ids):
+    for chunk in lookup_chunks(client_ids):
         for row in db.session.execute(
             sa.select(Client.id, Client.status, Client.template_id, Client.group_id, Client.peppol_receive, *columns)
-            .where(_in(Client.id, chunk))
+            .where(one_of(Client.id, chunk))
         ):
             fields = dict(zip(CLIENT_FIELDS.values(), row[5:]))
             fields.update(template_id=row.template_id, group_id=row.group_id, peppol_receive=row.peppol_receive)
             found[row.id] = Existing(row.id, row.status, fields, None, set())
         for contact in db.session.execute(
             sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])
-            .where(_in(Contact.client_id, chunk), Contact.is_primary.is_(True))
+            .where(one_of(Contact.client_id, chunk), Contact.is_primary.is_(True))
         ):
             found[contact.client_id].contact = dict(contact._mapping)
         for client_id, iban in db.session.execute(
-            sa.select(BankAccount.client_id, BankAccount.iban).where(_in(BankAccount.client_id, chunk))
+            sa.select(BankAccount.client_id, BankAccount.iban).where(one_of(BankAccount.client_id, chunk))
         ):
             found[client_id].ibans.add(iban)
     return found

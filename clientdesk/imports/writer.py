@@ -19,7 +19,7 @@ from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientS
 from ..models.audit import audit_action, bulk_created_events
 from ..models.client import new_inbound_address
 from ..search import bulk_client_inserts, search_text
-from .validate import CLIENT_FIELDS, CONTACT_FIELDS, LOOKUP_CHUNK, Lookups, Plan, Row
+from .validate import CLIENT_FIELDS, CONTACT_FIELDS, Lookups, Plan, Row, lookup_chunks, one_of
 
 AUDIT_ACTION = "import"
 WRITE_CHUNK = 2000
@@ -72,7 +72,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
     present = set().union(*rows)
     columns = [c for c in table.columns if c.key in present or (c.default is not None and not c.primary_key)]
     processors = [] if dialect.name == "postgresql" else [  # psycopg adapts the Python values itself
-        (c.key, functools.lru_cache(maxsize=1024)(processor)) for c in columns
+        (c.key, functools.lru_cache(maxsize=1024, typed=True)(processor)) for c in columns
         if (processor := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     for row in rows:
@@ -81,7 +81,8 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
         for key, processor in processors:
             if row[key] is not None:
                 row[key] = processor(row[key])
-    values = map(operator.itemgetter(*(c.key for c in columns)), rows)
+    pick = operator.itemgetter(*(c.key for c in columns))
+    values = map(pick, rows) if len(columns) > 1 else ((pick(row),) for row in rows)
     quote = dialect.identifier_preparer
     names = ", ".join(quote.format_column(c) for c in columns)
     if dialect.name == "postgresql":
@@ -170,9 +171,9 @@ def _insert_chunk(rows: list[Row], templates: list[TemplateDefaults], fallback_g
 def _update_changed(plan: Plan, lookups: Lookups, batch_id: int) -> None:
     ids = [existing.id for _, existing, _ in plan.changed]
     clients = {}
-    for start in range(0, len(ids), LOOKUP_CHUNK):
+    for chunk in lookup_chunks(ids):
         query = (
-            sa.select(Client).where(Client.id.in_(ids[start:start + LOOKUP_CHUNK]))
+            sa.select(Client).where(one_of(Client.id, chunk))
             .options(selectinload(Client.contacts), selectinload(Client.bank_accounts), selectinload(Client.integration))
         )
         clients.update((c.id, c) for c in db.session.scalars(query))

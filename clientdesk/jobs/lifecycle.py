@@ -4,22 +4,21 @@ them), then that chunk's invitation e-mails over one SMTP connection, then one s
 
 A chunk's e-mails go out from a background thread, the next chunk's right after, while the job applies and
 commits chunks and records their outcome: the SMTP exchange no longer waits for the database and the disk.
-(Python's GIL keeps the job's own Python work from overlapping it much.) Only the job's thread uses the
-database session.
+(Python's GIL keeps the job's own Python work from overlapping it much.) The sender thread has an app
+context of its own and never touches the database: the job's thread records every outcome.
 
 Idempotent: a row whose state no longer allows the action is skipped with its reason; a rerun after
 a crash re-sends invitations whose e-mail never left (with a fresh token, the old one never having
 been seen), so no client is left half-invited.
 """
 import collections
-import contextvars
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import ngettext
+from flask_babel import force_locale, get_locale, gettext as _, ngettext
 from sqlalchemy.orm import selectinload
 
 from .. import tasks
@@ -80,6 +79,7 @@ class _Outbox:
 
     def __init__(self, mailer: Mailer, task: Task, outcome: dict, rows: int):
         self.mailer, self.task, self.outcome, self.rows = mailer, task, outcome, rows
+        self.app, self.locale = current_app._get_current_object(), str(get_locale())
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-mail")
         self.outgoing = collections.deque()
 
@@ -88,8 +88,7 @@ class _Outbox:
 
     def send(self, invitations: list[tuple[Invitation, str]], mails: list[Mail], rows_done: int) -> None:
         if mails:
-            # The copied context carries the app context and locale, which the Mailer's messages are written in.
-            failures = self.sender.submit(contextvars.copy_context().run, self.mailer.send_many, mails)
+            failures = self.sender.submit(self._deliver, mails)
         else:  # nothing to send: answered already
             failures = Future()
             failures.set_result([])
@@ -97,17 +96,32 @@ class _Outbox:
         while self.outgoing and (len(self.outgoing) > 1 or self.outgoing[0].failures.done()):
             self._record_oldest()
 
+    def _deliver(self, mails: list[Mail]) -> list[tuple[Mail, str]]:
+        """In the sender thread: an app context of its own (never the job's database session), the job's language
+        for the reasons the Mailer gives."""
+        with self.app.app_context(), force_locale(self.locale):
+            return self.mailer.send_many(mails)
+
     def _record_oldest(self) -> None:
-        outgoing = self.outgoing.popleft()
-        _record_outcome(outgoing.invitations, outgoing.mails, outgoing.failures.result(), self.outcome)
+        """Record the oldest chunk's outcome once the server has answered for it; until then it stays first in line
+        (a job timeout that interrupts the wait leaves it there for __exit__ to record)."""
+        outgoing = self.outgoing[0]
+        try:
+            failures = outgoing.failures.result()
+        except Exception as error:  # noqa: BLE001 - the sender gave up midway: say so on every e-mail of the chunk
+            reason = _("The e-mail may not have been sent: %(error)s", error=f"{error.__class__.__name__}: {error}")
+            failures = [(mail, reason) for mail in outgoing.mails]
+        _record_outcome(outgoing.invitations, outgoing.mails, failures, self.outcome)
+        self.outgoing.popleft()
         self.task.result = self.outcome
         tasks.progress(self.task, outgoing.rows_done, self.rows)
 
     def __exit__(self, exc_type, exc, traceback):
         try:
             if exc_type is not None and self.outgoing:
-                # Those e-mails leave whatever happened to the job (a timeout or a shutdown included):
-                # undo the chunk that failed, and record what the server answered for the ones before.
+                # Those e-mails leave whatever happened to the job (a job timeout included; a killed worker gets
+                # here never, and its rerun re-sends what was left unrecorded): undo the chunk that failed, and
+                # record what the server answered for the ones before.
                 db.session.rollback()
             while self.outgoing:
                 self._record_oldest()

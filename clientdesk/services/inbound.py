@@ -66,9 +66,10 @@ class Part:
 def _text(value) -> str:
     """A header value as text, RFC 2047 encoded words decoded (the compat32 parser leaves them as they came)."""
     try:
-        return str(make_header(decode_header(str(value or ""))))
+        text = str(make_header(decode_header(str(value or ""))))
     except (ValueError, LookupError):
-        return str(value or "")
+        text = str(value or "")
+    return text.replace("\x00", "")  # an encoded NUL: no database column takes it
 
 
 def attachments(message) -> list[Part]:
@@ -148,8 +149,9 @@ class Outcome:
 class InboxWriter:
     """Stores messages in one thread, by group commit: the messages that arrive while a batch is being stored
     are stored together next, in one transaction, and one commit (one sync of the database's log) answers them
-    all. Each reply still comes after its message's commit: 250 once its files and rows are safe; when the
-    commit fails, every message of the batch gets the error (451 for a database error) and none of it is kept."""
+    all. Each reply still comes after its message's commit: 250 once its files and rows are safe. When a batch
+    fails, none of it is kept and its messages are stored again one by one, so that only the one the database
+    refuses (or all, when the database is down) gets the error: 451, the sender tries again later."""
 
     def __init__(self, app, store: DocumentStore):
         self.app, self.store = app, store
@@ -190,9 +192,12 @@ class InboxWriter:
         except Exception as error:  # nothing of the batch is kept
             for outcome in outcomes:
                 self._delete_files(outcome.documents)
-            for _, reply in batch:
-                if not reply.done():
-                    reply.set_exception(error)
+            waiting = [(message, reply) for message, reply in batch if not reply.done()]
+            if len(waiting) > 1:  # most likely one message's fault (a value the database refuses): each on its own
+                for one in waiting:
+                    self._store([one])
+            elif waiting:
+                waiting[0][1].set_exception(error)
             return
         for outcome in outcomes:
             if outcome.note:
@@ -327,12 +332,15 @@ class InboundHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = await asyncio.get_running_loop().run_in_executor(
-            self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
         try:
+            message = await asyncio.get_running_loop().run_in_executor(
+                self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
             return await asyncio.wrap_future(self.writer.submit(message))
         except SQLAlchemyError as error:
             log.warning("inbound: database unavailable at DATA from %s: %s", envelope.mail_from, error)
+            return TEMPORARY
+        except Exception:  # a full disk, say: the sender keeps the message and tries again; our paths stay ours
+            log.exception("inbound: message from %s not stored", envelope.mail_from)
             return TEMPORARY
 
     @staticmethod
