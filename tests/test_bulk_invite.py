@@ -210,23 +210,23 @@ def test_a_job_timeout_while_the_server_answers_still_records_that_chunk(app, ma
     from tests.servers import SmtpServer
 
     clients = [make.client() for _ in range(4)]
-    result = Future.result
+    wait = Future.exception  # how the job waits for a chunk's answers
     waits = []
 
     def timeout_on_first_wait(future, timeout=None):
         waits.append(1)
         if len(waits) == 1:
             raise TimeoutError("job exceeded its maximum run time")
-        return result(future, timeout)
+        return wait(future, timeout)
 
     server = SmtpServer(delay=0.05).start()
     try:
         monkeypatch.setitem(app.config, "MAIL_URL", server.url)
         monkeypatch.setattr(job, "CHUNK", 2)
-        monkeypatch.setattr(Future, "result", timeout_on_first_wait)
+        monkeypatch.setattr(Future, "exception", timeout_on_first_wait)
         with pytest.raises(TimeoutError):
             run_job(app, supervisor, [c.id for c in clients])
-        monkeypatch.setattr(Future, "result", result)
+        monkeypatch.setattr(Future, "exception", wait)
         assert [store.one(Invitation, client_id=c.id).status for c in clients] == ["sent"] * 4
         with app.app_context():
             job.run_bulk_action(store.one(Task).id, "invite", [c.id for c in clients])

@@ -181,7 +181,7 @@ def test_each_row_links_to_its_own_client_and_back_to_the_search(make, as_user, 
 
     links = re.findall(r'href="/admin/client/(details|edit)/\?id=(\d+)&amp;url=([^"]+)"', html)
     assert {(kind, int(pk)) for kind, pk, _ in links} == {(kind, pk) for kind in ("details", "edit") for pk in ids}
-    assert {back for _, _, back in links} == {"/admin/client/?search%3Drow"}
+    assert {back for _, _, back in links} == {"/admin/client/?search%3Drow%26page_size%3D25"}
     assert sorted(re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)) == sorted(map(str, ids))
     assert sorted(re.findall(r'name="id" value="(\d+)"><input type="hidden" name="next" value="/admin/client/\?search=row"',
                              html)) == sorted(map(str, ids))  # the favourite stars

@@ -77,12 +77,13 @@ def row_id_placeholder() -> str:
     return per_request("row-id", lambda: f"row{secrets.token_hex(8)}")
 
 
-def for_row(markup: str, row_id: int) -> str:
-    """Markup made once per request with row_id_placeholder(), for one row."""
-    return markup.replace(row_id_placeholder(), str(int(row_id)))
+def for_row(markup: str, row_id) -> str:
+    """Markup made once per request with row_id_placeholder(), for one row (kept as it is for the stand-in)."""
+    placeholder = row_id_placeholder()
+    return markup if row_id == placeholder else markup.replace(placeholder, str(int(row_id)))
 
 
-def row_url(endpoint: str, row_id: int, id_arg: str = "id", **values) -> str:
+def row_url(endpoint: str, row_id, id_arg: str = "id", **values) -> str:
     """`url_for(endpoint, <id_arg>=row_id, **values)` for a row of a list. A list page links every row to the
     same few endpoints and url_for costs more than the rest of a cell: each URL is built once per request."""
     url = per_request(("url", endpoint, id_arg, *sorted(values.items())),

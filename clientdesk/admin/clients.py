@@ -326,7 +326,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             if page_ids:
                 count = page_ids[0][1]
             else:  # a page past the end
-                count = query.with_entities(Client.id).order_by(None).limit(None).offset(None).count() if page else 0
+                count = query.with_entities(Client.id).limit(None).offset(None).order_by(None).count() if page else 0
             ids = [pk for pk, _count in page_ids]
         else:
             ids = [pk for (pk,) in query.with_entities(Client.id)]

@@ -103,18 +103,19 @@ class _Outbox:
             return self.mailer.send_many(mails)
 
     def _record_oldest(self) -> None:
-        """Record the oldest chunk's outcome once the server has answered for it; until then it stays first in line
-        (a job timeout that interrupts the wait leaves it there for __exit__ to record)."""
+        """Record the oldest chunk's outcome once the server has answered for it. It stays first in line until
+        that is committed: a job timeout raised meanwhile (while waiting, most likely) leaves it to __exit__."""
         outgoing = self.outgoing[0]
-        try:
+        error = outgoing.failures.exception()  # waits; None: send_many returned
+        if error is None:
             failures = outgoing.failures.result()
-        except Exception as error:  # noqa: BLE001 - the sender gave up midway: say so on every e-mail of the chunk
+        else:  # the sender gave up midway: say so on every e-mail of the chunk
             reason = _("The e-mail may not have been sent: %(error)s", error=f"{error.__class__.__name__}: {error}")
             failures = [(mail, reason) for mail in outgoing.mails]
         _record_outcome(outgoing.invitations, outgoing.mails, failures, self.outcome)
-        self.outgoing.popleft()
         self.task.result = self.outcome
-        tasks.progress(self.task, outgoing.rows_done, self.rows)
+        tasks.progress(self.task, outgoing.rows_done, self.rows)  # commits the outcome
+        self.outgoing.popleft()
 
     def __exit__(self, exc_type, exc, traceback):
         try:
