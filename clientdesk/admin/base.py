@@ -8,6 +8,7 @@ answers 404.
 import re
 import secrets
 from datetime import date, datetime
+from urllib.parse import quote
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
@@ -78,9 +79,10 @@ def row_id_placeholder() -> str:
 
 
 def for_row(markup: str, row_id) -> str:
-    """Markup made once per request with row_id_placeholder(), for one row (kept as it is for the stand-in)."""
+    """Markup made once per request with row_id_placeholder(), for one row. The id goes in URL-quoted, which
+    leaves nothing that means anything in HTML either (ids are numbers, or task ids of letters, digits, dashes)."""
     placeholder = row_id_placeholder()
-    return markup if row_id == placeholder else markup.replace(placeholder, str(int(row_id)))
+    return markup if row_id == placeholder else markup.replace(placeholder, quote(str(row_id), safe=""))
 
 
 def row_url(endpoint: str, row_id, id_arg: str = "id", **values) -> str:
