@@ -447,3 +447,28 @@ def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, 
             sa.select(AuditEvent.client_id, AuditEvent.object_repr).where(AuditEvent.action == "import")
         ).all()
         assert sorted(audited) == sorted(db.session.execute(sa.select(Client.id, Client.name)).all())
+
+
+def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, admin, make, monkeypatch):
+    """Someone creates one of the file's clients after the file was checked: the insert of its chunk fails (on
+    PostgreSQL in the thread that copies it, while the next chunk is built), the chunks before are rolled back."""
+    from clientdesk.imports import validate
+
+    monkeypatch.setattr("clientdesk.imports.writer.WRITE_CHUNK", 2)
+    real_check = validate.check
+
+    def check_then_someone_creates_a_client(*args, **kwargs):
+        plan = real_check(*args, **kwargs)
+        make.client(name="Created meanwhile", enterprise_number="0403170701", contacts=0)  # in a session of its own
+        return plan
+
+    monkeypatch.setattr(validate, "check", check_then_someone_creates_a_client)
+    rows = [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(4)]
+    rows.append(banqup_row("Electrabel", "info@electrabel.example.com", "0403170701"))
+    batch = run_import(app, write_xlsx(tmp_path / "m.xlsx", BANQUP_FR, rows), admin)
+
+    assert batch.status == ImportStatus.FAILED and "Run the import again" in batch.failure
+    with app.app_context():
+        assert db.session.scalars(sa.select(Client.name)).all() == ["Created meanwhile"]
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import")) == 0
+    assert count(app, Contact) == 0

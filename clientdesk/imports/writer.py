@@ -6,10 +6,14 @@ ORM for thousands of rows. Those bypass the ORM's audit and search hooks, so the
 same rule (search.search_text) and each new client gets one audit event, action "import", holding
 its own values and those of the contact, bank account and integration created with it. The few
 existing clients a file changes are updated through the ORM, so the hooks record them as usual.
+
+The new clients' ids are taken before any row is written, so that a chunk of rows, every table of it, is built
+without reading anything back; on PostgreSQL one chunk is copied by a thread of its own while the next is built
+(see ChunkSender).
 """
 import functools
 import operator
-from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -60,18 +64,14 @@ def _default(column: sa.Column):
     return default.arg(None) if default.is_callable else default.arg
 
 
-def _insert(table: sa.Table, rows: list[dict]) -> None:
-    """Insert `rows` (dicts of column values, completed in place: a missing value takes the column's default)
-    as one batch at the driver level: COPY on PostgreSQL, one executemany on SQLite. Core's executemany
-    spends longer preparing each row's parameters than SQLite takes to insert the row; here a value goes
-    through its column type's bind processor (what Core would apply), once per distinct value."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    dialect = connection.dialect
+def _prepared(dialect, table: sa.Table, rows: list[dict]) -> tuple[list[sa.Column], list[tuple]]:
+    """The columns to insert and `rows` (dicts of column values) as tuples of those, a missing value taking the
+    column's default. On SQLite a value goes through its column type's bind processor (what Core would apply),
+    once per distinct value: Core's executemany spends longer preparing each row's parameters than SQLite takes
+    to insert the row. psycopg adapts the Python values itself."""
     present = set().union(*rows)
     columns = [c for c in table.columns if c.key in present or (c.default is not None and not c.primary_key)]
-    processors = [] if dialect.name == "postgresql" else [  # psycopg adapts the Python values itself
+    processors = [] if dialect.name == "postgresql" else [
         (c.key, functools.lru_cache(maxsize=1024, typed=True)(processor)) for c in columns
         if (processor := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
@@ -82,22 +82,81 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
             if row[key] is not None:
                 row[key] = processor(row[key])
     pick = operator.itemgetter(*(c.key for c in columns))
-    values = map(pick, rows) if len(columns) > 1 else ((pick(row),) for row in rows)
-    quote = dialect.identifier_preparer
-    names = ", ".join(quote.format_column(c) for c in columns)
-    if dialect.name == "postgresql":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {quote.format_table(table)} ({names}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(row)
-        return
-    placeholders = ", ".join("?" * len(columns))
-    connection.exec_driver_sql(f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({placeholders})", list(values))
+    return columns, [pick(row) for row in rows] if len(columns) > 1 else [(pick(row),) for row in rows]
 
 
-def _audit(objects: Iterable) -> None:
-    rows = bulk_created_events(AUDIT_ACTION, "client", objects)
-    _insert(AuditEvent.__table__, rows)
+class ChunkSender:
+    """Inserts chunks of rows, each a list of (table, rows) written in that order, at the driver level: one
+    executemany per table on SQLite, one COPY on PostgreSQL. On PostgreSQL a chunk is copied by a thread of its
+    own while the caller builds the next one: the server's work on the rows (indexes, foreign keys) takes about
+    as long as building them, and the two overlap. The connection serves one chunk at a time: `send` waits for the
+    chunk before, and nothing else may use the session until `wait` (or the end of the `with` block) returns.
+    A failure of a chunk is raised by the next `send` or `wait`."""
+
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
+        self.dialect = connection.dialect
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy") \
+            if self.dialect.name == "postgresql" else None
+        self._pending = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        try:
+            self.wait()  # a chunk still on its way out finishes before the caller may roll back
+        except Exception:
+            if error is None:
+                raise
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+
+    def send(self, batches: list[tuple[sa.Table, list[dict]]]) -> None:
+        prepared = [(table, *_prepared(self.dialect, table, rows)) for table, rows in batches if rows]
+        self.wait()
+        if self._thread is None:
+            self._write(prepared)
+        else:
+            self._pending = self._thread.submit(self._write, prepared)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, prepared) -> None:
+        quote = self.dialect.identifier_preparer
+        for table, columns, values in prepared:
+            names = ", ".join(quote.format_column(c) for c in columns)
+            if self.dialect.name == "postgresql":
+                statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
+                try:
+                    with self.connection.connection.driver_connection.cursor() as cursor:
+                        with cursor.copy(statement) as copy:
+                            for row in values:
+                                copy.write_row(row)
+                except self.dialect.dbapi.IntegrityError as error:  # as SQLAlchemy raises it for its own statements
+                    raise sa.exc.IntegrityError(statement, None, error) from error
+            else:
+                placeholders = ", ".join("?" * len(columns))
+                self.connection.exec_driver_sql(f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({placeholders})", values)
+
+
+def _new_ids(table: sa.Table, count: int) -> list[int]:
+    """`count` ids for rows about to be inserted into `table`. PostgreSQL: from the id column's sequence. SQLite:
+    those after the highest id, which no other writer can take meanwhile: the transaction holds SQLite's one
+    write lock (search.bulk_client_inserts has written already); were it not so, an insert in between would make
+    this one fail on the primary key, never mix the two."""
+    if not count:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(
+            sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id")).label("id"))
+            .select_from(sa.func.generate_series(1, count)).order_by(sa.text("id"))))
+    highest = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
@@ -117,19 +176,23 @@ def _insert_new(rows: list[Row], lookups: Lookups, batch_id: int) -> list[int]:
             templates[key] = TemplateDefaults(*key)
         return templates[key]
 
+    row_templates = [defaults_for(row) for row in rows]  # before the sender: nothing may read the database meanwhile
     fallback_group_id = Group.default().id
-    client_ids = []
     with bulk_client_inserts(db.session, sa.select(Client.id).where(Client.import_batch_id == batch_id)):
-        for start in range(0, len(rows), WRITE_CHUNK):  # in chunks, to bound the memory a 50,000-row file takes
-            chunk = rows[start:start + WRITE_CHUNK]
-            client_ids += _insert_chunk(chunk, [defaults_for(row) for row in chunk], fallback_group_id, batch_id)
+        client_ids = _new_ids(Client.__table__, len(rows))
+        with ChunkSender(db.session.connection()) as sender:
+            for start in range(0, len(rows), WRITE_CHUNK):  # in chunks, to bound the memory a 50,000-row file takes
+                chunk = slice(start, start + WRITE_CHUNK)
+                sender.send(_chunk_rows(rows[chunk], client_ids[chunk], row_templates[chunk], fallback_group_id, batch_id))
     return client_ids
 
 
-def _insert_chunk(rows: list[Row], templates: list[TemplateDefaults], fallback_group_id: int, batch_id: int) -> list[int]:
+def _chunk_rows(rows: list[Row], client_ids: list[int], templates: list[TemplateDefaults], fallback_group_id: int,
+                batch_id: int) -> list[tuple[sa.Table, list[dict]]]:
+    """The rows to insert for new clients, table by table."""
     now = utcnow()
-    clients = []
-    for row, template in zip(rows, templates):
+    clients, contacts, accounts, integrations, events = [], [], [], [], []
+    for row, client_id, template in zip(rows, client_ids, templates):
         values = row.values
         client = dict(template.client)
         client.update({attribute: values[key] for key, attribute in CLIENT_FIELDS.items() if key in values})
@@ -140,17 +203,8 @@ def _insert_chunk(rows: list[Row], templates: list[TemplateDefaults], fallback_g
             search_text=search_text(client["name"], client.get("enterprise_number"), client.get("vat_number"),
                                     client.get("external_reference"), None, [values["contact_email"]]),
         )
-        clients.append(client)
-    audited = [dict(client) for client in clients]  # what the row set, before the columns' defaults are added
-    _insert(Client.__table__, clients)
-    inbound = [client["inbound_email"] for client in clients]
-    by_inbound = {email: id_ for email, id_ in db.session.execute(
-        sa.select(Client.inbound_email, Client.id).where(Client.inbound_email.in_(inbound)))}
-    client_ids = [by_inbound[email] for email in inbound]
-
-    contacts, accounts, integrations, events = [], [], [], []
-    for row, template, client_id, created in zip(rows, templates, client_ids, audited):
-        values = row.values
+        created = dict(client)  # what the row set, before the columns' defaults are added
+        clients.append({"id": client_id, **client})
         contact = {attribute: values[key] for key, attribute in CONTACT_FIELDS.items()}
         created["contact"] = dict(contact)
         contacts.append({**contact, "client_id": client_id, "is_primary": True, "created_at": now, "updated_at": now})
@@ -161,11 +215,11 @@ def _insert_chunk(rows: list[Row], templates: list[TemplateDefaults], fallback_g
             integrations.append({**template.integration, "client_id": client_id, "created_at": now, "updated_at": now})
             created["integration"] = template.integration_repr
         events.append((client_id, created["name"], client_id, created))
-    _insert(Contact.__table__, contacts)
-    _insert(BankAccount.__table__, accounts)
-    _insert(ClientIntegration.__table__, integrations)
-    _audit(events)
-    return client_ids
+    return [
+        (Client.__table__, clients), (Contact.__table__, contacts), (BankAccount.__table__, accounts),
+        (ClientIntegration.__table__, integrations),
+        (AuditEvent.__table__, bulk_created_events(AUDIT_ACTION, "client", events)),
+    ]
 
 
 def _update_changed(plan: Plan, lookups: Lookups, batch_id: int) -> None:
