@@ -114,6 +114,15 @@ def import_clients_command(path, as_email, group_name, dry_run):
         sys.exit(1)
 
 
+@clients_cli.command("purge-imports")
+def purge_imports_command():
+    """Delete the uploaded files of imports older than IMPORT_FILES_KEEP_DAYS days (their records stay)."""
+    from .imports import remove_old_files
+
+    count = remove_old_files()
+    click.echo(f"Deleted {count} import files older than {current_app.config['IMPORT_FILES_KEEP_DAYS']} days.")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queues", multiple=True, help="Queue to listen on (repeatable; default: all).")

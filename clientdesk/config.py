@@ -63,6 +63,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
+        # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
+        "IMPORT_FILES_KEEP_DAYS": int(os.environ.get("IMPORT_FILES_KEEP_DAYS") or 30),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},

@@ -262,3 +262,55 @@ def test_cli_and_web_give_the_same_result(app, admin, as_user, tmp_path):
     assert (web_batch.status, web_batch.new_count, web_batch.unchanged_count) == (ImportStatus.IMPORTED, 0, 2)
     cli = runner.invoke(args=["clients", "import", str(path), "--as", "admin@example.com"])
     assert cli.exit_code == 0 and "0 new, 2 unchanged" in cli.output and "Nothing new" in cli.output
+
+
+def _age(app, batch_ids, days: int) -> None:
+    from datetime import timedelta
+
+    from clientdesk.models import utcnow
+
+    with app.app_context():
+        db.session.execute(sa.update(ImportBatch).where(ImportBatch.id.in_(batch_ids)).values(
+            created_at=utcnow() - timedelta(days=days)))
+        db.session.commit()
+
+
+def test_import_files_are_deleted_after_the_days_they_are_kept(app, admin, as_user, tmp_path):
+    """A file is kept IMPORT_FILES_KEEP_DAYS days: older ones go after the next import (and with `clients
+    purge-imports`); a file a recent batch still uses stays; the pages say the file is gone."""
+    http = as_user(admin)
+    wrong = write_xlsx(tmp_path / "wrong.xlsx", BANQUP_FR, [banqup_row("Bad", "bad@example.org", "0403.170.702")])
+    valid = write_xlsx(tmp_path / "valid.xlsx", BANQUP_FR, [banqup_row("Alpha", "a@example.org", "0403170701")])
+    upload(http, wrong)
+    upload(http, valid, dry_run=True)
+    run_jobs(app)
+    invalid, checked = batches(app)
+    assert (invalid.status, checked.status) == (ImportStatus.INVALID, ImportStatus.CHECKED)
+    _age(app, [invalid.id, checked.id], days=31)
+    # the dry run's file is imported now: a recent batch needs it, so it stays
+    http.post(f"/admin/import/{checked.id}/import/", data={"csrf_token": csrf_token(http)})
+    run_jobs(app)
+    invalid, checked, imported = batches(app)
+    assert imported.status == ImportStatus.IMPORTED and imported.stored_path == checked.stored_path
+    assert invalid.file_removed_at is not None and not Path(invalid.stored_path).exists()
+    assert checked.file_removed_at is None and Path(checked.stored_path).exists()
+
+    page = text(http.get(f"/admin/import/{invalid.id}/").get_data(as_text=True))
+    assert "The uploaded file was deleted on" in page and "(import files are kept 30 days)" in page
+    assert "Download the file with its errors marked" not in page and "“0403.170.702” is not a valid" in page
+    response = http.get(f"/admin/import/{invalid.id}/annotated.xlsx", follow_redirects=True)
+    assert response.request.path == f"/admin/import/{invalid.id}/"
+    assert "The file of this import was deleted (import files are kept 30 days): upload it again." in flashes(response.get_data(as_text=True))
+
+    _age(app, [imported.id], days=31)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["clients", "purge-imports"])
+    assert result.exit_code == 0 and "Deleted 1 import files older than 30 days." in result.output
+    assert not Path(checked.stored_path).exists()
+    assert all(b.file_removed_at is not None for b in batches(app))
+    assert "Import this file now" not in http.get(f"/admin/import/{checked.id}/").get_data(as_text=True)
+    response = http.post(f"/admin/import/{checked.id}/import/", data={"csrf_token": csrf_token(http)})
+    assert response.status_code == 302 and len(batches(app)) == 3  # nothing launched
+    assert runner.invoke(args=["clients", "purge-imports"]).output.startswith("Deleted 0 import files")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Client)) == 1  # the import itself stands

@@ -3,7 +3,7 @@ and one page per import with its progress, result, errors and annotated workbook
 import io
 from pathlib import Path
 
-from flask import abort, flash, jsonify, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
@@ -137,6 +137,8 @@ class ImportView(ProtectedView):
         errors = batch.errors
         if not any(e["row"] for e in errors):
             abort(404)
+        if not batch.file_kept:
+            return self._file_gone(batch)
         buffer = io.BytesIO()
         annotated_workbook(batch.stored_path, errors).save(buffer)
         buffer.seek(0)
@@ -149,4 +151,11 @@ class ImportView(ProtectedView):
         checked = self._batch(batch_id)
         if checked.status != ImportStatus.CHECKED:
             abort(404)
+        if not checked.file_kept:
+            return self._file_gone(checked)
         return self._launch(import_checked_file(checked, current_user))
+
+    def _file_gone(self, batch: ImportBatch):
+        flash(_("The file of this import was deleted (import files are kept %(days)d days): upload it again.",
+                days=current_app.config["IMPORT_FILES_KEEP_DAYS"]), "error")
+        return redirect(self.get_url(".batch_view", batch_id=batch.id))

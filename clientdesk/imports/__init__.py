@@ -7,6 +7,6 @@ writer.py    the writes, in one transaction
 service.py   create_batch / run_batch: what the CLI and the RQ job both run
 workbooks.py the template to fill in and the workbook annotated with its errors (openpyxl)
 """
-from .service import create_batch, invite_after_import, run_batch
+from .service import create_batch, invite_after_import, remove_old_files, run_batch
 
-__all__ = ["create_batch", "invite_after_import", "run_batch"]
+__all__ = ["create_batch", "invite_after_import", "remove_old_files", "run_batch"]

@@ -3,7 +3,8 @@
 `create_batch` keeps a copy of the file and records who imports what; `run_batch` reads the file,
 checks every row, and, when nothing is wrong and it is not a dry run, writes everything in one
 transaction together with the batch's result and audit record; then it launches the invitations
-(Invitation = Oui) as one lifecycle task.
+(Invitation = Oui) as one lifecycle task. The copies are kept IMPORT_FILES_KEEP_DAYS days (they hold
+the clients' personal data): `remove_old_files` deletes older ones, after each import and from the CLI.
 """
 import contextlib
 import gc
@@ -11,6 +12,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -20,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Group, ImportBatch, ImportStatus, User, utcnow
 from ..models.audit import acting_as, record
+from ..models.import_batch import FINISHED
 from . import reader, validate, writer
 from .columns import BY_KEY
 
@@ -80,7 +83,26 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
     batch = db.session.get(ImportBatch, batch_id)
     if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
         invite_after_import(batch)
+    remove_old_files()
     return batch
+
+
+def remove_old_files() -> int:
+    """Delete the stored files of the finished imports made more than IMPORT_FILES_KEEP_DAYS days ago (a file that a
+    dry run and its import share goes when both are that old); their records stay. The number of files deleted."""
+    cutoff = utcnow() - timedelta(days=current_app.config["IMPORT_FILES_KEEP_DAYS"])
+    finished = [status.value for status in FINISHED]
+    still_needed = db.select(ImportBatch.stored_path).where(
+        db.or_(ImportBatch.created_at >= cutoff, ImportBatch.status.not_in(finished)))
+    old = db.session.scalars(db.select(ImportBatch).where(
+        ImportBatch.file_removed_at.is_(None), ImportBatch.created_at < cutoff, ImportBatch.status.in_(finished),
+        ImportBatch.stored_path.not_in(still_needed))).all()
+    now = utcnow()
+    for batch in old:
+        Path(batch.stored_path).unlink(missing_ok=True)
+        batch.file_removed_at = now
+    db.session.commit()
+    return len({batch.stored_path for batch in old})
 
 
 @contextlib.contextmanager

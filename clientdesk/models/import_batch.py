@@ -33,6 +33,8 @@ class ImportBatch(db.Model):
     user_email = db.Column(db.String(254), nullable=False)
     filename = db.Column(db.String(255), nullable=False)
     stored_path = db.Column(db.String(500), nullable=False)
+    # When the stored copy was deleted, IMPORT_FILES_KEEP_DAYS after the import (imports.remove_old_files).
+    file_removed_at = db.Column(db.DateTime)
     file_size = db.Column(db.Integer, nullable=False, default=0)
     dry_run = db.Column(db.Boolean, nullable=False, default=False)
     # The group every new client joins unless the file's group column says otherwise (--group).
@@ -61,6 +63,10 @@ class ImportBatch(db.Model):
 
     def __str__(self) -> str:
         return f"Import #{self.id} {self.filename}"
+
+    @property
+    def file_kept(self) -> bool:
+        return self.file_removed_at is None
 
     @property
     def errors(self) -> list[dict]:
