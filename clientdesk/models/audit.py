@@ -117,10 +117,14 @@ def _plain(value):
     return str(value)
 
 
+def _audited_fields(cls) -> tuple[set, tuple]:
+    """The fields of a model the audit leaves out, and those it records as "(changed)" only."""
+    return SKIPPED_FIELDS.union(getattr(cls, "__audit_ignore__", ())), getattr(cls, "__audit_secret__", ())
+
+
 def _column_changes(obj, kind: str) -> dict:
     state = sa.inspect(obj)
-    secret = getattr(type(obj), "__audit_secret__", ())
-    skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+    skipped, secret = _audited_fields(type(obj))
     columns, relationships = state.mapper.column_attrs, state.mapper.relationships
     if kind == "update":  # only attributes set since the last flush can have changed (not all ~50 of a client)
         columns = [attr for attr in columns if attr.key in state.committed_state]
@@ -159,9 +163,21 @@ def _client_id(obj):
     return obj.id if isinstance(obj, Client) else getattr(obj, "client_id", None)
 
 
-def _record(session: Session, flush_context) -> None:
+def _stamp(action: str) -> dict:
+    """What the audit rows of one write share: when, who, under which action."""
     actor = current_actor()
+    return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
+            "actor": actor.email if actor is not None else SYSTEM, "action": action}
+
+
+def _event_row(stamp: dict, obj, object_id, changes: dict) -> dict:
+    return {**stamp, "object_type": obj.__tablename__, "object_id": str(object_id), "object_repr": str(obj)[:200],
+            "client_id": _client_id(obj), "changes_json": json.dumps(changes, default=str)}
+
+
+def _record(session: Session, flush_context) -> None:
     action = _action.get()
+    stamps = {kind: _stamp(action or kind) for kind in ("create", "update", "delete")}
     rows = []
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
@@ -170,31 +186,13 @@ def _record(session: Session, flush_context) -> None:
             changes = _column_changes(obj, kind)
             if kind == "update" and not changes:
                 continue
-            rows.append(
-                {
-                    "at": utcnow(),
-                    "actor_id": actor.id if actor is not None else None,
-                    "actor": actor.email if actor is not None else SYSTEM,
-                    "action": action or kind,
-                    "object_type": obj.__tablename__,
-                    "object_id": str(sa.inspect(obj).identity[0] if sa.inspect(obj).identity else ""),
-                    "object_repr": str(obj)[:200],
-                    "client_id": _client_id(obj),
-                    "changes_json": json.dumps(changes, default=str),
-                }
-            )
+            identity = sa.inspect(obj).identity
+            rows.append(_event_row(stamps[kind], obj, identity[0] if identity else "", changes))
     if rows:
         session.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 
 _AS_IS = (str, int, bool, dict)  # values json writes as they are (a dict: a row created with the object)
-
-
-def _stamp(action: str) -> dict:
-    """What the audit rows of one bulk write share: when, who, under which action."""
-    actor = current_actor()
-    return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
-            "actor": actor.email if actor is not None else SYSTEM, "action": action}
 
 
 def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
@@ -226,32 +224,17 @@ def bulk_updated_events(action: str, objects, values: dict) -> list[dict]:
     stamp = _stamp(action)
     events = []
     for obj in objects:
-        secret = getattr(type(obj), "__audit_secret__", ())
-        skipped = SKIPPED_FIELDS.union(getattr(type(obj), "__audit_ignore__", ()))
+        skipped, secret = _audited_fields(type(obj))
         changes = {key: "(changed)" if key in secret else [_plain(getattr(obj, key)), _plain(value)]
                    for key, value in values.items() if key not in skipped and getattr(obj, key) != value}
         if changes:
-            events.append({**stamp, "object_type": obj.__tablename__, "object_id": str(obj.id),
-                           "object_repr": str(obj)[:200], "client_id": _client_id(obj),
-                           "changes_json": json.dumps(changes, default=str)})
+            events.append(_event_row(stamp, obj, obj.id, changes))
     return events
 
 
 def record(action: str, obj, changes: dict | None = None) -> None:
     """An explicit audit event for something that is not a row change (e.g. an e-mail sent)."""
-    actor = current_actor()
-    db.session.add(
-        AuditEvent(
-            actor_id=actor.id if actor is not None else None,
-            actor=actor.email if actor is not None else SYSTEM,
-            action=action,
-            object_type=obj.__tablename__,
-            object_id=str(obj.id),
-            object_repr=str(obj)[:200],
-            client_id=_client_id(obj),
-            changes_json=json.dumps(changes or {}, default=str),
-        )
-    )
+    db.session.add(AuditEvent(**_event_row(_stamp(action), obj, obj.id, changes or {})))
 
 
 def install() -> None:
