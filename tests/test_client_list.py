@@ -131,6 +131,27 @@ def test_sorting_by_trial_end_orders_the_page(make, as_user, teams):
     assert listed_names(descending) == ["Late BV", "Middle BV", "Early BV"]
 
 
+def test_sorting_by_inbox_count_counts_the_documents_in_the_inbox_only(app, make, as_user, teams):
+    gent, _ = teams
+    for name, inbox, sent in (("Two BV", 2, 0), ("None BV", 0, 3), ("One BV", 1, 5), ("Also none BV", 0, 0)):
+        client = make.client(gent, name=name)
+        with app.app_context():
+            db.session.add_all(
+                Document(client_id=client.id, filename=f"{name}-{i}.pdf", storage_path=f"{client.id}/{i}.pdf",
+                         status="inbox" if i < inbox else "sent")
+                for i in range(inbox + sent)
+            )
+            db.session.commit()
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+    column = LIST_COLUMNS.index("inbox_count")
+
+    ascending = listed_names(supervisor.get(f"/admin/client/?sort={column}").get_data(as_text=True))
+    descending = listed_names(supervisor.get(f"/admin/client/?sort={column}&desc=1").get_data(as_text=True))
+
+    assert ascending == ["None BV", "Also none BV", "One BV", "Two BV"]  # ties in creation order
+    assert descending == ["Two BV", "One BV", "Also none BV", "None BV"]
+
+
 def test_pages_sorted_on_a_column_with_ties_neither_repeat_nor_skip_clients(make, as_user, teams):
     gent, _ = teams
     for n in range(30):

@@ -33,7 +33,7 @@ from ..models import (
     utcnow,
 )
 from ..models.base import choices_of
-from ..models.client import VatCheck
+from ..models.client import VatCheck, inbox_counts
 from ..search import client_search_condition, search_counted_with_page
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
@@ -309,7 +309,12 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return query.filter(condition), count_query, joins, count_joins
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
-        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        if sort_column == "inbox_count":
+            counts = inbox_counts()
+            value = sa.func.coalesce(counts.c.inbox_count, 0)
+            query = query.outerjoin(counts, counts.c.client_id == Client.id).order_by(value.desc() if sort_desc else value)
+        else:
+            query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
         if sort_column is None:
             return self.favourites_first(query), joins
         # Ties (same trial end, same status, ...) in a stable order, so paging never repeats or skips a row.
