@@ -88,10 +88,10 @@ def _prepared(dialect, table: sa.Table, rows: list[dict]) -> tuple[list[sa.Colum
 class ChunkSender:
     """Inserts chunks of rows, each a list of (table, rows) written in that order, at the driver level: one
     executemany per table on SQLite, one COPY on PostgreSQL. On PostgreSQL a chunk is copied by a thread of its
-    own while the caller builds the next one: the server's work on the rows (indexes, foreign keys) takes about
-    as long as building them, and the two overlap. The connection serves one chunk at a time: `send` waits for the
-    chunk before, and nothing else may use the session until `wait` (or the end of the `with` block) returns.
-    A failure of a chunk is raised by the next `send` or `wait`."""
+    own while the caller builds the next one: the server's work on the rows (indexes, foreign keys) takes longer
+    than building them (10,000 clients: ~0.9 s and ~0.35 s), and the building happens meanwhile. The connection
+    serves one chunk at a time: `send` waits for the chunk before, and nothing else may use the session until
+    `wait` (or the end of the `with` block) returns. A failure of a chunk is raised by the next `send` or `wait`."""
 
     def __init__(self, connection: sa.Connection):
         self.connection = connection
