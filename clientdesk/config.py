@@ -38,6 +38,13 @@ def _secret_key(instance: Path, debug: bool, testing: bool) -> str:
     raise ConfigError("SECRET_KEY must be set (export SECRET_KEY=...) unless FLASK_DEBUG=1.")
 
 
+def _whole_days(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of days, at least 1 (it is {value!r}).")
+    return int(value)
+
+
 def from_environment(debug: bool, testing: bool = False) -> dict:
     instance = instance_path()
     return {
@@ -64,7 +71,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
-        "IMPORT_FILES_KEEP_DAYS": int(os.environ.get("IMPORT_FILES_KEEP_DAYS") or 30),
+        "IMPORT_FILES_KEEP_DAYS": _whole_days("IMPORT_FILES_KEEP_DAYS", 30),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},

@@ -472,3 +472,53 @@ def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, a
         assert db.session.scalars(sa.select(Client.name)).all() == ["Created meanwhile"]
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import")) == 0
     assert count(app, Contact) == 0
+
+
+def test_a_file_gone_before_its_run_is_refused_with_a_message(app, tmp_path, admin):
+    """A dry run's file can be deleted (older than IMPORT_FILES_KEEP_DAYS) while its import is queued."""
+    from clientdesk.imports import create_batch, run_batch
+    from clientdesk.models import User
+
+    path = write_xlsx(tmp_path / "gone.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org", "0403170701")])
+    with app.app_context():
+        batch = create_batch(str(path), path.name, db.session.get(User, admin.id))
+        db.session.commit()
+        Path(batch.stored_path).unlink()
+        batch = run_batch(batch.id)
+        assert batch.status == ImportStatus.INVALID
+        assert [e["message"] for e in batch.errors] == ["The uploaded file is no longer kept: upload it again."]
+    assert count(app, Client) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "two weeks"])
+def test_the_days_import_files_are_kept_must_be_a_whole_number_of_at_least_one(monkeypatch, tmp_path, value):
+    from clientdesk.config import ConfigError, from_environment
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("IMPORT_FILES_KEEP_DAYS", value)
+    with pytest.raises(ConfigError, match="IMPORT_FILES_KEEP_DAYS must be a whole number of days, at least 1"):
+        from_environment(debug=False, testing=True)
+    monkeypatch.setenv("IMPORT_FILES_KEEP_DAYS", "90")
+    assert from_environment(debug=False, testing=True)["IMPORT_FILES_KEEP_DAYS"] == 90
+
+
+def test_an_old_file_that_cannot_be_deleted_leaves_the_import_alone(app, tmp_path, admin, monkeypatch, caplog):
+    from datetime import timedelta
+
+    from clientdesk.models import ImportBatch, utcnow
+
+    first = run_import(app, write_xlsx(tmp_path / "a.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org")]), admin)
+    with app.app_context():
+        db.session.execute(sa.update(ImportBatch).values(created_at=utcnow() - timedelta(days=40)))
+        db.session.commit()
+
+    def unlink(self, missing_ok=False):
+        raise PermissionError(f"read-only: {self}")
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    second = run_import(app, write_xlsx(tmp_path / "b.xlsx", BANQUP_FR, [banqup_row("B", "b@example.org")]), admin)
+
+    assert second.status == ImportStatus.IMPORTED and count(app, Client) == 2
+    assert Path(first.stored_path).exists() and "could not be deleted" in caplog.text
+    with app.app_context():  # the page no longer offers it; the warning names the file left on disk
+        assert db.session.get(ImportBatch, first.id).file_removed_at is not None

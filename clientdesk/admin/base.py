@@ -204,6 +204,16 @@ class ScopedModelView(ProtectedView, ModelView):
     def get_query(self):
         return self.scope(super().get_query())
 
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        return (query if sort_column is None else self.ties_in_id_order(query, sort_desc)), joins
+
+    def ties_in_id_order(self, query, desc: bool):
+        """Rows that tie on the sorted column (same date, same status, ...) in a stable order, so that paging
+        never repeats or skips a row."""
+        key = sa.inspect(self.model).primary_key[0]
+        return query.order_by(key.desc() if desc else key)
+
     def get_count_query(self):
         # count(*), not count(id) or Flask-Admin's count('*') (sent as count(?)): only count(*) lets the
         # database count from the smallest covering index (SQLite: without reading rows at all when unscoped).

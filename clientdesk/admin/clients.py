@@ -309,16 +309,13 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return query.filter(condition), count_query, joins, count_joins
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
-        if sort_column == "inbox_count":
+        if sort_column == "inbox_count":  # through one aggregate, not Client.inbox_count computed client by client
             counts = inbox_counts()
             value = sa.func.coalesce(counts.c.inbox_count, 0)
             query = query.outerjoin(counts, counts.c.client_id == Client.id).order_by(value.desc() if sort_desc else value)
-        else:
-            query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
-        if sort_column is None:
-            return self.favourites_first(query), joins
-        # Ties (same trial end, same status, ...) in a stable order, so paging never repeats or skips a row.
-        return query.order_by(Client.id.desc() if sort_desc else Client.id), joins
+            return self.ties_in_id_order(query, sort_desc), joins
+        query, joins = super()._apply_sorting(query, joins, sort_column, sort_desc)
+        return (self.favourites_first(query) if sort_column is None else query), joins
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         count, query = super().get_list(page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size)

@@ -34,7 +34,10 @@ class FileRejected(ValueError):
 
 def check_file(path: str) -> None:
     """Refuse, with a message a person can act on, anything that is not a sane .xlsx workbook."""
-    size = os.path.getsize(path)
+    try:
+        size = os.path.getsize(path)
+    except FileNotFoundError:  # deleted by remove_old_files while a dry run's import was on its way
+        raise FileRejected(_("The uploaded file is no longer kept: upload it again.")) from None
     if size == 0:
         raise FileRejected(_("The file is empty."))
     if size > MAX_FILE_BYTES:

@@ -83,7 +83,11 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
     batch = db.session.get(ImportBatch, batch_id)
     if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
         invite_after_import(batch)
-    remove_old_files()
+    try:
+        remove_old_files()
+    except Exception:  # the import stands; `clients purge-imports` (or the next import) deletes them later
+        db.session.rollback()
+        log.exception("the files of old imports could not be deleted")
     return batch
 
 
@@ -99,10 +103,15 @@ def remove_old_files() -> int:
         ImportBatch.stored_path.not_in(still_needed))).all()
     now = utcnow()
     for batch in old:
-        Path(batch.stored_path).unlink(missing_ok=True)
         batch.file_removed_at = now
-    db.session.commit()
-    return len({batch.stored_path for batch in old})
+    db.session.commit()  # first: a page never offers a file that is gone
+    paths = {batch.stored_path for batch in old}
+    for path in paths:
+        try:
+            Path(path).unlink(missing_ok=True)
+        except OSError as error:
+            log.warning("import file %s could not be deleted: %s", path, error)
+    return len(paths)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ without reading anything back; on PostgreSQL one chunk is copied by a thread of 
 (see ChunkSender).
 """
 import functools
+import logging
 import operator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,10 +21,12 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, Group, utcnow
-from ..models.audit import audit_action, bulk_created_events
+from ..models.audit import audit_action, audit_stamp, bulk_created_events
 from ..models.client import new_inbound_address
 from ..search import bulk_client_inserts, search_text
 from .validate import CLIENT_FIELDS, CONTACT_FIELDS, Lookups, Plan, Row, lookup_chunks, one_of
+
+log = logging.getLogger(__name__)
 
 AUDIT_ACTION = "import"
 WRITE_CHUNK = 2000
@@ -106,9 +109,10 @@ class ChunkSender:
     def __exit__(self, error_type, error, traceback):
         try:
             self.wait()  # a chunk still on its way out finishes before the caller may roll back
-        except Exception:
+        except Exception as chunk_error:
             if error is None:
                 raise
+            log.warning("import chunk failed too, after %r: %r", error, chunk_error)
         finally:
             if self._thread is not None:
                 self._thread.shutdown()
@@ -137,8 +141,8 @@ class ChunkSender:
                         with cursor.copy(statement) as copy:
                             for row in values:
                                 copy.write_row(row)
-                except self.dialect.dbapi.IntegrityError as error:  # as SQLAlchemy raises it for its own statements
-                    raise sa.exc.IntegrityError(statement, None, error) from error
+                except self.dialect.dbapi.Error as error:  # as SQLAlchemy raises it for its own statements
+                    raise sa.exc.DBAPIError.instance(statement, None, error, self.dialect.dbapi.Error) from error
             else:
                 placeholders = ", ".join("?" * len(columns))
                 self.connection.exec_driver_sql(f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({placeholders})", values)
@@ -176,20 +180,23 @@ def _insert_new(rows: list[Row], lookups: Lookups, batch_id: int) -> list[int]:
             templates[key] = TemplateDefaults(*key)
         return templates[key]
 
-    row_templates = [defaults_for(row) for row in rows]  # before the sender: nothing may read the database meanwhile
+    # Before the sender starts: nothing may read the database while a chunk is on its way.
+    row_templates = [defaults_for(row) for row in rows]
     fallback_group_id = Group.default().id
+    stamp = audit_stamp(AUDIT_ACTION)
     with bulk_client_inserts(db.session, sa.select(Client.id).where(Client.import_batch_id == batch_id)):
         client_ids = _new_ids(Client.__table__, len(rows))
         with ChunkSender(db.session.connection()) as sender:
             for start in range(0, len(rows), WRITE_CHUNK):  # in chunks, to bound the memory a 50,000-row file takes
                 chunk = slice(start, start + WRITE_CHUNK)
-                sender.send(_chunk_rows(rows[chunk], client_ids[chunk], row_templates[chunk], fallback_group_id, batch_id))
+                sender.send(_chunk_rows(rows[chunk], client_ids[chunk], row_templates[chunk], fallback_group_id, batch_id,
+                                        stamp))
     return client_ids
 
 
 def _chunk_rows(rows: list[Row], client_ids: list[int], templates: list[TemplateDefaults], fallback_group_id: int,
-                batch_id: int) -> list[tuple[sa.Table, list[dict]]]:
-    """The rows to insert for new clients, table by table."""
+                batch_id: int, stamp: dict) -> list[tuple[sa.Table, list[dict]]]:
+    """The rows to insert for new clients, table by table (pure Python: see ChunkSender)."""
     now = utcnow()
     clients, contacts, accounts, integrations, events = [], [], [], [], []
     for row, client_id, template in zip(rows, client_ids, templates):
@@ -218,7 +225,7 @@ def _chunk_rows(rows: list[Row], client_ids: list[int], templates: list[Template
     return [
         (Client.__table__, clients), (Contact.__table__, contacts), (BankAccount.__table__, accounts),
         (ClientIntegration.__table__, integrations),
-        (AuditEvent.__table__, bulk_created_events(AUDIT_ACTION, "client", events)),
+        (AuditEvent.__table__, bulk_created_events(stamp, "client", events)),
     ]
 
 

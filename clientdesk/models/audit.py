@@ -163,7 +163,7 @@ def _client_id(obj):
     return obj.id if isinstance(obj, Client) else getattr(obj, "client_id", None)
 
 
-def _stamp(action: str) -> dict:
+def audit_stamp(action: str) -> dict:
     """What the audit rows of one write share: when, who, under which action."""
     actor = current_actor()
     return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
@@ -177,7 +177,7 @@ def _event_row(stamp: dict, obj, object_id, changes: dict) -> dict:
 
 def _record(session: Session, flush_context) -> None:
     action = _action.get()
-    stamps = {kind: _stamp(action or kind) for kind in ("create", "update", "delete")}
+    stamps = {}  # made for the first row of each kind: most flushes (a task's progress) audit nothing
     rows = []
     for kind, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
         for obj in objects:
@@ -187,6 +187,8 @@ def _record(session: Session, flush_context) -> None:
             if kind == "update" and not changes:
                 continue
             identity = sa.inspect(obj).identity
+            if kind not in stamps:
+                stamps[kind] = audit_stamp(action or kind)
             rows.append(_event_row(stamps[kind], obj, identity[0] if identity else "", changes))
     if rows:
         session.connection().execute(sa.insert(AuditEvent.__table__), rows)
@@ -195,13 +197,14 @@ def _record(session: Session, flush_context) -> None:
 _AS_IS = (str, int, bool, dict)  # values json writes as they are (a dict: a row created with the object)
 
 
-def bulk_created_events(action: str, object_type: str, objects) -> list[dict]:
+def bulk_created_events(stamp: dict, object_type: str, objects) -> list[dict]:
     """Audit rows for rows inserted with Core (which bypasses the flush hook), in the hook's format.
 
-    `objects` yields (object_id, object_repr, client_id, inserted column values; a dict value holds the
-    values of a row created with it); insert the result into `audit_event` in the same transaction.
+    `stamp`: audit_stamp(action); `objects` yields (object_id, object_repr, client_id, inserted column values;
+    a dict value holds the values of a row created with it); insert the result into `audit_event` in the same
+    transaction.
     """
-    common = {**_stamp(action), "object_type": object_type}
+    common = {**stamp, "object_type": object_type}
     return [
         {
             **common,
@@ -221,7 +224,7 @@ def bulk_updated_events(action: str, objects, values: dict) -> list[dict]:
     """Audit rows for `values` written to the loaded `objects` by one UPDATE (which bypasses the flush hook), in
     the hook's format: only the values that change. Call it before the UPDATE, while the objects hold the old
     values; insert the result into `audit_event` in the same transaction."""
-    stamp = _stamp(action)
+    stamp = audit_stamp(action)
     events = []
     for obj in objects:
         skipped, secret = _audited_fields(type(obj))
@@ -234,7 +237,7 @@ def bulk_updated_events(action: str, objects, values: dict) -> list[dict]:
 
 def record(action: str, obj, changes: dict | None = None) -> None:
     """An explicit audit event for something that is not a row change (e.g. an e-mail sent)."""
-    db.session.add(AuditEvent(**_event_row(_stamp(action), obj, obj.id, changes or {})))
+    db.session.add(AuditEvent(**_event_row(audit_stamp(action), obj, obj.id, changes or {})))
 
 
 def install() -> None:
