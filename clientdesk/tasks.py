@@ -117,6 +117,14 @@ def progress(task: Task, done: int, total: int | None = None) -> None:
     db.session.commit()
 
 
+def progress_apart(task_id: str, done: int, total: int | None = None) -> None:
+    """Record progress through a connection of its own, for a job that keeps all its work in one transaction until
+    the end (an import): the job's session is left as it is."""
+    values = {"progress_done": done} if total is None else {"progress_done": done, "progress_total": total}
+    with db.engine.begin() as connection:
+        connection.execute(db.update(Task).where(Task.id == task_id).values(values))
+
+
 @contextlib.contextmanager
 def running(task_id: str):
     """The job body's frame: marks the task started, attributes changes to the task's user, and records

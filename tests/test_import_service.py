@@ -1,6 +1,7 @@
 """The import itself (as the CLI runs it, inline): tricky but valid files, every kind of error, all or
 nothing, re-imports, templates, mandate, invitations, groups, audit."""
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -314,6 +315,75 @@ def test_templates_apply_per_row_and_the_row_overrides_them(app, tmp_path, admin
         assert [(i.delivery_method, i.delivery_email) for i in integrations] == [("email", "scan@yuki.example.com")] * 2
 
 
+def test_nothing_else_uses_the_connection_a_chunk_is_copied_through(app, tmp_path, admin, yuki_template, monkeypatch):
+    """PostgreSQL copies each chunk in a thread of its own while the check goes on; meanwhile the check's reads, the
+    new ids and a template's settings (loaded when a row first names it) must not go through the session."""
+    from clientdesk.imports.writer import ChunkSender
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("chunks are copied by a thread of their own on PostgreSQL only")
+    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
+    copying, clashes, real_write = set(), [], ChunkSender._write
+
+    def slow_write(self, prepared):
+        driver = self.connection.connection.driver_connection
+        copying.add(driver)
+        try:
+            time.sleep(0.1)  # a busy server: the check goes ahead meanwhile
+            real_write(self, prepared)
+        finally:
+            copying.discard(driver)
+
+    def statement(connection, cursor, text, *args):
+        if connection.connection.driver_connection in copying:
+            clashes.append(text)
+
+    monkeypatch.setattr(ChunkSender, "_write", slow_write)
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    try:
+        batch = run_import(app, write_xlsx(tmp_path / "busy.xlsx", BANQUP_FR, [
+            banqup_row("First", "f@example.org"), banqup_row("Second", "s@example.org"),
+            banqup_row("Third", "t@example.org", template="Standard Yuki"), banqup_row("Fourth", "v@example.org"),
+            banqup_row("Fifth", "w@example.org", "0403170701"),
+        ]), admin)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+    assert clashes == []
+    assert batch.status == ImportStatus.IMPORTED and batch.new_count == 5
+    with app.app_context():
+        third = db.session.scalars(sa.select(Client).filter_by(name="Third")).one()
+        assert (third.template.name, third.group.name, third.integration.product.name) == ("Standard Yuki", "Team Gent", "Yuki")
+
+
+def test_progress_is_recorded_at_once_and_the_import_committed_only_at_the_end(app, tmp_path, admin, monkeypatch):
+    """The job reports progress while the import's transaction is open (on PostgreSQL already holding the first
+    chunks): each report is visible at once to the page that polls it, no client before the end."""
+    from clientdesk import tasks
+    from clientdesk.imports import create_batch, run_batch
+    from clientdesk.models import Task, User
+
+    monkeypatch.setattr("clientdesk.imports.validate.PROGRESS_EVERY", 1)
+    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
+    path = write_xlsx(tmp_path / "p.xlsx", BANQUP_FR, [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(5)])
+    seen = []
+    with app.app_context():
+        db.session.add(Task(id="import-progress", kind="import", description="Import p.xlsx", status="started", user_id=admin.id))
+        batch = create_batch(str(path), path.name, db.session.get(User, admin.id))
+        db.session.commit()
+
+        def progress(done, total):
+            tasks.progress_apart("import-progress", done, total)
+            with db.engine.connect() as page:
+                seen.append((page.scalar(sa.select(Task.progress_done).filter_by(id="import-progress")),
+                             page.scalar(sa.select(sa.func.count(Client.id)))))
+
+        assert run_batch(batch.id, progress).status == ImportStatus.IMPORTED
+    assert seen == [(done, 0) for done in range(1, 6)]
+    assert count(app, Client) == 5
+
+
 def test_group_option_and_group_column(app, tmp_path, admin, make, yuki_template):
     brussels = make.group("Team Brussels")
     make.group("Team Antwerp")
@@ -411,13 +481,15 @@ def test_running_the_import_again_launches_invitations_it_could_not_launch(app, 
 
 
 def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):
-    def broken_write(plan, lookups, batch_id):
-        from clientdesk.imports import writer
+    from clientdesk.imports.writer import ImportWriter
 
-        writer._insert_new(plan.new, lookups, batch_id)
+    real_finish = ImportWriter.finish
+
+    def broken_finish(self, plan):
+        real_finish(self, plan)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("clientdesk.imports.writer.write", broken_write)
+    monkeypatch.setattr(ImportWriter, "finish", broken_finish)
     path = write_xlsx(tmp_path / "f.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org", "0403170701")])
     with pytest.raises(RuntimeError):
         run_import(app, path, admin)
@@ -433,7 +505,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, mon
 
 
 def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, admin, monkeypatch):
-    monkeypatch.setattr("clientdesk.imports.writer.WRITE_CHUNK", 2)
+    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
     rows = [banqup_row(f"Client {i}", f"c{i}@example.org", iban="BE71 0961 2345 6769" if i % 2 else "") for i in range(5)]
     batch = run_import(app, write_xlsx(tmp_path / "c.xlsx", BANQUP_FR, rows), admin)
     assert batch.new_count == 5
@@ -450,19 +522,19 @@ def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, 
 
 
 def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, admin, make, monkeypatch):
-    """Someone creates one of the file's clients after the file was checked: the insert of its chunk fails (on
-    PostgreSQL in the thread that copies it, while the next chunk is built), the chunks before are rolled back."""
-    from clientdesk.imports import validate
+    """Someone creates one of the file's clients after its chunk was checked: the insert of that chunk fails (on
+    PostgreSQL in the thread that copies it, while the rest is checked), the chunks before are rolled back."""
+    from clientdesk.imports.writer import ImportWriter
 
-    monkeypatch.setattr("clientdesk.imports.writer.WRITE_CHUNK", 2)
-    real_check = validate.check
+    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
+    real_add = ImportWriter.add
 
-    def check_then_someone_creates_a_client(*args, **kwargs):
-        plan = real_check(*args, **kwargs)
-        make.client(name="Created meanwhile", enterprise_number="0403170701", contacts=0)  # in a session of its own
-        return plan
+    def add_after_someone_creates_a_client(self, rows):
+        if any(row.values.get("enterprise_number") == "0403170701" for row in rows):
+            make.client(name="Created meanwhile", enterprise_number="0403170701", contacts=0)  # in a session of its own
+        real_add(self, rows)
 
-    monkeypatch.setattr(validate, "check", check_then_someone_creates_a_client)
+    monkeypatch.setattr(ImportWriter, "add", add_after_someone_creates_a_client)
     rows = [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(4)]
     rows.append(banqup_row("Electrabel", "info@electrabel.example.com", "0403170701"))
     batch = run_import(app, write_xlsx(tmp_path / "m.xlsx", BANQUP_FR, rows), admin)
@@ -472,6 +544,28 @@ def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, a
         assert db.session.scalars(sa.select(Client.name)).all() == ["Created meanwhile"]
         assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import")) == 0
     assert count(app, Contact) == 0
+
+
+def test_an_error_after_the_first_chunks_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):
+    """The first chunks, valid, are handed to the writer (on PostgreSQL, written) before the check reaches the bad
+    row: nothing of them stays, and the errors are reported as for any invalid file."""
+    from clientdesk.imports.writer import ImportWriter
+
+    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
+    handed_over = []
+    real_add = ImportWriter.add
+    monkeypatch.setattr(ImportWriter, "add", lambda self, rows: (handed_over.extend(rows), real_add(self, rows)))
+    rows = [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(4)]
+    rows.append(banqup_row("Bad number", "bad@example.org", "0403170702"))
+    rows.append(banqup_row("Client 0 again", "c0@example.org"))
+    batch = run_import(app, write_xlsx(tmp_path / "late.xlsx", BANQUP_FR, rows), admin)
+
+    assert len(handed_over) == 4
+    assert batch.status == ImportStatus.INVALID and [e["row"] for e in batch.errors] == [6, 7]
+    assert count(app, Client) == 0 and count(app, Contact) == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import")) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).where(AuditEvent.action == "import.invalid")) == 1
 
 
 def test_a_file_gone_before_its_run_is_refused_with_a_message(app, tmp_path, admin):

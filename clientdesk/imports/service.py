@@ -138,7 +138,15 @@ def _run(batch: ImportBatch, progress) -> None:
         _finish(batch, ImportStatus.INVALID)
         return
     lookups = validate.Lookups.load(batch.group)
-    plan = validate.check(sheet, lookups, progress)
+    if batch.dry_run:
+        plan = validate.check(sheet, lookups, progress)
+    else:
+        with writer.ImportWriter(lookups, batch.id) as import_writer:
+            plan = validate.check(sheet, lookups, progress, reads=import_writer.reads, on_new=import_writer.add)
+            if not plan.errors:
+                batch.invite_client_ids = import_writer.finish(plan)
+        if plan.errors:
+            db.session.rollback()  # the clients written before the check reached the first error
     batch.rows_count = plan.rows_count
     if plan.errors:
         batch.errors = plan.errors
@@ -152,10 +160,7 @@ def _run(batch: ImportBatch, progress) -> None:
     ]
     if batch.dry_run:
         batch.invite_count = sum(1 for row in plan.new if row.values.get("invitation")) + len(plan.invite_existing)
-        _finish(batch, ImportStatus.CHECKED)
-        return
-    batch.invite_client_ids = writer.write(plan, lookups, batch.id)
-    _finish(batch, ImportStatus.IMPORTED)
+    _finish(batch, ImportStatus.CHECKED if batch.dry_run else ImportStatus.IMPORTED)
 
 
 def _finish(batch: ImportBatch, status: ImportStatus) -> None:

@@ -4,8 +4,12 @@ Every cell goes through the shared normalisers (forms/validators.py) and the cli
 (forms/client.py); then duplicates inside the file, then the rows are matched with existing clients
 (enterprise number first, then the primary contact's e-mail) and sorted into new, unchanged and
 changed. Nothing here writes to the database. Every error is kept, as row + column + message.
+
+Rows are checked CHUNK at a time, so that an import can write one chunk's new clients while the next is
+checked (writer.ImportWriter).
 """
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -23,6 +27,7 @@ from .reader import Sheet
 
 LOOKUP_CHUNK = 500
 PROGRESS_EVERY = 1000
+CHUNK = 2000  # rows matched with existing clients at a time, and handed on to the writer
 
 # Import column -> Client / primary Contact attribute, compared and updated for existing clients.
 CLIENT_FIELDS = {
@@ -159,8 +164,14 @@ def _cleaners(lookups: Lookups) -> dict[str, Callable]:
 IDENTITY = ("country", "enterprise_number", "vat_number")
 
 
-def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None) -> Plan:
-    """The plan for a file: what it would create and change, or its errors."""
+def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None,
+          reads: sa.Connection | None = None, on_new: Callable[[list[Row]], None] | None = None) -> Plan:
+    """The plan for a file: what it would create and change, or its errors.
+
+    Existing clients are read through `reads` (default: the session). As long as the file holds no error,
+    each chunk's new rows go to `on_new` once the chunk is checked: a row's verdict never changes after its
+    chunk (a duplicate is reported on its later row), but a later chunk may still bring errors, in which case
+    whatever `on_new` wrote must be rolled back."""
     plan = Plan()
     match = match_headers(sheet.header)
     plan.language = match.language
@@ -170,22 +181,30 @@ def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] |
         return plan  # the rows cannot be read without knowing what their columns hold
     plan.letters = {key: sheet.letter(index) for key, index in match.positions.items()}
     plan.headers = {key: " ".join(str(sheet.header[index]).split()) for key, index in match.positions.items()}
-    rows = _clean_rows(sheet, match.positions, lookups, plan, progress)
-    if not rows:
+    first_rows = {"enterprise_number": {}, "contact_email": {}}
+    for rows in _chunks(_clean_rows(sheet, match.positions, lookups, plan, progress), CHUNK):
+        _check_duplicates(rows, first_rows, plan)
+        new = _match_existing(rows, lookups, plan, reads if reads is not None else db.session)
+        if on_new is not None and new and not plan.errors:
+            on_new(new)
+    if not plan.rows_count:
         plan.error(0, None, _("The sheet “%(sheet)s” has no client rows under its header.", sheet=sheet.name))
-        return plan
-    _check_duplicates(rows, plan)
-    _match_existing(rows, lookups, plan)
+    plan.errors.sort(key=lambda error: error["row"])  # stable: a row's own errors stay in the order they were found
     return plan
 
 
-def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, progress) -> list[Row]:
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, progress) -> Iterator[Row]:
     cleaners = _cleaners(lookups)
     simple = [(key, index, cleaners[key], BY_KEY[key].required) for key, index in positions.items() if key not in IDENTITY]
     identity = [positions.get(key) for key in IDENTITY]
     unnamed = [index for index in range(len(sheet.header)) if index not in set(positions.values())]
     total = max(1, sheet.last_row - sheet.header_row)
-    rows = []
     for count, (number, cells) in enumerate(sheet.rows, start=1):
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(count, total)
@@ -210,8 +229,7 @@ def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, pro
             if not _blank(cells[index]):
                 plan.error(number, None, _("This cell has a value but its column has no header."), header="",
                            letter=sheet.letter(index))
-        rows.append(Row(number, values))
-    return rows
+        yield Row(number, values)
 
 
 def _blank(cell) -> bool:
@@ -229,9 +247,9 @@ def _clean_identity(number: int, raw: list, values: dict, plan: Plan) -> None:
     values.update((key, value) for key, value in clean.items() if value is not None and key not in errors)
 
 
-def _check_duplicates(rows: list[Row], plan: Plan) -> None:
-    for key in ("enterprise_number", "contact_email"):
-        first_row = {}
+def _check_duplicates(rows: list[Row], first_rows: dict[str, dict], plan: Plan) -> None:
+    """`first_rows`: column key -> value -> the row it was first seen on, kept from one chunk to the next."""
+    for key, first_row in first_rows.items():
         for row in rows:
             value = row.values.get(key)
             if value is None:
@@ -261,27 +279,29 @@ def one_of(column, values: list):
     return column.in_(values)
 
 
-def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
+def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan, reads) -> list[Row]:
+    """Sort `rows` into the plan's new, changed and unchanged ones (or errors); the new ones."""
     numbers = sorted({r.values["enterprise_number"] for r in rows if "enterprise_number" in r.values})
     emails = sorted({r.values["contact_email"] for r in rows if "contact_email" in r.values})
     by_number = {}
     for chunk in lookup_chunks(numbers):
         query = sa.select(Client.enterprise_number, Client.id).where(one_of(Client.enterprise_number, chunk))
-        by_number.update((number, client_id) for number, client_id in db.session.execute(query))
+        by_number.update((number, client_id) for number, client_id in reads.execute(query))
     email_owner = {}  # e-mail -> (client id, is the client's primary contact)
     for chunk in lookup_chunks(emails):
-        for email, client_id, primary in db.session.execute(
+        for email, client_id, primary in reads.execute(
             sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(one_of(Contact.email, chunk))
         ):
             email_owner[email] = (client_id, primary)
-    existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}))
-    invalid_rows = {e["row"] for e in plan.errors}
+    existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}), reads)
+    invalid_rows = {e["row"] for e in plan.errors if e["row"] >= rows[0].number}
+    new = []
     for row in rows:
         target = _identify(row, by_number, email_owner, existing, plan)
         if row.number in invalid_rows or target is False:
             continue
         if target is None:
-            plan.new.append(row)
+            new.append(row)
             continue
         changes = _changes(row, target, lookups)
         refusal = _refused_change(changes, target)
@@ -291,6 +311,8 @@ def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
             plan.changed.append((row, target, changes))
         else:
             plan.unchanged.append((row, target))
+    plan.new.extend(new)
+    return new
 
 
 def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan: Plan):
@@ -328,23 +350,23 @@ def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None
     return None
 
 
-def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
+def _snapshots(client_ids: list[int], reads) -> dict[int, Existing]:
     found = {}
     columns = [getattr(Client, attribute) for attribute in CLIENT_FIELDS.values()]
     for chunk in lookup_chunks(client_ids):
-        for row in db.session.execute(
+        for row in reads.execute(
             sa.select(Client.id, Client.status, Client.template_id, Client.group_id, Client.peppol_receive, *columns)
             .where(one_of(Client.id, chunk))
         ):
             fields = dict(zip(CLIENT_FIELDS.values(), row[5:]))
             fields.update(template_id=row.template_id, group_id=row.group_id, peppol_receive=row.peppol_receive)
             found[row.id] = Existing(row.id, row.status, fields, None, set())
-        for contact in db.session.execute(
+        for contact in reads.execute(
             sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])
             .where(one_of(Contact.client_id, chunk), Contact.is_primary.is_(True))
         ):
             found[contact.client_id].contact = dict(contact._mapping)
-        for client_id, iban in db.session.execute(
+        for client_id, iban in reads.execute(
             sa.select(BankAccount.client_id, BankAccount.iban).where(one_of(BankAccount.client_id, chunk))
         ):
             found[client_id].ibans.add(iban)

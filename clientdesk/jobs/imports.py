@@ -5,4 +5,4 @@ from ..imports import run_batch
 
 def import_clients(task_id: str, batch_id: int) -> None:
     with tasks.running(task_id) as task:
-        run_batch(batch_id, progress=lambda done, total: tasks.progress(task, done, total))
+        run_batch(batch_id, progress=lambda done, total: tasks.progress_apart(task.id, done, total))
