@@ -107,7 +107,8 @@ class Client(Timestamps, db.Model):
     firm_contact_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"), index=True)
     client_facing_contact_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
     template_id = db.Column(db.ForeignKey("config_template.id", ondelete="SET NULL"))
-    hidden = db.Column(db.Boolean, nullable=False, default=False)
+    # indexed on its own: a supervisor's list counts every client not hidden, 2-3x slower through ix_client_scope
+    hidden = db.Column(db.Boolean, nullable=False, default=False, index=True)
     sync_from = db.Column(db.Date)
     track_transactions_without_documents = db.Column(db.Boolean, nullable=False, default=False)
     inbound_email = db.Column(db.String(254), nullable=False, unique=True, default=new_inbound_address)
