@@ -178,7 +178,7 @@ class ImportWriter:
         self.writes_while_checking = db.session.get_bind().dialect.name == "postgresql"
         self._templates: dict = {}
         self._kept: list[list[Row]] = []
-        self._new_ids: list[int] = []
+        self._client_ids: list[int] = []  # of the new clients written, in the order of plan.new
         self._exit = contextlib.ExitStack()
 
     def __enter__(self):
@@ -216,13 +216,13 @@ class ImportWriter:
                     self._send(sender, rows, ids[start:start + len(rows)])
                     start += len(rows)
         _update_changed(plan, self.lookups, self.batch_id)
-        to_invite = [client_id for row, client_id in zip(plan.new, self._new_ids) if row.values.get("invitation")]
+        to_invite = [client_id for row, client_id in zip(plan.new, self._client_ids) if row.values.get("invitation")]
         return to_invite + plan.invite_existing
 
-    def _send(self, sender: "ChunkSender", rows: list[Row], ids: list[int]) -> None:
+    def _send(self, sender: ChunkSender, rows: list[Row], ids: list[int]) -> None:
         templates = [self._template_defaults(row) for row in rows]
         sender.send(_chunk_rows(rows, ids, templates, self._fallback_group_id, self.batch_id, self._stamp))
-        self._new_ids.extend(ids)
+        self._client_ids.extend(ids)
 
     def _template_key(self, row: Row) -> tuple:
         return row.values.get("template"), row.values.get("group") or self.lookups.default_group
