@@ -149,10 +149,11 @@ class ChunkSender:
 
 
 def _new_ids(table: sa.Table, count: int, connection) -> list[int]:
-    """`count` ids for rows about to be inserted into `table`, read through `connection` (or a session). PostgreSQL:
-    from the id column's sequence, which any connection may use (a sequence is outside transactions). SQLite: those after the highest id, which no other writer can
-    take meanwhile: the transaction holds SQLite's one write lock (search.bulk_client_inserts has written already);
-    were it not so, an insert in between would make this one fail on the primary key, never mix the two."""
+    """`count` ids for rows about to be inserted into `table`, read through `connection` (or a session).
+    PostgreSQL: from the id column's sequence, which any connection may use (a sequence is outside transactions).
+    SQLite: those after the highest id, which no other writer can take meanwhile: the transaction holds SQLite's one
+    write lock (search.bulk_client_inserts has written already); were it not so, an insert in between would make
+    this one fail on the primary key, never mix the two."""
     if not count:
         return []
     if db.engine.dialect.name == "postgresql":
@@ -175,20 +176,21 @@ class ImportWriter:
 
     def __init__(self, lookups: Lookups, batch_id: int):
         self.lookups, self.batch_id = lookups, batch_id
-        self.writes_while_checking = db.session.get_bind().dialect.name == "postgresql"
+        self.writes_while_checking = db.engine.dialect.name == "postgresql"
         self._templates: dict = {}
         self._kept: list[list[Row]] = []
         self._client_ids: list[int] = []  # of the new clients written, in the order of plan.new
-        self._exit = contextlib.ExitStack()
 
     def __enter__(self):
         self._fallback_group_id = Group.default().id
         self._stamp = audit_stamp(AUDIT_ACTION)
-        if self.writes_while_checking:
-            self.reads = self._exit.enter_context(db.engine.connect())
-            self._sender = self._exit.enter_context(ChunkSender(db.session.connection()))
-        else:
-            self.reads = db.session
+        with contextlib.ExitStack() as stack:  # closed here if the sender cannot start, else by __exit__
+            if self.writes_while_checking:
+                self.reads = stack.enter_context(db.engine.connect())
+                self._sender = stack.enter_context(ChunkSender(db.session.connection()))
+            else:
+                self.reads = db.session
+            self._exit = stack.pop_all()
         return self
 
     def __exit__(self, *error):
