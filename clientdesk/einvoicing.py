@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from . import rules
+from .errors import Refused
 from .extensions import db
 from .models import Client, PeppolState, utcnow
 from .models.audit import audit_action
@@ -23,7 +25,7 @@ from .services.peppol import AccessPoint, ParticipantTaken, PeppolError, Provide
 SWITCHES = ("send", "receive")
 
 
-class PeppolRefused(ValueError):
+class PeppolRefused(Refused):
     """A switch change the client's data or the installation does not allow; str() says why."""
 
 
@@ -31,43 +33,62 @@ def access_point_configured(config) -> bool:
     return bool(config.get("PEPPOL_AP_URL"))
 
 
+def require_access_point(config) -> None:
+    if not access_point_configured(config):
+        raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
+                              "so nothing can be registered or unregistered."))
+
+
 class PeppolSwitches:
     @staticmethod
-    def check(client: Client, switch: str, on: bool, config) -> None:
-        if switch not in SWITCHES:
+    def changes(config, **switches: bool) -> dict:
+        """The client's column values once the given switches (send=..., receive=...) are set: the state pending
+        until the registration job ends. Raises PeppolRefused when the installation cannot register at all; what
+        the client's own data allows is the rules' to say (rules.py)."""
+        if not switches or any(switch not in SWITCHES for switch in switches):
             raise PeppolRefused(_("Unknown Peppol switch."))
-        if not access_point_configured(config):
-            raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
-                                  "so nothing can be registered or unregistered."))
-        if not on:
-            return
-        if client.country != "BE" or not client.enterprise_number:
-            raise PeppolRefused(_("%(name)s has no Belgian enterprise number: Peppol registration uses 0208:<enterprise number>.",
-                                  name=client.name))
-        if switch == "receive" and not client.e_invoicing_mandate:
-            raise PeppolRefused(_("%(name)s has no e-invoicing mandate: tick “E-invoicing mandate” on the client first "
-                                  "(receiving on Peppol needs the client's signed mandate).", name=client.name))
+        require_access_point(config)
+        values = {f"peppol_{switch}": on for switch, on in switches.items()}
+        return {**values, "peppol_state": PeppolState.PENDING.value, "peppol_message": None}
 
     @classmethod
     def set(cls, client: Client, config, **switches: bool) -> None:
-        """Change the given switches (send=..., receive=...); the state becomes pending until the job ends."""
-        for switch, on in switches.items():
-            cls.check(client, switch, on, config)
+        """Change the given switches on `client` (state pending): the caller commits, then launches the job."""
+        values = cls.changes(config, **switches)
+        problems = rules.problems(client, **values)
+        if problems:
+            raise PeppolRefused(" ".join(problems.values()))
         with audit_action("peppol_on" if any(switches.values()) else "peppol_off"):
-            for switch, on in switches.items():
-                setattr(client, f"peppol_{switch}", on)
-            client.peppol_state, client.peppol_message = PeppolState.PENDING.value, None
+            for column, value in values.items():
+                setattr(client, column, value)
             db.session.flush()
 
     @classmethod
     def retry(cls, client: Client, config) -> None:
-        """Run the registration again as the switches stand (after a failure, or switches set by a template)."""
-        if not access_point_configured(config):
-            raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
-                                  "so nothing can be registered or unregistered."))
+        """Run the registration again as the switches stand (after a failure)."""
+        require_access_point(config)
         with audit_action("peppol_retry"):
             client.peppol_state, client.peppol_message = PeppolState.PENDING.value, None
             db.session.flush()
+
+
+def switch_as_template(template, client: Client, config) -> bool:
+    """Turn on the Peppol switches `template` turns on, as a person pressing them would: True when it did (the
+    caller launches the registration once the client is committed: launch_registration)."""
+    switches = template.peppol_switches if template is not None else {}
+    if switches:
+        PeppolSwitches.set(client, config, **switches)
+    return bool(switches)
+
+
+def launch_registration(description: str, client_ids: list[int], user, client: Client | None = None):
+    """The task that brings the access point in line with these clients' switches (commits the session first).
+    An unreachable access point fails it at once, visibly; "Run again" completes it."""
+    from . import tasks
+    from .jobs.peppol import run_peppol
+
+    return tasks.launch("peppol_sync", description, run_peppol, "sync", client_ids, user=user, client=client,
+                        total=len(client_ids), retry=None)
 
 
 @dataclass

@@ -20,6 +20,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from . import rules
+from .errors import Refused
 from .extensions import db
 from .models import AuditEvent, Client, ClientStatus, Invitation, InvitationStatus, SubscriptionMode, today, utcnow
 from .models.audit import audit_action, bulk_updated_events
@@ -29,7 +31,7 @@ OPEN_INVITATIONS = (InvitationStatus.PENDING, InvitationStatus.SENT, InvitationS
 USABLE_INVITATIONS = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
 
-class LifecycleError(ValueError):
+class LifecycleError(Refused):
     """A transition that the client's current state does not allow; str() says why."""
 
 
@@ -167,11 +169,6 @@ class ClientLifecycle:
         db.session.flush()  # at most one primary per client: the old flag goes before the new one is set
         primary.is_primary = True
 
-    @staticmethod
-    def check_bank_accounts(client: Client, accounts: list) -> None:
-        if client.subscription_mode == SubscriptionMode.MANAGED and not accounts:
-            raise LifecycleError(_("A client managed by the firm needs at least one bank account."))
-
     # Transitions
     @classmethod
     def invite(cls, client: Client, by=None) -> tuple[Invitation, str]:
@@ -206,7 +203,7 @@ class ClientLifecycle:
         eligible, refused = [], []
         for client in clients:
             try:
-                getattr(cls, f"check_{action}")(client)
+                cls._check(action, client)
             except LifecycleError as error:
                 refused.append((client, error))
                 continue
@@ -220,8 +217,16 @@ class ClientLifecycle:
         return done, refused
 
     @classmethod
-    def _transition(cls, action: str, client: Client, by=None):
+    def _check(cls, action: str, client: Client) -> None:
+        """Whether `action` may happen to `client`: its status allows it, and the client keeps every rule (rules.py)."""
         getattr(cls, f"check_{action}")(client)
+        problems = rules.problems(client)
+        if problems:
+            raise LifecycleError(_("%(name)s: %(problems)s", name=client.name, problems=" ".join(problems.values())))
+
+    @classmethod
+    def _transition(cls, action: str, client: Client, by=None):
+        cls._check(action, client)
         with audit_action(action):
             result = _INVITING[action]([client], by, None)[0] if action in _INVITING else _CHANGES[action](client, by, None)
             db.session.flush()

@@ -3,10 +3,11 @@ duplicates) and the creation itself: client, primary contact, bank account and t
 caller's transaction (the audit records come with the flush)."""
 from flask_babel import gettext as _
 
-from . import scoping, vat_check
+from . import rules, scoping, vat_check
+from .einvoicing import PeppolRefused, PeppolSwitches, switch_as_template
 from .extensions import db
 from .forms import validators as v
-from .models import BankAccount, Client, ConfigTemplate, Contact, Group, SubscriptionMode, User
+from .models import BankAccount, Client, ConfigTemplate, Contact, Group, User
 
 
 def existing_client(enterprise_number: str | None) -> Client | None:
@@ -40,7 +41,13 @@ def company_problems(values: dict, register) -> dict:
     return {}
 
 
-def details_problems(values: dict, user) -> dict:
+# Where the wizard shows what the rules say about a client; the rest comes from the chosen template.
+WIZARD_FIELDS = {"bank_accounts": "iban", "e_invoicing_mandate": "e_invoicing_mandate", "subscription_mode": "subscription_mode"}
+
+
+def details_problems(company: dict, values: dict, user, config) -> dict:
+    """What is wrong with step 2 of the wizard: the groups and people it names, the contact's e-mail, and the
+    client as it would be created (company, details and template together) by the rules."""
     errors = {}
     group_id = values["group_id"]
     if group_id is None:
@@ -50,13 +57,24 @@ def details_problems(values: dict, user) -> dict:
     if values["firm_contact_id"] is not None and db.session.scalar(
             scoping.staff_users().where(User.id == values["firm_contact_id"])) is None:
         errors["firm_contact"] = _("Choose the firm contact person from the list.")
-    if values["template_id"] is not None and db.session.get(ConfigTemplate, values["template_id"]) is None:
+    template = db.session.get(ConfigTemplate, values["template_id"]) if values["template_id"] is not None else None
+    if values["template_id"] is not None and template is None:
         errors["template"] = _("That template no longer exists: choose another one.")
-    if db.session.scalar(db.select(Contact.id).where(Contact.email == values["email"])) is not None:
-        errors["email"] = _("%(email)s is already the e-mail address of another contact: each contact needs their own.",
-                            email=values["email"])
-    if values["subscription_mode"] == SubscriptionMode.MANAGED and not values["iban"]:
-        errors["iban"] = _("A client managed by the firm needs a bank account: enter its IBAN.")
+    errors.update(rules.contact_email_problems({"email": values["email"]}, None))
+    would_be = {
+        "country": company["country"], "enterprise_number": company["enterprise_number"],
+        "vat_number": company["vat_number"], "subscription_mode": values["subscription_mode"],
+        "e_invoicing_mandate": values["e_invoicing_mandate"], "bank_accounts": 1 if values["iban"] else 0,
+        "contacts": 1, "primary_contacts": 1,
+    }
+    peppol = {}
+    if template is not None and template.peppol_switches:
+        try:
+            peppol = PeppolSwitches.changes(config, **template.peppol_switches)
+        except PeppolRefused as refusal:
+            errors["template"] = str(refusal)
+    for field, message in rules.problems(would_be, **peppol).items():
+        errors.setdefault(WIZARD_FIELDS.get(field, "template"), message)
     return errors
 
 
@@ -71,17 +89,19 @@ def template_defaults(template: ConfigTemplate, user) -> dict:
     return defaults
 
 
-def create_client(company: dict, details: dict) -> Client:
+def create_client(company: dict, details: dict, config) -> Client:
     """Add the client with its primary contact (not committed). The template's values are copied first;
-    the choices made in the wizard (group, firm contact, subscription, mandate) then override them."""
+    the choices made in the wizard (group, firm contact, subscription, mandate) then override them; then the
+    template's Peppol switches are turned on (the caller launches the registration after the commit)."""
     client = Client(
         name=company["name"], country=company["country"], enterprise_number=company["enterprise_number"],
         vat_number=company["vat_number"], legal_form=company["legal_form"], street=company["street"],
         house_number=company["house_number"], box=company["box"], postal_code=company["postal_code"],
         city=company["city"], website=company["website"], language=details["language"],
     )
-    if details["template_id"] is not None:
-        db.session.get(ConfigTemplate, details["template_id"]).apply_to(client)
+    template = db.session.get(ConfigTemplate, details["template_id"]) if details["template_id"] is not None else None
+    if template is not None:
+        template.apply_to(client)
     client.group = db.session.get(Group, details["group_id"])
     client.firm_contact = db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None
     client.subscription_mode = details["subscription_mode"]
@@ -94,6 +114,8 @@ def create_client(company: dict, details: dict) -> Client:
         client.bank_accounts.append(BankAccount(iban=details["iban"]))
     if company["skip_vat_check"]:
         vat_check.mark_unverified(client)
+    rules.check(client)
     db.session.add(client)
     db.session.flush()
+    switch_as_template(template, client, config)
     return client

@@ -3,6 +3,7 @@ project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); t
 sign in through the real login form with a real CSRF token."""
 import contextvars
 import os
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -130,12 +131,20 @@ def _clear_database(app) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_state(app):
-    """Every test starts with an empty database (plus reference data) and an empty Redis."""
+    """Every test starts with an empty database (plus reference data) and an empty Redis, and ends with every
+    client rule holding over the whole database (clientdesk/rules.py): whatever path a test took, none may
+    leave a client that the rules refuse."""
+    from clientdesk import rules
     from clientdesk.broker import get_redis
+    from clientdesk.extensions import db
 
     _clear_database(app)
     get_redis(app).flushdb()
     yield
+    with app.app_context():
+        broken = rules.violations()
+        db.session.remove()
+    assert not broken, "rows that break the client rules:\n" + "\n".join(broken)
 
 
 @pytest.fixture
@@ -163,6 +172,22 @@ def smtp():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def peppol(app, monkeypatch):
+    """Peppol's outside parties as real servers: a DNS server (the SML), an SMP and our access point, configured
+    on the app; `env` configures a worker process the same way."""
+    from tests.outside import SML_TEST_ZONE, AccessPointApp, DnsServer, HttpServer, SmpApp
+
+    token = "ap-secret-token"
+    dns, smp, ap = DnsServer().start(), HttpServer(SmpApp()).start(), HttpServer(AccessPointApp(token)).start()
+    monkeypatch.setitem(app.config, "PEPPOL_AP_URL", ap.url)
+    monkeypatch.setitem(app.config, "PEPPOL_AP_TOKEN", token)
+    env = {"PEPPOL_AP_URL": ap.url, "PEPPOL_AP_TOKEN": token, "PEPPOL_DNS_SERVER": dns.address, "PEPPOL_SML_ZONE": SML_TEST_ZONE}
+    yield SimpleNamespace(dns=dns, smp=smp, ap=ap, env=env)
+    for server in (dns, smp, ap):
+        server.stop()
 
 
 @pytest.fixture

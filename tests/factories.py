@@ -2,10 +2,11 @@
 import itertools
 
 from clientdesk.extensions import db
-from clientdesk.models import Client, Contact, Group, Role, User
+from clientdesk.models import BankAccount, Client, Contact, Group, PeppolState, Role, User, utcnow
 from tests.helpers import PASSWORD
 
 _sequence = itertools.count(1)
+STATUS_DATES = {"invited": "invited_at", "active": "activated_at", "deactivated": "deactivated_at"}
 
 
 def valid_enterprise_number(n: int) -> str:
@@ -41,11 +42,18 @@ class Factory:
             db.session.expunge_all()
         return user
 
-    def client(self, group: Group | None = None, contacts: int = 1, **fields) -> Client:
+    def client(self, group: Group | None = None, contacts: int = 1, ibans=(), **fields) -> Client:
+        """A client as the app would have left it: a status comes with its date, Peppol switches with a
+        registration (registered, unless `peppol_state` says otherwise); `ibans`: its bank accounts."""
         n = next(_sequence)
         with self.app.app_context():
             group_id = group.id if group is not None else Group.default().id
             number = fields.pop("enterprise_number", valid_enterprise_number(n))
+            status_date = STATUS_DATES.get(fields.get("status"))
+            if status_date is not None:
+                fields.setdefault(status_date, utcnow())
+            if fields.get("peppol_send") or fields.get("peppol_receive"):
+                fields.setdefault("peppol_state", PeppolState.REGISTERED.value)
             client = Client(
                 name=fields.pop("name", f"Client {n} BV"),
                 enterprise_number=number,
@@ -58,10 +66,11 @@ class Factory:
                     Contact(first_name=f"First{n}", last_name=f"Last{n}-{i}", email=f"contact{n}-{i}@client{n}.example.com",
                             language="fr-BE", is_primary=(i == 0))
                 )
+            client.bank_accounts.extend(BankAccount(iban=iban) for iban in ibans)
             db.session.add(client)
             db.session.commit()
             db.session.refresh(client)
-            _ = client.contacts
+            _ = client.contacts, client.bank_accounts
             db.session.expunge_all()
         return client
 

@@ -27,6 +27,7 @@ def free_udp_port() -> int:
 
 
 # DNS: the SML ---------------------------------------------------------------------------------------
+SML_TEST_ZONE = "participant.sml.test.tech.peppol.org"
 
 class SmlResolver(BaseResolver):
     def __init__(self):

@@ -30,9 +30,8 @@ def edit_form(client, contacts, **overrides):
 
 
 def managed_client_with_one_account(make, store, group):
-    acme = make.client(group, subscription_mode="managed")
-    store.run(lambda s: s.add(BankAccount(client_id=acme.id, iban="BE71096123456769")))
-    return acme, store.one(BankAccount, client_id=acme.id)
+    acme = make.client(group, subscription_mode="managed", ibans=["BE71096123456769"])
+    return acme, acme.bank_accounts[0]
 
 
 def test_the_last_bank_account_of_a_managed_client_stays(team, make, as_user, store):

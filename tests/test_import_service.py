@@ -1,7 +1,6 @@
 """The import itself (as the CLI runs it, inline): tricky but valid files, every kind of error, all or
 nothing, re-imports, templates, mandate, invitations, groups, audit."""
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -187,7 +186,7 @@ def test_every_kind_of_error_is_reported_with_its_row_and_column_and_nothing_is_
         (22, "B"): "not a country code",
         (22, "C"): "not a valid e-mail address",
         (22, "F"): "Required",
-        (23, "P"): "receives e-invoices through Peppol, which needs the mandate",
+        (23, "P"): "Receiving e-invoices through Peppol needs the e-invoicing mandate",
     }
     assert set(found) == set(expected), sorted(set(found) ^ set(expected))
     for place, text in expected.items():
@@ -279,7 +278,8 @@ def test_contact_email_of_a_client_not_yet_invited_can_change(app, tmp_path, adm
 
 
 @pytest.fixture
-def yuki_template(app, make):
+def yuki_template(app, make, peppol):
+    """A template that turns Peppol sending on (so an access point is configured: `peppol`)."""
     team = make.group("Team Gent")
     with app.app_context():
         template = ConfigTemplate(
@@ -315,51 +315,9 @@ def test_templates_apply_per_row_and_the_row_overrides_them(app, tmp_path, admin
         assert [(i.delivery_method, i.delivery_email) for i in integrations] == [("email", "scan@yuki.example.com")] * 2
 
 
-def test_nothing_else_uses_the_connection_a_chunk_is_copied_through(app, tmp_path, admin, yuki_template, monkeypatch):
-    """PostgreSQL copies each chunk in a thread of its own while the check goes on; meanwhile the check's reads, the
-    new ids and a template's settings (loaded when a row first names it) must not go through the session."""
-    from clientdesk.imports.writer import ChunkSender
-
-    with app.app_context():
-        engine = db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("chunks are copied by a thread of their own on PostgreSQL only")
-    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
-    copying, clashes, real_write = set(), [], ChunkSender._write
-
-    def slow_write(self, prepared):
-        driver = self.connection.connection.driver_connection
-        copying.add(driver)
-        try:
-            time.sleep(0.1)  # a busy server: the check goes ahead meanwhile
-            real_write(self, prepared)
-        finally:
-            copying.discard(driver)
-
-    def statement(connection, cursor, text, *args):
-        if connection.connection.driver_connection in copying:
-            clashes.append(text)
-
-    monkeypatch.setattr(ChunkSender, "_write", slow_write)
-    sa.event.listen(engine, "before_cursor_execute", statement)
-    try:
-        batch = run_import(app, write_xlsx(tmp_path / "busy.xlsx", BANQUP_FR, [
-            banqup_row("First", "f@example.org"), banqup_row("Second", "s@example.org"),
-            banqup_row("Third", "t@example.org", template="Standard Yuki"), banqup_row("Fourth", "v@example.org"),
-            banqup_row("Fifth", "w@example.org", "0403170701"),
-        ]), admin)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", statement)
-    assert clashes == []
-    assert batch.status == ImportStatus.IMPORTED and batch.new_count == 5
-    with app.app_context():
-        third = db.session.scalars(sa.select(Client).filter_by(name="Third")).one()
-        assert (third.template.name, third.group.name, third.integration.product.name) == ("Standard Yuki", "Team Gent", "Yuki")
-
-
 def test_progress_is_recorded_at_once_and_the_import_committed_only_at_the_end(app, tmp_path, admin, monkeypatch):
-    """The job reports progress while the import's transaction is open (on PostgreSQL already holding the first
-    chunks): each report is visible at once to the page that polls it, no client before the end."""
+    """The job reports progress while the import runs: each report is visible at once to the page that polls it,
+    no client before the end."""
     from clientdesk import tasks
     from clientdesk.imports import create_batch, run_batch
     from clientdesk.models import Task, User
@@ -382,6 +340,64 @@ def test_progress_is_recorded_at_once_and_the_import_committed_only_at_the_end(a
         assert run_batch(batch.id, progress).status == ImportStatus.IMPORTED
     assert seen == [(done, 0) for done in range(1, 6)]
     assert count(app, Client) == 5
+
+
+def test_a_template_turns_peppol_on_through_the_peppol_switches(app, app_config, tmp_path, admin, make, yuki_template, peppol):
+    """New clients and an existing one whose row names the template: the switches as a person pressing them sets
+    them (pending), then one registration task after the commit, which a worker completes."""
+    from tests.servers import run_worker_burst
+
+    existing = make.client(name="Already Here", enterprise_number="0202239951")
+    path = write_xlsx(tmp_path / "p.xlsx", BANQUP_FR, [
+        banqup_row("Peppol Sender", "p@example.org", "0403170701", template="Standard Yuki"),
+        banqup_row("Already Here", existing.contacts[0].email, "0202239951", template="Standard Yuki"),
+    ])
+    batch = run_import(app, path, admin)
+
+    assert (batch.status, batch.new_count, batch.changed_count) == (ImportStatus.IMPORTED, 1, 1)
+    with app.app_context():
+        clients = db.session.scalars(sa.select(Client).order_by(Client.name)).all()
+        assert [(c.name, c.peppol_send, c.peppol_receive, c.peppol_state) for c in clients] == [
+            ("Already Here", True, False, "pending"), ("Peppol Sender", True, False, "pending")]
+        task = db.session.scalars(sa.select(Task).filter_by(kind="peppol_sync")).one()
+        assert json.loads(task.job_args_json) == ["sync", sorted(c.id for c in clients)]
+    run_worker_burst(app_config, **peppol.env)
+    with app.app_context():
+        assert {c.peppol_state for c in db.session.scalars(sa.select(Client))} == {"registered"}
+    assert {number[-10:] for number in peppol.ap.app.participants} == {"0403170701", "0202239951"}
+
+
+def test_a_template_cannot_carry_a_row_past_the_client_rules(app, tmp_path, admin, peppol):
+    """Managed by the firm, mandate and Peppol receiving from the template; the row says Mandat = Non and gives no
+    IBAN: refused on the row, on the IBAN and Mandat columns, and nothing is created."""
+    with app.app_context():
+        db.session.add(ConfigTemplate(name="Managed Peppol", subscription_mode="managed", e_invoicing_mandate=True,
+                                      peppol_receive=True))
+        db.session.commit()
+    path = write_xlsx(tmp_path / "r.xlsx", BANQUP_FR, [
+        banqup_row("Fiduciaire Interne", "f@example.org", "0403170701", template="Managed Peppol", mandate="Non")])
+
+    batch = run_import(app, path, admin)
+
+    assert batch.status == ImportStatus.INVALID
+    assert [(e["row"], e["column"], e["letter"]) for e in batch.errors] == [(2, "IBAN", "J"), (2, "Mandat", "P")]
+    assert "managed by the firm needs at least one bank account" in batch.errors[0]["message"]
+    assert "needs the e-invoicing mandate" in batch.errors[1]["message"]
+    assert count(app, Client) == 0
+
+
+def test_a_template_that_turns_peppol_on_needs_an_access_point(app, tmp_path, admin):
+    with app.app_context():
+        db.session.add(ConfigTemplate(name="Peppol", e_invoicing_mandate=True, peppol_send=True))
+        db.session.commit()
+    path = write_xlsx(tmp_path / "n.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org", "0403170701", template="Peppol")])
+
+    batch = run_import(app, path, admin)
+
+    assert [(e["row"], e["column"]) for e in batch.errors] == [(2, "Modèle")]
+    assert "The template “Peppol” turns Peppol on" in batch.errors[0]["message"]
+    assert "no access point is configured" in batch.errors[0]["message"]
+    assert count(app, Client) == 0
 
 
 def test_group_option_and_group_column(app, tmp_path, admin, make, yuki_template):
@@ -481,18 +497,16 @@ def test_running_the_import_again_launches_invitations_it_could_not_launch(app, 
 
 
 def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):
-    from clientdesk.imports.writer import ImportWriter
+    from clientdesk.imports import writer
 
-    real_finish = ImportWriter.finish
-
-    def broken_finish(self, plan):
-        real_finish(self, plan)
+    def broken_update(plan, lookups, batch_id):  # after the new clients are inserted
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ImportWriter, "finish", broken_finish)
+    monkeypatch.setattr(writer, "_update_changed", broken_update)
     path = write_xlsx(tmp_path / "f.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org", "0403170701")])
     with pytest.raises(RuntimeError):
         run_import(app, path, admin)
+        raise RuntimeError("disk full")
     assert count(app, Client) == 0 and count(app, Contact) == 0
     with app.app_context():
         from clientdesk.models import ImportBatch
@@ -506,6 +520,7 @@ def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, mon
 
 def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, admin, monkeypatch):
     monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
+    monkeypatch.setattr("clientdesk.imports.writer.CHUNK", 2)
     rows = [banqup_row(f"Client {i}", f"c{i}@example.org", iban="BE71 0961 2345 6769" if i % 2 else "") for i in range(5)]
     batch = run_import(app, write_xlsx(tmp_path / "c.xlsx", BANQUP_FR, rows), admin)
     assert batch.new_count == 5
@@ -522,19 +537,18 @@ def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, 
 
 
 def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, admin, make, monkeypatch):
-    """Someone creates one of the file's clients after its chunk was checked: the insert of that chunk fails (on
-    PostgreSQL in the thread that copies it, while the rest is checked), the chunks before are rolled back."""
-    from clientdesk.imports.writer import ImportWriter
+    """Someone creates one of the file's clients after the file was checked: its insert fails, and the rows
+    written before it in the import's transaction are rolled back."""
+    from clientdesk.imports import writer
 
-    monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
-    real_add = ImportWriter.add
+    monkeypatch.setattr("clientdesk.imports.writer.CHUNK", 2)
+    real_write = writer.write
 
-    def add_after_someone_creates_a_client(self, rows):
-        if any(row.values.get("enterprise_number") == "0403170701" for row in rows):
-            make.client(name="Created meanwhile", enterprise_number="0403170701", contacts=0)  # in a session of its own
-        real_add(self, rows)
+    def write_after_someone_creates_a_client(plan, lookups, batch_id):
+        make.client(name="Created meanwhile", enterprise_number="0403170701", contacts=0)  # in a session of its own
+        return real_write(plan, lookups, batch_id)
 
-    monkeypatch.setattr(ImportWriter, "add", add_after_someone_creates_a_client)
+    monkeypatch.setattr(writer, "write", write_after_someone_creates_a_client)
     rows = [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(4)]
     rows.append(banqup_row("Electrabel", "info@electrabel.example.com", "0403170701"))
     batch = run_import(app, write_xlsx(tmp_path / "m.xlsx", BANQUP_FR, rows), admin)
@@ -547,20 +561,13 @@ def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, a
 
 
 def test_an_error_after_the_first_chunks_leaves_nothing_behind(app, tmp_path, admin, monkeypatch):
-    """The first chunks, valid, are handed to the writer (on PostgreSQL, written) before the check reaches the bad
-    row: nothing of them stays, and the errors are reported as for any invalid file."""
-    from clientdesk.imports.writer import ImportWriter
-
+    """The first chunks are valid, a later one is not: nothing is written, and the errors are reported."""
     monkeypatch.setattr("clientdesk.imports.validate.CHUNK", 2)
-    handed_over = []
-    real_add = ImportWriter.add
-    monkeypatch.setattr(ImportWriter, "add", lambda self, rows: (handed_over.extend(rows), real_add(self, rows)))
     rows = [banqup_row(f"Client {i}", f"c{i}@example.org") for i in range(4)]
     rows.append(banqup_row("Bad number", "bad@example.org", "0403170702"))
     rows.append(banqup_row("Client 0 again", "c0@example.org"))
     batch = run_import(app, write_xlsx(tmp_path / "late.xlsx", BANQUP_FR, rows), admin)
 
-    assert len(handed_over) == 4
     assert batch.status == ImportStatus.INVALID and [e["row"] for e in batch.errors] == [6, 7]
     assert count(app, Client) == 0 and count(app, Contact) == 0
     with app.app_context():

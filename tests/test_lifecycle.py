@@ -214,7 +214,7 @@ def test_bulk_action_skips_ineligible_rows_with_reasons(team, make, as_user, app
 
 def test_lifecycle_rules(team, make, as_user, store):
     admin = as_user(team["admin"])
-    managed = make.client(team["group"], subscription_mode="managed")
+    managed = make.client(team["group"], subscription_mode="managed", ibans=["BE71096123456769"])
     full = make.client(team["group"])
     post(admin, "/admin/client/lifecycle/", {"id": managed.id, "action": "activate"})
     assert store.get(Client, managed.id).status == "active"
@@ -240,7 +240,7 @@ def test_replace_primary_contact_only_before_active(team, make, as_user, store):
     assert response.status_code == 302, re.findall(r'(?:invalid-feedback|help-block)[^>]*>([^<]+)', response.text)
     client = store.run(lambda s: [(c.email, c.is_primary) for c in s.get(Client, acme.id).contacts])
     assert client == [("nieuwe@acme.example.com", True)]
-    store.update(Client, acme.id, status="active")
+    store.update(Client, acme.id, status="active", activated_at=utcnow())
     refused = http.get(f"/admin/client/replace-contact/?id={acme.id}", follow_redirects=True)
     assert any("can no longer be replaced" in m for m in flashes(refused.text))
 

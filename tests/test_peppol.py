@@ -7,11 +7,8 @@ import pytest
 from clientdesk.models import Client, Role, Task
 from clientdesk.services.peppol import BILLING_DOCUMENT_TYPES, Sml, sml_hostname
 from tests.helpers import flashes, post
-from tests.outside import AccessPointApp, DnsServer, HttpServer, SmpApp
+from tests.outside import SML_TEST_ZONE as ZONE, DnsServer, HttpServer, SmpApp
 from tests.servers import run_worker_burst
-
-ZONE = "participant.sml.test.tech.peppol.org"
-AP_TOKEN = "ap-secret-token"
 
 
 @pytest.mark.parametrize("participant, expected", [
@@ -38,17 +35,6 @@ def test_sml_lookup_reads_the_naptr_record_of_a_real_dns_server():
         assert dns.resolver.queries[0] == (sml_hostname("9915:test", ZONE).lower(), "NAPTR")
     finally:
         dns.stop()
-
-
-@pytest.fixture
-def peppol(app, monkeypatch):
-    dns, smp, ap = DnsServer().start(), HttpServer(SmpApp()).start(), HttpServer(AccessPointApp(AP_TOKEN)).start()
-    monkeypatch.setitem(app.config, "PEPPOL_AP_URL", ap.url)
-    monkeypatch.setitem(app.config, "PEPPOL_AP_TOKEN", AP_TOKEN)
-    env = {"PEPPOL_AP_URL": ap.url, "PEPPOL_AP_TOKEN": AP_TOKEN, "PEPPOL_DNS_SERVER": dns.address, "PEPPOL_SML_ZONE": ZONE}
-    yield SimpleNamespace(dns=dns, smp=smp, ap=ap, env=env)
-    for server in (dns, smp, ap):
-        server.stop()
 
 
 @pytest.fixture
@@ -169,7 +155,7 @@ def test_receive_needs_the_mandate_and_the_switches_say_when_no_access_point(tea
     acme = make.client(team.group, e_invoicing_mandate=False)
     http = as_user(team.staff)
     refused = toggle(http, acme.id, "receive", True)
-    assert any("no e-invoicing mandate" in m for m in flashes(http.get(refused.headers["Location"]).text))
+    assert any("needs the e-invoicing mandate" in m for m in flashes(http.get(refused.headers["Location"]).text))
     assert store.get(Client, acme.id).peppol_state == "off" and store.count(Task) == 0
 
     monkeypatch.setitem(app.config, "PEPPOL_AP_URL", None)
@@ -196,7 +182,7 @@ def test_bulk_peppol_on_and_off_for_selected_rows(team, make, as_user, app_confi
     skipped = store.get(Client, no_mandate.id)
     assert (skipped.peppol_send, skipped.peppol_receive, skipped.peppol_state) == (False, False, "off")
     task = store.one(Task)
-    assert task.result["done"] == 1 and "no e-invoicing mandate" in task.result["skipped"][0]["reason"]
+    assert task.result["done"] == 1 and "needs the e-invoicing mandate" in task.result["skipped"][0]["reason"]
 
     post(http, "/admin/client/action/", {"action": "peppol_off", "rowid": [str(ready.id)]})
     run_worker_burst(app_config, **peppol.env)

@@ -31,8 +31,9 @@ from flask_babel.speaklater import LazyString
 import clientdesk
 from clientdesk.models import (
     AllowedSender, BankAccount, Client, ClientIntegration, ConfigTemplate, Document, ImportBatch,
-    IntegrationProduct, Invitation, RefusedSender, Role, Task, User, utcnow,
+    IntegrationProduct, RefusedSender, Role, Task, User, utcnow,
 )
+from clientdesk.lifecycle import ClientLifecycle
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.conftest import IsolatedClient
 from tests.helpers import csrf_token, login, post
@@ -244,8 +245,7 @@ def _portfolio(app, make, store) -> dict:
         client = s.get(Client, invited.id)
         for contact in client.contacts:
             contact.language = "nl-BE"
-        invitation, _token = Invitation.issue_many([client], by=s.get(User, staff.id))[0]
-        client.status, client.invitation_expires_at = "invited", invitation.expires_at
+        invitation, _token = ClientLifecycle.invite(client, by=s.get(User, staff.id))
         invitation.status = "sent"
         s.get(Client, created.id).firm_contact_id = staff.id
         s.add(Task(id="walk-finished", kind="bulk_invite", description="Invite 3 clients", status="finished", progress_done=3,
@@ -350,7 +350,7 @@ def _public_pages(app, store, language) -> list:
     def invitation(status="sent", expires_in=21):
         def issue(s):
             client = s.query(Client).filter_by(status="invited").first()
-            invitation, token = Invitation.issue_many([client])[0]
+            invitation, token = ClientLifecycle.resend(client)
             invitation.status = status
             invitation.expires_at = utcnow() + timedelta(days=expires_in)
             return token
@@ -446,8 +446,7 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
     invited = make.client(name="Brouwerij De Kroon BV")
 
     def invite(s):
-        db_client = s.get(Client, invited.id)
-        invitation, token = Invitation.issue_many([db_client])[0]
+        invitation, token = ClientLifecycle.invite(s.get(Client, invited.id))
         invitation.status = "sent"
         return token
 
@@ -497,7 +496,7 @@ def test_the_invitation_e_mail_is_in_the_contact_s_language(app, make, store, lo
     def build(s):
         contact = s.get(Client, client.id).primary_contact
         contact.language = locale
-        invitation, token = Invitation.issue_many([s.get(Client, client.id)])[0]
+        invitation, token = ClientLifecycle.invite(s.get(Client, client.id))
         invitation.expires_at = utcnow().replace(month=3, day=20, hour=12)
         with force_locale("nl_BE"):  # whoever sends it, in whatever language
             return invitation_mail(invitation, token)

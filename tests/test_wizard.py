@@ -1,11 +1,12 @@
 """The new-client wizard over HTTP (CSRF on): register search, the three steps, duplicates, templates, groups."""
+import json
 import re
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
 
-from clientdesk.models import AuditEvent, Client, ConfigTemplate, IntegrationProduct, Role
+from clientdesk.models import AuditEvent, Client, ConfigTemplate, IntegrationProduct, Role, Task
 from clientdesk.models.client import VatCheck
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.helpers import flashes, post
@@ -202,9 +203,9 @@ def test_contact_email_and_bank_account_rules(register, staff, team, make, as_us
     post(http, WIZARD, company_form())
     taken_email = make.client(group=team).contacts[0].email
     taken = post(http, WIZARD + "details/", details_form(team, email=taken_email.upper()))
-    assert any("already the e-mail address of another contact" in e for e in errors(taken.text))
+    assert any("already used by a contact of another client" in e for e in errors(taken.text))
     managed = post(http, WIZARD + "details/", details_form(team, subscription_mode="managed"))
-    assert "A client managed by the firm needs a bank account: enter its IBAN." in errors(managed.text)
+    assert "A client managed by the firm needs at least one bank account: enter its IBAN." in errors(managed.text)
     assert post(http, WIZARD + "details/", details_form(team, subscription_mode="managed", iban="BE71 0961 2345 6769")).status_code == 302
 
 
@@ -221,7 +222,7 @@ def template(app, db_session, team):
     return db_session.get(ConfigTemplate, template.id)
 
 
-def test_template_defaults_are_filled_in_copied_and_overridable(register, staff, team, template, as_user, db_session):
+def test_template_defaults_are_filled_in_copied_and_overridable(register, staff, team, template, as_user, db_session, peppol):
     http = as_user(staff)
     post(http, WIZARD, company_form())
     # Without JavaScript, choosing a template first fills its defaults in.
@@ -240,7 +241,11 @@ def test_template_defaults_are_filled_in_copied_and_overridable(register, staff,
 
     client = db_session.scalars(sa.select(Client)).one()
     assert client.template_id == template.id
-    assert client.subscription_mode == "full" and client.e_invoicing_mandate is True and client.peppol_send is True
+    assert client.subscription_mode == "full" and client.e_invoicing_mandate is True
+    # The template's Peppol sending, switched on as a person would: pending, its registration task launched.
+    assert (client.peppol_send, client.peppol_receive, client.peppol_state) == (True, False, "pending")
+    task = db_session.scalars(sa.select(Task)).one()
+    assert (task.kind, task.client_id, json.loads(task.job_args_json)) == ("peppol_sync", client.id, ["sync", [client.id]])
     assert client.integration.product.name == "Winbooks"
     assert (client.integration.delivery_method, client.integration.delivery_email, client.integration.attach_ubl) == (
         "email", "inbox@winbooks.example.com", True)
@@ -255,6 +260,16 @@ def test_template_defaults_are_filled_in_copied_and_overridable(register, staff,
     db_session.expire_all()
     assert db_session.get(ConfigTemplate, template.id).delivery_email == "inbox@winbooks.example.com"
     assert db_session.get(Client, client.id).peppol_send is True
+
+
+def test_a_template_that_turns_peppol_on_needs_an_access_point(register, staff, team, template, as_user, db_session):
+    http = as_user(staff)
+    post(http, WIZARD, company_form())
+    form = details_form(team, template=str(template.id), prefilled_template=str(template.id), e_invoicing_mandate="y")
+    refused = post(http, WIZARD + "details/", form)
+    assert refused.status_code == 200
+    assert any("no access point is configured" in e for e in errors(refused.text))
+    assert db_session.scalar(sa.select(sa.func.count(Client.id))) == 0
 
 
 def test_search_endpoint_explains_empty_results(register, staff, as_user, db_session):

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 
 from .. import scoping
+from ..errors import Refused
 from ..extensions import db
 from ..i18n import localdate, localdatetime
 from ..models import Client, Role
@@ -127,12 +128,6 @@ ROW_LINKS = {
     ViewRowAction: (".details_view", "fa fa-eye glyphicon glyphicon-eye-open"),
     EditRowAction: (".edit_view", "fa fa-pencil glyphicon glyphicon-pencil"),
 }
-
-
-def kept(rows) -> list:
-    """The rows of a collection that a form has not deleted (inline deletions stay in the list until the
-    session is flushed, and a flushed deletion stays until the commit)."""
-    return [row for row in rows if not (sa.inspect(row).deleted or sa.inspect(row).was_deleted or row in db.session.deleted)]
 
 
 class ScopedModelView(ProtectedView, ModelView):
@@ -280,10 +275,10 @@ class ScopedModelView(ProtectedView, ModelView):
             with db.session.no_autoflush:  # a read of ids: the form's pending changes are the subclass's to settle
                 visible = scoping.scope_clients(db.session.query(Client.id), current_user).filter(Client.id == client.id).first()
             if visible is None:
-                raise ValueError(_("That client does not exist or is outside your groups."))
+                raise Refused(_("That client does not exist or is outside your groups."))
 
     def handle_view_exception(self, exc):
-        if isinstance(exc, ValueError):
+        if isinstance(exc, Refused):
             flash(str(exc), "error")
             return True
         return super().handle_view_exception(exc)

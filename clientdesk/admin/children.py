@@ -7,11 +7,12 @@ from markupsafe import Markup
 from wtforms.fields import PasswordField
 from wtforms.validators import DataRequired
 
+from .. import rules
+from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
 from ..models import ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
-from ..lifecycle import ClientLifecycle
 from ..services.delivery import settings_problems
 from .base import ScopedClientLoader, ScopedModelView
 
@@ -61,7 +62,7 @@ def keep_secrets_with_their_destination(form, settings) -> None:
 def check_delivery(settings, product) -> None:
     problems = settings_problems(settings, product)
     if problems:
-        raise ValueError(" ".join(problems))
+        raise Refused(" ".join(problems))
 
 
 class BankAccountView(ScopedModelView):
@@ -79,8 +80,8 @@ class BankAccountView(ScopedModelView):
     delete_role = "staff"
 
     def on_model_delete(self, model):
-        client = model.client
-        ClientLifecycle.check_bank_accounts(client, [a for a in client.bank_accounts if a is not model])
+        others = [account for account in rules.kept(model.client.bank_accounts) if account is not model]
+        rules.check(model.client, bank_accounts=len(others))
 
 
 def allowed_sender_pattern(form, field):
@@ -150,8 +151,8 @@ class ClientIntegrationView(ScopedModelView):
             other = db.session.scalar(db.select(ClientIntegration).where(
                 ClientIntegration.client_id == client.id, ClientIntegration.id != model.id)) if client is not None else None
         if other is not None:
-            raise ValueError(_("%(client)s is already connected to %(product)s: a client has at most one accounting "
-                               "software. Change or remove that one instead.", client=client.name, product=other.product.name))
+            raise Refused(_("%(client)s is already connected to %(product)s: a client has at most one accounting "
+                            "software. Change or remove that one instead.", client=client.name, product=other.product.name))
         keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.product)
 

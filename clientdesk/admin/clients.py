@@ -14,8 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
-from .. import onboarding, scoping, tasks
-from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured
+from .. import onboarding, rules, scoping, tasks
+from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured, launch_registration, require_access_point
+from ..errors import Refused
 from ..exports import client_export_response
 from ..extensions import db
 from ..forms import validators as v
@@ -38,7 +39,7 @@ from ..search import client_search_condition, search_counted_with_page
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
 from .base import (
-    DynamicOptionsFilter, ScopedModelView, assignable_groups_query, for_row, kept, per_request, row_id_placeholder, row_url,
+    DynamicOptionsFilter, ScopedModelView, assignable_groups_query, for_row, per_request, row_id_placeholder, row_url,
 )
 from .children import DELIVERY_LABELS, allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
@@ -405,19 +406,10 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     @staticmethod
     def _contact_email_errors(form, client_id) -> dict:
         """Contact e-mails are unique across the whole system: say so on the field, not as a database error."""
-        errors, seen = {}, set()
         contacts = getattr(form, "contacts", None)
-        for entry in contacts or []:
-            field = entry.form.email
-            if not field.data or contacts.should_delete(entry):
-                continue
-            if field.data in seen:
-                errors[field] = _("This e-mail address appears twice.")
-            seen.add(field.data)
-            owner = db.session.scalar(db.select(Contact.client_id).where(Contact.email == field.data))
-            if owner is not None and owner != client_id:
-                errors[field] = _("This e-mail address is already used by a contact of another client.")
-        return errors
+        emails = {entry.form.email: entry.form.email.data for entry in contacts or []
+                  if entry.form.email.data and not contacts.should_delete(entry)}
+        return rules.contact_email_problems(emails, client_id)
 
     def update_model(self, form, model):
         g.primary_before = model.primary_contact  # before the form changes the contacts (g: views are shared)
@@ -429,11 +421,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             allowed_groups = {g.id for g in db.session.scalars(scoping.assignable_groups(current_user))}
         group_id = model.group.id if model.group is not None else model.group_id
         if group_id not in allowed_groups:
-            raise ValueError(_("You can only put clients in your own groups."))
-        if model.peppol_receive and not model.e_invoicing_mandate:
-            raise ValueError(_("Receiving through Peppol needs the e-invoicing mandate: turn “Receive” off first."))
-        ClientLifecycle.settle_contacts(model, kept(model.contacts), None if is_created else g.get("primary_before"))
-        ClientLifecycle.check_bank_accounts(model, kept(model.bank_accounts))
+            raise Refused(_("You can only put clients in your own groups."))
+        ClientLifecycle.settle_contacts(model, rules.kept(model.contacts), None if is_created else g.get("primary_before"))
+        rules.check(model)
 
     def delete_model(self, model):
         try:
@@ -486,9 +476,10 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "Deactivate %(num)d client", "Deactivate %(num)d clients", num))
 
     def _bulk_peppol(self, action_name, ids, describe):
-        if not access_point_configured(current_app.config):
-            flash(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
-                    "so nothing can be registered or unregistered."), "error")
+        try:
+            require_access_point(current_app.config)
+        except PeppolRefused as refusal:
+            flash(str(refusal), "error")
             return None
         # An unreachable access point fails the task at once, visibly; "Run again" completes it.
         return self._bulk(action_name, ids, describe, job=run_peppol, retry=None)
@@ -533,9 +524,11 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             return redirect(back)
         form = ContactForm()
         if form.validate_on_submit():
-            taken = db.session.scalar(db.select(Contact.id).where(Contact.email == form.email.data))
-            if taken is not None and taken != getattr(client.primary_contact, "id", None):
-                form.email.errors = [_("This e-mail address is already used by another contact.")]
+            # The new contact may take over the primary contact's address (that contact is removed), no other.
+            others = {contact.id: contact.email for contact in client.contacts if contact is not client.primary_contact}
+            problems = rules.contact_email_problems({**others, "email": form.email.data}, client.id)
+            if "email" in problems:
+                form.email.errors = [problems["email"]]
             else:
                 voided = ClientLifecycle.replace_primary_contact(client, Contact(**form.contact_fields()))
                 db.session.commit()
@@ -623,10 +616,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                 PeppolSwitches.retry(client, current_app.config)
             else:
                 PeppolSwitches.set(client, current_app.config, **{switch: on})
-            # An unreachable access point fails the task at once, visibly; "Try again" or "Run again" completes it.
             description = CLIENT_TASK_DESCRIPTIONS[(switch, on and switch != "retry")] % {"name": client.name}
-            tasks.launch("peppol_sync", description, run_peppol, "sync", [client.id], user=current_user, client=client,
-                         total=1, retry=None)
+            launch_registration(description, [client.id], current_user, client=client)
         except (PeppolRefused, QueueUnavailable) as error:
             db.session.rollback()
             flash(str(error), "error")

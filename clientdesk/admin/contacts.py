@@ -3,6 +3,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired
 
+from .. import rules
 from ..extensions import db
 from ..forms import validators as v
 from ..lifecycle import ClientLifecycle
@@ -48,6 +49,9 @@ class ContactView(ScopedModelView):
             history = sa.inspect(model).attrs.is_primary.history
             was_primary = not is_created and (history.deleted or [model.is_primary])[0]
             primary_before = model if was_primary else next((c for c in others if c.is_primary), None)
+            problems = rules.contact_email_problems({**{c.id: c.email for c in others}, "email": model.email}, client.id)
+        if "email" in problems:
+            raise rules.RuleViolation({"email": problems["email"]})
         ClientLifecycle.settle_contacts(client, [*others, model], primary_before)
 
     def on_model_delete(self, model):

@@ -4,6 +4,7 @@ from flask_login import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..errors import Refused
 from ..forms import validators as v
 from ..models import Role
 from ..models.base import choices_of
@@ -39,14 +40,14 @@ class UserView(AdminOnlyView):
         if form.new_password.data:
             model.set_password(form.new_password.data)
         elif is_created:
-            raise ValueError(_("A new user needs a password (at least 10 characters)."))
+            raise Refused(_("A new user needs a password (at least 10 characters)."))
         model.ui_language = model.ui_language or None
         if model.id == current_user.id and (model.role != Role.ADMIN or not model.active):
-            raise ValueError(_("You cannot remove your own admin role or deactivate yourself."))
+            raise Refused(_("You cannot remove your own admin role or deactivate yourself."))
 
     def on_model_delete(self, model):
         if model.id == current_user.id:
-            raise ValueError(_("You cannot delete your own account."))
+            raise Refused(_("You cannot delete your own account."))
 
 
 class GroupView(AdminOnlyView):
@@ -62,4 +63,4 @@ class GroupView(AdminOnlyView):
         from ..models import Client
 
         if db.session.query(Client.id).filter(Client.group_id == model.id).first():
-            raise ValueError(_("Move this group's clients to another group before deleting it."))
+            raise Refused(_("Move this group's clients to another group before deleting it."))

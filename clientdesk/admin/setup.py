@@ -1,8 +1,9 @@
 """Admin-only screens: configuration templates and the integration catalogue."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
+from .. import rules
 from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode
 from ..models.base import choices_of
 from .children import (
@@ -48,8 +49,9 @@ class ConfigTemplateView(AdminOnlyView):
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
-        if model.peppol_receive and not model.e_invoicing_mandate:
-            raise ValueError(_("Receiving through Peppol needs the e-invoicing mandate."))
+        problems = rules.template_problems(model)
+        if problems:
+            raise rules.RuleViolation(problems)
         keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.integration_product)
 

@@ -7,7 +7,7 @@ What was typed is kept in the session, so Back and Next keep it; each step is ch
 """
 import re
 
-from flask import flash, jsonify, redirect, request, session, url_for
+from flask import current_app, flash, jsonify, redirect, request, session, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from .. import i18n, onboarding, scoping
+from ..einvoicing import launch_registration
+from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.wizard import LANGUAGE_CHOICES, CompanyForm, DetailsForm
-from ..models import Client, ConfigTemplate, Group, SubscriptionMode, User
+from ..models import Client, ConfigTemplate, Group, PeppolState, SubscriptionMode, User
 from ..services.register import company_register
+from ..tasks import QueueUnavailable
 from .base import ProtectedView
 
 SESSION_KEY = "new_client_wizard"
@@ -89,7 +92,8 @@ class NewClientWizard(ProtectedView):
     # Step 2: the details
     @expose("/details/", methods=("GET", "POST"))
     def details(self):
-        if self._company() is None:
+        company = self._company()
+        if company is None:
             flash(_("Start with the company."), "warning")
             return redirect(self.get_url(".index"))
         raw = request.form if request.method == "POST" else self._raw("details") or self._initial_details()
@@ -105,7 +109,7 @@ class NewClientWizard(ProtectedView):
                 self._keep("details", raw)
                 form = self._details_form(raw)
                 flash(_("The template's defaults are filled in: check them and continue."), "info")
-            elif self._details(form) is not None:
+            elif self._details(form, company) is not None:
                 return redirect(self.get_url(".summary"))
         return self.render("admin/wizard/details.html", form=form, step=2, template_defaults=self._template_defaults_json())
 
@@ -116,18 +120,26 @@ class NewClientWizard(ProtectedView):
         if company is None:
             flash(_("Start with the company."), "warning")
             return redirect(self.get_url(".index"))
-        details = self._details(self._details_form(self._raw("details")))
+        details = self._details(self._details_form(self._raw("details")), company)
         if details is None:
             flash(_("Some details are missing or wrong."), "warning")
             return redirect(self.get_url(".details"))
         if request.method == "POST":
             try:
-                client = onboarding.create_client(company, details)
-                db.session.commit()
+                client = onboarding.create_client(company, details, current_app.config)
+                if client.peppol_state == PeppolState.PENDING:  # the template turned Peppol on: commits with it
+                    launch_registration(_("Peppol registration of %(name)s", name=client.name), [client.id],
+                                        current_user, client=client)
+                else:
+                    db.session.commit()
             except IntegrityError:  # created by someone else meanwhile (same number or e-mail)
                 db.session.rollback()
                 flash(_("This client or contact was created by someone else meanwhile: check the client list."), "error")
                 return redirect(self.get_url(".index"))
+            except (Refused, QueueUnavailable) as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return redirect(self.get_url(".details"))
             session.pop(SESSION_KEY, None)
             flash(_("Client %(name)s created.", name=client.name), "success")
             return redirect(url_for("client.details_view", id=client.id))
@@ -176,11 +188,11 @@ class NewClientWizard(ProtectedView):
         form.firm_contact.choices = [("", "—")] + [(str(u.id), str(u)) for u in db.session.scalars(scoping.staff_users())]
         return form
 
-    def _details(self, form: DetailsForm) -> dict | None:
+    def _details(self, form: DetailsForm, company: dict) -> dict | None:
         values = form.values()
         if values is None:
             return None
-        problems = onboarding.details_problems(values, current_user)
+        problems = onboarding.details_problems(company, values, current_user, current_app.config)
         for name, message in problems.items():
             getattr(form, name).errors = [*getattr(form, name).errors, message]
         return None if problems else values

@@ -3,8 +3,9 @@
 `create_batch` keeps a copy of the file and records who imports what; `run_batch` reads the file,
 checks every row, and, when nothing is wrong and it is not a dry run, writes everything in one
 transaction together with the batch's result and audit record; then it launches the invitations
-(Invitation = Oui) as one lifecycle task. The copies are kept IMPORT_FILES_KEEP_DAYS days (they hold
-the clients' personal data): `remove_old_files` deletes older ones, after each import and from the CLI.
+(Invitation = Oui) as one lifecycle task, and the Peppol registration of the clients whose template turned
+Peppol on. The copies are kept IMPORT_FILES_KEEP_DAYS days (they hold the clients' personal data):
+`remove_old_files` deletes older ones, after each import and from the CLI.
 """
 import contextlib
 import gc
@@ -20,7 +21,7 @@ from flask_babel import gettext as _, ngettext
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Group, ImportBatch, ImportStatus, User, utcnow
+from ..models import Client, Group, ImportBatch, ImportStatus, User, utcnow
 from ..models.audit import acting_as, record
 from ..models.import_batch import FINISHED
 from . import reader, validate, writer
@@ -69,9 +70,10 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
         return batch
     batch.status = ImportStatus.RUNNING.value
     db.session.commit()
+    registrations = []
     with acting_as(batch.user), _collector_paused():
         try:
-            _run(batch, progress)
+            registrations = _run(batch, progress)
         except IntegrityError as error:
             # Someone created one of these clients or e-mail addresses while the file was being checked.
             fail_batch(batch_id, _("Nothing was imported: another change to the same clients happened at the same time "
@@ -81,6 +83,8 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
                                    error=f"{error.__class__.__name__}: {error}"))
             raise
     batch = db.session.get(ImportBatch, batch_id)
+    if batch.status == ImportStatus.IMPORTED and registrations:
+        register_after_import(batch, registrations)
     if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
         invite_after_import(batch)
     try:
@@ -128,7 +132,9 @@ def _collector_paused():
             gc.enable()
 
 
-def _run(batch: ImportBatch, progress) -> None:
+def _run(batch: ImportBatch, progress) -> list[int]:
+    """Check the file and, when every row is valid and it is not a dry run, write it; the ids of the clients
+    whose Peppol registration is to be launched once they are committed."""
     max_rows = current_app.config.get("IMPORT_MAX_ROWS", reader.DEFAULT_MAX_ROWS)
     try:
         reader.check_file(batch.stored_path)
@@ -136,22 +142,16 @@ def _run(batch: ImportBatch, progress) -> None:
     except reader.FileRejected as error:
         batch.errors = [{"row": 0, "column": "", "letter": "", "message": str(error)}]
         _finish(batch, ImportStatus.INVALID)
-        return
-    lookups = validate.Lookups.load(batch.group)
-    if batch.dry_run:
-        plan = validate.check(sheet, lookups, progress)
-    else:
-        with writer.ImportWriter(lookups, batch.id) as import_writer:
-            plan = validate.check(sheet, lookups, progress, reads=import_writer.reads, on_new=import_writer.add)
-            if not plan.errors:
-                batch.invite_client_ids = import_writer.finish(plan)
-        if plan.errors:
-            db.session.rollback()  # the clients written before the check reached the first error
+        return []
+    lookups = validate.Lookups.load(batch.group, current_app.config)
+    plan = validate.check(sheet, lookups, progress)
     batch.rows_count = plan.rows_count
     if plan.errors:
         batch.errors = plan.errors
         _finish(batch, ImportStatus.INVALID)
-        return
+        return []
+    written = writer.Written() if batch.dry_run else writer.write(plan, lookups, batch.id)
+    batch.invite_client_ids = written.to_invite
     batch.new_count, batch.changed_count, batch.unchanged_count = len(plan.new), len(plan.changed), len(plan.unchanged)
     batch.changes = [
         {"row": row.number, "client_id": existing.id, "client": existing.fields["name"],
@@ -161,6 +161,7 @@ def _run(batch: ImportBatch, progress) -> None:
     if batch.dry_run:
         batch.invite_count = sum(1 for row in plan.new if row.values.get("invitation")) + len(plan.invite_existing)
     _finish(batch, ImportStatus.CHECKED if batch.dry_run else ImportStatus.IMPORTED)
+    return written.to_register
 
 
 def _finish(batch: ImportBatch, status: ImportStatus) -> None:
@@ -181,6 +182,24 @@ def fail_batch(batch_id: int, message: str) -> None:
     batch.errors = [{"row": 0, "column": "", "letter": "", "message": message}]
     _finish(batch, ImportStatus.FAILED)
     log.warning("import batch %s failed: %s", batch_id, message)
+
+
+def register_after_import(batch: ImportBatch, client_ids: list[int]) -> None:
+    """Launch the Peppol registration of the clients whose template turned Peppol on, now that they are committed.
+    If the queue cannot be reached, their registration is marked failed with the reason: the client list shows
+    them (Peppol state: failed), and "Try again" on the client page completes it."""
+    from .. import tasks
+    from ..einvoicing import PeppolRegistration, launch_registration
+
+    description = ngettext("Peppol registration of %(num)d client imported from %(file)s",
+                           "Peppol registration of %(num)d clients imported from %(file)s", len(client_ids), file=batch.filename)
+    try:
+        launch_registration(description, sorted(client_ids), batch.user)
+    except tasks.QueueUnavailable as error:
+        db.session.rollback()
+        for client in db.session.scalars(db.select(Client).where(Client.id.in_(client_ids))):
+            PeppolRegistration.record_failure(client, error)
+        db.session.commit()
 
 
 def invite_after_import(batch: ImportBatch) -> None:

@@ -3,10 +3,8 @@
 Every cell goes through the shared normalisers (forms/validators.py) and the client identity rules
 (forms/client.py); then duplicates inside the file, then the rows are matched with existing clients
 (enterprise number first, then the primary contact's e-mail) and sorted into new, unchanged and
-changed. Nothing here writes to the database. Every error is kept, as row + column + message.
-
-Rows are checked CHUNK at a time, so that an import can write one chunk's new clients while the next is
-checked (writer.ImportWriter).
+changed; then each client as the row would leave it, merged with its template, goes through the client
+rules (rules.py). Nothing here writes to the database. Every error is kept, as row + column + message.
 """
 import itertools
 from collections.abc import Callable, Iterable, Iterator
@@ -14,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from flask_babel import gettext as _, lazy_gettext as _l
 
+from .. import rules
+from ..einvoicing import PeppolRefused, PeppolSwitches
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
@@ -25,9 +24,8 @@ from ..search import fold
 from .columns import BY_KEY, EXAMPLE_EMAILS, match_headers
 from .reader import Sheet
 
-LOOKUP_CHUNK = 500
 PROGRESS_EVERY = 1000
-CHUNK = 2000  # rows matched with existing clients at a time, and handed on to the writer
+CHUNK = 2000  # rows matched with existing clients at a time
 
 # Import column -> Client / primary Contact attribute, compared and updated for existing clients.
 CLIENT_FIELDS = {
@@ -39,6 +37,15 @@ CONTACT_FIELDS = {
     "contact_email": "email", "contact_first_name": "first_name", "contact_last_name": "last_name",
     "contact_language": "language",
 }
+# The columns where a row's error goes when the client rules (rules.py) refuse it, by the rule's field; a rule
+# broken by what the row's template sets goes on the template's column.
+RULE_COLUMNS = {
+    "bank_accounts": "iban", "e_invoicing_mandate": "mandate", "enterprise_number": "enterprise_number",
+    "vat_number": "vat_number", "contacts": "contact_email",
+}
+# What the rules read of an existing client.
+RULE_FIELDS = ("country", "enterprise_number", "vat_number", "subscription_mode", "e_invoicing_mandate", "peppol_send",
+               "peppol_receive", "peppol_state", "status", "invited_at", "activated_at", "deactivated_at")
 TEXT_COLUMNS = {
     "name": Client.name, "external_reference": Client.external_reference, "street": Client.street,
     "house_number": Client.house_number, "box": Client.box, "postal_code": Client.postal_code, "city": Client.city,
@@ -58,7 +65,7 @@ class Existing:
 
     id: int
     status: str
-    fields: dict  # Client attribute -> value
+    fields: dict  # Client attribute -> value (those the import sets, and those the rules read)
     contact: dict | None  # primary contact: id, email, first_name, last_name, language
     ibans: set
 
@@ -82,6 +89,11 @@ class Plan:
             "message": message,
         })
 
+    def rule_error(self, row: int, field: str, message: str) -> None:
+        """A client rule the row breaks, on the column of the rule's field, else the template's (else the row)."""
+        key = next((k for k in (RULE_COLUMNS.get(field), "template") if k in self.letters), None)
+        self.error(row, key, message)
+
     @property
     def invite_existing(self) -> list[int]:
         """Existing clients, never invited, whose row asks for an invitation."""
@@ -89,25 +101,70 @@ class Plan:
         return [e.id for row, e in rows if row.values.get("invitation") and e.status == ClientStatus.CREATED]
 
 
+class TemplateDefaults:
+    """What a configuration template puts on a new client, worked out once per template and group: its defaults
+    as `ConfigTemplate.apply_to` (the one place of that rule) copies them onto a throwaway client, and its Peppol
+    switches as the Peppol switches would set them (`peppol`), or why they cannot (`peppol_refusal`)."""
+
+    def __init__(self, template: ConfigTemplate | None, default_group: Group | None, config):
+        probe = Client()
+        if default_group is not None:
+            probe.group = default_group  # an explicit group wins over the template's
+        if template is not None:
+            template.apply_to(probe)
+        self.client = _column_values(probe)
+        integration = probe.integration
+        self.integration = _column_values(integration) if integration is not None else None
+        self.integration_repr = str(integration) if integration is not None else ""
+        self.peppol, self.peppol_refusal = {}, None
+        if template is not None and template.peppol_switches:
+            try:
+                self.peppol = PeppolSwitches.changes(config, **template.peppol_switches)
+            except PeppolRefused as refusal:
+                self.peppol_refusal = _("The template “%(name)s” turns Peppol on: %(reason)s", name=template.name,
+                                        reason=str(refusal))
+
+
+def _column_values(obj) -> dict:
+    """The column values set on a transient object, foreign keys taken from its many-to-one relationships."""
+    state = sa.inspect(obj)
+    values = {attr.key: state.dict[attr.key] for attr in state.mapper.column_attrs if attr.key in state.dict}
+    for relationship in state.mapper.relationships:
+        target = state.dict.get(relationship.key)
+        if target is not None and relationship.direction.name == "MANYTOONE":
+            for local, remote in relationship.local_remote_pairs:
+                values[local.key] = getattr(target, remote.key)
+    return values
+
+
 @dataclass
 class Lookups:
-    """Names a row may refer to, loaded once per file."""
+    """Names a row may refer to, loaded once per file, and what their templates put on a client."""
 
     templates: dict  # folded name -> ConfigTemplate
     groups: dict  # folded name -> Group
     default_group: Group | None  # the group chosen for the whole import (--group)
+    config: dict = field(default_factory=dict)  # the app's configuration (the Peppol switches need it)
+    _defaults: dict = field(default_factory=dict)
 
     @classmethod
-    def load(cls, default_group: Group | None = None) -> "Lookups":
+    def load(cls, default_group: Group | None = None, config=None) -> "Lookups":
         return cls(
             templates={_name_key(t.name): t for t in db.session.scalars(sa.select(ConfigTemplate))},
             groups={_name_key(g.name): g for g in db.session.scalars(sa.select(Group))},
-            default_group=default_group,
+            default_group=default_group, config=config or {},
         )
 
     @staticmethod
     def name_of(table: dict, id_: int | None) -> str | None:
         return next((o.name for o in table.values() if o.id == id_), None)
+
+    def defaults(self, row: "Row") -> TemplateDefaults:
+        """What a new client of `row` gets from its template and group."""
+        key = (row.values.get("template"), row.values.get("group") or self.default_group)
+        if key not in self._defaults:
+            self._defaults[key] = TemplateDefaults(*key, self.config)
+        return self._defaults[key]
 
 
 def _name_key(name) -> str:
@@ -164,14 +221,8 @@ def _cleaners(lookups: Lookups) -> dict[str, Callable]:
 IDENTITY = ("country", "enterprise_number", "vat_number")
 
 
-def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None,
-          reads: sa.Connection | None = None, on_new: Callable[[list[Row]], None] | None = None) -> Plan:
-    """The plan for a file: what it would create and change, or its errors.
-
-    Existing clients are read through `reads` (default: the session). As long as the file holds no error,
-    each chunk's new rows go to `on_new` once the chunk is checked: a row's verdict never changes after its
-    chunk (a duplicate is reported on its later row), but a later chunk may still bring errors, in which case
-    whatever `on_new` wrote must be rolled back."""
+def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] | None = None) -> Plan:
+    """The plan for a file: what it would create and change, or its errors."""
     plan = Plan()
     match = match_headers(sheet.header)
     plan.language = match.language
@@ -184,9 +235,7 @@ def check(sheet: Sheet, lookups: Lookups, progress: Callable[[int, int], None] |
     first_rows = {"enterprise_number": {}, "contact_email": {}}
     for rows in _chunks(_clean_rows(sheet, match.positions, lookups, plan, progress), CHUNK):
         _check_duplicates(rows, first_rows, plan)
-        new = _match_existing(rows, lookups, plan, reads if reads is not None else db.session)
-        if on_new is not None and new and not plan.errors:
-            on_new(new)
+        _match_existing(rows, lookups, plan)
     if not plan.rows_count:
         plan.error(0, None, _("The sheet “%(sheet)s” has no client rows under its header.", sheet=sheet.name))
     plan.errors.sort(key=lambda error: error["row"])  # stable: a row's own errors stay in the order they were found
@@ -263,56 +312,55 @@ def _check_duplicates(rows: list[Row], first_rows: dict[str, dict], plan: Plan) 
                 first_row[value] = row.number
 
 
-def lookup_chunks(values: list):
-    """`values` in lists for `one_of`: all at once on PostgreSQL, else LOOKUP_CHUNK at a time (SQLite caps the
-    number of bound parameters)."""
-    step = (len(values) or 1) if db.engine.dialect.name == "postgresql" else LOOKUP_CHUNK
-    for start in range(0, len(values), step):
-        yield values[start:start + step]
-
-
-def one_of(column, values: list):
-    """`column IN (values)`; on PostgreSQL `column = ANY(array)`, one parameter: it parses thousands of bound
-    parameters more slowly than it answers the query."""
-    if db.engine.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
-
-
-def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan, reads) -> list[Row]:
-    """Sort `rows` into the plan's new, changed and unchanged ones (or errors); the new ones."""
+def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
+    """Sort `rows` into the plan's new, changed and unchanged ones, or errors."""
     numbers = sorted({r.values["enterprise_number"] for r in rows if "enterprise_number" in r.values})
     emails = sorted({r.values["contact_email"] for r in rows if "contact_email" in r.values})
-    by_number = {}
-    for chunk in lookup_chunks(numbers):
-        query = sa.select(Client.enterprise_number, Client.id).where(one_of(Client.enterprise_number, chunk))
-        by_number.update((number, client_id) for number, client_id in reads.execute(query))
-    email_owner = {}  # e-mail -> (client id, is the client's primary contact)
-    for chunk in lookup_chunks(emails):
-        for email, client_id, primary in reads.execute(
-            sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(one_of(Contact.email, chunk))
-        ):
-            email_owner[email] = (client_id, primary)
-    existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}), reads)
+    by_number = dict(db.session.execute(
+        sa.select(Client.enterprise_number, Client.id).where(Client.enterprise_number.in_(numbers))).all())
+    email_owner = {  # e-mail -> (client id, is the client's primary contact)
+        email: (client_id, primary) for email, client_id, primary in db.session.execute(
+            sa.select(Contact.email, Contact.client_id, Contact.is_primary).where(Contact.email.in_(emails)))}
+    existing = _snapshots(sorted(set(by_number.values()) | {owner for owner, _ in email_owner.values()}))
     invalid_rows = {e["row"] for e in plan.errors if e["row"] >= rows[0].number}
-    new = []
     for row in rows:
         target = _identify(row, by_number, email_owner, existing, plan)
         if row.number in invalid_rows or target is False:
             continue
         if target is None:
-            new.append(row)
+            if _keeps_the_rules(row, lookups.defaults(row), plan):
+                plan.new.append(row)
             continue
         changes = _changes(row, target, lookups)
         refusal = _refused_change(changes, target)
         if refusal:
             plan.error(row.number, refusal[0], refusal[1])
-        elif changes:
-            plan.changed.append((row, target, changes))
-        else:
+        elif not changes:
             plan.unchanged.append((row, target))
-    plan.new.extend(new)
-    return new
+        elif _keeps_the_rules(row, lookups.defaults(row) if "template" in changes else None, plan, target):
+            plan.changed.append((row, target, changes))
+
+
+def _keeps_the_rules(row: Row, defaults: TemplateDefaults | None, plan: Plan, existing: Existing | None = None) -> bool:
+    """Whether the client as the row leaves it keeps the client rules: a new client from its template's defaults,
+    or `existing` with the template applied again (`defaults`, when the row changes the template), then the row's
+    own values over them. Each broken rule is an error on the row."""
+    values = dict(existing.fields) if existing is not None else {}
+    if defaults is not None:
+        if defaults.peppol_refusal:
+            plan.error(row.number, "template", defaults.peppol_refusal)
+            return False
+        values.update(defaults.client)
+    values.update((attribute, row.values[key]) for key, attribute in CLIENT_FIELDS.items() if key in row.values)
+    if defaults is not None:
+        values.update(defaults.peppol)
+    ibans = existing.ibans if existing is not None else set()
+    values.update(bank_accounts=len(ibans | ({row.values["iban"]} if "iban" in row.values else set())),
+                  contacts=1, primary_contacts=1)  # the row's contact is (or becomes) the primary one
+    problems = rules.problems(values)
+    for field_name, message in problems.items():
+        plan.rule_error(row.number, field_name, message)
+    return not problems
 
 
 def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan: Plan):
@@ -340,36 +388,28 @@ def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan
 
 def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None:
     """A change an import may not make to an existing client: (column key, why)."""
-    name = existing.fields["name"]
     if "contact_email" in changes and existing.contact and existing.status != ClientStatus.CREATED:
         return "contact_email", _("%(name)s was already invited at %(email)s: change its contact in the client's page, "
-                                  "not by import.", name=name, email=existing.contact["email"])
-    if changes.get("mandate", (None, True))[1] is False and existing.fields["peppol_receive"]:
-        return "mandate", _("%(name)s receives e-invoices through Peppol, which needs the mandate: turn Peppol reception "
-                            "off first.", name=name)
+                                  "not by import.", name=existing.fields["name"], email=existing.contact["email"])
     return None
 
 
-def _snapshots(client_ids: list[int], reads) -> dict[int, Existing]:
-    found = {}
-    columns = [getattr(Client, attribute) for attribute in CLIENT_FIELDS.values()]
-    for chunk in lookup_chunks(client_ids):
-        for row in reads.execute(
-            sa.select(Client.id, Client.status, Client.template_id, Client.group_id, Client.peppol_receive, *columns)
-            .where(one_of(Client.id, chunk))
-        ):
-            fields = dict(zip(CLIENT_FIELDS.values(), row[5:]))
-            fields.update(template_id=row.template_id, group_id=row.group_id, peppol_receive=row.peppol_receive)
-            found[row.id] = Existing(row.id, row.status, fields, None, set())
-        for contact in reads.execute(
-            sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])
-            .where(one_of(Contact.client_id, chunk), Contact.is_primary.is_(True))
-        ):
-            found[contact.client_id].contact = dict(contact._mapping)
-        for client_id, iban in reads.execute(
-            sa.select(BankAccount.client_id, BankAccount.iban).where(one_of(BankAccount.client_id, chunk))
-        ):
-            found[client_id].ibans.add(iban)
+def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
+    attributes = dict.fromkeys([*CLIENT_FIELDS.values(), *RULE_FIELDS, "template_id", "group_id"])
+    found = {
+        row.id: Existing(row.id, row.status, dict(row._mapping), None, set())
+        for row in db.session.execute(sa.select(Client.id, *(getattr(Client, a) for a in attributes))
+                                      .where(Client.id.in_(client_ids)))
+    }
+    for contact in db.session.execute(
+        sa.select(Contact.client_id, Contact.id, *[getattr(Contact, a) for a in CONTACT_FIELDS.values()])
+        .where(Contact.client_id.in_(client_ids), Contact.is_primary.is_(True))
+    ):
+        found[contact.client_id].contact = dict(contact._mapping)
+    for client_id, iban in db.session.execute(
+        sa.select(BankAccount.client_id, BankAccount.iban).where(BankAccount.client_id.in_(client_ids))
+    ):
+        found[client_id].ibans.add(iban)
     return found
 
 

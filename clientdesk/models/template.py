@@ -36,15 +36,19 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
     def by_name(cls, name: str) -> "ConfigTemplate | None":
         return db.session.execute(db.select(cls).filter(db.func.lower(cls.name) == name.strip().lower())).scalar_one_or_none()
 
+    @property
+    def peppol_switches(self) -> dict[str, bool]:
+        """The Peppol switches this template turns on (send=True, receive=True), none if it leaves Peppol off."""
+        return {switch: True for switch in ("send", "receive") if getattr(self, f"peppol_{switch}")}
+
     def apply_to(self, client) -> None:
-        """Copy this template's defaults onto a client; later edits to the client override them."""
+        """Copy this template's defaults onto a client; later edits to the client override them. Its Peppol
+        switches are not copied: they go through the Peppol switches (config_templates.apply)."""
         from .integration import ClientIntegration
 
         client.template = self
         client.subscription_mode = self.subscription_mode
         client.e_invoicing_mandate = self.e_invoicing_mandate
-        client.peppol_send = self.peppol_send
-        client.peppol_receive = self.peppol_receive
         if self.assigned_group is not None and client.group is None:
             client.group = self.assigned_group
         if self.assigned_user is not None and client.firm_contact is None:
