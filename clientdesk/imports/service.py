@@ -7,8 +7,6 @@ transaction together with the batch's result and audit record; then it launches 
 Peppol on. The copies are kept IMPORT_FILES_KEEP_DAYS days (they hold the clients' personal data):
 `remove_old_files` deletes older ones, after each import and from the CLI.
 """
-import contextlib
-import gc
 import logging
 import shutil
 import uuid
@@ -71,7 +69,7 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
     batch.status = ImportStatus.RUNNING.value
     db.session.commit()
     registrations = []
-    with acting_as(batch.user), _collector_paused():
+    with acting_as(batch.user):
         try:
             registrations = _run(batch, progress)
         except IntegrityError as error:
@@ -116,20 +114,6 @@ def remove_old_files() -> int:
         except OSError as error:
             log.warning("import file %s could not be deleted: %s", path, error)
     return len(paths)
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """A file's rows become hundreds of thousands of short-lived dicts and lists, freed as soon as they are
-    done with: the cyclic garbage collector, which they set off again and again, finds next to nothing to free
-    (a few thousand objects for 10,000 rows). It runs again, and collects those, once the import is done."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run(batch: ImportBatch, progress) -> list[int]:
