@@ -1,13 +1,18 @@
 """Client import benchmark: dry run and real import of 10k- and 50k-row files on SQLite and PostgreSQL,
-as ratios to a bare openpyxl read-only pass over the same file measured in the same run.
+as ratios to a bare openpyxl read-only pass over the same file measured in the same run; and the import as a
+user runs it, `flask --app app clients import` as a whole process, against a bare openpyxl read as a whole
+process.
 
     python bench/import.py [--rows 10000 50000] [--runs 3] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/DB]
 
 Every measurement runs in its own process (so peak RSS is that measurement's own); the database is
-prepared (fresh schema, one admin) by another process beforehand. Timed: `run_batch` (file checks,
-read, every row validated, and for an import all writes and the commit). Figures are medians; the CPU
-columns (this process, plus the PostgreSQL backend's own CPU for PostgreSQL runs) are the steadier
-figure on a shared, busy machine.
+prepared (fresh schema, one admin) by another process beforehand. Timed in-process: `run_batch` (file
+checks, read, every row validated, and for an import all writes and the commit); as a user runs it: the
+whole command, start-up included. Figures are medians; the CPU columns (this process, plus the PostgreSQL
+backend's own CPU for PostgreSQL runs) are the steadier figure on a shared, busy machine.
+
+Budgets (issue 14): import of 10k rows <= 1.25x the bare read in-process (SQLite and PostgreSQL), <= 1.5x as
+a user runs it; 50k rows: peak RSS growth <= 200 MiB.
 WARNING: the PostgreSQL database given with --pg is emptied (its schema public is dropped).
 """
 import argparse
@@ -174,10 +179,45 @@ def child_import(database_url: str, instance: str, path: str, dry_run: bool) -> 
         return {"seconds": seconds, "cpu": cpu, "rss_growth_mib": (peak - before) / 1024, "rows": batch.rows_count}
 
 
+BARE_READ = ("import sys; from openpyxl import load_workbook; "
+             "rows = load_workbook(sys.argv[1], read_only=True, data_only=True).worksheets[0].iter_rows(values_only=True); "
+             "print(sum(1 for _row in rows))")
+
+
+def whole_process(command: list[str], env: dict | None = None) -> float:
+    """Wall seconds of a command run as a user runs it, start-up included."""
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env, cwd=CHECKOUT)
+    return time.perf_counter() - start
+
+
+def as_a_user_runs_it(path: Path, database_url: str, instance: Path) -> dict[str, float]:
+    env = dict(os.environ, DATABASE_URL=database_url, INSTANCE_PATH=str(instance), SECRET_KEY="bench")
+    flask = str(Path(sys.executable).with_name("flask"))
+    return {
+        "bare read (process)": whole_process([sys.executable, "-c", BARE_READ, str(path)]),
+        "clients import (process)": whole_process(
+            [flask, "--app", "app", "clients", "import", str(path), "--as", "bench@example.com"], env),
+    }
+
+
 def run_child(*args) -> dict:
     output = subprocess.run([sys.executable, __file__, "_child", *map(str, args)], check=True, capture_output=True, text=True,
                             cwd=CHECKOUT)
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def budgets(results: dict[str, list], rows: int) -> None:
+    baseline = results["openpyxl read-only (baseline)"]
+    for label, measured in results.items():
+        if not label.endswith("import"):
+            continue
+        ratio = statistics.median(r["seconds"] / b["seconds"] for r, b in zip(measured, baseline))
+        line = f"  {label}: {ratio:.2f}x the bare read [{'met' if ratio <= 1.25 else 'NOT MET'}: <= 1.25x]"
+        if rows >= 50_000:
+            growth = statistics.median(r["rss_growth_mib"] for r in measured)
+            line += f"; RSS +{growth:.0f} MiB [{'met' if growth <= 200 else 'NOT MET'}: <= 200 MiB]"
+        print(line)
 
 
 def main() -> None:
@@ -199,6 +239,7 @@ def main() -> None:
             make_file(path, rows)
             print(f"\n{rows:,} rows × {len(HEADER)} columns, {path.stat().st_size / 2**20:.1f} MiB")
             results: dict[str, list] = {}
+            processes: dict[tuple, list] = {}
             for run in range(args.runs):
                 results.setdefault("openpyxl read-only (baseline)", []).append(run_child("read", "openpyxl", path))
                 results.setdefault("python-calamine read", []).append(run_child("read", "calamine", path))
@@ -213,6 +254,16 @@ def main() -> None:
                             run_child("prepare", url_run, instance)
                         label = f"{name:<10} {'dry run' if dry_run else 'import'}"
                         results.setdefault(label, []).append(run_child("import", url_run, instance, path, int(dry_run)))
+                for name, url in databases.items():
+                    if name == "sqlite":
+                        database = work / f"cli-{rows}-{run}.db"
+                        shutil.copyfile(sqlite_template, database)
+                        url_run = f"sqlite:///{database}"
+                    else:
+                        url_run = url
+                        run_child("prepare", url_run, instance)
+                    for label, seconds in as_a_user_runs_it(path, url_run, instance).items():
+                        processes.setdefault((name, label), []).append(seconds)
             baseline = results["openpyxl read-only (baseline)"]
             print(f"{'':30} {'wall s':>7} {'ratio':>6} {'CPU s':>6} {'ratio':>6} {'rows/s':>8} {'RSS +MiB':>9}  "
                   "wall s (ratio) per run")
@@ -225,6 +276,13 @@ def main() -> None:
                       f"{statistics.median(r['cpu'] for r in measured):6.2f} {statistics.median(cpu_ratios):6.2f} "
                       f"{rows / median:8,.0f} {statistics.median(r['rss_growth_mib'] for r in measured):9.0f}  "
                       + " ".join(f"{s:.2f}({r:.2f})" for s, r in zip(seconds, ratios)))
+            budgets(results, rows)
+            print("\nAs a user runs it (whole processes, start-up included):")
+            for name in databases:
+                bare, cli = processes[(name, "bare read (process)")], processes[(name, "clients import (process)")]
+                ratio = statistics.median(c / b for c, b in zip(cli, bare))
+                print(f"  {name:<10} clients import {statistics.median(cli):6.2f} s, bare read {statistics.median(bare):6.2f} s:"
+                      f" {ratio:.2f}x  [{'met' if ratio <= 1.5 else 'NOT MET'}: <= 1.5x]")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

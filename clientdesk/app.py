@@ -8,7 +8,8 @@ from . import config, i18n
 from .extensions import csrf, db, login_manager, migrate
 
 
-def create_app(overrides: dict | None = None) -> Flask:
+def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
+    """The app; `screens=False` leaves out the admin screens, for the commands that serve no page."""
     app = Flask(__name__, instance_path=str(config.instance_path()), instance_relative_config=False)
     testing = bool((overrides or {}).get("TESTING"))
     app.config.update(config.from_environment(debug=app.debug, testing=testing))
@@ -38,9 +39,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(invitations.bp)
 
-    from .admin import build_admin
+    if screens:
+        from .admin import build_admin
 
-    build_admin(app)
+        build_admin(app)
 
     from .cli import register_commands
 

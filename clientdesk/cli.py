@@ -155,11 +155,14 @@ def dev_command(host, port, demo_clients):
     """Set up and run everything for a demo: migrate, load demo data, start a worker and the web server."""
     from flask_migrate import upgrade
 
+    from .admin import build_admin
     from .broker import redis_url
     from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo
     from .models import Client
 
     app = current_app._get_current_object()
+    if "admin" not in app.blueprints:  # the commands' app (app.py) comes without its screens
+        build_admin(app)
     upgrade()
     if not db.session.scalar(db.select(Client.id).limit(1)):
         load_demo(clients=demo_clients)
