@@ -5,7 +5,6 @@ Used by the admin forms (through `wtforms_validator`), the new-client wizard and
 messages are in the language in force (the request's, or the job's: see tasks.py).
 """
 import functools
-import importlib
 import re
 
 import email_validator
@@ -170,18 +169,6 @@ def format_phone(value: str | None) -> str:
     if not value:
         return ""
     return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def install() -> None:
-    """Remember email-validator's check of the part after the @ (called by create_app). It is two thirds of
-    each email() call (Unicode rules, character by character), and an import checks thousands of addresses
-    that share a few hundred domains. The check depends on its arguments alone and returns a dict that
-    validate_email only reads; validate_email looks it up in its own module at each call, where it is
-    replaced (email-validator is pinned to the versions where this holds; tests/test_validators.py checks)."""
-    module = importlib.import_module("email_validator.validate_email")
-    check = getattr(module, "validate_email_domain_name", None)
-    if check is not None and not hasattr(check, "cache_info"):
-        module.validate_email_domain_name = functools.lru_cache(maxsize=4096)(check)
 
 
 def email(value) -> str:
