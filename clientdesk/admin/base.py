@@ -215,7 +215,7 @@ class ScopedModelView(ProtectedView, ModelView):
 
     def _selected(self, ids):
         """A condition on the selected ids; the ids (integers, malformed ones dropped) are written into the
-        statement: thousands of bound parameters take PostgreSQL 5 times as long to parse, and SQLite caps them."""
+        statement: thousands of bound parameters are slow for PostgreSQL to parse, and SQLite caps them."""
         pks = []
         for raw in ids:
             try:
