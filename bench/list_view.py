@@ -20,9 +20,10 @@ The CSV export (/admin/client/export/csv/) of every row is timed in a child proc
 reports its RSS growth (peak during the request minus RSS before it), beside Flask-Admin's own
 export on the bare view.
 
-Targets (100k rows, SQLite): page 1, filtered and sorted <= 20 ms and <= 2x bare; name search
-<= 25 ms and at least 2x faster than bare; the same statements per request at every size;
-export <= 1.5 s with RSS growth < 30 MB.
+Budgets at 100k rows, on every database, as ratios to the bare view in the same run (the machine's load
+moves both alike): page 1 no slower than 1.5x bare, a name search no slower than bare, filtered and sorted
+no slower than 2x bare; the same statements per request at every size; and on SQLite, the export's time
+and memory (TARGETS_NOTE). The absolute figures noted beside them (SQLite) are information, not a verdict.
 """
 import argparse
 import json
@@ -56,9 +57,14 @@ FILTER_STATUS = "active"
 STAFF_GROUPS = ("Team Brussels", "Everyone")  # the signed-in staff user's groups
 BATCH = 10_000
 
+# A request's budget, as the most it may take over the bare view's median in the same run, by scenario
+# prefix (the first that matches); and the milliseconds beyond which a SQLite figure is noted, for information.
+RATIO_BUDGETS = (("page 1", 1.5), ("search", 1.0), ("", 2.0))
+NOTED_MS = (("search", 25), ("", 20))
 TARGETS_NOTE = (
-    "targets at 100k on SQLite: page 1 / filtered / sorted <= 20 ms and <= 2.0x bare; "
-    "search <= 25 ms and <= 0.5x bare; same statements at every size; export <= 1.5 s, RSS growth < 30 MB"
+    "budgets at 100k, every database: page 1 <= 1.5x bare; search <= 1.0x bare; filtered / sorted <= 2.0x bare; "
+    "same statements at every size; SQLite export <= 1.5 s, RSS growth < 30 MB. "
+    "Noted, not a verdict (SQLite): page 1 / filtered / sorted over 20 ms, search over 25 ms"
 )
 
 
@@ -572,20 +578,25 @@ def print_exports(db_name: str, exports: dict) -> None:
                   f"| {item['first_chunk_ms']:.0f} | {item['mib']:.1f} | {item['lines']:,} | {item['rss_growth_mib']:.1f} |")
 
 
-def check_targets(db_name: str, size: int, result: dict, export: dict | None) -> list[str]:
-    misses = []
+def by_scenario(scenario: str, limits) -> float:
+    return next(limit for prefix, limit in limits if scenario.startswith(prefix))
+
+
+def check_targets(db_name: str, size: int, result: dict, export: dict | None) -> tuple[list[str], list[str]]:
+    """The budgets missed, and the SQLite figures over their noted milliseconds."""
+    misses, noted = [], []
     for item in result["lists"]:
         bare = item["bare"]["median"]
         for role in ("supervisor", "staff"):
             ms = item[role]["median"]
-            if item["scenario"].startswith("search"):
-                if ms > 25 or ms > bare / 2:
-                    misses.append(f"{db_name} {size:,} {role} {item['scenario']}: {ms:.1f} ms (bare {bare:.1f})")
-            elif ms > 20 or ms > 2 * bare:
-                misses.append(f"{db_name} {size:,} {role} {item['scenario']}: {ms:.1f} ms (bare {bare:.1f})")
+            line = f"{db_name} {size:,} {role} {item['scenario']}: {ms:.1f} ms, {ms / bare:.2f}x bare ({bare:.1f} ms)"
+            if ms > by_scenario(item["scenario"], RATIO_BUDGETS) * bare:
+                misses.append(line)
+            if db_name == "sqlite" and ms > by_scenario(item["scenario"], NOTED_MS):
+                noted.append(line)
     if export and (export["seconds"] > 1.5 or export["rss_growth_mib"] >= 30):
         misses.append(f"{db_name} {size:,} export: {export['seconds']:.2f} s, +{export['rss_growth_mib']:.1f} MiB")
-    return misses
+    return misses, noted
 
 
 def add_data_arguments(parser) -> None:
@@ -617,7 +628,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     databases = [d.strip() for d in args.db.split(",") if d.strip()]
     print(f"ClientDesk list benchmark: sizes {sizes}, databases {databases}, {args.runs} requests per figure")
-    misses = []
+    misses, noted = [], []
     for db_name in databases:
         if db_name == "postgresql" and not args.pg_url:
             print("\n(postgresql skipped: give --pg-url or BENCH_PG_URL; that database's schema public is dropped)")
@@ -634,15 +645,20 @@ def main() -> None:
             if not args.no_export and size == max(sizes):
                 exports[size] = {"clientdesk (streamed)": bench_export(url, "ours", args.export_runs),
                                  "bare Flask-Admin": bench_export(url, "bare", 1)}
-            if db_name == "sqlite" and size >= 100_000:
-                misses += check_targets(db_name, size, by_size[size], exports.get(size, {}).get("clientdesk (streamed)"))
+            if size >= 100_000:
+                export = exports.get(size, {}).get("clientdesk (streamed)") if db_name == "sqlite" else None
+                missed, over = check_targets(db_name, size, by_size[size], export)
+                misses += missed
+                noted += over
         if not same_statements(by_size):
             misses.append(f"{db_name}: statements per request differ between sizes")
         print_lists(db_name, by_size)
         if exports:
             print_exports(db_name, exports)
     print(f"\n{TARGETS_NOTE}")
-    print("targets met" if not misses else "targets MISSED:\n  " + "\n  ".join(misses))
+    if noted:
+        print("noted (not a verdict):\n  " + "\n  ".join(noted))
+    print("budgets met" if not misses else "budgets MISSED:\n  " + "\n  ".join(misses))
 
 
 def group_id_of(url: str, name: str) -> int:

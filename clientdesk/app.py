@@ -17,11 +17,9 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from . import models, search, sqlite
-    from .forms import validators
 
     models.audit.install()
     search.install()
-    validators.install()
 
     db.init_app(app)
     with app.app_context():

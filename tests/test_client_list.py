@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from clientdesk.extensions import db
-from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role
+from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role, Task
 
 LIST_COLUMNS = (
     "name", "enterprise_number", "group", "firm_contact", "status", "integration",
@@ -206,6 +206,19 @@ def test_each_row_links_to_its_own_client_and_back_to_the_search(make, as_user, 
     assert sorted(re.findall(r'name="rowid" class="action-checkbox" value="(\d+)"', html)) == sorted(map(str, ids))
     assert sorted(re.findall(r'name="id" value="(\d+)"><input type="hidden" name="next" value="/admin/client/\?search=row"',
                              html)) == sorted(map(str, ids))  # the favourite stars
+
+
+def test_rows_of_other_lists_link_by_their_own_id_url_quoted(make, as_user, store):
+    """Task ids are strings: the task list's icons carry each one quoted."""
+    admin = make.user(Role.ADMIN)
+    store.run(lambda s: s.add(Task(id="walk&run 1", kind="bulk_invite", description="Invite 3 clients", user_id=admin.id)))
+    http = as_user(admin)
+
+    html = http.get("/admin/task/").get_data(as_text=True)
+
+    link = re.search(r'href="(/admin/task/details/\?id=walk%26run(?:\+|%20)1&amp;url=[^"]+)"', html)
+    assert link is not None
+    assert "Invite 3 clients" in http.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
 
 
 def test_filter_by_status_and_group(make, as_user, teams):

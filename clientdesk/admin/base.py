@@ -6,9 +6,7 @@ values) through `scope()`, which applies `scoping.client_condition`; an id outsi
 answers 404.
 """
 import re
-import secrets
 from datetime import date, datetime
-from urllib.parse import quote
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
@@ -66,32 +64,11 @@ class DynamicOptionsFilter(FilterEqual):
 
 
 def per_request(key, build):
-    """What every row of a list may repeat (a translated badge, a URL, a form), built once per request."""
+    """What every row of a list may repeat (a translated badge, the user's favourites), built once per request."""
     values = g.setdefault("per_request", {})
     if key not in values:
         values[key] = build()
     return values[key]
-
-
-def row_id_placeholder() -> str:
-    """What stands for a row's id in markup made once per request (see for_row). Random, so that nothing a user
-    typed (a search that ends up in a link's return URL) can be taken for it."""
-    return per_request("row-id", lambda: f"row{secrets.token_hex(8)}")
-
-
-def for_row(markup: str, row_id) -> str:
-    """Markup made once per request with row_id_placeholder(), for one row. The id goes in URL-quoted, which
-    leaves nothing that means anything in HTML either (ids are numbers, or task ids of letters, digits, dashes)."""
-    placeholder = row_id_placeholder()
-    return markup if row_id == placeholder else markup.replace(placeholder, quote(str(row_id), safe=""))
-
-
-def row_url(endpoint: str, row_id, id_arg: str = "id", **values) -> str:
-    """`url_for(endpoint, <id_arg>=row_id, **values)` for a row of a list. A list page links every row to the
-    same few endpoints and url_for costs more than the rest of a cell: each URL is built once per request."""
-    url = per_request(("url", endpoint, id_arg, *sorted(values.items())),
-                      lambda: url_for(endpoint, **{id_arg: row_id_placeholder()}, **values))
-    return for_row(url, row_id)
 
 
 class LinkRowAction(BaseListRowAction):
@@ -103,7 +80,7 @@ class LinkRowAction(BaseListRowAction):
         self.icon_class = icon_class
 
     def render(self, context, row_id, row):
-        url = row_url(self.endpoint, row_id, url=context.resolve("return_url"))
+        url = url_for(self.endpoint, id=row_id, url=context.resolve("return_url"))
         return Markup(
             f'<a class="icon" href="{escape(url)}" title="{escape(self.title)}"><span class="{self.icon_class}"></span></a>'
         )
@@ -233,7 +210,7 @@ class ScopedModelView(ProtectedView, ModelView):
 
     def _selected(self, ids):
         """A condition on the selected ids; the ids (integers, malformed ones dropped) are written into the
-        statement: thousands of bound parameters take PostgreSQL 5 times as long to parse, and SQLite caps them."""
+        statement: thousands of bound parameters are slow for PostgreSQL to parse, and SQLite caps them."""
         pks = []
         for raw in ids:
             try:

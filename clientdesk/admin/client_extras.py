@@ -15,7 +15,7 @@ from ..auth import safe_next_url
 from ..extensions import db
 from ..models import Client, ClientNote, Role, SavedFilter, client_favourites
 from ..models.audit import audit_action
-from .base import for_row, per_request, row_id_placeholder
+from .base import per_request
 
 # List arguments a saved view may keep (filters are flt<n>_<name>).
 VIEW_ARGUMENTS = ("search", "sort", "desc", "page_size")
@@ -29,22 +29,17 @@ def favourite_ids() -> set[int]:
 
 
 def favourite_star(view, client) -> Markup:
-    """The star before a client's name: a one-button form that adds or removes the favourite (a list draws
-    it on every row: its markup is made once per request, the row's id put in)."""
+    """The star before a client's name: a one-button form that adds or removes the favourite."""
     on = client.id in favourite_ids()
-    return Markup(for_row(per_request(("favourite-form", on), lambda: _favourite_form(view, on)), client.id))
-
-
-def _favourite_form(view, on: bool) -> str:
     label = _("Remove from favourites") if on else _("Add to favourites")
-    return str(Markup(
+    return Markup(
         '<form method="post" action="{action}" class="d-inline">'
         '<input type="hidden" name="csrf_token" value="{token}"><input type="hidden" name="id" value="{id}">'
         '<input type="hidden" name="next" value="{next}">'
         '<button type="submit" class="btn btn-link p-0 favourite-star" title="{label}" aria-label="{label}" aria-pressed="{pressed}">'
         '<span class="fa fa-star{empty} text-warning" aria-hidden="true"></span></button></form>'
-    ).format(action=view.get_url(".favourite_view"), token=generate_csrf(), id=row_id_placeholder(), next=request.full_path,
-             label=label, pressed="true" if on else "false", empty="" if on else "-o"))
+    ).format(action=view.get_url(".favourite_view"), token=generate_csrf(), id=client.id, next=request.full_path,
+             label=label, pressed="true" if on else "false", empty="" if on else "-o")
 
 
 def clean_view_query(query: str) -> str:

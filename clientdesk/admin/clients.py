@@ -1,6 +1,4 @@
 """The client list and client form."""
-from types import SimpleNamespace
-
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -38,9 +36,7 @@ from ..models.client import VatCheck, inbox_counts
 from ..search import client_search_condition, search_counted_with_page
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
-from .base import (
-    DynamicOptionsFilter, ScopedModelView, assignable_groups_query, for_row, per_request, row_id_placeholder, row_url,
-)
+from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, per_request
 from .children import DELIVERY_LABELS, allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
@@ -151,12 +147,12 @@ def inbox_link(view, context, client, name):
     if not client.inbox_count:
         return "0"
     return Markup('<a href="{}">{}</a>').format(
-        row_url("document.index_view", client.id, id_arg="flt0_client_id_equals", flt1_status_equals="inbox"), client.inbox_count)
+        url_for("document.index_view", flt0_client_id_equals=client.id, flt1_status_equals="inbox"), client.inbox_count)
 
 
 def client_name(view, context, client, name):
     hidden = per_request("hidden-badge", lambda: Markup(' <span class="badge badge-light">{}</span>').format(_("hidden")))
-    url = row_url(".details_view", client.id)
+    url = url_for(".details_view", id=client.id)
     star = favourite_star(view, client)
     return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
@@ -342,23 +338,19 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         position = {pk: index for index, pk in enumerate(ids)}
         return count, sorted(rows, key=lambda client: position[client.id])
 
-    def _row_actions(self, context) -> str:
-        """A row's checkbox and icons, for a stand-in row (see for_row)."""
-        row_id = row_id_placeholder()
-        checkbox = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{row_id}" '
+    def _row_actions(self, context, client) -> str:
+        """A row's checkbox and action icons (view, edit, delete), as Flask-Admin's list template draws them."""
+        checkbox = (f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{client.id}" '
                     f'title="{escape(context.resolve("_gettext")("Select record"))}" /></td>') if context.resolve("actions") else ""
         if not self.column_display_actions:
             return checkbox
-        stand_in = SimpleNamespace(id=row_id)
-        icons = "".join(str(action.render_ctx(context, row_id, stand_in)) for action in context.resolve("list_row_actions"))
+        icons = "".join(str(action.render(context, client.id, client)) for action in context.resolve("list_row_actions"))
         return f'{checkbox}<td class="list-buttons-column">{icons}</td>'
 
     @pass_context
     def list_row(self, context, client) -> Markup:
-        """The `<td>` cells of one list row: its checkbox, its action icons and its columns (none editable).
-        The action icons (view, edit, delete) read the row's id alone: they are drawn once per request for a
-        stand-in row, then given each row's id."""
-        cells = [for_row(per_request("list-row-actions", lambda: self._row_actions(context)), client.id)]
+        """The `<td>` cells of one list row: its checkbox, its action icons and its columns (none editable)."""
+        cells = [self._row_actions(context, client)]
         for name, _label in self._list_columns:
             formatter = self.column_formatters.get(name)
             value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)

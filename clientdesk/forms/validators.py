@@ -5,7 +5,6 @@ Used by the admin forms (through `wtforms_validator`), the new-client wizard and
 messages are in the language in force (the request's, or the job's: see tasks.py).
 """
 import functools
-import importlib
 import re
 
 import email_validator
@@ -17,7 +16,6 @@ from stdnum import iban as stdnum_iban
 from stdnum.be import iban as stdnum_be_iban
 from stdnum.be import vat as be_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
-from stdnum.iso7064 import mod_97_10
 from wtforms.validators import ValidationError as FormValidationError
 
 SUPPORTED_LANGUAGES = ("fr", "nl", "de", "en")
@@ -108,37 +106,18 @@ def format_enterprise_number(number: str | None, country: str = DEFAULT_COUNTRY)
     return number
 
 
-@functools.lru_cache(maxsize=1024)
-def _belgian_bank_exists(code: str) -> bool:
-    return bool(stdnum_be_iban.info("BE00" + code))
-
-
-def _validate_iban(text: str) -> str:
-    """What `stdnum.iban.validate` checks. Belgian IBANs, nearly all of a Belgian firm's, are checked here by
-    the same rules with what stdnum looks up on every call kept: their shape (BE, 2 check digits, 12 digits),
-    the national check digits and the bank code, whose lookup is cached."""
-    number = stdnum_iban.compact(text)
-    if not number.startswith("BE"):
-        return stdnum_iban.validate(number)
-    if len(number) != 16:
-        raise InvalidLength()
-    if not number[2:].isdigit():
-        raise InvalidFormat()
-    mod_97_10.validate(number[4:] + number[:4])
-    if number[-2:] != f"{int(number[4:-2]) % 97 or 97:02d}":
-        raise InvalidChecksum()
-    if not _belgian_bank_exists(number[4:7]):
-        raise InvalidComponent()
-    return number
-
-
 def iban(value) -> str:
-    """An IBAN in its compact stored form (`BE68 5390 0754 7034` → `BE68539007547034`)."""
+    """An IBAN in its compact stored form (`BE68 5390 0754 7034` → `BE68539007547034`). python-stdnum checks its
+    check digits and its country's format, and for a Belgian IBAN its national check digits and bank code."""
     text = _text(value)
     if not text:
         raise InvalidValue(_("IBAN is missing."))
+    number = stdnum_iban.compact(text)
+    # stdnum.iban.validate hands a Belgian IBAN over to stdnum.be.iban.validate, which makes all its checks again:
+    # Belgian IBANs, nearly all of a Belgian firm's, go to the latter directly.
+    checks = stdnum_be_iban if number.startswith("BE") else stdnum_iban
     try:
-        return _validate_iban(text)
+        return checks.validate(number)
     except InvalidChecksum:
         raise InvalidValue(_("“%(value)s” is not a valid IBAN: the check digits do not match.", value=text)) from None
     except (InvalidLength, InvalidFormat):
@@ -170,18 +149,6 @@ def format_phone(value: str | None) -> str:
     if not value:
         return ""
     return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def install() -> None:
-    """Remember email-validator's check of the part after the @ (called by create_app). It is two thirds of
-    each email() call (Unicode rules, character by character), and an import checks thousands of addresses
-    that share a few hundred domains. The check depends on its arguments alone and returns a dict that
-    validate_email only reads; validate_email looks it up in its own module at each call, where it is
-    replaced (email-validator is pinned to the versions where this holds; tests/test_validators.py checks)."""
-    module = importlib.import_module("email_validator.validate_email")
-    check = getattr(module, "validate_email_domain_name", None)
-    if check is not None and not hasattr(check, "cache_info"):
-        module.validate_email_domain_name = functools.lru_cache(maxsize=4096)(check)
 
 
 def email(value) -> str:
