@@ -30,9 +30,12 @@ test-postgres: install
 	else echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipping the PostgreSQL pass"; fi
 
 bench: install
+	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/list_view.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/bulk_invite.py
+	$(BIN)/python bench/kbo.py
+	$(BIN)/python bench/documents.py
 	$(BIN)/python bench/dashboard.py
 
 ## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French and Dutch
