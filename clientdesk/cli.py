@@ -11,7 +11,6 @@ from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
 from .extensions import db
-from .forms import validators as v
 from .models import Group, Role, User
 
 users_cli = AppGroup("users", help="Staff users.")
@@ -28,6 +27,8 @@ clients_cli = AppGroup("clients", help="Clients: import and export.")
 @click.option("--name", default="", help="Full name.")
 def create_user(email, password, role, group_names, name):
     """Create a staff user."""
+    from .forms import validators as v
+
     try:
         email = v.email(email)
     except v.InvalidValue as error:

@@ -2,10 +2,6 @@
 import click
 from flask.cli import AppGroup
 
-from . import tasks, vat_check
-from .services.kbo_loader import LoadError, load_register
-from .services.register import company_register
-
 kbo_cli = AppGroup("kbo", help="Company register (KBO/BCE open data).")
 
 
@@ -15,6 +11,10 @@ kbo_cli = AppGroup("kbo", help="Company register (KBO/BCE open data).")
 @click.option("--recheck-now", is_flag=True, help="Re-check “don't verify VAT” clients here instead of on the queue.")
 def load_command(source, force, recheck_now):
     """Load a KBO open-data Full extract (folder or .zip of CSV files) as the company register."""
+    from . import tasks, vat_check
+    from .services.kbo_loader import LoadError, load_register
+    from .services.register import company_register
+
     try:
         report = load_register(source, force=force, echo=click.echo)
     except LoadError as error:

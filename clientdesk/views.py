@@ -5,7 +5,6 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from .auth import safe_next_url
-from .broker import redis_is_up
 from .extensions import db
 
 bp = Blueprint("web", __name__)
@@ -31,6 +30,8 @@ def set_language():
 
 @bp.route("/healthz")
 def healthz():
+    from .broker import redis_is_up  # here, not at the top: the commands that need no Redis start without it
+
     try:
         db.session.execute(sa.text("SELECT 1"))
         database = "ok"
