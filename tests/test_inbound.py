@@ -10,6 +10,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 import psycopg
@@ -117,9 +118,15 @@ def test_unknown_recipients_and_oversized_messages_are_refused(app, acme, listen
     small = controller(app, "127.0.0.1", free_port())
     small.start()
     try:
+        scan = mail(acme.inbound_email, files=(("scan.pdf", "application/pdf", b"%PDF" + b"1" * 100_000),))
         with pytest.raises(smtplib.SMTPException) as too_big:
-            send(small.port, mail(acme.inbound_email, files=(("scan.pdf", "application/pdf", b"%PDF" + b"1" * 100_000),)))
+            send(small.port, scan)
         assert "552" in str(too_big.value)
+        with smtplib.SMTP("127.0.0.1", small.port, timeout=10) as smtp:  # a sender that does not declare the size
+            smtp.ehlo()
+            smtp.mail("factuur@leverancier.example.com")
+            smtp.rcpt(acme.inbound_email)
+            assert smtp.data(scan.as_bytes(policy=SMTP))[0] == 552
     finally:
         small.stop()
     assert store.count(Document) == 0

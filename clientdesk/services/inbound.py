@@ -35,7 +35,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
 from .mime import parse_message
-from .smtp_server import ChunkedDataSMTP
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -351,9 +350,6 @@ class InboundHandler:
 
 
 class InboundController(Controller):
-    def factory(self) -> ChunkedDataSMTP:
-        return ChunkedDataSMTP(self.handler, **self.SMTP_kwargs)
-
     def stop(self, no_assert: bool = False) -> None:
         super().stop(no_assert)
         self.handler.close()
