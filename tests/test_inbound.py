@@ -1,6 +1,7 @@
 """Inbound mail through a real SMTP listener (in-process, and once as `flask inbound`): allowed and
 unknown senders, unknown recipients, size limit, database down, UBL pairing, duplicates; messages that
-arrive together, stored under one commit."""
+arrive together, stored under one commit; the files parsing takes from a message (forwarded, nested, encoded names)."""
+import base64
 import contextlib
 import smtplib
 import socket
@@ -10,6 +11,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
 import psycopg
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 
 from clientdesk.extensions import db
 from clientdesk.models import AllowedSender, Client, Document, RefusedSender, Role
-from clientdesk.services.inbound import controller
+from clientdesk.services.inbound import InboundMessage, Part, controller
 from clientdesk.services.storage import DocumentStore
 from tests.servers import ROOT, free_port, wait_for, worker_env
 
@@ -117,9 +119,15 @@ def test_unknown_recipients_and_oversized_messages_are_refused(app, acme, listen
     small = controller(app, "127.0.0.1", free_port())
     small.start()
     try:
+        scan = mail(acme.inbound_email, files=(("scan.pdf", "application/pdf", b"%PDF" + b"1" * 100_000),))
         with pytest.raises(smtplib.SMTPException) as too_big:
-            send(small.port, mail(acme.inbound_email, files=(("scan.pdf", "application/pdf", b"%PDF" + b"1" * 100_000),)))
+            send(small.port, scan)
         assert "552" in str(too_big.value)
+        with smtplib.SMTP("127.0.0.1", small.port, timeout=10) as smtp:  # a sender that does not declare the size
+            smtp.ehlo()
+            smtp.mail("factuur@leverancier.example.com")
+            smtp.rcpt(acme.inbound_email)
+            assert smtp.data(scan.as_bytes(policy=SMTP))[0] == 552
     finally:
         small.stop()
     assert store.count(Document) == 0
@@ -369,3 +377,42 @@ def test_a_sender_address_longer_than_its_column_is_stored_cut(acme, listener, s
     sender = "f" * 300 + "@leverancier.example.com"
     assert send(listener.port, mail(acme.inbound_email, sender=sender)) == {}
     assert store.one(Document, client_id=acme.id).sender == sender[:254]
+
+
+def forwarded_invoice() -> bytes:
+    forwarded = mail("boekhouding@klant.example.com", files=(("F-1.pdf", "application/pdf", PDF), ("F-1.xml", "application/xml", UBL)))
+    message = mail("acme@in.clientdesk.example", sender="boekhouding@klant.example.com", subject="Fwd: Factuur d'été", files=())
+    message.add_attachment(forwarded)
+    return message.as_bytes(policy=SMTP)
+
+
+def scan_with_text_html_and_inline_image(line_end: bytes) -> bytes:
+    pdf = base64.encodebytes(PDF).rstrip()
+    return line_end.join([
+        b"From: =?utf-8?q?Scanner_Caf=C3=A9?= <scan@leverancier.example.com>", b"Subject: =?utf-8?q?Re=C3=A7u?=",
+        b"MIME-Version: 1.0", b'Content-Type: multipart/mixed; boundary="outer"', b"",
+        b"This is a multi-part message in MIME format.",
+        b"--outer", b'Content-Type: multipart/alternative; boundary="inner"', b"",
+        b"--inner", b"Content-Type: text/plain; charset=utf-8", b"Content-Transfer-Encoding: 8bit", b"",
+        "Goeiedag, hierbij het reçu.".encode(),
+        b"--inner", b"Content-Type: text/html; charset=utf-8", b"", b"<p>Goeiedag</p>",
+        b"--inner--",
+        b"--outer", b"Content-Type: image/png", b"Content-Transfer-Encoding: base64",
+        b'Content-Disposition: inline; filename="logo.png"', b"", base64.encodebytes(b"\x89PNG logo").rstrip(),
+        b"--outer", b"Content-Type: application/pdf", b"Content-Transfer-Encoding: base64",
+        b'Content-Disposition: attachment; filename="=?utf-8?q?re=C3=A7u=2Epdf?="', b"", *pdf.split(b"\n"),
+        b"--outer--", b"epilogue", b"",
+    ])
+
+
+def test_parsing_takes_the_files_of_a_forwarded_message_with_its_ubl():
+    parsed = InboundMessage.parse("boekhouding@klant.example.com", [7], forwarded_invoice())
+    assert (parsed.header_from, parsed.subject, parsed.client_ids) == ("boekhouding@klant.example.com", "Fwd: Factuur d'été", [7])
+    assert parsed.pairs == [(Part("F-1.pdf", "application/pdf", PDF), Part("F-1.xml", "application/xml", UBL))]
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n"], ids=["CRLF", "bare LF"])
+def test_parsing_takes_attachments_and_leaves_bodies_and_inline_images(line_end):
+    parsed = InboundMessage.parse("", [7], scan_with_text_html_and_inline_image(line_end))
+    assert (parsed.header_from, parsed.subject, parsed.sender) == ("scan@leverancier.example.com", "Reçu", "scan@leverancier.example.com")
+    assert parsed.pairs == [(Part("reçu.pdf", "application/pdf", PDF), None)]

@@ -253,8 +253,8 @@ def settings_problems(settings, product) -> list[str]:
     if product is None and method != DeliveryMethod.MANUAL:
         problems.append(_("Choose the accounting software that receives the documents."))
     if product is not None and method not in product.delivery_method_list:
-        supported = ", ".join(str(DeliveryMethod(m).label) for m in product.delivery_method_list
-                              if m in DeliveryMethod._value2member_map_)
+        known = {member.value for member in DeliveryMethod}
+        supported = ", ".join(str(DeliveryMethod(m).label) for m in product.delivery_method_list if m in known)
         problems.append(_("%(product)s does not take documents by %(method)s (it takes: %(supported)s).", product=product.name,
                           method=DeliveryMethod(method).label, supported=supported))
     if method == DeliveryMethod.EMAIL:

@@ -23,6 +23,7 @@ import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.utils import parseaddr
 from pathlib import PurePath
@@ -34,8 +35,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
-from .mime import parse_message
-from .smtp_server import ChunkedDataSMTP
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ class InboundMessage:
 
     @classmethod
     def parse(cls, envelope_sender: str, client_ids: list[int], content: bytes) -> "InboundMessage":
-        message = parse_message(content)
+        message = message_from_bytes(content, policy=policy.compat32)  # headers as they came: _text decodes them
         return cls(envelope_sender=envelope_sender, header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
                    subject=_text(message.get("Subject"))[:200],
                    message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
@@ -351,9 +350,6 @@ class InboundHandler:
 
 
 class InboundController(Controller):
-    def factory(self) -> ChunkedDataSMTP:
-        return ChunkedDataSMTP(self.handler, **self.SMTP_kwargs)
-
     def stop(self, no_assert: bool = False) -> None:
         super().stop(no_assert)
         self.handler.close()
