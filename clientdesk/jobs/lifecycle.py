@@ -30,9 +30,8 @@ SENDS_MAIL = {"invite", "resend"}
 
 def _load_chunk(ids):
     query = (sa.select(Client).where(Client.id.in_(ids)).order_by(Client.id)
-             .options(selectinload(Client.contacts), selectinload(Client.invitations)))
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(of=Client)  # two tasks on the same rows take turns
+             .options(selectinload(Client.contacts), selectinload(Client.invitations))
+             .with_for_update(of=Client))  # two tasks on the same rows take turns
     return db.session.scalars(query).all()
 
 
