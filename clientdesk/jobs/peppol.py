@@ -54,9 +54,7 @@ def _sync_one(registration: PeppolRegistration, client_id: int, outcome: dict) -
 
 def _apply(action: str, ids: list[int], outcome: dict) -> list[int]:
     """Set the switches of a chunk of clients; returns the ids to sync."""
-    query = sa.select(Client).where(Client.id.in_(ids)).order_by(Client.id)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(of=Client)
+    query = sa.select(Client).where(Client.id.in_(ids)).order_by(Client.id).with_for_update(of=Client)
     ready = []
     for client in db.session.scalars(query):
         try:
