@@ -1,0 +1,104 @@
+"""The audit trail: one shape of event for every path that writes rows (flush, bulk update, import, explicit
+records), secrets masked on each."""
+import sqlalchemy as sa
+
+from clientdesk.extensions import db
+from clientdesk.models import AuditEvent, BankAccount, Client, ClientIntegration, ConfigTemplate, Contact, IntegrationProduct, Role
+from clientdesk.models.audit import SECRET, bulk_updated_events, record
+from tests.import_files import BANQUP_FR, banqup_row, run_import, write_xlsx
+
+TOKEN, PASSWORD = "api-token-never-logged", "sftp-password-never-logged"
+
+
+def _product_id(name: str) -> int:
+    return db.session.scalars(sa.select(IntegrationProduct.id).filter_by(name=name)).one()
+
+
+def _events(**filters) -> list[AuditEvent]:
+    return db.session.scalars(sa.select(AuditEvent).filter_by(**filters).order_by(AuditEvent.id)).all()
+
+
+def _nothing_in_clear() -> bool:
+    return not db.session.scalar(sa.select(sa.func.count()).where(
+        sa.or_(AuditEvent.changes_json.contains(TOKEN), AuditEvent.changes_json.contains(PASSWORD))))
+
+
+def test_secrets_are_masked_by_the_flush_hook(app, make):
+    acme = make.client(name="Acme BV")
+    with app.app_context():
+        integration = ClientIntegration(client_id=acme.id, product_id=_product_id("Yuki"), delivery_method="api",
+                                        api_url="https://api.example.com", api_token=TOKEN)
+        db.session.add(integration)
+        db.session.commit()
+        integration.sftp_password = PASSWORD
+        integration.api_token = TOKEN + "-2"
+        db.session.commit()
+        created, updated = _events(object_type="client_integration")
+        assert created.action == "create" and created.changes["api_token"] == SECRET
+        assert created.object_id == updated.object_id == str(integration.id) and created.client_id == acme.id
+        assert updated.changes == {"api_token": SECRET, "sftp_password": SECRET}
+        assert _nothing_in_clear()
+
+
+def test_secrets_are_masked_in_bulk_updates_and_explicit_records(app, make):
+    acme = make.client(name="Acme BV")
+    with app.app_context():
+        integration = ClientIntegration(client_id=acme.id, product_id=_product_id("Yuki"), api_token="old")
+        db.session.add(integration)
+        db.session.flush()
+        event, = bulk_updated_events("update", [integration], {"api_token": TOKEN, "delivery_method": "api", "attach_ubl": False})
+        assert event["object_id"] == str(integration.id) and event["client_id"] == acme.id
+        db.session.execute(sa.insert(AuditEvent.__table__), [event])
+        record("checked", integration, {"sftp_password": PASSWORD, "reason": "test"})
+        db.session.commit()
+        bulk, explicit = _events(action="update", object_type="client_integration") + _events(action="checked")
+        assert bulk.changes == {"api_token": SECRET, "delivery_method": ["manual", "api"]}  # attach_ubl did not change
+        assert explicit.changes == {"sftp_password": SECRET, "reason": "test"}
+        assert _nothing_in_clear()
+
+
+def test_the_import_audits_each_inserted_row_as_the_flush_hook_audits_a_row_it_creates(app, make, tmp_path):
+    admin = make.user(Role.ADMIN, email="admin@example.com")
+    with app.app_context():
+        db.session.add(ConfigTemplate(name="Yuki API", integration_product_id=_product_id("Yuki"), delivery_method="api",
+                                      api_url="https://api.yuki.example.com", api_token=TOKEN, sftp_password=PASSWORD))
+        db.session.commit()
+    path = write_xlsx(tmp_path / "clients.xlsx", BANQUP_FR, [
+        banqup_row("Électricité Dupont", "jean@dupont.example.com", "0403170701", iban="BE71 0961 2345 6769",
+                   template="Yuki API"),
+    ])
+    run_import(app, path, admin)
+    with app.app_context():
+        client = db.session.scalars(sa.select(Client)).one()
+        imported = {event.object_type: event for event in _events(action="import")}
+        rows = {"client": client, "contact": client.contacts[0], "bank_account": client.bank_accounts[0],
+                "client_integration": client.integration}
+        assert imported.keys() == rows.keys()  # one event per inserted row
+        for object_type, row in rows.items():
+            event = imported[object_type]
+            assert (event.object_id, event.client_id, event.object_repr) == (str(row.id), client.id, str(row))
+            assert event.actor == "admin@example.com"
+        assert imported["client_integration"].changes["api_url"] == [None, "https://api.yuki.example.com"]
+        assert imported["client_integration"].changes["api_token"] == SECRET
+        assert imported["client_integration"].changes["sftp_password"] == SECRET
+        assert _nothing_in_clear()
+
+        # The same rows made through the ORM are recorded with the same fields and values (their client apart).
+        twin = Client(name=client.name + " (twin)", group_id=client.group_id)
+        db.session.add(twin)
+        db.session.flush()
+        made = [Contact(client_id=twin.id, first_name="Marie", last_name="Dupont", email="twin@dupont.example.com",
+                        language="fr-BE", is_primary=True),
+                BankAccount(client_id=twin.id, iban="BE71096123456769")]
+        ConfigTemplate.by_name("Yuki API").apply_to(twin)
+        db.session.add_all(made)
+        db.session.flush()
+        created = {event.object_type: event.changes for event in _events(action="create")}
+        for object_type in ("contact", "bank_account", "client_integration"):
+            ours, theirs = created[object_type], imported[object_type].changes
+            assert ours.pop("client_id") == [None, twin.id] and theirs.pop("client_id") == [None, client.id]
+            ours.pop("email", None), theirs.pop("email", None)
+            assert ours == theirs, object_type
+        assert set(created["client"]) <= set(imported["client"].changes)
+        db.session.rollback()
+
