@@ -102,3 +102,38 @@ def test_the_import_audits_each_inserted_row_as_the_flush_hook_audits_a_row_it_c
         assert set(created["client"]) <= set(imported["client"].changes)
         db.session.rollback()
 
+
+def test_every_field_an_event_may_name_has_a_label(app):
+    from clientdesk.admin.changes import EXTENSION
+    from clientdesk.models.audit import _field_rules
+
+    fields = app.extensions[EXTENSION]
+    unlabelled = []
+    for mapper in db.Model.registry.mappers:
+        model = mapper.class_
+        if getattr(model, "__audit__", True):
+            skipped = _field_rules(model)[0]
+            names = [attr.key for attr in mapper.column_attrs] + [rel.key for rel in mapper.relationships if rel.secondary is not None]
+            unlabelled += [f"{model.__tablename__}.{name}" for name in names
+                           if name not in skipped and fields.label(model.__tablename__, name) == name]
+    assert not unlabelled
+
+
+def test_a_french_admin_reads_the_changes_in_french_and_in_brussels_time(app, make, store, as_user):
+    from datetime import datetime
+
+    from clientdesk.models import User
+
+    acme = make.client(name="Acme BV")
+    admin = make.user(Role.ADMIN)
+    store.update(User, admin.id, ui_language="fr")
+    store.update(Client, acme.id, status="invited", invited_at=datetime(2026, 3, 7, 13, 5), hidden=True)  # UTC, winter
+    http = as_user(admin)
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    log = http.get(f"/admin/audit/?flt0_client_id_equals={acme.id}").text
+    for html in (page, log):
+        assert "<b>Statut</b>: Créé → Invité" in html
+        assert "<b>Invité le</b>: — → 7 mars 2026, 14:05" in html
+        assert "<b>Masqué aux collaborateurs</b>: Non → Oui" in html
+        assert "2026-03-07T13:05" not in html and "invited_at" not in html
+

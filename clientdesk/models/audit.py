@@ -42,7 +42,7 @@ OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
-    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"),
+    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
 }
 
 # changes_json: compact, and without the check for circular references (changes are plain values built here).

@@ -60,6 +60,7 @@ def new_inbound_address() -> str:
 
 class Client(Timestamps, db.Model):
     __tablename__ = "client"
+    __audit_ignore__ = ("favourited_by",)  # a personal preference, not a change to the client
     __table_args__ = (
         choice_check("status", ClientStatus),
         choice_check("subscription_mode", SubscriptionMode),
