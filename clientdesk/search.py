@@ -140,6 +140,8 @@ def bulk_client_inserts(session: Session, new_clients):
     session.execute(sa.text(SQLITE_DDL[1]))
 
 
-def install() -> None:
-    if not sa.event.contains(Session, "before_flush", _before_flush):
-        sa.event.listen(Session, "before_flush", _before_flush)
+def init_app(app) -> None:
+    """Keep the search text current on every flush of the app's sessions (not of other sessions). Idempotent."""
+    session = app.extensions["sqlalchemy"].session
+    if not sa.event.contains(session, "before_flush", _before_flush):
+        sa.event.listen(session, "before_flush", _before_flush)

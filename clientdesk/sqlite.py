@@ -1,4 +1,7 @@
-"""SQLite connection upkeep: query-planner statistics kept current.
+"""SQLite connections of the app: their settings, and query-planner statistics kept current.
+
+Each new connection enforces foreign keys (as PostgreSQL does), lets readers work during a write (WAL) and
+waits for another process's write lock rather than failing at once.
 
 Without statistics SQLite takes any indexed equality (`group_id IN (...)`, `hidden = 0`) for a
 selective one, so a staff user's list sorts every row of their groups instead of walking the name or
@@ -16,6 +19,14 @@ import sqlalchemy as sa
 ANALYSIS_LIMIT = 1_000_000
 
 
+def _on_connect(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 def _on_checkin(dbapi_connection, connection_record) -> None:
     if dbapi_connection is None:  # invalidated
         return
@@ -26,6 +37,11 @@ def _on_checkin(dbapi_connection, connection_record) -> None:
         pass  # e.g. another process holds the write lock: the next check-in tries again
 
 
-def install(engine: sa.Engine) -> None:
-    if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "checkin", _on_checkin):
-        sa.event.listen(engine, "checkin", _on_checkin)
+def init_app(app) -> None:
+    """On the app's SQLite engines (not on other engines in the process). Idempotent."""
+    with app.app_context():
+        engines = app.extensions["sqlalchemy"].engines.values()
+    for engine in engines:
+        if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _on_connect):
+            sa.event.listen(engine, "connect", _on_connect)
+            sa.event.listen(engine, "checkin", _on_checkin)

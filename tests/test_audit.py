@@ -137,3 +137,27 @@ def test_a_french_admin_reads_the_changes_in_french_and_in_brussels_time(app, ma
         assert "<b>Masqué aux collaborateurs</b>: Non → Oui" in html
         assert "2026-03-07T13:05" not in html and "invited_at" not in html
 
+
+def test_the_apps_sessions_are_audited_and_a_plain_session_is_not(app, app_config):
+    from sqlalchemy.orm import Session
+
+    from clientdesk.app import create_app
+    from clientdesk.models import Group
+
+    create_app(dict(app_config))  # once more in this process: the listeners are not registered twice
+    with app.app_context():
+        db.session.add(Group(name="Made by the app"))
+        db.session.commit()
+    engine = sa.create_engine(app_config["SQLALCHEMY_DATABASE_URI"])
+    with Session(engine) as session:
+        session.add(Group(name="Made elsewhere"))
+        session.commit()
+        if engine.dialect.name == "sqlite":  # nor are the app's connection settings on another engine's
+            assert session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 0
+    engine.dispose()
+    with app.app_context():
+        audited = [event.object_repr for event in _events(object_type="group")]
+        assert "Made by the app" in audited and "Made elsewhere" not in audited
+        assert audited.count("Made by the app") == 1
+        if db.engine.dialect.name == "sqlite":
+            assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1

@@ -254,6 +254,9 @@ def record(action: str, obj, facts: dict | None = None) -> None:
     db.session.add(AuditEvent(**_object_row(audit_stamp(action), obj, obj.id, recorded)))
 
 
-def install() -> None:
-    if not sa.event.contains(Session, "after_flush", _record):
-        sa.event.listen(Session, "after_flush", _record)
+def init_app(app) -> None:
+    """Audit every flush of the app's sessions. Flask-SQLAlchemy's session makes sessions of a class of its own,
+    so other sessions in the process are not audited. Idempotent: create_app may run more than once."""
+    session = app.extensions["sqlalchemy"].session
+    if not sa.event.contains(session, "after_flush", _record):
+        sa.event.listen(session, "after_flush", _record)
