@@ -5,16 +5,15 @@ waits for another process's write lock rather than failing at once.
 
 Without statistics SQLite takes any indexed equality (`group_id IN (...)`, `hidden = 0`) for a
 selective one, so a staff user's list sorts every row of their groups instead of walking the name or
-trial-end index for the 25 rows of the page (100k clients: 20 ms instead of 0.1 ms). SQLite's own
-recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
-used and whose statistics are missing or stale (25x growth), and is otherwise a no-op (~0.05 ms).
+trial-end index for the 25 rows of the page. SQLite's own recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
+used and whose statistics are missing or stale (25x growth), and otherwise does next to nothing.
 It runs when a connection goes back to the pool, after the request that used it.
 """
 import sqlite3
 
 import sqlalchemy as sa
 
-# Rows read per index by ANALYZE (100k clients: 40 ms). A small sample misleads: the first 1,000 entries
+# Rows read per index by ANALYZE: a whole index of the client table. A small sample misleads: the first 1,000 entries
 # of the (group_id, ...) index all belong to one group, so groups would look 20 times more selective.
 ANALYSIS_LIMIT = 1_000_000
 
