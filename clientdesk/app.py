@@ -18,12 +18,10 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
 
     from . import models, search, sqlite
 
-    models.audit.install()
-    search.install()
-
     db.init_app(app)
-    with app.app_context():
-        sqlite.install(db.engine)
+    models.audit.init_app(app)
+    search.init_app(app)
+    sqlite.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True,
                      include_object=search.include_in_migrations)
     csrf.init_app(app)

@@ -10,8 +10,8 @@ Each method changes the client in the caller's session; the audit record is writ
 flush under the action's name (models/audit.py). The caller commits, then sends mail or enqueues.
 `apply_many` is the bulk form of a transition: the same checks and changes, one flush for all clients.
 Invite and resend, which bulk tasks run by the thousand, write without the flush, for one client or many:
-one INSERT of the invitations, one UPDATE of the clients and their audit rows (through the flush, the
-same changes cost 3 times the CPU).
+one INSERT of the invitations, one UPDATE of the clients and their audit rows (a fraction of the CPU the
+flush takes for the same changes).
 `check_<action>` raises LifecycleError with the reason a client is not eligible, which bulk tasks
 report per row.
 """

@@ -1,19 +1,29 @@
-"""SQLite connection upkeep: query-planner statistics kept current.
+"""SQLite connections of the app: their settings, and query-planner statistics kept current.
+
+Each new connection enforces foreign keys (as PostgreSQL does), lets readers work during a write (WAL) and
+waits for another process's write lock rather than failing at once.
 
 Without statistics SQLite takes any indexed equality (`group_id IN (...)`, `hidden = 0`) for a
 selective one, so a staff user's list sorts every row of their groups instead of walking the name or
-trial-end index for the 25 rows of the page (100k clients: 20 ms instead of 0.1 ms). SQLite's own
-recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
-used and whose statistics are missing or stale (25x growth), and is otherwise a no-op (~0.05 ms).
+trial-end index for the 25 rows of the page. SQLite's own recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
+used and whose statistics are missing or stale (25x growth), and otherwise does next to nothing.
 It runs when a connection goes back to the pool, after the request that used it.
 """
 import sqlite3
 
 import sqlalchemy as sa
 
-# Rows read per index by ANALYZE (100k clients: 40 ms). A small sample misleads: the first 1,000 entries
+# Rows read per index by ANALYZE: a whole index of the client table. A small sample misleads: the first 1,000 entries
 # of the (group_id, ...) index all belong to one group, so groups would look 20 times more selective.
 ANALYSIS_LIMIT = 1_000_000
+
+
+def _on_connect(dbapi_connection, connection_record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
 
 
 def _on_checkin(dbapi_connection, connection_record) -> None:
@@ -26,6 +36,11 @@ def _on_checkin(dbapi_connection, connection_record) -> None:
         pass  # e.g. another process holds the write lock: the next check-in tries again
 
 
-def install(engine: sa.Engine) -> None:
-    if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "checkin", _on_checkin):
-        sa.event.listen(engine, "checkin", _on_checkin)
+def init_app(app) -> None:
+    """On the app's SQLite engines (not on other engines in the process). Idempotent."""
+    with app.app_context():
+        engines = app.extensions["sqlalchemy"].engines.values()
+    for engine in engines:
+        if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _on_connect):
+            sa.event.listen(engine, "connect", _on_connect)
+            sa.event.listen(engine, "checkin", _on_checkin)

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import openpyxl
+import pytest
 
 from clientdesk.models import AuditEvent, Client, Group, User
 from tests.servers import ROOT, worker_env
@@ -118,3 +119,22 @@ def test_audit_records_who_what_and_the_changed_fields_with_the_change(make, as_
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json == {"database": "ok", "redis": "ok", "status": "ok"}
+
+
+def test_a_migration_leaves_the_apps_sqlite_connections_enforcing_foreign_keys(app):
+    """Batch migrations turn foreign keys off on their connection, which then goes back to the app's pool
+    (`make run` migrates and serves from one process)."""
+    from flask_migrate import upgrade
+
+    from clientdesk.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("a SQLite setting")
+        upgrade()
+        connections = [db.engine.connect() for _ in range(db.engine.pool.checkedin())]
+        try:
+            assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in connections] == [1] * len(connections)
+        finally:
+            for connection in connections:
+                connection.close()

@@ -25,7 +25,7 @@ def clients_by_number(app) -> dict:
         result = {}
         for c in rows:
             result[c.enterprise_number or c.name] = {
-                "name": c.name, "country": c.country, "vat": c.vat_number, "ref": c.external_reference,
+                "id": c.id, "name": c.name, "country": c.country, "vat": c.vat_number, "ref": c.external_reference,
                 "street": c.street, "house": c.house_number, "postal": c.postal_code, "city": c.city,
                 "language": c.language, "mandate": c.e_invoicing_mandate, "group": c.group.name, "status": c.status,
                 "batch": c.import_batch_id, "search": c.search_text,
@@ -94,15 +94,19 @@ def test_imported_clients_are_found_by_search_and_audited(app, tmp_path, admin, 
             .where(AuditEvent.action.startswith("import")).order_by(AuditEvent.id)
         ).all()
     assert [(action, object_type, actor) for action, object_type, actor, _ in events] == [
-        ("import", "client", "admin@example.com"),  # one event per new client, with what was created with it
+        ("import", "client", "admin@example.com"),  # one event per inserted row: the client, its contact, its account
+        ("import", "contact", "admin@example.com"),
+        ("import", "bank_account", "admin@example.com"),
         ("import.imported", "import_batch", "admin@example.com"),
     ]
-    created = json.loads(events[0][3])
+    created, contact, account = (json.loads(changes) for *_, changes in events[:3])
     assert created["enterprise_number"] == [None, "0403170701"] and created["import_batch_id"] == [None, batch.id]
-    assert created["contact"][1] == {"email": "jean@dupont.example.com", "first_name": "Marie", "last_name": "Dupont",
-                                     "language": "fr-BE"}
-    assert created["bank_account"] == [None, {"iban": "BE71096123456769"}]
-    assert "search_text" not in created and "created_at" not in created
+    assert "search_text" not in created and "created_at" not in created and "id" not in created
+    client_id = clients_by_number(app)["0403170701"]["id"]
+    assert contact == {"client_id": [None, client_id], "email": [None, "jean@dupont.example.com"],
+                       "first_name": [None, "Marie"], "last_name": [None, "Dupont"], "language": [None, "fr-BE"],
+                       "is_primary": [None, True]}
+    assert account == {"client_id": [None, client_id], "iban": [None, "BE71096123456769"]}
 
     make.client(name="Électricité Martin")  # created through the ORM after the import: still indexed
     assert "Électricité Martin" in as_user(admin).get("/admin/client/?search=electricite").get_data(as_text=True)
@@ -529,11 +533,14 @@ def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, 
     assert {name: c["ibans"] for name, c in clients.items()} == {
         f"Client {i}": ["BE71096123456769"] if i % 2 else [] for i in range(5)
     }
-    with app.app_context():
-        audited = db.session.execute(
-            sa.select(AuditEvent.client_id, AuditEvent.object_repr).where(AuditEvent.action == "import")
-        ).all()
-        assert sorted(audited) == sorted(db.session.execute(sa.select(Client.id, Client.name)).all())
+    with app.app_context():  # each inserted row audited once, under its own id, with its client
+        for model, name in ((Client, Client.name), (Contact, Contact.email), (BankAccount, BankAccount.iban)):
+            client_id = model.id if model is Client else model.client_id
+            audited = db.session.execute(
+                sa.select(AuditEvent.object_id, AuditEvent.client_id)
+                .where(AuditEvent.action == "import", AuditEvent.object_type == model.__tablename__)).all()
+            assert sorted(audited) == sorted((str(id_), client) for id_, client in
+                                             db.session.execute(sa.select(model.id, client_id)))
 
 
 def test_a_client_created_meanwhile_makes_the_import_fail_whole(app, tmp_path, admin, make, monkeypatch):

@@ -1,5 +1,5 @@
 """Background tasks and the audit trail."""
-from flask import abort, flash, redirect, request
+from flask import abort, flash, get_template_attribute, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -11,6 +11,7 @@ from ..models import AuditEvent, Role, Task, TaskStatus
 from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
 from .base import ScopedModelView
+from .changes import shown_changes
 
 
 def _progress(view, context, task, name):
@@ -81,6 +82,8 @@ class AuditView(ScopedModelView):
         "action": lambda view, context, event, name: event.action_label,
         "object_type": lambda view, context, event, name: event.object_label,
         "actor": lambda view, context, event, name: event.actor_label,
+        "changes_json": lambda view, context, event, name: get_template_attribute(
+            "admin/audit_changes.html", "audit_changes")(shown_changes(event)),
     }
     column_sortable_list = ("at", "actor", "action", "object_type")
     column_default_sort = [("at", True), ("id", True)]

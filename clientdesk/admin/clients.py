@@ -37,7 +37,8 @@ from ..search import client_search_condition, search_counted_with_page
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import InboxFilter, InvitationFilter
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, per_request
-from .children import DELIVERY_LABELS, allowed_sender_pattern
+from .changes import shown_changes
+from .children import allowed_sender_pattern
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 
@@ -212,6 +213,11 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "billing_city": _l("Billing city"), "billing_country": _l("Billing country"),
         "legal_form": _l("Legal form"), "vat_check": _l("VAT check"), "peppol_state": _l("Peppol state"),
         "invited_at": _l("Invited on"), "activated_at": _l("Activated on"), "deactivated_at": _l("Deactivated on"),
+        "invitation_expires_at": _l("Invitation valid until"), "vat_checked_at": _l("VAT checked on"),
+        "peppol_message": _l("Peppol message"), "peppol_other_provider": _l("Other Peppol provider"),
+        "peppol_other_smp": _l("SMP of the other Peppol provider"),
+        "peppol_taken_at": _l("Found with another Peppol provider on"), "refused_senders_count": _l("Refused senders"),
+        "import_batch_id": _l("Import batch"),
     }
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
@@ -545,9 +551,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         ).all()
         activity = []
         if current_user.is_admin:
-            activity = db.session.scalars(
-                db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50)
-            ).all()
+            events = db.session.scalars(
+                db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50))
+            activity = [(event, shown_changes(event)) for event in events]
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
         ).all()
@@ -567,8 +573,6 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                 .group_by(Document.status)).all()),
             "mail_from": current_app.config["MAIL_FROM"],
             "document_types": (DocumentType.PURCHASE, DocumentType.SALES, DocumentType.MISC),
-            # The activity's changed fields, named as the forms name them (client fields first).
-            "field_labels": {**DELIVERY_LABELS, **ContactView.column_labels, **self.column_labels},
         }
 
     @expose("/send-documents/", methods=("POST",))

@@ -58,7 +58,8 @@ class DocumentView(ScopedModelView):
         "client": _l("Client"), "filename": _l("File"), "doc_type": _l("Type"), "status": _l("Status"),
         "sender": _l("Sender"), "received_at": _l("Received"), "sent_at": _l("Sent"), "error": _l("Error"),
         "attempts": _l("Attempts"), "delivered_to": _l("Delivered to"), "last_attempt_at": _l("Last attempt"),
-        "size": _l("Size (bytes)"), "content_type": _l("File type"),
+        "size": _l("Size (bytes)"), "content_type": _l("File type"), "storage_path": _l("Stored file"),
+        "ubl_filename": _l("UBL file"), "ubl_storage_path": _l("Stored UBL file"), "message_id": _l("E-mail message id"),
     }
     column_details_list = ("client", "filename", "doc_type", "status", "error", "sender", "received_at", "sent_at",
                            "delivered_to", "attempts", "last_attempt_at", "size", "content_type")

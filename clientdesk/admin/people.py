@@ -21,6 +21,7 @@ class UserView(AdminOnlyView):
     column_labels = {
         "email": _l("E-mail"), "full_name": _l("Name"), "role": _l("Role"), "groups": _l("Groups"),
         "active": _l("Active"), "last_login_at": _l("Last login"), "ui_language": _l("Interface language"),
+        "password_hash": _l("Password"),
     }
     column_details_exclude_list = ("password_hash",)
     column_choices = {"role": choices_of(Role)}

@@ -1,13 +1,13 @@
 """Writing a checked import, all in the caller's transaction (the caller commits or rolls back).
 
 New clients, their primary contacts, bank accounts and template integrations go in table by table at the
-driver level (executemany on SQLite, COPY on PostgreSQL), an order of magnitude faster than the ORM for
-thousands of rows. Those bypass the ORM's audit and search hooks, so their search text is filled here by
-the same rule (search.search_text) and each new client gets one audit event, action "import", holding its
-own values and those of the contact, bank account and integration created with it. A template that turns
-Peppol on sets the switches as the Peppol switches would (state pending), and the registration is launched
-after the commit. The existing clients a file changes are updated through the ORM, so the hooks record them
-as usual, and the Peppol switches set theirs.
+driver level (executemany on SQLite, COPY on PostgreSQL), far faster than the ORM for thousands of rows.
+Those bypass the ORM's audit and search hooks, so their search text is filled here by the same rule
+(search.search_text), and each inserted row gets its audit event, action "import", as the audit's flush hook
+writes one for a row it creates (models/audit.py). A template that turns Peppol on sets the switches as the
+Peppol switches would (state pending), and the registration is launched after the commit. The existing
+clients a file changes are updated through the ORM, so the hooks record them as usual, and the Peppol
+switches set theirs.
 """
 import functools
 import operator
@@ -19,7 +19,8 @@ from sqlalchemy.orm import selectinload
 from ..einvoicing import switch_as_template
 from ..extensions import db
 from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, utcnow
-from ..models.audit import audit_action, audit_stamp, bulk_created_events
+from ..forms.validators import format_iban
+from ..models.audit import audit_action, audit_stamp, inserted_events
 from ..models.client import new_inbound_address
 from ..search import bulk_client_inserts, search_text
 from .validate import CLIENT_FIELDS, CONTACT_FIELDS, Lookups, Plan, Row
@@ -42,16 +43,25 @@ def write(plan: Plan, lookups: Lookups, batch_id: int) -> Written:
     new_clients = sa.select(Client.id).where(Client.import_batch_id == batch_id)
     with bulk_client_inserts(db.session, new_clients):
         connection = db.session.connection()
-        ids = _new_ids(Client.__table__, len(plan.new), connection)
+        counts = {
+            Client: len(plan.new), Contact: len(plan.new), BankAccount: sum("iban" in row.values for row in plan.new),
+            ClientIntegration: sum(lookups.defaults(row).integration is not None for row in plan.new),
+        }
+        ids = {model: iter(_new_ids(model.__table__, count, connection)) for model, count in counts.items()}
         for start in range(0, len(plan.new), CHUNK):
-            rows, chunk_ids = plan.new[start:start + CHUNK], ids[start:start + CHUNK]
-            for table, values in _chunk_rows(rows, chunk_ids, lookups, fallback_group_id, batch_id, stamp):
-                _insert(connection, table, values)
-            for row, client_id in zip(rows, chunk_ids):
+            rows = plan.new[start:start + CHUNK]
+            tables = _chunk_inserts(rows, ids, lookups, fallback_group_id, batch_id)
+            for row, client in zip(rows, tables[0].rows):
                 if row.values.get("invitation"):
-                    written.to_invite.append(client_id)
+                    written.to_invite.append(client["id"])
                 if lookups.defaults(row).peppol:
-                    written.to_register.append(client_id)
+                    written.to_register.append(client["id"])
+            events = []
+            for inserts in tables:
+                columns = _completed(inserts.model.__table__, inserts.rows)
+                events += inserted_events(stamp, inserts.model, inserts.rows, inserts.names)
+                _insert(connection, inserts.model.__table__, columns, inserts.rows)
+            _insert(connection, AuditEvent.__table__, _completed(AuditEvent.__table__, events), events)
     written.to_register += _update_changed(plan, lookups, batch_id)
     written.to_invite += plan.invite_existing
     return written
@@ -79,56 +89,74 @@ def _default(column: sa.Column):
     return default.arg(None) if default.is_callable else default.arg
 
 
-def _prepared(dialect, table: sa.Table, rows: list[dict]) -> tuple[list[sa.Column], list[tuple]]:
-    """The columns to insert and `rows` (dicts of column values) as tuples of those, a missing value taking the
-    column's default. On SQLite a value goes through its column type's bind processor (what Core would apply),
-    once per distinct value: Core's executemany spends longer preparing each row's parameters than SQLite takes
-    to insert the row. psycopg adapts the Python values itself."""
+def _completed(table: sa.Table, rows: list[dict]) -> list[sa.Column]:
+    """The columns to insert for `rows` (dicts of column values), each row completed with every one of them: a
+    missing value takes the column's default (as the ORM would give it)."""
     present = set().union(*rows)
     columns = [c for c in table.columns if c.key in present or (c.default is not None and not c.primary_key)]
-    processors = [] if dialect.name == "postgresql" else [
-        (c.key, functools.lru_cache(maxsize=1024, typed=True)(processor)) for c in columns
-        if (processor := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
     for row in rows:
         if len(row) != len(columns):
             row.update((c.key, _default(c)) for c in columns if c.key not in row)
-        for key, processor in processors:
-            if row[key] is not None:
-                row[key] = processor(row[key])
-    pick = operator.itemgetter(*(c.key for c in columns))
-    return columns, [pick(row) for row in rows] if len(columns) > 1 else [(pick(row),) for row in rows]
+    return columns
 
 
-def _insert(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
-    """Insert `rows` into `table` at the driver level: COPY on PostgreSQL, one executemany on SQLite."""
+def _insert(connection: sa.Connection, table: sa.Table, columns: list[sa.Column], rows: list[dict]) -> None:
+    """Insert `rows` (completed: every value of `columns`) into `table` at the driver level: COPY on PostgreSQL,
+    one executemany on SQLite. On SQLite a value goes through its column type's bind processor (what Core would
+    apply), once per distinct value: Core's executemany spends longer preparing each row's parameters than SQLite
+    takes to insert the row. psycopg adapts the Python values itself."""
     if not rows:
         return
     dialect = connection.dialect
-    columns, values = _prepared(dialect, table, rows)
+    pick = operator.itemgetter(*(c.key for c in columns))
     quote = dialect.identifier_preparer
     names = ", ".join(quote.format_column(c) for c in columns)
     if dialect.name != "postgresql":
+        processors = [
+            (c.key, functools.lru_cache(maxsize=1024, typed=True)(processor)) for c in columns
+            if (processor := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        for row in rows:
+            for key, processor in processors:
+                if row[key] is not None:
+                    row[key] = processor(row[key])
+        values = [pick(row) for row in rows] if len(columns) > 1 else [(pick(row),) for row in rows]
         placeholders = ", ".join("?" * len(columns))
         connection.exec_driver_sql(f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({placeholders})", values)
         return
     statement = f"COPY {quote.format_table(table)} ({names}) FROM STDIN"
     try:
         with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in values:
-                copy.write_row(row)
+            for row in rows:
+                copy.write_row(pick(row))
     except dialect.dbapi.Error as error:  # as SQLAlchemy raises it for its own statements
         raise sa.exc.DBAPIError.instance(statement, None, error, dialect.dbapi.Error) from error
 
 
-def _chunk_rows(rows: list[Row], client_ids: list[int], lookups: Lookups, fallback_group_id: int, batch_id: int,
-                stamp: dict) -> list[tuple[sa.Table, list[dict]]]:
-    """The rows to insert for new clients, table by table."""
+@dataclass
+class _Inserts:
+    """The rows to insert into one model's table, and what the audit calls each (its object's str())."""
+
+    model: type
+    rows: list[dict] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def add(self, values: dict, name: str) -> None:
+        self.rows.append(values)
+        self.names.append(name)
+
+
+def _chunk_inserts(rows: list[Row], ids: dict, lookups: Lookups, fallback_group_id: int,
+                   batch_id: int) -> tuple[_Inserts, ...]:
+    """The rows to insert for new clients, table by table (clients first, in the order of `rows`); each row's id
+    is the next of its model's `ids`."""
     now = utcnow()
-    clients, contacts, accounts, integrations, events = [], [], [], [], []
-    for row, client_id in zip(rows, client_ids):
+    clients, contacts = _Inserts(Client), _Inserts(Contact)
+    accounts, integrations = _Inserts(BankAccount), _Inserts(ClientIntegration)
+    for row in rows:
         values, defaults = row.values, lookups.defaults(row)
-        client = dict(defaults.client)
+        client_id = next(ids[Client])
+        client = {"id": client_id, **defaults.client}
         client.update({attribute: values[key] for key, attribute in CLIENT_FIELDS.items() if key in values})
         client.update(defaults.peppol)
         client.setdefault("group_id", fallback_group_id)
@@ -138,23 +166,18 @@ def _chunk_rows(rows: list[Row], client_ids: list[int], lookups: Lookups, fallba
             search_text=search_text(client["name"], client.get("enterprise_number"), client.get("vat_number"),
                                     client.get("external_reference"), None, [values["contact_email"]]),
         )
-        created = dict(client)  # what the row set, before the columns' defaults are added
-        clients.append({"id": client_id, **client})
+        clients.add(client, client["name"])
         contact = {attribute: values[key] for key, attribute in CONTACT_FIELDS.items()}
-        created["contact"] = dict(contact)
-        contacts.append({**contact, "client_id": client_id, "is_primary": True, "created_at": now, "updated_at": now})
+        contacts.add({"id": next(ids[Contact]), **contact, "client_id": client_id, "is_primary": True,
+                      "created_at": now, "updated_at": now},
+                     Contact.describe(contact["first_name"], contact["last_name"], contact["email"]))
         if "iban" in values:
-            accounts.append({"client_id": client_id, "iban": values["iban"], "created_at": now, "updated_at": now})
-            created["bank_account"] = {"iban": values["iban"]}
+            accounts.add({"id": next(ids[BankAccount]), "client_id": client_id, "iban": values["iban"],
+                          "created_at": now, "updated_at": now}, format_iban(values["iban"]))
         if defaults.integration is not None:
-            integrations.append({**defaults.integration, "client_id": client_id, "created_at": now, "updated_at": now})
-            created["integration"] = defaults.integration_repr
-        events.append((client_id, created["name"], client_id, created))
-    return [
-        (Client.__table__, clients), (Contact.__table__, contacts), (BankAccount.__table__, accounts),
-        (ClientIntegration.__table__, integrations),
-        (AuditEvent.__table__, bulk_created_events(stamp, "client", events)),
-    ]
+            integrations.add({"id": next(ids[ClientIntegration]), **defaults.integration, "client_id": client_id,
+                              "created_at": now, "updated_at": now}, defaults.integration_repr)
+    return clients, contacts, accounts, integrations
 
 
 def _update_changed(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:

@@ -1,12 +1,15 @@
-"""The audit trail: who changed what, written by the same flush (so the same transaction) as the change.
+"""The audit trail: who changed what, written in the same transaction as the change.
 
-Every ORM insert, update and delete of a model is recorded, whatever made it (admin screen, CLI,
-import, job), except models that set `__audit__ = False`. Column values named in
-`__audit_secret__` are recorded as changed without their values; columns named in
-`__audit_ignore__` (bookkeeping such as a last-login time) are not recorded.
+Every ORM insert, update and delete of a model is recorded by the app's session's flush, whatever made it
+(admin screen, CLI, import, job), except models that set `__audit__ = False`; rows written with Core (bulk
+invitations, the import's inserts) are recorded by their writers through `bulk_updated_events` and
+`inserted_events`. Every path builds an event's changes with `row_changes`: one event per row,
+{field: [old, new]}; columns named in `__audit_secret__` are recorded as SECRET, without their values;
+columns named in `__audit_ignore__` (bookkeeping such as a last-login time) are not recorded.
 """
 import contextlib
 import contextvars
+import functools
 import json
 from datetime import date, datetime
 
@@ -18,8 +21,11 @@ from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from ..extensions import db
 from .base import utcnow
+from .client import Client
 
-SKIPPED_FIELDS = {"created_at", "updated_at", "search_text"}
+# Fields no event records: the row's id (the event names its object), bookkeeping and derived columns.
+SKIPPED_FIELDS = {"id", "created_at", "updated_at", "search_text"}
+SECRET = "(changed)"  # what an event records of a secret field that changed, instead of its values
 SYSTEM = "system"  # the actor of changes made outside a request by no one in particular
 
 # What people read for the recorded codes (a code missing here is shown as it is).
@@ -36,8 +42,11 @@ OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
-    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"),
+    "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
 }
+
+# changes_json: compact, and without the check for circular references (changes are plain values built here).
+_to_json = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
 
 _actor = contextvars.ContextVar("audit_actor", default=None)
 _action = contextvars.ContextVar("audit_action", default=None)
@@ -109,58 +118,71 @@ def current_actor():
     return actor
 
 
+_AS_IS = (str, int, bool, float)  # values the audit's JSON holds as they are (None too)
+
+
 def _plain(value):
+    """A value as the audit's JSON holds it: dates and datetimes (UTC) as ISO strings."""
+    if value is None or value.__class__ in _AS_IS:
+        return value
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
     return str(value)
 
 
-def _audited_fields(cls) -> tuple[set, tuple]:
-    """The fields of a model the audit leaves out, and those it records as "(changed)" only."""
-    return SKIPPED_FIELDS.union(getattr(cls, "__audit_ignore__", ())), getattr(cls, "__audit_secret__", ())
+@functools.cache
+def _field_rules(cls) -> tuple[frozenset, frozenset]:
+    """The fields of a model the audit leaves out, and those it records as SECRET."""
+    return (frozenset(SKIPPED_FIELDS.union(getattr(cls, "__audit_ignore__", ()))),
+            frozenset(getattr(cls, "__audit_secret__", ())))
 
 
-def _column_changes(obj, kind: str) -> dict:
+def row_changes(cls, old: dict, new: dict) -> dict:
+    """What the audit records of a row of `cls` whose fields went from `old` to `new` (a created row: `old`
+    empty; a deleted one: `new` empty): {field: [old, new]}, SECRET for a secret field; nothing for a field the
+    model's audit leaves out, or that holds no value before or after."""
+    skipped, secret = _field_rules(cls)
+    if not old:  # a created row (the import's thousands): its values alone
+        return {key: SECRET if key in secret else [None, value if value.__class__ in _AS_IS else _plain(value)]
+                for key, value in new.items() if value is not None and key not in skipped}
+    changes = {}
+    for key in {**old, **new}:
+        before, after = old.get(key), new.get(key)
+        if key in skipped or before is None and after is None:
+            continue
+        changes[key] = SECRET if key in secret else [_plain(before), _plain(after)]
+    return changes
+
+
+def _flushed_changes(obj, kind: str) -> dict:
+    """The changes of an object the session is flushing (kind: create, update or delete)."""
     state = sa.inspect(obj)
-    skipped, secret = _audited_fields(type(obj))
     columns, relationships = state.mapper.column_attrs, state.mapper.relationships
     if kind == "update":  # only attributes set since the last flush can have changed (not all ~50 of a client)
-        columns = [attr for attr in columns if attr.key in state.committed_state]
+        old, new = {}, {}
+        for key in state.committed_state:
+            if key in columns and key in state.dict:
+                history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # state.attrs would build every attribute's state
+                if history.has_changes():
+                    old[key] = history.deleted[0] if history.deleted else None
+                    new[key] = history.added[0] if history.added else None
         relationships = [rel for rel in relationships if rel.key in state.committed_state]
-    changes = {}
-    for attr in columns:
-        key = attr.key
-        if key in skipped or key not in state.dict and kind != "delete":
-            continue
-        history = get_history(obj, key, PASSIVE_NO_INITIALIZE)  # state.attrs would build all ~60 attribute states
-        if kind == "update":
-            if not history.has_changes():
-                continue
-            old = history.deleted[0] if history.deleted else None
-            new = history.added[0] if history.added else None
-        elif kind == "create":
-            old, new = None, state.dict.get(key)
-            if new is None:
-                continue
-        else:
-            old, new = state.dict.get(key), None
-            if old is None:
-                continue
-        changes[key] = "(changed)" if key in secret else [_plain(old), _plain(new)]
+    else:
+        values = {attr.key: state.dict[attr.key] for attr in columns if attr.key in state.dict}
+        old, new = ({}, values) if kind == "create" else (values, {})
+    changes = row_changes(type(obj), old, new)
+    skipped = _field_rules(type(obj))[0]
     for rel in relationships:
-        if rel.uselist and rel.secondary is not None:  # many-to-many membership
+        if rel.uselist and rel.secondary is not None and rel.key not in skipped:  # a many-to-many membership
             history = get_history(obj, rel.key, PASSIVE_NO_INITIALIZE)
             if history.added or history.deleted:
                 changes[rel.key] = {"added": [str(o) for o in history.added], "removed": [str(o) for o in history.deleted]}
     return changes
 
 
-def _client_id(obj):
-    from .client import Client
-
-    return obj.id if isinstance(obj, Client) else getattr(obj, "client_id", None)
+def _client_id(model, object_id, client_id):
+    """The client an event concerns: a client's own id, else the row's client (if it belongs to one)."""
+    return object_id if issubclass(model, Client) else client_id
 
 
 def audit_stamp(action: str) -> dict:
@@ -170,9 +192,15 @@ def audit_stamp(action: str) -> dict:
             "actor": actor.email if actor is not None else SYSTEM, "action": action}
 
 
-def _event_row(stamp: dict, obj, object_id, changes: dict) -> dict:
-    return {**stamp, "object_type": obj.__tablename__, "object_id": str(object_id), "object_repr": str(obj)[:200],
-            "client_id": _client_id(obj), "changes_json": json.dumps(changes, default=str)}
+def event_row(stamp: dict, object_type: str, object_id, object_repr: str, client_id: int | None, changes: dict) -> dict:
+    """One row of `audit_event`: `stamp` (audit_stamp) and `changes` (row_changes) on one object."""
+    return {**stamp, "object_type": object_type, "object_id": str(object_id), "object_repr": object_repr[:200],
+            "client_id": client_id, "changes_json": _to_json(changes)}
+
+
+def _object_row(stamp: dict, obj, object_id, changes: dict) -> dict:
+    client_id = _client_id(type(obj), object_id, getattr(obj, "client_id", None))
+    return event_row(stamp, obj.__tablename__, object_id, str(obj), client_id, changes)
 
 
 def _record(session: Session, flush_context) -> None:
@@ -183,63 +211,52 @@ def _record(session: Session, flush_context) -> None:
         for obj in objects:
             if not getattr(type(obj), "__audit__", True) or not hasattr(obj, "__table__"):
                 continue
-            changes = _column_changes(obj, kind)
+            changes = _flushed_changes(obj, kind)
             if kind == "update" and not changes:
                 continue
-            identity = sa.inspect(obj).identity
             if kind not in stamps:
                 stamps[kind] = audit_stamp(action or kind)
-            rows.append(_event_row(stamps[kind], obj, identity[0] if identity else "", changes))
+            object_id = sa.inspect(obj).mapper.primary_key_from_instance(obj)[0]  # a new object has no identity yet
+            rows.append(_object_row(stamps[kind], obj, object_id, changes))
     if rows:
         session.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 
-_AS_IS = (str, int, bool, dict)  # values json writes as they are (a dict: a row created with the object)
-
-
-def bulk_created_events(stamp: dict, object_type: str, objects) -> list[dict]:
-    """Audit rows for rows inserted with Core (which bypasses the flush hook), in the hook's format.
-
-    `stamp`: audit_stamp(action); `objects` yields (object_id, object_repr, client_id, inserted column values;
-    a dict value holds the values of a row created with it); insert the result into `audit_event` in the same
-    transaction.
-    """
-    common = {**stamp, "object_type": object_type}
-    return [
-        {
-            **common,
-            "object_id": str(object_id),
-            "object_repr": str(object_repr)[:200],
-            "client_id": client_id,
-            "changes_json": json.dumps(
-                {k: [None, v if v.__class__ in _AS_IS else _plain(v)] for k, v in values.items()
-                 if v is not None and k not in SKIPPED_FIELDS}, default=str
-            ),
-        }
-        for object_id, object_repr, client_id, values in objects
-    ]
+def inserted_events(stamp: dict, model, rows: list[dict], names: list[str]) -> list[dict]:
+    """Audit rows for `rows` (every column's value, ids included) inserted into `model`'s table with Core, which
+    bypasses the flush hook, as the hook writes them for the objects it creates; `names`: what each row's object
+    is called (its str()). Insert the result into `audit_event` in the same transaction."""
+    object_type = model.__tablename__
+    return [event_row(stamp, object_type, row["id"], name, _client_id(model, row["id"], row.get("client_id")),
+                      row_changes(model, {}, row))
+            for row, name in zip(rows, names)]
 
 
 def bulk_updated_events(action: str, objects, values: dict) -> list[dict]:
-    """Audit rows for `values` written to the loaded `objects` by one UPDATE (which bypasses the flush hook), in
-    the hook's format: only the values that change. Call it before the UPDATE, while the objects hold the old
+    """Audit rows for `values` written to the loaded `objects` by one UPDATE (which bypasses the flush hook), as
+    the hook writes them: only the values that change. Call it before the UPDATE, while the objects hold the old
     values; insert the result into `audit_event` in the same transaction."""
     stamp = audit_stamp(action)
     events = []
     for obj in objects:
-        skipped, secret = _audited_fields(type(obj))
-        changes = {key: "(changed)" if key in secret else [_plain(getattr(obj, key)), _plain(value)]
-                   for key, value in values.items() if key not in skipped and getattr(obj, key) != value}
+        changed = {key: value for key, value in values.items() if getattr(obj, key) != value}
+        changes = row_changes(type(obj), {key: getattr(obj, key) for key in changed}, changed)
         if changes:
-            events.append(_event_row(stamp, obj, obj.id, changes))
+            events.append(_object_row(stamp, obj, obj.id, changes))
     return events
 
 
-def record(action: str, obj, changes: dict | None = None) -> None:
-    """An explicit audit event for something that is not a row change (e.g. an e-mail sent)."""
-    db.session.add(AuditEvent(**_event_row(audit_stamp(action), obj, obj.id, changes or {})))
+def record(action: str, obj, facts: dict | None = None) -> None:
+    """An explicit audit event for something that is not a row change (e.g. an e-mail sent), with `facts`
+    ({name: value}); a fact named as a field the model's audit leaves out or keeps secret is treated as that field."""
+    skipped, secret = _field_rules(type(obj))
+    recorded = {key: SECRET if key in secret else _plain(value) for key, value in (facts or {}).items() if key not in skipped}
+    db.session.add(AuditEvent(**_object_row(audit_stamp(action), obj, obj.id, recorded)))
 
 
-def install() -> None:
-    if not sa.event.contains(Session, "after_flush", _record):
-        sa.event.listen(Session, "after_flush", _record)
+def init_app(app) -> None:
+    """Audit every flush of the app's sessions. Flask-SQLAlchemy's session makes sessions of a class of its own,
+    so other sessions in the process are not audited. Idempotent: create_app may run more than once."""
+    session = app.extensions["sqlalchemy"].session
+    if not sa.event.contains(session, "after_flush", _record):
+        sa.event.listen(session, "after_flush", _record)

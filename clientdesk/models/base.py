@@ -16,12 +16,13 @@ def today() -> date:
 
 
 def choice_check(column: str, choices: type[StrEnum], nullable: bool = False) -> sa.CheckConstraint:
-    """A CHECK constraint that keeps a string column within an enum's values (SQLite and PostgreSQL)."""
+    """A CHECK constraint that keeps a string column within an enum's values (SQLite and PostgreSQL). Its `info`
+    names the column and the enum, for the screens that show a stored code as its label (admin/changes.py)."""
     values = ", ".join(f"'{c.value}'" for c in choices)
     condition = f"{column} IN ({values})"
     if nullable:
         condition = f"{column} IS NULL OR {condition}"
-    return sa.CheckConstraint(condition, name=f"{column}_valid")
+    return sa.CheckConstraint(condition, name=f"{column}_valid", info={"column": column, "choices": choices})
 
 
 def choices_of(enum: type[StrEnum]) -> list[tuple[str, str]]:

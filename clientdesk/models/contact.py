@@ -46,7 +46,12 @@ class Contact(Timestamps, db.Model):
     client = db.relationship("Client", back_populates="contacts")
 
     def __str__(self) -> str:
-        return f"{self.full_name} <{self.email}>"
+        return self.describe(self.first_name, self.last_name, self.email)
+
+    @staticmethod
+    def describe(first_name: str, last_name: str, email: str) -> str:
+        """What a contact is called (its str()), from its values alone."""
+        return f"{first_name} {last_name}".strip() + f" <{email}>"
 
     @property
     def full_name(self) -> str:
