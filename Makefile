@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres install bench translations compile-translations
+.PHONY: run test lint test-sqlite test-postgres install bench translations compile-translations
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ install: $(BIN)/flask
 run: install
 	FLASK_DEBUG=1 $(BIN)/flask --app app dev
 
-## The whole test suite on SQLite, then on PostgreSQL.
-test: install test-sqlite test-postgres
+## The linter, then the whole test suite on SQLite, then on PostgreSQL.
+test: install lint test-sqlite test-postgres
+
+## ruff, with the rules in pyproject.toml ([tool.ruff]).
+lint: install
+	$(BIN)/ruff check .
 
 test-sqlite: install
 	$(BIN)/python -m pytest -q

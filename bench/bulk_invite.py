@@ -315,9 +315,9 @@ def one_round(args, folder: Path, round_no: int, redis_url: str, smtp: SmtpProce
     setup_s = time.perf_counter() - t
 
     http = sign_in(app)
-    post_times = []
-    for attempt in range(args.posts):
-        if attempt:
+    post_times, task_id = [], None
+    for _attempt in range(args.posts):
+        if task_id is not None:
             discard_task(app, task_id)
         wall_start = time.time()  # of the POST whose task the worker runs (the last one)
         elapsed, task_id = post_invite(http, ids)

@@ -187,7 +187,8 @@ def one_run(count: int, connections: int) -> dict:
     env.pop("FLASK_DEBUG", None)
     if os.environ.get("BENCH_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
-    os.environ.update({k: env[k] for k in ("INSTANCE_PATH", "SECRET_KEY")} | ({"DATABASE_URL": env["DATABASE_URL"]} if "DATABASE_URL" in env else {}))
+    shared = ("INSTANCE_PATH", "SECRET_KEY", "DATABASE_URL")
+    os.environ.update({k: env[k] for k in shared if k in env})
 
     from flask_migrate import upgrade
 
@@ -282,7 +283,8 @@ def main() -> None:
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"\n{args.messages} messages of {PDF_SIZE // 1024} KB, {args.connections} inbound connections, median of {args.runs} runs:")
     print(f"  inbound  {median['inbound_per_s']:7.1f} messages/s  (bare SMTP sink {median['inbound_baseline_per_s']:.1f}/s, "
-          f"ratio {median['inbound_per_s'] / median['inbound_baseline_per_s']:.2f}); listener peak RSS {median['listener_rss_mib']:.0f} MiB")
+          f"ratio {median['inbound_per_s'] / median['inbound_baseline_per_s']:.2f}); "
+          f"listener peak RSS {median['listener_rss_mib']:.0f} MiB")
     print(f"  delivery {median['delivery_per_s']:7.1f} e-mails/s   (plain smtplib {median['delivery_baseline_per_s']:.1f}/s, "
           f"ratio {median['delivery_per_s'] / median['delivery_baseline_per_s']:.2f}); worker peak RSS {median['worker_rss_mib']:.0f} MiB")
 

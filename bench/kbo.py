@@ -253,7 +253,8 @@ def main() -> None:
         rss = max(r["peak_rss_mb"] for r in runs)
         print(f"  {db_name:<12} load        {seconds:6.1f} s   {enterprises / seconds:9,.0f} enterprises/s   "
               f"{seconds / base:4.1f}x the bare read   runs={[round(r['seconds'], 1) for r in runs]}")
-        print(f"  {'':<12} CPU: loader {cpu:.1f} s ({enterprises / cpu:,.0f} enterprises per CPU-second, {cpu / base_cpu:.1f}x the bare read)"
+        print(f"  {'':<12} CPU: loader {cpu:.1f} s ({enterprises / cpu:,.0f} enterprises per CPU-second, "
+              f"{cpu / base_cpu:.1f}x the bare read)"
               + (f", PostgreSQL backends {server:.1f} s" if server else ""))
         others = ", ".join(f"{r['enterprises']:,}: {r['peak_rss_mb']:.0f} MiB" for r in small_loads[db_name])
         print(f"  {'':<12} peak RSS {rss:.0f} MiB (loading {others}); per file s: {runs[len(runs) // 2]['files']}")

@@ -166,7 +166,8 @@ def generate(folder: Path, count: int, seed: int = 2026, extra=()) -> dict:
                 f'{_q(street_nl)},{_q(street_fr)},"{rng.randint(1, 300)}","","",\n')
             counts["address"] += 1
             if rng.random() < 0.1:
-                con(f'"{establishment_number(establishment)}","EST","TEL","02 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}"\n')
+                phone = f"02 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+                con(f'"{establishment_number(establishment)}","EST","TEL","{phone}"\n')
                 counts["contact"] += 1
         counts["enterprise"] += 1
     for handle in files.values():

@@ -200,7 +200,16 @@ def generate(app, size: int, seed: int = 2026) -> dict:
     from clientdesk import demo
     from clientdesk.extensions import db
     from clientdesk.models import (
-        AuditEvent, Client, ClientIntegration, ClientStatus, Contact, Document, Group, IntegrationProduct, Role, User,
+        AuditEvent,
+        Client,
+        ClientIntegration,
+        ClientStatus,
+        Contact,
+        Document,
+        Group,
+        IntegrationProduct,
+        Role,
+        User,
         group_members,
     )
     from clientdesk.search import fold
@@ -557,7 +566,7 @@ def print_lists(db_name: str, by_size: dict) -> None:
 def same_statements(by_size: dict) -> bool:
     """Each request (scenario x user) runs one statement count, and the same one at every size."""
     counts = {}
-    for size, result in by_size.items():
+    for _size, result in by_size.items():
         for item in result["lists"]:
             for user in ("supervisor", "staff"):
                 counts.setdefault((item["scenario"], user), set()).add(tuple(item[user]["statements"]))

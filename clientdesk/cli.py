@@ -169,11 +169,12 @@ def dev_command(host, port, demo_clients):
         load_demo(clients=demo_clients)
     url = redis_url(app)  # starts the embedded Redis here, so this process owns it
     env = dict(os.environ, REDIS_URL=os.environ.get("REDIS_URL") or url, INSTANCE_PATH=app.config["INSTANCE_PATH"])
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env, cwd=Path(__file__).resolve().parent.parent)
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
+                              cwd=Path(__file__).resolve().parent.parent)
     click.echo("")
     click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
     click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
-    for email, name, role, groups in DEMO_USERS:
+    for email, _name, role, groups in DEMO_USERS:
         click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
     click.echo("")
     try:

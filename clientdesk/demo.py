@@ -6,8 +6,18 @@ from . import rules
 from .extensions import db
 from .forms import validators as v
 from .models import (
-    BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group, PeppolState, Role, SubscriptionMode, User,
-    VatFrequency, utcnow,
+    BankAccount,
+    Client,
+    ClientStatus,
+    ConfigTemplate,
+    Contact,
+    Group,
+    PeppolState,
+    Role,
+    SubscriptionMode,
+    User,
+    VatFrequency,
+    utcnow,
 )
 from .models.audit import acting_as
 from .models.integration import ClientIntegration, IntegrationProduct, ensure_catalogue
@@ -26,16 +36,20 @@ DEMO_USERS = (
 )
 GROUPS = ("Everyone", "Team Brussels", "Team Antwerp", "Team Liège", "Team Gent")
 
-PREFIXES = ("Bakkerij", "Brasserie", "Atelier", "Garage", "Immo", "Cabinet", "Boulangerie", "Transport", "Studio", "Dakwerken", "Pharmacie", "Brouwerij")
-NAMES = ("Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet", "Dubois", "Lambert", "Dupont", "Martin", "Leroy", "Lefèvre", "Van Damme", "Hermans", "Desmet", "Renard")
+PREFIXES = ("Bakkerij", "Brasserie", "Atelier", "Garage", "Immo", "Cabinet", "Boulangerie", "Transport", "Studio", "Dakwerken",
+            "Pharmacie", "Brouwerij")
+NAMES = ("Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet", "Dubois", "Lambert",
+         "Dupont", "Martin", "Leroy", "Lefèvre", "Van Damme", "Hermans", "Desmet", "Renard")
 SUFFIXES = ("BV", "SRL", "NV", "SA", "CommV", "BVBA", "SPRL", "& Zonen", "& Fils")
-FIRST_NAMES = ("Jan", "Marie", "Pieter", "Sofie", "Luc", "Emma", "Tom", "Julie", "Koen", "Claire", "Wim", "Élodie", "Jean", "Nathalie", "Bart", "Chloé")
+FIRST_NAMES = ("Jan", "Marie", "Pieter", "Sofie", "Luc", "Emma", "Tom", "Julie", "Koen", "Claire", "Wim", "Élodie", "Jean", "Nathalie",
+               "Bart", "Chloé")
 CITIES = (
     ("1000", "Brussel", "nl-BE"), ("1050", "Ixelles", "fr-BE"), ("2000", "Antwerpen", "nl-BE"), ("9000", "Gent", "nl-BE"),
     ("4000", "Liège", "fr-BE"), ("5000", "Namur", "fr-BE"), ("8000", "Brugge", "nl-BE"), ("3000", "Leuven", "nl-BE"),
     ("6000", "Charleroi", "fr-BE"), ("4700", "Eupen", "de-BE"), ("7000", "Mons", "fr-BE"), ("2800", "Mechelen", "nl-BE"),
 )
-STREETS = ("Kerkstraat", "Rue de la Station", "Stationsstraat", "Rue Haute", "Dorpstraat", "Avenue Louise", "Nieuwstraat", "Rue du Moulin", "Molenstraat", "Grote Markt")
+STREETS = ("Kerkstraat", "Rue de la Station", "Stationsstraat", "Rue Haute", "Dorpstraat", "Avenue Louise", "Nieuwstraat",
+           "Rue du Moulin", "Molenstraat", "Grote Markt")
 GROUP_OF_CITY = {"Brussel": "Team Brussels", "Ixelles": "Team Brussels", "Antwerpen": "Team Antwerp", "Mechelen": "Team Antwerp",
                  "Liège": "Team Liège", "Namur": "Team Liège", "Charleroi": "Team Liège", "Eupen": "Team Liège", "Mons": "Team Liège",
                  "Gent": "Team Gent", "Brugge": "Team Gent", "Leuven": "Everyone"}
@@ -176,8 +190,8 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
             if rng.random() < 0.6:
                 template = rng.choice(templates)
                 client.template = template
-                client.integration = ClientIntegration(product=template.integration_product or rng.choice(products), delivery_method="email",
-                                                       delivery_email=template.delivery_email)
+                client.integration = ClientIntegration(product=template.integration_product or rng.choice(products),
+                                                       delivery_method="email", delivery_email=template.delivery_email)
             rules.check(client)
             db.session.add(client)
             created += 1

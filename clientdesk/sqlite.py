@@ -5,8 +5,9 @@ waits for another process's write lock rather than failing at once.
 
 Without statistics SQLite takes any indexed equality (`group_id IN (...)`, `hidden = 0`) for a
 selective one, so a staff user's list sorts every row of their groups instead of walking the name or
-trial-end index for the 25 rows of the page. SQLite's own recommendation is `PRAGMA optimize`, which ANALYZEs only the tables that queries on this connection
-used and whose statistics are missing or stale (25x growth), and otherwise does next to nothing.
+trial-end index for the 25 rows of the page. SQLite's own recommendation is `PRAGMA optimize`, which
+ANALYZEs only the tables that queries on this connection used and whose statistics are missing or stale
+(25x growth), and otherwise does next to nothing.
 It runs when a connection goes back to the pool, after the request that used it.
 """
 import sqlite3

@@ -72,8 +72,9 @@ def test_export_csv_and_xlsx(app_config, make, tmp_path, store):
 
 
 def test_web_export_xlsx_for_supervisors(make, as_user):
-    from clientdesk.models import Role
     import io
+
+    from clientdesk.models import Role
 
     make.client(make.group("G"), name="Xlsx BV")
     response = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/export/xlsx/")

@@ -70,14 +70,17 @@ def test_dashboard_statement_count_does_not_grow_with_clients(make, as_user, app
     from clientdesk.extensions import db
 
     http = as_user(make.user(Role.ADMIN))
-    counts = []
+    counts, statements = [], []
+    with app.app_context():
+        engine = db.engine
+
+    def listener(*args):
+        statements.append(1)
+
     for _ in range(2):
         for _ in range(5):
             make.client(make.group(), status="invited", invitation_expires_at=utcnow())
-        statements = []
-        with app.app_context():
-            engine = db.engine
-        listener = lambda *args: statements.append(1)  # noqa: E731
+        statements.clear()
         sa.event.listen(engine, "before_cursor_execute", listener)
         try:
             assert http.get("/admin/").status_code == 200

@@ -217,7 +217,7 @@ def test_documents_and_their_files_stay_in_scope(team, make, as_user, app_config
     run_worker_burst(app_config, MAIL_URL=smtp.url)
     assert smtp.messages == [] and store.get(Document, foreign.id).status == "inbox"
     assert http.get("/admin/document/download/?id=abc").status_code == 404
-    assert re.search(r"download/\?id=%d" % own.id, listing)
+    assert re.search(rf"download/\?id={own.id}\b", listing)
 
 
 def test_admins_add_to_the_catalogue_with_its_delivery_methods(team, as_user, store):

@@ -8,8 +8,17 @@ import sqlalchemy as sa
 
 from clientdesk.extensions import db
 from clientdesk.models import (
-    AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, ConfigTemplate, Contact, ImportStatus,
-    IntegrationProduct, Role, Task,
+    AuditEvent,
+    BankAccount,
+    Client,
+    ClientIntegration,
+    ClientStatus,
+    ConfigTemplate,
+    Contact,
+    ImportStatus,
+    IntegrationProduct,
+    Role,
+    Task,
 )
 from tests.import_files import BANQUP_FR, DUTCH, banqup_row, run_import, run_jobs, write_xlsx
 
@@ -308,7 +317,8 @@ def test_templates_apply_per_row_and_the_row_overrides_them(app, tmp_path, admin
     assert batch.status == ImportStatus.IMPORTED, batch.errors
     clients = clients_by_number(app)
     with_template = clients["0403170701"]
-    assert (with_template["template"], with_template["integration"], with_template["subscription"]) == ("Standard Yuki", "Yuki", "delivery_only")
+    assert (with_template["template"], with_template["integration"], with_template["subscription"]) == (
+        "Standard Yuki", "Yuki", "delivery_only")
     assert with_template["peppol_send"] is True and with_template["group"] == "Team Gent"
     assert with_template["mandate"] is False  # the row's Mandat overrides the template's
     assert clients["0202239951"]["mandate"] is True
@@ -534,7 +544,7 @@ def test_rows_are_written_in_chunks_each_contact_with_its_client(app, tmp_path, 
         f"Client {i}": ["BE71096123456769"] if i % 2 else [] for i in range(5)
     }
     with app.app_context():  # each inserted row audited once, under its own id, with its client
-        for model, name in ((Client, Client.name), (Contact, Contact.email), (BankAccount, BankAccount.iban)):
+        for model, _name in ((Client, Client.name), (Contact, Contact.email), (BankAccount, BankAccount.iban)):
             client_id = model.id if model is Client else model.client_id
             audited = db.session.execute(
                 sa.select(AuditEvent.object_id, AuditEvent.client_id)

@@ -7,7 +7,7 @@ import pytest
 from clientdesk.models import Client, Role, Task
 from clientdesk.services.peppol import BILLING_DOCUMENT_TYPES, Sml, sml_hostname
 from tests.helpers import flashes, post
-from tests.outside import SML_TEST_ZONE as ZONE, DnsServer, HttpServer, SmpApp
+from tests.outside import SML_TEST_ZONE as ZONE, DnsServer
 from tests.servers import run_worker_burst
 
 

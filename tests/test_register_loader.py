@@ -19,7 +19,8 @@ CONTACT = '"EntityNumber","EntityContact","ContactType","Value"\n'
 def extract(folder, enterprise="", denomination="", address=None, contact=None, meta_number="900"):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "meta.csv").write_text(f'"Variable","Value"\n"SnapshotDate","01-11-2026"\n"ExtractNumber","{meta_number}"\n')
-    (folder / "enterprise.csv").write_bytes((ENTERPRISE + enterprise).encode() if isinstance(enterprise, str) else ENTERPRISE.encode() + enterprise)
+    rows = enterprise.encode() if isinstance(enterprise, str) else enterprise
+    (folder / "enterprise.csv").write_bytes(ENTERPRISE.encode() + rows)
     (folder / "denomination.csv").write_text(DENOMINATION + denomination, encoding="utf-8")
     if address is not None:
         (folder / "address.csv").write_text(ADDRESS + address, encoding="utf-8")
@@ -55,15 +56,15 @@ def test_loads_the_sample_extract(db_session):
 
 def test_malformed_rows_are_reported_skipped_and_counted(tmp_path, db_session):
     enterprise = (
-        '"0403.170.701","AC","000","2","014",,12-10-2001\n'      # good
-        '"0403.170.702","AC","000","2","014",,12-10-2001\n'      # check digits
-        '"0403.170.701","AC","000","2","014",,12-10-2001\n'      # the same number again
-        '"0417.497.106","AC","000","2","014"\n'                 # too few fields
-        '"0202.239.951","AC","000","2","014",,31-02-2001\n'      # no such date
-        '"2.000.000.339","AC","000","2","014",,01-01-2000\n'     # an establishment number
-        '"0400.378.485","AC","000","2","014",,"01-01-2000"x\n'   # broken quoting
-        '"1001.234.592","AC","000","2","610",,01-01-2020\n'      # good (1-series)
-    ).encode() + '"0403.227.515","AC","000","2","014","Caf\xe9",01-01-2000\n'.encode("latin-1")  # not UTF-8
+        b'"0403.170.701","AC","000","2","014",,12-10-2001\n'      # good
+        b'"0403.170.702","AC","000","2","014",,12-10-2001\n'      # check digits
+        b'"0403.170.701","AC","000","2","014",,12-10-2001\n'      # the same number again
+        b'"0417.497.106","AC","000","2","014"\n'                 # too few fields
+        b'"0202.239.951","AC","000","2","014",,31-02-2001\n'      # no such date
+        b'"2.000.000.339","AC","000","2","014",,01-01-2000\n'     # an establishment number
+        b'"0400.378.485","AC","000","2","014",,"01-01-2000"x\n'   # broken quoting
+        b'"1001.234.592","AC","000","2","610",,01-01-2020\n'      # good (1-series)
+    ) + '"0403.227.515","AC","000","2","014","Caf\xe9",01-01-2000\n'.encode("latin-1")  # not UTF-8
     denomination = (
         '"0403.170.701","2","001","Electrabel"\n'
         '"0403.170.701","2","003",""\n'                          # empty name

@@ -67,13 +67,15 @@ def test_the_company_has_what_the_wizard_fills_in(register):
     assert company.name == "Boulangerie Lefèvre-Dubois" and company.language == "fr"
     assert company.vat_number == "BE1001234592" and company.display_number == "1001.234.592"
     assert company.legal_form == "Société à responsabilité limitée" and company.legal_form_code == "610"
-    assert (company.street, company.house_number, company.box, company.postal_code, company.city) == ("Rue du Château", "12", "B", "5000", "Namur")
+    address = (company.street, company.house_number, company.box, company.postal_code, company.city)
+    assert address == ("Rue du Château", "12", "B", "5000", "Namur")
     assert company.website == "https://www.lefevre-dubois.example.com"
     assert company.email == "bonjour@lefevre-dubois.example.com"
     assert company.address_line == "Rue du Château 12 box B, 5000 Namur"
     # A Dutch name gives the Dutch street and town names and legal form.
     dutch = register.get("0987654394", language="nl")
-    assert (dutch.name, dutch.street, dutch.city, dutch.legal_form) == ("Dakwerken Peeters", "Kerkstraat", "Brussel", "Besloten vennootschap")
+    assert (dutch.name, dutch.street, dutch.city, dutch.legal_form) == (
+        "Dakwerken Peeters", "Kerkstraat", "Brussel", "Besloten vennootschap")
     assert dutch.other_names == ("Toitures Peeters",)
     french = register.get("0987654394", language="fr")
     assert (french.name, french.street, french.city) == ("Toitures Peeters", "Rue de l'Église", "Bruxelles")

@@ -59,7 +59,8 @@ def test_template_rules_are_checked(make, as_user, db_session):
         (template_form(integration_product=str(winbooks), delivery_method="api", api_url="https://api.example.com"),
          "Winbooks does not take documents by API (it takes: Manual, E-mail, sFTP folder)."),
         (template_form(integration_product=str(winbooks), delivery_method="sftp"), "sFTP delivery needs the password of the sFTP user."),
-        (template_form(integration_product=str(yuki), peppol_receive="y"), "Receiving e-invoices through Peppol needs the e-invoicing mandate"),
+        (template_form(integration_product=str(yuki), peppol_receive="y"),
+         "Receiving e-invoices through Peppol needs the e-invoicing mandate"),
         (template_form(integration_product=str(yuki), delivery_email="not an address"), "is not a valid e-mail address"),
     ]
     for form, message in cases:

@@ -12,6 +12,7 @@ Nets, so that text added without its translation fails here with the list of wha
 Then the language itself: per user (kept after signing out and in), from the browser otherwise, jobs in
 the language of the request that launched them, e-mails in the contact's language.
 """
+import json
 import re
 from collections import defaultdict
 from datetime import date, timedelta
@@ -29,11 +30,22 @@ from flask_babel import Domain, force_locale, get_locale
 from flask_babel.speaklater import LazyString
 
 import clientdesk
-from clientdesk.models import (
-    AllowedSender, BankAccount, Client, ClientIntegration, ConfigTemplate, Document, ImportBatch,
-    IntegrationProduct, RefusedSender, Role, Task, User, utcnow,
-)
 from clientdesk.lifecycle import ClientLifecycle
+from clientdesk.models import (
+    AllowedSender,
+    BankAccount,
+    Client,
+    ClientIntegration,
+    ConfigTemplate,
+    Document,
+    ImportBatch,
+    IntegrationProduct,
+    RefusedSender,
+    Role,
+    Task,
+    User,
+    utcnow,
+)
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.conftest import IsolatedClient
 from tests.helpers import csrf_token, login, post
@@ -249,16 +261,16 @@ def _portfolio(app, make, store) -> dict:
         invitation.status = "sent"
         s.get(Client, created.id).firm_contact_id = staff.id
         s.add(Task(id="walk-finished", kind="bulk_invite", description="Invite 3 clients", status="finished", progress_done=3,
-                   progress_total=3, user_id=admin.id, result_json='{"done": 1, "skipped": [{"client_id": %d, "client": "X", '
-                   '"reason": "not eligible"}], "failed": [{"client_id": %d, "client": "Y", "reason": "refused"}]}'
-                   % (created.id, invited.id), client_id=created.id))
+                   progress_total=3, user_id=admin.id, client_id=created.id, result_json=json.dumps({
+                       "done": 1, "skipped": [{"client_id": created.id, "client": "X", "reason": "not eligible"}],
+                       "failed": [{"client_id": invited.id, "client": "Y", "reason": "refused"}]})))
         s.add(Task(id="walk-failed", kind="peppol_sync", description="Peppol", status="failed", error="PeppolError: down",
                    user_id=admin.id, job_func="clientdesk.jobs.peppol.run_peppol", job_args_json='["sync", [1]]',
                    client_id=failed.id))
         s.add(Task(id="walk-queued", kind="import", description="Import", status="queued", user_id=admin.id))
         errors = ('[{"row": 0, "column": "", "letter": "", "message": "The file is damaged"}, '
                   '{"row": 3, "column": "TVA", "letter": "H", "message": "Not a VAT number"}]')
-        changes = '[{"row": 4, "client_id": %d, "client": "Atelier Dupont SA", "changes": {"Rue": ["Old", "New"]}}]' % active.id
+        changes = json.dumps([{"row": 4, "client_id": active.id, "client": "Atelier Dupont SA", "changes": {"Rue": ["Old", "New"]}}])
         batches = [
             ImportBatch(user_email="admin@example.com", filename="ok.xlsx", stored_path="/nowhere.xlsx", status="imported",
                         new_count=2, changed_count=1, changes_json=changes, invite_task_id="walk-finished",

@@ -112,6 +112,7 @@ def test_locale_rejects_unsupported_languages():
         v.locale("fr-XX")
 
 
-@pytest.mark.parametrize("typed, value", [("Oui", True), ("oui", True), ("Ja", True), ("yes", True), ("Non", False), ("nee", False), (0, False)])
+@pytest.mark.parametrize("typed, value", [
+    ("Oui", True), ("oui", True), ("Ja", True), ("yes", True), ("Non", False), ("nee", False), (0, False)])
 def test_yes_no(typed, value):
     assert v.yes_no(typed) is value

@@ -85,12 +85,15 @@ def test_wizard_end_to_end_over_http(register, staff, team, as_user, db_session)
     assert created.status_code == 302 and "/admin/client/details/" in created.location
 
     client = db_session.scalars(sa.select(Client).where(Client.enterprise_number == "1001234592")).one()
-    assert (client.name, client.vat_number, client.legal_form) == ("Boulangerie Lefèvre-Dubois", "BE1001234592", "Société à responsabilité limitée")
-    assert (client.street, client.house_number, client.box, client.postal_code, client.city) == ("Rue du Château", "12", "B", "5000", "Namur")
+    assert (client.name, client.vat_number, client.legal_form) == (
+        "Boulangerie Lefèvre-Dubois", "BE1001234592", "Société à responsabilité limitée")
+    address = (client.street, client.house_number, client.box, client.postal_code, client.city)
+    assert address == ("Rue du Château", "12", "B", "5000", "Namur")
     assert client.group_id == team.id and client.firm_contact_id == staff.id and client.language == "fr-BE"
     assert client.skip_vat_check is False and client.vat_check is None
     contact = client.primary_contact
-    assert (contact.first_name, contact.email, contact.mobile, contact.is_primary) == ("Élodie", "elodie@lefevre-dubois.example.com", "+32478112233", True)
+    assert (contact.first_name, contact.email, contact.mobile, contact.is_primary) == (
+        "Élodie", "elodie@lefevre-dubois.example.com", "+32478112233", True)
     audit = db_session.scalars(sa.select(AuditEvent).where(AuditEvent.client_id == client.id, AuditEvent.object_type == "client")).one()
     assert audit.action == "create" and audit.actor == staff.email
     # The wizard starts afresh after creating.

@@ -5,8 +5,18 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ConfigTemplate, Contact, Document, Group,
-    IntegrationProduct, Task, User,
+    AllowedSender,
+    AuditEvent,
+    BankAccount,
+    Client,
+    ClientIntegration,
+    ConfigTemplate,
+    Contact,
+    Document,
+    Group,
+    IntegrationProduct,
+    Task,
+    User,
 )
 from . import changes
 from .activity import AuditView, TaskView

@@ -8,18 +8,18 @@ answers 404.
 import re
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import BaseView
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_admin.actions import action
 from flask_admin.model import typefmt
 from flask_admin.model.template import BaseListRowAction, EditRowAction, ViewRowAction
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
-import sqlalchemy as sa
 from sqlalchemy import func
 
 from .. import scoping

@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import MANYTOONE
 from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy.orm import MANYTOONE
 
 from ..extensions import db
 from ..i18n import localdate, localdatetime

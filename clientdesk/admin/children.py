@@ -1,8 +1,8 @@
 """Screens for rows that belong to one client: bank accounts, allowed senders, the client's integration."""
 import sqlalchemy as sa
 from flask import current_app
-from flask_login import current_user
 from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields import PasswordField
 from wtforms.validators import DataRequired

@@ -1,4 +1,5 @@
 """The client list and client form."""
+import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -8,7 +9,6 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup, escape
-import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
@@ -21,24 +21,41 @@ from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
 from ..i18n import localdate
-from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.documents import run_send_documents, run_send_inbox
+from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
-from ..tasks import QueueUnavailable
 from ..models import (
-    AllowedSender, AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Document, DocumentStatus,
-    DocumentType, Group, IntegrationProduct, PeppolState, RefusedSender, Role, SubscriptionMode, Task, User, VatFrequency,
+    AllowedSender,
+    AuditEvent,
+    BankAccount,
+    Client,
+    ClientIntegration,
+    ClientStatus,
+    Contact,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    Group,
+    IntegrationProduct,
+    PeppolState,
+    RefusedSender,
+    Role,
+    SubscriptionMode,
+    Task,
+    User,
+    VatFrequency,
     utcnow,
 )
 from ..models.base import choices_of
 from ..models.client import VatCheck, inbox_counts
 from ..search import client_search_condition, search_counted_with_page
-from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
-from .client_filters import InboxFilter, InvitationFilter
+from ..tasks import QueueUnavailable
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, per_request
 from .changes import shown_changes
 from .children import allowed_sender_pattern
+from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
+from .client_filters import InboxFilter, InvitationFilter
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 
@@ -247,8 +264,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     }
 
     column_details_list = (
-        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country", "group", "firm_contact",
-        "client_facing_contact", "template", "subscription_mode", "plan", "trial_end", "vat_frequency",
+        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country", "group",
+        "firm_contact", "client_facing_contact", "template", "subscription_mode", "plan", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "peppol_send", "peppol_receive",
         "sync_from", "track_transactions_without_documents", "hidden", "contacts", "bank_accounts",
@@ -459,7 +476,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     def action_invite(self, ids):
         return self._bulk("invite", ids, lambda num: ngettext("Invite %(num)d client", "Invite %(num)d clients", num))
 
-    @action("resend", _l("Resend invitation"), _l("Send a new invitation link to the {count} selected clients? Their previous link stops working."))
+    @action("resend", _l("Resend invitation"),
+            _l("Send a new invitation link to the {count} selected clients? Their previous link stops working."))
     def action_resend(self, ids):
         return self._bulk("resend", ids, lambda num: ngettext(
             "Resend the invitation to %(num)d client", "Resend the invitation to %(num)d clients", num))
@@ -483,7 +501,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return self._bulk(action_name, ids, describe, job=run_peppol, retry=None)
 
     @action("peppol_on", _l("Peppol on"),
-            _l("Turn Peppol sending and receiving on for the {count} selected clients? Clients without an e-invoicing mandate are skipped."))
+            _l("Turn Peppol sending and receiving on for the {count} selected clients? "
+               "Clients without an e-invoicing mandate are skipped."))
     def action_peppol_on(self, ids):
         return self._bulk_peppol("peppol_on", ids, lambda num: ngettext(
             "Peppol on for %(num)d client", "Peppol on for %(num)d clients", num))

@@ -9,7 +9,6 @@ from ..forms import validators as v
 from ..lifecycle import ClientLifecycle
 from .base import ScopedClientLoader, ScopedModelView
 
-
 # The contact fields' rules, shared by this screen and the contacts inline on the client form.
 CONTACT_FORM_CHOICES = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
 CONTACT_FORM_ARGS = {

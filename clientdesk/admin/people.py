@@ -33,7 +33,8 @@ class UserView(AdminOnlyView):
     form_extra_fields = {
         "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10)]),
         "role": SelectField(_l("Role"), choices=choices_of(Role)),
-        "ui_language": SelectField(_l("Interface language"), choices=[("", "—"), ("en", "English"), ("fr", "Français"), ("nl", "Nederlands")]),
+        "ui_language": SelectField(_l("Interface language"),
+                                   choices=[("", "—"), ("en", "English"), ("fr", "Français"), ("nl", "Nederlands")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
 

@@ -7,7 +7,11 @@ from .. import rules
 from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode
 from ..models.base import choices_of
 from .children import (
-    DELIVERY_FORM_ARGS, DELIVERY_FORM_COLUMNS, DELIVERY_FORM_OVERRIDES, DELIVERY_LABELS, check_delivery,
+    DELIVERY_FORM_ARGS,
+    DELIVERY_FORM_COLUMNS,
+    DELIVERY_FORM_OVERRIDES,
+    DELIVERY_LABELS,
+    check_delivery,
     keep_secrets_with_their_destination,
 )
 from .people import AdminOnlyView

@@ -13,8 +13,7 @@ import pycountry
 from babel import Locale, UnknownLocaleError
 from flask_babel import gettext as _
 from stdnum import iban as stdnum_iban
-from stdnum.be import iban as stdnum_be_iban
-from stdnum.be import vat as be_vat
+from stdnum.be import iban as stdnum_be_iban, vat as be_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from wtforms.validators import ValidationError as FormValidationError
 

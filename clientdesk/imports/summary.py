@@ -19,9 +19,8 @@ def change_line(change: dict) -> str:
 def summary_lines(batch: ImportBatch) -> list[str]:
     status = ImportStatus(batch.status)
     if status in (ImportStatus.INVALID, ImportStatus.FAILED):
-        head = f"Nothing was imported from {batch.filename}: " + (
-            f"{batch.error_count} error{'s' if batch.error_count != 1 else ''} to fix." if status == ImportStatus.INVALID else "the import failed."
-        )
+        errors = f"{batch.error_count} error{'s' if batch.error_count != 1 else ''} to fix."
+        head = f"Nothing was imported from {batch.filename}: " + (errors if status == ImportStatus.INVALID else "the import failed.")
         return [head] + [error_line(e) for e in batch.errors]
     changed = "would change" if batch.dry_run else "updated"
     lines = [

@@ -97,7 +97,7 @@ def template_workbook(language: str, template_names: list[str], group_names: lis
         "group": sorted(group_names, key=str.casefold),
     }
     yes_no = '"{},{}"'.format(*YES_NO[language])
-    for list_column, (key, values) in enumerate(choices.items(), start=1):
+    for list_column, (_key, values) in enumerate(choices.items(), start=1):
         for row, value in enumerate(values, start=1):
             lists.cell(row=row, column=list_column, value=value)
     last_row = DEFAULT_MAX_ROWS + 1

@@ -18,8 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from ..einvoicing import switch_as_template
 from ..extensions import db
-from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, utcnow
 from ..forms.validators import format_iban
+from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, utcnow
 from ..models.audit import audit_action, audit_stamp, inserted_events
 from ..models.client import new_inbound_address
 from ..search import bulk_client_inserts, search_text

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 from .. import tasks
 from ..extensions import db
 from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, utcnow
-from ..services.delivery import DeliverySetupError, Item, SftpDeliverer, delivery_type, deliverer_for
+from ..services.delivery import DeliverySetupError, Item, SftpDeliverer, deliverer_for, delivery_type
 from ..services.storage import DocumentStore
 
 log = logging.getLogger(__name__)

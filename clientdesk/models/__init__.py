@@ -1,4 +1,5 @@
 """The data model, one module per aggregate."""
+from . import client as _client
 from .audit import AuditEvent
 from .base import today, utcnow
 from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
@@ -12,7 +13,6 @@ from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
 from .user import LoginThrottle, Role, SavedFilter, User
-from . import client as _client
 
 _client.configure_computed_columns()
 

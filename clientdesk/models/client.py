@@ -1,8 +1,8 @@
 """Clients (the firm's client companies), their bank accounts and staff favourites."""
 import secrets
 
-from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
 from ..extensions import db
@@ -143,7 +143,8 @@ class Client(Timestamps, db.Model):
     )
     bank_accounts = db.relationship("BankAccount", back_populates="client", cascade="all, delete-orphan", order_by="BankAccount.id")
     integration = db.relationship("ClientIntegration", back_populates="client", uselist=False, cascade="all, delete-orphan")
-    allowed_senders = db.relationship("AllowedSender", back_populates="client", cascade="all, delete-orphan", order_by="AllowedSender.pattern")
+    allowed_senders = db.relationship("AllowedSender", back_populates="client", cascade="all, delete-orphan",
+                                      order_by="AllowedSender.pattern")
     documents = db.relationship("Document", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     refused_senders = db.relationship("RefusedSender", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     invitations = db.relationship("Invitation", back_populates="client", cascade="all, delete-orphan", order_by="Invitation.id.desc()")

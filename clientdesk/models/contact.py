@@ -1,6 +1,6 @@
 """Contacts: the people at a client company; the primary one receives the invitation."""
-from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db

@@ -1,6 +1,6 @@
 """Allowed senders and the accounting documents in a client's inbox."""
-from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from .base import LabelledEnum, Timestamps, choice_check, utcnow

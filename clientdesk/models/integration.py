@@ -1,6 +1,6 @@
 """The accounting-software catalogue and each client's (single) integration."""
-from flask_babel import lazy_gettext as _l
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from .base import LabelledEnum, Timestamps, choice_check

@@ -17,8 +17,8 @@ import json
 import secrets
 from types import SimpleNamespace
 
-from flask_babel import gettext as _, lazy_gettext as _l
 import sqlalchemy as sa
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..extensions import db
 from ..i18n import localdate

@@ -226,7 +226,8 @@ class ApiDeliverer:
                 continue
             upload = (data.get("data") or {}).get("uploadFile") if isinstance(data, dict) else None
             if not upload:
-                message = "; ".join(e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)) if isinstance(data, dict) else ""
+                errors = data.get("errors", []) if isinstance(data, dict) else []
+                message = "; ".join(e.get("message", "") for e in errors if isinstance(e, dict))
                 results.append(Result(item.document_id, error=_("The API did not accept %(file)s: %(reason)s", file=item.filename,
                                                                 reason=message or _("no upload in its answer"))[:500]))
                 continue

@@ -30,7 +30,16 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import utcnow
 from ..models.register import (
-    COLUMNS, NEW, OLD, SEARCH_TABLE, RegisterLoad, RegisterLoadStatus, create_staging, drop_set, index_statements, swap_in,
+    COLUMNS,
+    NEW,
+    OLD,
+    SEARCH_TABLE,
+    RegisterLoad,
+    RegisterLoadStatus,
+    create_staging,
+    drop_set,
+    index_statements,
+    swap_in,
 )
 from .register import search_text
 
@@ -248,7 +257,8 @@ def _denominations(rows: _Rows, report: FileReport):
                 continue
             name = name.strip()
             if not name or len(name) > 320:
-                report.problem(rows.line, f"enterprise {number_raw}: Denomination " + ("empty" if not name else "longer than 320 characters"))
+                problem = "empty" if not name else "longer than 320 characters"
+                report.problem(rows.line, f"enterprise {number_raw}: Denomination {problem}")
                 continue
             serial += 1
             yield serial, number, language or None, kind or None, name, search_text(name)

@@ -153,7 +153,7 @@ class Mailer:
         if self.url is None:
             return self._write_outbox(mails)
         pending, failed = list(mails), []
-        for attempt, delay in enumerate((0.0, *self.retry_delays)):
+        for delay in (0.0, *self.retry_delays):
             if delay:
                 log.warning("SMTP: %d messages not delivered yet, retrying in %.0f s", len(pending), delay)
                 time.sleep(delay)
