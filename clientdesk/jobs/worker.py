@@ -8,8 +8,8 @@ from ..broker import QUEUE_NAMES, get_redis
 
 
 class AppWorker(SimpleWorker):
-    """SimpleWorker (no fork per job: ~4x the job rate, no inherited database connections) that gives
-    every job a fresh app context, so a job's session never leaks into the next one."""
+    """SimpleWorker (no fork per job: no process start-up per job, no inherited database connections) that
+    gives every job a fresh app context, so a job's session never leaks into the next one."""
 
     app = None
 

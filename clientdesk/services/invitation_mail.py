@@ -31,9 +31,9 @@ def invitation_link(token: str) -> str:
 
 def _templates() -> jinja2.Environment:
     """The app's templates in a Jinja environment of their own, for e-mails. render_template's context
-    processors and signals (the request, the signed-in user, ...) would cost 3 times the rendering, and the ~20
-    globals of the app's environment, which Jinja copies into each render's context, another 60 %: an e-mail
-    uses none of them. Same files and escaping (HTML only) as the app's environment."""
+    processors and signals (the request, the signed-in user, ...) and the globals of the app's environment,
+    which Jinja copies into each render's context, cost more than the rendering itself, and an e-mail uses
+    none of them. Same files and escaping (HTML only) as the app's environment."""
     templates = current_app.extensions.get("clientdesk.mail_templates")
     if templates is None:
         templates = current_app.extensions["clientdesk.mail_templates"] = jinja2.Environment(
