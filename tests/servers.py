@@ -1,6 +1,8 @@
 """Real servers for tests: an SMTP server (aiosmtpd) and RQ worker processes."""
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -95,10 +97,24 @@ def run_worker_burst(app_config: dict, timeout: float = 120, **extra) -> subproc
 
 
 def start_worker(app_config: dict, **extra) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "worker"],
-        cwd=ROOT, env=worker_env(app_config, **extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    """`flask --app app worker` in a process group of its own (with its scheduler child), writing to worker.log in
+    the instance folder: a pipe that nobody reads fills up, and the worker then blocks on its next log line."""
+    with open(Path(app_config["INSTANCE_PATH"]) / "worker.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT,
+                                env=worker_env(app_config, **extra), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to the worker, then its whole process group killed, whether it has gone by then or not."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass  # a worker slow to stop is not what the calling test is about
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def wait_for(condition, timeout: float = 30, interval: float = 0.1):

@@ -250,9 +250,9 @@ def test_worker_killed_mid_task_then_rerun_completes_it(team, make, as_user, app
     client ends invited with exactly one working link (the newest e-mail's)."""
     import signal
 
-    from tests.servers import start_worker, wait_for
+    from tests.servers import start_worker, stop_worker, wait_for
 
-    slow_smtp = SmtpServer(delay=0.5).start()
+    slow_smtp, worker = SmtpServer(delay=0.5).start(), None
     try:
         clients = [make.client(team["group"]) for _ in range(4)]
         http = as_user(team["supervisor"])
@@ -279,4 +279,6 @@ def test_worker_killed_mid_task_then_rerun_completes_it(team, make, as_user, app
             assert client.get(f"/invitation/{token_of(newest)}").status_code == 200
             assert all(client.get(f"/invitation/{token_of(m)}").status_code == 410 for m in older)
     finally:
+        if worker is not None:
+            stop_worker(worker)  # its scheduler child outlives the kill -9 of the worker
         slow_smtp.stop()
