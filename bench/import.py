@@ -207,6 +207,15 @@ def run_child(*args) -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def fresh_database(pg_url: str | None, sqlite_template: Path, sqlite_file: Path, instance: Path) -> str:
+    """A database with the schema and one admin: PostgreSQL prepared again, or a copy of the prepared SQLite file."""
+    if pg_url:
+        run_child("prepare", pg_url, instance)
+        return pg_url
+    shutil.copyfile(sqlite_template, sqlite_file)
+    return f"sqlite:///{sqlite_file}"
+
+
 def budgets(results: dict[str, list], rows: int) -> None:
     baseline = results["openpyxl read-only (baseline)"]
     for label, measured in results.items():
@@ -245,23 +254,11 @@ def main() -> None:
                 results.setdefault("python-calamine read", []).append(run_child("read", "calamine", path))
                 for name, url in databases.items():
                     for dry_run in (True, False):
-                        if name == "sqlite":
-                            database = work / f"run-{rows}-{run}-{dry_run}.db"
-                            shutil.copyfile(sqlite_template, database)
-                            url_run = f"sqlite:///{database}"
-                        else:
-                            url_run = url
-                            run_child("prepare", url_run, instance)
+                        url_run = fresh_database(url, sqlite_template, work / f"run-{rows}-{run}-{dry_run}.db", instance)
                         label = f"{name:<10} {'dry run' if dry_run else 'import'}"
                         results.setdefault(label, []).append(run_child("import", url_run, instance, path, int(dry_run)))
                 for name, url in databases.items():
-                    if name == "sqlite":
-                        database = work / f"cli-{rows}-{run}.db"
-                        shutil.copyfile(sqlite_template, database)
-                        url_run = f"sqlite:///{database}"
-                    else:
-                        url_run = url
-                        run_child("prepare", url_run, instance)
+                    url_run = fresh_database(url, sqlite_template, work / f"cli-{rows}-{run}.db", instance)
                     for label, seconds in as_a_user_runs_it(path, url_run, instance).items():
                         processes.setdefault((name, label), []).append(seconds)
             baseline = results["openpyxl read-only (baseline)"]
