@@ -115,6 +115,19 @@ def import_clients_command(path, as_email, group_name, dry_run):
         sys.exit(1)
 
 
+@clients_cli.command("check-rules")
+def check_rules_command():
+    """List the clients and templates that break a client rule (rows from before it); exit 1 if there are any."""
+    from .rules import violations
+
+    found = violations()
+    for line in found:
+        click.echo(line)
+    if found:
+        raise click.exceptions.Exit(1)
+    click.echo("Every client and template keeps the client rules.")
+
+
 @clients_cli.command("purge-imports")
 def purge_imports_command():
     """Delete the uploaded files of imports older than IMPORT_FILES_KEEP_DAYS days (their records stay)."""

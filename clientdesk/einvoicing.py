@@ -53,11 +53,10 @@ class PeppolSwitches:
 
     @classmethod
     def set(cls, client: Client, config, **switches: bool) -> None:
-        """Change the given switches on `client` (state pending): the caller commits, then launches the job."""
+        """Change the given switches on `client` (state pending): the caller commits, then launches the job. Raises
+        PeppolRefused, or rules.RuleViolation for what the switches would break (switching off never does)."""
         values = cls.changes(config, **switches)
-        problems = rules.problems(client, **values)
-        if problems:
-            raise PeppolRefused(" ".join(problems.values()))
+        rules.check(client, known=rules.problems(client), **values)
         with audit_action("peppol_on" if any(switches.values()) else "peppol_off"):
             for column, value in values.items():
                 setattr(client, column, value)

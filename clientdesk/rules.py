@@ -174,14 +174,17 @@ def problems(client: "Client | Mapping", **changes) -> dict[str, str]:
         values = {**DEFAULTS, **client, **changes}
     found = {}
     for rule in RULES:
-        if rule.field not in found and rule.broken is not None and rule.broken(values):
-            found[rule.field] = rule.message()
+        if rule.broken is not None and rule.broken(values):
+            found[rule.field] = " ".join(filter(None, (found.get(rule.field), rule.message())))
     return found
 
 
-def check(client: "Client | Mapping", **changes) -> None:
-    """Raise RuleViolation when `client` with `changes` applied breaks a rule."""
-    found = problems(client, **changes)
+def check(client: "Client | Mapping", *, known: dict | None = None, **changes) -> None:
+    """Raise RuleViolation when `client` with `changes` applied breaks a rule, but for the problems in `known`:
+    those the client had before this change (problems(client) then) are not this change's to refuse, so that a
+    client whose data predates a rule can still be edited, switched off or deactivated."""
+    found = {field: message for field, message in problems(client, **changes).items()
+             if (known or {}).get(field) != message}
     if found:
         raise RuleViolation(found)
 

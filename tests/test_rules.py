@@ -115,3 +115,37 @@ def _remove(app, model, row_id) -> None:
     with app.app_context():
         db.session.execute(sa.delete(model).where(model.id == row_id))
         db.session.commit()
+
+
+def test_a_change_is_refused_only_for_what_it_breaks(app, make):
+    """A client that breaks a rule already (data from before it) can still be switched off, and its form saved; a
+    change that breaks a rule of its own is refused."""
+    from clientdesk.einvoicing import PeppolSwitches
+
+    legacy = make.client(e_invoicing_mandate=False, peppol_send=True)
+    with app.app_context():
+        db.session.execute(sa.update(Client).where(Client.id == legacy.id).values(subscription_mode="managed"))
+        db.session.commit()
+        client = db.session.get(Client, legacy.id)
+        config = {"PEPPOL_AP_URL": "http://access-point.invalid"}
+        with pytest.raises(rules.RuleViolation, match="needs the e-invoicing mandate"):
+            PeppolSwitches.set(client, config, receive=True)
+        PeppolSwitches.set(client, config, send=False)
+        assert (client.peppol_send, client.peppol_state) == (False, "pending")
+        rules.check(client, known=rules.problems(client), name="Renamed BV")
+        with pytest.raises(rules.RuleViolation, match="Belgian enterprise number"):
+            rules.check(client, known=rules.problems(client), peppol_send=True, country="NL")
+        db.session.rollback()
+        assert any("needs at least one bank account" in line for line in rules.violations())  # still to be fixed
+    _remove(app, Client, legacy.id)
+
+
+def test_check_rules_command_lists_what_breaks_them(app, make):
+    acme = make.client()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["clients", "check-rules"])
+    assert result.exit_code == 0 and "Every client and template keeps the client rules." in result.output
+    _violations_after(app, sa.update(Client).where(Client.id == acme.id).values(status="active"))
+    result = runner.invoke(args=["clients", "check-rules"])
+    assert result.exit_code == 1 and f"client {acme.id}: A client's status comes with its date" in result.output
+    _remove(app, Client, acme.id)

@@ -81,7 +81,7 @@ class BankAccountView(ScopedModelView):
 
     def on_model_delete(self, model):
         others = [account for account in rules.kept(model.client.bank_accounts) if account is not model]
-        rules.check(model.client, bank_accounts=len(others))
+        rules.check(model.client, known=rules.problems(model.client), bank_accounts=len(others))
 
 
 def allowed_sender_pattern(form, field):

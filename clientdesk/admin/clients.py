@@ -427,7 +427,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return rules.contact_email_problems(emails, client_id)
 
     def update_model(self, form, model):
-        g.primary_before = model.primary_contact  # before the form changes the contacts (g: views are shared)
+        # As the client was before the form changes it (g: views are shared between requests)
+        g.primary_before, g.problems_before = model.primary_contact, rules.problems(model)
         return super().update_model(form, model)
 
     def on_model_change(self, form, model, is_created):
@@ -438,7 +439,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         if group_id not in allowed_groups:
             raise Refused(_("You can only put clients in your own groups."))
         ClientLifecycle.settle_contacts(model, rules.kept(model.contacts), None if is_created else g.get("primary_before"))
-        rules.check(model)
+        rules.check(model, known=None if is_created else g.get("problems_before"))
 
     def delete_model(self, model):
         try:
@@ -633,7 +634,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
                 PeppolSwitches.set(client, current_app.config, **{switch: on})
             description = CLIENT_TASK_DESCRIPTIONS[(switch, on and switch != "retry")] % {"name": client.name}
             launch_registration(description, [client.id], current_user, client=client)
-        except (PeppolRefused, QueueUnavailable) as error:
+        except (Refused, QueueUnavailable) as error:
             db.session.rollback()
             flash(str(error), "error")
             return back

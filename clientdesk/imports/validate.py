@@ -344,7 +344,8 @@ def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
 def _keeps_the_rules(row: Row, defaults: TemplateDefaults | None, plan: Plan, existing: Existing | None = None) -> bool:
     """Whether the client as the row leaves it keeps the client rules: a new client from its template's defaults,
     or `existing` with the template applied again (`defaults`, when the row changes the template), then the row's
-    own values over them. Each broken rule is an error on the row."""
+    own values over them. Each rule the row would break is an error on the row (one that `existing` breaks already,
+    and still would, is not the row's doing)."""
     values = dict(existing.fields) if existing is not None else {}
     if defaults is not None:
         if defaults.peppol_refusal:
@@ -355,11 +356,12 @@ def _keeps_the_rules(row: Row, defaults: TemplateDefaults | None, plan: Plan, ex
     if defaults is not None:
         values.update(defaults.peppol)
     ibans = existing.ibans if existing is not None else set()
-    values.update(bank_accounts=len(ibans | ({row.values["iban"]} if "iban" in row.values else set())),
-                  contacts=1, primary_contacts=1)  # the row's contact is (or becomes) the primary one
-    problems = rules.problems(values)
-    for field_name, message in problems.items():
-        plan.rule_error(row.number, field_name, message)
+    counts = {"contacts": 1, "primary_contacts": 1}  # the row's contact is (or becomes) the primary one
+    values.update(bank_accounts=len(ibans | ({row.values["iban"]} if "iban" in row.values else set())), **counts)
+    known = rules.problems({**existing.fields, "bank_accounts": len(ibans), **counts}) if existing is not None else {}
+    problems = {name: message for name, message in rules.problems(values).items() if known.get(name) != message}
+    for name, message in problems.items():
+        plan.rule_error(row.number, name, message)
     return not problems
 
 

@@ -1,6 +1,6 @@
 """Lifecycle actions on selected clients, as one bulk task: rows in chunks, each chunk one transaction
-(its clients, contacts, invitations and bank accounts loaded by four queries, changed by a few statements
-for all of them) and committed; then that chunk's invitation e-mails over one SMTP connection; then their outcome
+(its clients, contacts and invitations loaded by three queries, changed by a few statements for all of
+them) and committed; then that chunk's invitation e-mails over one SMTP connection; then their outcome
 (one statement marks the sent ones, a failed one keeps its reason) and the task's progress, committed.
 
 Idempotent: a row whose state no longer allows the action is skipped with its reason; a rerun after
@@ -26,7 +26,7 @@ SENDS_MAIL = {"invite", "resend"}
 
 def _load_chunk(ids):
     query = (sa.select(Client).where(Client.id.in_(ids)).order_by(Client.id)
-             .options(selectinload(Client.contacts), selectinload(Client.invitations), selectinload(Client.bank_accounts))
+             .options(selectinload(Client.contacts), selectinload(Client.invitations))
              .with_for_update(of=Client))  # two tasks on the same rows take turns
     return db.session.scalars(query).all()
 

@@ -14,7 +14,8 @@ from flask_babel import ngettext
 
 from .. import tasks
 from ..broker import get_redis
-from ..einvoicing import PeppolRefused, PeppolRegistration, PeppolSwitches
+from ..einvoicing import PeppolRegistration, PeppolSwitches
+from ..errors import Refused
 from ..extensions import db
 from ..models import Client, PeppolState
 from ..services.peppol import PeppolError
@@ -59,7 +60,7 @@ def _apply(action: str, ids: list[int], outcome: dict) -> list[int]:
     for client in db.session.scalars(query):
         try:
             PeppolSwitches.set(client, current_app.config, **BULK[action])
-        except PeppolRefused as refusal:
+        except Refused as refusal:
             outcome["skipped"].append({"client_id": client.id, "client": client.name, "reason": str(refusal)})
             continue
         ready.append(client.id)
