@@ -400,6 +400,28 @@ def test_a_template_cannot_carry_a_row_past_the_client_rules(app, tmp_path, admi
     assert count(app, Client) == 0
 
 
+def test_a_change_made_while_the_file_was_checked_fails_the_import_whole(app, tmp_path, admin, make, store, monkeypatch):
+    """The row drops the mandate of a client that did not receive through Peppol when the file was checked; by the
+    time it is written, someone has turned receiving on: nothing is imported, and the batch says to run it again."""
+    from clientdesk.imports import writer
+
+    acme = make.client(name="Acme", enterprise_number="0403170701", e_invoicing_mandate=True)
+    real_write = writer.write
+
+    def write_after_someone_turns_receiving_on(plan, lookups, batch_id):
+        store.update(Client, acme.id, peppol_receive=True, peppol_state="registered")  # in a session of its own
+        return real_write(plan, lookups, batch_id)
+
+    monkeypatch.setattr(writer, "write", write_after_someone_turns_receiving_on)
+    rows = [banqup_row("New One", "new@example.org", "0202239951"),
+            banqup_row("Acme", acme.contacts[0].email, "0403170701", mandate="Non")]
+    batch = run_import(app, write_xlsx(tmp_path / "late.xlsx", BANQUP_FR, rows), admin)
+
+    assert batch.status == ImportStatus.FAILED and "Run the import again" in batch.failure
+    assert "needs the e-invoicing mandate" in batch.failure
+    assert count(app, Client) == 1 and store.get(Client, acme.id).e_invoicing_mandate is True
+
+
 def test_a_template_that_turns_peppol_on_needs_an_access_point(app, tmp_path, admin):
     with app.app_context():
         db.session.add(ConfigTemplate(name="Peppol", e_invoicing_mandate=True, peppol_send=True))
@@ -520,7 +542,6 @@ def test_a_failure_while_writing_leaves_nothing_behind(app, tmp_path, admin, mon
     path = write_xlsx(tmp_path / "f.xlsx", BANQUP_FR, [banqup_row("A", "a@example.org", "0403170701")])
     with pytest.raises(RuntimeError):
         run_import(app, path, admin)
-        raise RuntimeError("disk full")
     assert count(app, Client) == 0 and count(app, Contact) == 0
     with app.app_context():
         from clientdesk.models import ImportBatch

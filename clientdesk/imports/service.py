@@ -18,8 +18,9 @@ from flask import current_app
 from flask_babel import gettext as _, ngettext
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import Refused
 from ..extensions import db
-from ..models import Client, Group, ImportBatch, ImportStatus, User, utcnow
+from ..models import Client, Group, ImportBatch, ImportStatus, PeppolState, User, utcnow
 from ..models.audit import acting_as, record
 from ..models.import_batch import FINISHED
 from . import reader, validate, writer
@@ -62,29 +63,31 @@ def run_batch(batch_id: int, progress: Callable[[int, int], None] | None = None)
     batch = db.session.get(ImportBatch, batch_id)
     if batch is None:
         raise LookupError(f"import batch {batch_id} does not exist")
-    if batch.is_finished:  # a job run again: the outcome is recorded; only the invitations may be left to launch
-        if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids and batch.invite_task_id is None:
-            invite_after_import(batch)
+    if batch.is_finished:  # a job run again: the outcome is recorded; what follows it may be left to launch
+        if batch.status == ImportStatus.IMPORTED:
+            register_after_import(batch)
+            if batch.invite_client_ids and batch.invite_task_id is None:
+                invite_after_import(batch)
         return batch
     batch.status = ImportStatus.RUNNING.value
     db.session.commit()
-    registrations = []
     with acting_as(batch.user):
         try:
-            registrations = _run(batch, progress)
-        except IntegrityError as error:
-            # Someone created one of these clients or e-mail addresses while the file was being checked.
+            _run(batch, progress)
+        except (IntegrityError, Refused) as error:
+            # Someone created or changed one of these clients or e-mail addresses while the file was being checked.
+            reason = error.orig.__class__.__name__ if isinstance(error, IntegrityError) else str(error)
             fail_batch(batch_id, _("Nothing was imported: another change to the same clients happened at the same time "
-                                   "(%(error)s). Run the import again.", error=error.orig.__class__.__name__))
+                                   "(%(error)s). Run the import again.", error=reason))
         except Exception as error:
             fail_batch(batch_id, _("Nothing was imported: unexpected error %(error)s",
                                    error=f"{error.__class__.__name__}: {error}"))
             raise
     batch = db.session.get(ImportBatch, batch_id)
-    if batch.status == ImportStatus.IMPORTED and registrations:
-        register_after_import(batch, registrations)
-    if batch.status == ImportStatus.IMPORTED and batch.invite_client_ids:
-        invite_after_import(batch)
+    if batch.status == ImportStatus.IMPORTED:
+        register_after_import(batch)
+        if batch.invite_client_ids:
+            invite_after_import(batch)
     try:
         remove_old_files()
     except Exception:  # the import stands; `clients purge-imports` (or the next import) deletes them later
@@ -116,9 +119,8 @@ def remove_old_files() -> int:
     return len(paths)
 
 
-def _run(batch: ImportBatch, progress) -> list[int]:
-    """Check the file and, when every row is valid and it is not a dry run, write it; the ids of the clients
-    whose Peppol registration is to be launched once they are committed."""
+def _run(batch: ImportBatch, progress) -> None:
+    """Check the file and, when every row is valid and it is not a dry run, write it."""
     max_rows = current_app.config.get("IMPORT_MAX_ROWS", reader.DEFAULT_MAX_ROWS)
     try:
         reader.check_file(batch.stored_path)
@@ -126,16 +128,16 @@ def _run(batch: ImportBatch, progress) -> list[int]:
     except reader.FileRejected as error:
         batch.errors = [{"row": 0, "column": "", "letter": "", "message": str(error)}]
         _finish(batch, ImportStatus.INVALID)
-        return []
+        return
     lookups = validate.Lookups.load(batch.group, current_app.config)
     plan = validate.check(sheet, lookups, progress)
     batch.rows_count = plan.rows_count
     if plan.errors:
         batch.errors = plan.errors
         _finish(batch, ImportStatus.INVALID)
-        return []
-    written = writer.Written() if batch.dry_run else writer.write(plan, lookups, batch.id)
-    batch.invite_client_ids = written.to_invite
+        return
+    if not batch.dry_run:
+        batch.invite_client_ids = writer.write(plan, lookups, batch.id)
     batch.new_count, batch.changed_count, batch.unchanged_count = len(plan.new), len(plan.changed), len(plan.unchanged)
     batch.changes = [
         {"row": row.number, "client_id": existing.id, "client": existing.fields["name"],
@@ -145,7 +147,6 @@ def _run(batch: ImportBatch, progress) -> list[int]:
     if batch.dry_run:
         batch.invite_count = sum(1 for row in plan.new if row.values.get("invitation")) + len(plan.invite_existing)
     _finish(batch, ImportStatus.CHECKED if batch.dry_run else ImportStatus.IMPORTED)
-    return written.to_register
 
 
 def _finish(batch: ImportBatch, status: ImportStatus) -> None:
@@ -168,17 +169,22 @@ def fail_batch(batch_id: int, message: str) -> None:
     log.warning("import batch %s failed: %s", batch_id, message)
 
 
-def register_after_import(batch: ImportBatch, client_ids: list[int]) -> None:
-    """Launch the Peppol registration of the clients whose template turned Peppol on, now that they are committed.
-    If the queue cannot be reached, their registration is marked failed with the reason: the client list shows
-    them (Peppol state: failed), and "Try again" on the client page completes it."""
+def register_after_import(batch: ImportBatch) -> None:
+    """Launch the Peppol registration of the batch's clients whose switches are pending (their template turned Peppol
+    on), now that they are committed; found again when the import's job runs again. If the queue cannot be reached,
+    their registration is marked failed with the reason: the client list shows them (Peppol state: failed), and
+    "Try again" on the client page completes it."""
     from .. import tasks
     from ..einvoicing import PeppolRegistration, launch_registration
 
+    client_ids = db.session.scalars(db.select(Client.id).where(
+        Client.import_batch_id == batch.id, Client.peppol_state == PeppolState.PENDING.value).order_by(Client.id)).all()
+    if not client_ids:
+        return
     description = ngettext("Peppol registration of %(num)d client imported from %(file)s",
                            "Peppol registration of %(num)d clients imported from %(file)s", len(client_ids), file=batch.filename)
     try:
-        launch_registration(description, sorted(client_ids), batch.user)
+        launch_registration(description, client_ids, batch.user)
     except tasks.QueueUnavailable as error:
         db.session.rollback()
         for client in db.session.scalars(db.select(Client).where(Client.id.in_(client_ids))):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from .. import rules
 from ..einvoicing import switch_as_template
 from ..extensions import db
 from ..forms.validators import format_iban
@@ -29,15 +30,10 @@ AUDIT_ACTION = "import"
 CHUNK = 2000  # new clients built and inserted at a time (what one chunk's rows take in memory)
 
 
-@dataclass
-class Written:
-    to_invite: list[int] = field(default_factory=list)  # clients whose row asked for an invitation
-    to_register: list[int] = field(default_factory=list)  # clients whose template turned Peppol on
-
-
-def write(plan: Plan, lookups: Lookups, batch_id: int) -> Written:
-    """Create the plan's new clients and update its changed ones, in the session's transaction."""
-    written = Written()
+def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
+    """Create the plan's new clients and update its changed ones, in the session's transaction; the ids of the
+    clients whose row asks for an invitation."""
+    to_invite = []
     fallback_group_id = Group.default().id
     stamp = audit_stamp(AUDIT_ACTION)
     new_clients = sa.select(Client.id).where(Client.import_batch_id == batch_id)
@@ -51,20 +47,15 @@ def write(plan: Plan, lookups: Lookups, batch_id: int) -> Written:
         for start in range(0, len(plan.new), CHUNK):
             rows = plan.new[start:start + CHUNK]
             tables = _chunk_inserts(rows, ids, lookups, fallback_group_id, batch_id)
-            for row, client in zip(rows, tables[0].rows):
-                if row.values.get("invitation"):
-                    written.to_invite.append(client["id"])
-                if lookups.defaults(row).peppol:
-                    written.to_register.append(client["id"])
+            to_invite += [client["id"] for row, client in zip(rows, tables[0].rows) if row.values.get("invitation")]
             events = []
             for inserts in tables:
                 columns = _completed(inserts.model.__table__, inserts.rows)
                 events += inserted_events(stamp, inserts.model, inserts.rows, inserts.names)
                 _insert(connection, inserts.model.__table__, columns, inserts.rows)
             _insert(connection, AuditEvent.__table__, _completed(AuditEvent.__table__, events), events)
-    written.to_register += _update_changed(plan, lookups, batch_id)
-    written.to_invite += plan.invite_existing
-    return written
+    _update_changed(plan, lookups, batch_id)
+    return to_invite + plan.invite_existing
 
 
 def _new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]:
@@ -180,22 +171,26 @@ def _chunk_inserts(rows: list[Row], ids: dict, lookups: Lookups, fallback_group_
     return clients, contacts, accounts, integrations
 
 
-def _update_changed(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
-    """Update the existing clients the file changes; the ids of those whose new template turned Peppol on."""
-    ids = [existing.id for _, existing, _ in plan.changed]
-    query = (sa.select(Client).where(Client.id.in_(ids))
-             .options(selectinload(Client.contacts), selectinload(Client.bank_accounts), selectinload(Client.integration)))
-    clients = {client.id: client for client in db.session.scalars(query)}
-    with audit_action(AUDIT_ACTION):
-        for row, existing, changes in plan.changed:
-            _update(clients[existing.id], row.values, changes, lookups)
-            clients[existing.id].import_batch_id = batch_id
-        db.session.flush()
-    switched = []
-    for row, existing, changes in plan.changed:
-        if "template" in changes and switch_as_template(row.values["template"], clients[existing.id], lookups.config):
-            switched.append(existing.id)
-    return switched
+def _update_changed(plan: Plan, lookups: Lookups, batch_id: int) -> None:
+    """Update the existing clients the file changes, CHUNK at a time, each checked by the client rules as it is
+    now (the file was checked against the clients as they were: a change made meanwhile raises RuleViolation);
+    then the Peppol switches of a new template."""
+    for start in range(0, len(plan.changed), CHUNK):
+        changed = plan.changed[start:start + CHUNK]
+        query = (sa.select(Client).where(Client.id.in_([existing.id for _, existing, _ in changed]))
+                 .options(selectinload(Client.contacts), selectinload(Client.bank_accounts), selectinload(Client.integration)))
+        clients = {client.id: client for client in db.session.scalars(query)}
+        with audit_action(AUDIT_ACTION):
+            for row, existing, changes in changed:
+                client = clients[existing.id]
+                known = rules.problems(client)
+                _update(client, row.values, changes, lookups)
+                client.import_batch_id = batch_id
+                rules.check(client, known=known)
+            db.session.flush()
+        for row, existing, changes in changed:
+            if "template" in changes:
+                switch_as_template(row.values["template"], clients[existing.id], lookups.config)
 
 
 def _update(client: Client, values: dict, changes: dict, lookups: Lookups) -> None:
