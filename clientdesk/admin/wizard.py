@@ -125,24 +125,7 @@ class NewClientWizard(ProtectedView):
             flash(_("Some details are missing or wrong."), "warning")
             return redirect(self.get_url(".details"))
         if request.method == "POST":
-            try:
-                client = onboarding.create_client(company, details, current_app.config)
-                if client.peppol_state == PeppolState.PENDING:  # the template turned Peppol on: commits with it
-                    launch_registration(_("Peppol registration of %(name)s", name=client.name), [client.id],
-                                        current_user, client=client)
-                else:
-                    db.session.commit()
-            except IntegrityError:  # created by someone else meanwhile (same number or e-mail)
-                db.session.rollback()
-                flash(_("This client or contact was created by someone else meanwhile: check the client list."), "error")
-                return redirect(self.get_url(".index"))
-            except (Refused, QueueUnavailable) as error:
-                db.session.rollback()
-                flash(str(error), "error")
-                return redirect(self.get_url(".details"))
-            session.pop(SESSION_KEY, None)
-            flash(_("Client %(name)s created.", name=client.name), "success")
-            return redirect(url_for("client.details_view", id=client.id))
+            return self._create(company, details)
         template = db.session.get(ConfigTemplate, details["template_id"]) if details["template_id"] else None
         return self.render(
             "admin/wizard/summary.html", step=3, company=company, details=details, config_template=template,
@@ -152,6 +135,29 @@ class NewClientWizard(ProtectedView):
             language=dict(LANGUAGE_CHOICES)[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
             iban=v.format_iban(details["iban"]),
         )
+
+    def _create(self, company: dict, details: dict):
+        client_id = None
+        try:
+            client = onboarding.create_client(company, details, current_app.config)
+            client_id, name = client.id, client.name
+            if client.peppol_state == PeppolState.PENDING:  # the template turned Peppol on: commits with it
+                launch_registration(_("Peppol registration of %(name)s", name=name), [client_id], current_user, client=client)
+            else:
+                db.session.commit()
+        except IntegrityError:  # created by someone else meanwhile (same number or e-mail)
+            db.session.rollback()
+            flash(_("This client or contact was created by someone else meanwhile: check the client list."), "error")
+            return redirect(self.get_url(".index"))
+        except (Refused, QueueUnavailable) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            if client_id is None or db.session.get(Client, client_id) is None:  # nothing was created
+                return redirect(self.get_url(".details"))
+            # Created, but the registration's job could not be queued: its task, marked failed, can be run again.
+        session.pop(SESSION_KEY, None)
+        flash(_("Client %(name)s created.", name=name), "success")
+        return redirect(url_for("client.details_view", id=client_id))
 
     @expose("/restart/", methods=("POST",))
     def restart(self):
