@@ -6,7 +6,7 @@ from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from .extensions import db
-from .lifecycle import ClientLifecycle
+from .lifecycle import ClientLifecycle, LifecycleError
 from .models import Invitation, InvitationStatus
 
 bp = Blueprint("invitation", __name__)
@@ -41,7 +41,11 @@ def accept(token: str):
         return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
     form = AcceptForm()
     if form.validate_on_submit():
-        client = ClientLifecycle.accept(invitation, form.password.data)
+        try:
+            client = ClientLifecycle.accept(invitation, form.password.data)
+        except LifecycleError:  # accepted by another request a moment ago
+            db.session.rollback()
+            return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
         db.session.commit()
         return render_template("invitation/accepted.html", client=client, firm=firm)
     return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm)
