@@ -42,7 +42,7 @@ def company_problems(values: dict, register) -> dict:
 
 
 # Where the wizard shows what the rules say about a client; the rest comes from the chosen template.
-WIZARD_FIELDS = {"bank_accounts": "iban", "e_invoicing_mandate": "e_invoicing_mandate", "subscription_mode": "subscription_mode"}
+WIZARD_FIELDS = {"bank_accounts": "iban", "e_invoicing_mandate": "e_invoicing_mandate"}
 
 
 def details_problems(company: dict, values: dict, user, config) -> dict:

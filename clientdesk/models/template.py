@@ -43,7 +43,7 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
 
     def apply_to(self, client) -> None:
         """Copy this template's defaults onto a client; later edits to the client override them. Its Peppol
-        switches are not copied: they go through the Peppol switches (config_templates.apply)."""
+        switches are not copied: they go through the Peppol switches (einvoicing.switch_as_template)."""
         from .integration import ClientIntegration
 
         client.template = self
