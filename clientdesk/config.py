@@ -38,10 +38,10 @@ def _secret_key(instance: Path, debug: bool, testing: bool) -> str:
     raise ConfigError("SECRET_KEY must be set (export SECRET_KEY=...) unless FLASK_DEBUG=1.")
 
 
-def _whole_days(name: str, default: int) -> int:
+def _whole_number(name: str, default: int, unit: str) -> int:
     value = os.environ.get(name) or str(default)
     if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number of days, at least 1 (it is {value!r}).")
+        raise ConfigError(f"{name} must be a whole number of {unit}, at least 1 (it is {value!r}).")
     return int(value)
 
 
@@ -56,6 +56,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "ClientDesk <no-reply@clientdesk.example>",
         # Seconds to wait before each new attempt when the mail server is unreachable.
         "MAIL_RETRY_DELAYS": tuple(float(s) for s in (os.environ.get("MAIL_RETRY_DELAYS") or "1,4,15").split(",") if s),
+        # How long e-mails, Peppol registrations and deliveries that failed for a passing reason are retried.
+        "DELIVERY_RETRY_HOURS": _whole_number("DELIVERY_RETRY_HOURS", 24, "hours"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
         "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",
@@ -71,7 +73,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
-        "IMPORT_FILES_KEEP_DAYS": _whole_days("IMPORT_FILES_KEEP_DAYS", 30),
+        "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
