@@ -13,6 +13,7 @@ tests/test_mail.py reads every kind of message back with the `email` parser.
 """
 import base64
 import binascii
+import contextlib
 import logging
 import re
 import smtplib
@@ -110,6 +111,19 @@ def _is_transient(error: Exception) -> bool:
     return isinstance(error, (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError))
 
 
+@contextlib.contextmanager
+def _session(smtp: smtplib.SMTP):
+    """QUIT after a batch; after an error or a worker's stop, only close: a server that holds the message being sent
+    would not answer the QUIT before the socket's timeout."""
+    try:
+        yield smtp
+    except BaseException:
+        smtp.close()
+        raise
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.quit()
+
+
 class Mailer:
     def __init__(self, mail_url: str | None, outbox_dir: str, sender: str, retry_delays=(), timeout: float = 10):
         self.url = urlsplit(mail_url) if mail_url else None
@@ -186,7 +200,7 @@ class Mailer:
         except Exception as error:  # noqa: BLE001 - every connection failure is worth a retry
             return list(mails), [], error
         last_error = None
-        with smtp:
+        with _session(smtp):
             for index, mail in enumerate(mails):
                 try:
                     message = self.render(mail)
