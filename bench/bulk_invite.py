@@ -253,9 +253,10 @@ def discard_task(app, task_id: str) -> None:
     from clientdesk.models import Task
 
     with app.app_context():
-        get_queue("bulk").remove(task_id)
-        Job.fetch(task_id, connection=get_redis()).delete()
-        db.session.delete(db.session.get(Task, task_id))
+        task = db.session.get(Task, task_id)
+        get_queue("bulk").remove(task.job_id)
+        Job.fetch(task.job_id, connection=get_redis()).delete()
+        db.session.delete(task)
         db.session.commit()
 
 

@@ -87,7 +87,7 @@ def launch_registration(description: str, client_ids: list[int], user, client: C
     from .jobs.peppol import run_peppol
 
     return tasks.launch("peppol_sync", description, run_peppol, "sync", client_ids, user=user, client=client,
-                        total=len(client_ids), retry=None)
+                        total=len(client_ids), retries=0)
 
 
 @dataclass

@@ -1,20 +1,28 @@
-"""Background tasks: a `Task` row per RQ job, created with the request's changes and enqueued after
-the commit; jobs report progress and outcome on it, and the UI shows it.
+"""Background tasks. The `Task` row is the source of truth; an RQ job only carries out one attempt of it.
 
-Web side: `launch(...)` (checks Redis first, so nothing is written when the queue is down).
-Job side: `with running(task_id) as task:` around the job body.
+Web side: `launch(...)` creates the row with the request's changes, commits, and enqueues a job.
+Job side: `with running(task_id) as task:` around the job body, and `progress(...)` between units of work,
+which is also where a worker that is asked to stop hands its task back to the queue.
+Worker side (jobs/worker.py): `beat(worker)` every few seconds on the tasks the worker runs, and
+`reconcile()`, which gives a new job to every task that should run and has none: its worker died (no
+heartbeat), its job was lost (Redis restarted without persistence), its retry is due.
+
+Each attempt gets a job of its own id, recorded on the task: a job of an earlier attempt that turns up
+again (a Redis restored from disk, a worker that was only slow) finds its task taken and does nothing.
+Jobs are idempotent: an attempt completes what the earlier ones left.
 """
 import contextlib
 import json
 import logging
-import os
-import socket
+import threading
 import uuid
+from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import has_request_context
-from flask_babel import force_locale, lazy_gettext as _l, ngettext
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l, ngettext
 from redis.exceptions import RedisError
-from rq import Retry, Worker, get_current_job
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -26,8 +34,16 @@ from .models.audit import acting_as
 
 log = logging.getLogger(__name__)
 
-RETRY = Retry(max=3, interval=[10, 60, 300])
 JOB_TIMEOUT = 60 * 60
+RETRY_DELAYS = (10, 60, 300)  # seconds before a failed task is tried again
+RETRIES = len(RETRY_DELAYS)
+HEARTBEAT_SECONDS = 5
+STALL_SECONDS = 30  # a running task whose worker has not beaten for this long has lost its worker
+LOST_SECONDS = 60  # a queued task whose job is nowhere in Redis after this long gets a new one
+MAX_STARTS = 8  # a task that keeps losing its worker (one it crashes?) fails after this many starts
+WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+_stop_requested = threading.Event()
 
 
 class QueueUnavailable(RuntimeError):
@@ -35,6 +51,14 @@ class QueueUnavailable(RuntimeError):
 
     def __str__(self) -> str:
         return str(_l("The background queue is not reachable right now, so nothing was done. Try again in a minute."))
+
+
+class Interrupted(Exception):
+    """The worker is stopping: the task goes back to the queue from where it stands."""
+
+
+class Superseded(Exception):
+    """This job's attempt is over (another job runs the task, or it is done): the job does nothing."""
 
 
 def require_queue() -> None:
@@ -45,123 +69,188 @@ def require_queue() -> None:
 
 
 def launch(kind: str, description: str, func, *args, user=None, client=None, total: int = 0, queue: str = "default",
-           retry: Retry | None = RETRY) -> Task:
-    """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`."""
+           retries: int = RETRIES) -> Task:
+    """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`. Refused while
+    Redis is down; should the enqueue itself fail, the task waits, queued, for the reconciler."""
     require_queue()
     task = Task(id=str(uuid.uuid4()), kind=kind, description=description[:255], progress_total=total, queue=queue,
                 user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
-                job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)))
+                job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)),
+                language=i18n.current_language() if has_request_context() else None, retries_left=retries)
     db.session.add(task)
-    db.session.commit()
-    _enqueue(task, retry)
+    enqueue(task)
     return task
 
 
-def _enqueue(task: Task, retry: Retry | None = RETRY) -> None:
-    # The job writes its messages (reasons, errors) in the language of the request that launched it.
-    meta = {"language": i18n.current_language()} if has_request_context() else None
+def enqueue(task: Task) -> bool:
+    """A new job for the task's next attempt; commits the session. False when Redis cannot take it: the task stays
+    queued and `reconcile` enqueues it once Redis is back."""
+    task.status, task.job_id, task.queued_at, task.retry_at = TaskStatus.QUEUED.value, str(uuid.uuid4()), utcnow(), None
+    task.worker = task.heartbeat_at = None
+    db.session.commit()  # before the enqueue: a worker that takes the job at once must find its id on the task
     try:
-        get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)), job_id=task.id,
-                                           retry=retry, timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=30 * 86400,
-                                           meta=meta)
+        get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)),
+                                           job_id=task.job_id, timeout=JOB_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400)
     except (RedisError, OSError) as error:
-        task.status, task.error, task.ended_at = TaskStatus.FAILED.value, str(QueueUnavailable()), utcnow()
-        db.session.commit()
-        raise QueueUnavailable() from error
-
-
-def is_stalled(task: Task) -> bool:
-    """Started, but no live worker is running it (the worker was killed or its machine restarted)."""
-    if task.status != TaskStatus.STARTED:
+        log.warning("task %s: not enqueued (%s); the reconciler will enqueue it", task.id, error)
         return False
-    try:
-        job = Job.fetch(task.id, connection=get_redis())
-    except NoSuchJobError:
-        return True
-    if job.get_status() != JobStatus.STARTED or not job.worker_name:
-        return True
-    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis())
-    return worker is None or not _process_alive(worker)
-
-
-def _process_alive(worker) -> bool:
-    """A worker on another machine is trusted until its registration expires; on this one, its pid must run."""
-    if worker.hostname != socket.gethostname() or not worker.pid:
-        return True
-    try:
-        os.kill(worker.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
 def can_rerun(task: Task) -> bool:
-    return task.job_func is not None and (task.status == TaskStatus.FAILED or is_stalled(task))
+    return task.job_func is not None and task.status == TaskStatus.FAILED
 
 
 def rerun(task: Task) -> None:
-    """Run a failed or stalled task again (its job is idempotent: it completes what is left)."""
+    """Run a failed task again (its job is idempotent: it completes what is left)."""
     require_queue()
-    task.status, task.error, task.ended_at, task.started_at = TaskStatus.QUEUED.value, None, None, None
-    db.session.commit()
-    _enqueue(task)
+    task.error, task.ended_at, task.started_at = None, None, None
+    enqueue(task)
+
+
+def request_stop() -> None:
+    """Called by a worker asked to stop: the task it runs hands itself back at its next `progress` call."""
+    _stop_requested.set()
+
+
+def _check_stop() -> None:
+    if _stop_requested.is_set():
+        raise Interrupted()
 
 
 def progress(task: Task, done: int, total: int | None = None) -> None:
-    """Record progress (commits the job's session: call it between units of work)."""
+    """Record progress (commits the job's session: call it after each unit of work). A job resumes from
+    `task.progress_done`, so the work it counts must be committed with it."""
     task.progress_done = done
     if total is not None:
         task.progress_total = total
     db.session.commit()
+    if done < task.progress_total:
+        _check_stop()
 
 
 def progress_apart(task_id: str, done: int, total: int | None = None) -> None:
     """Record progress through a connection of its own, for a job that keeps all its work in one transaction until
     the end (an import): the job's session is left as it is."""
+    _check_stop()
     values = {"progress_done": done} if total is None else {"progress_done": done, "progress_total": total}
     with db.engine.begin() as connection:
         connection.execute(db.update(Task).where(Task.id == task_id).values(values))
 
 
+def _claim(task_id: str) -> Task:
+    """Mark the task started by this job's worker; Superseded if it is not this job's to run."""
+    job = get_current_job()
+    condition = [Task.id == task_id]
+    if job is not None:
+        condition += [Task.job_id == job.id, Task.status == TaskStatus.QUEUED.value]
+    else:  # called directly, outside a worker
+        condition.append(Task.status != TaskStatus.FINISHED.value)
+    now = utcnow()
+    claimed = db.session.execute(sa.update(Task).where(*condition).values(
+        status=TaskStatus.STARTED.value, started_at=now, heartbeat_at=now, error=None, ended_at=None,
+        worker=job.worker_name if job is not None else None, attempts=Task.attempts + 1))
+    db.session.commit()
+    if claimed.rowcount != 1:
+        raise Superseded(f"task {task_id}: not this job's to run (another attempt has it, or it is over)")
+    return db.session.get(Task, task_id)
+
+
+def _hand_back(task_id: str, reason: str) -> None:
+    """The task was stopped by its worker, not by an error: queued again at once, where it stands."""
+    task = db.session.get(Task, task_id)
+    task.started_at, task.error = None, reason
+    if not enqueue(task):
+        log.warning("task %s handed back; waiting for Redis", task_id)
+
+
 @contextlib.contextmanager
 def running(task_id: str):
-    """The job body's frame: marks the task started, attributes changes to the task's user, and records
-    success or failure (re-raising, so RQ retries transient errors)."""
-    task = db.session.get(Task, task_id)
-    if task is None:
-        raise LookupError(f"task {task_id} does not exist")
-    task.status, task.started_at, task.error = TaskStatus.STARTED.value, utcnow(), None
-    db.session.commit()
-    locale = i18n.locale_of(_job_language(task))
+    """The job body's frame: claims the task, attributes changes to the task's user, writes in its language, and
+    records the outcome. A failure is retried after RETRY_DELAYS while the task has retries left (and re-raised,
+    for the worker's log); a worker that stops hands the task back to the queue."""
+    task = _claim(task_id)
+    locale = i18n.locale_of(task.language or (task.user and task.user.ui_language))
     try:
         with acting_as(task.user), force_locale(locale):
             yield task
+    except Interrupted:
+        db.session.rollback()
+        with force_locale(locale):
+            _hand_back(task_id, _("Its worker stopped: it continues on another one."))
+    except (SystemExit, KeyboardInterrupt):  # a worker's cold stop, in the middle of the work
+        db.session.rollback()
+        with force_locale(locale):
+            _hand_back(task_id, _("Its worker stopped: it continues on another one."))
+        raise
     except Exception as error:
         db.session.rollback()
-        job = get_current_job()
-        will_retry = bool(job is not None and job.retries_left)
-        task = db.session.get(Task, task_id)
-        task.status = TaskStatus.QUEUED.value if will_retry else TaskStatus.FAILED.value
         with force_locale(locale):
-            task.error = (_retry_note(job) if will_retry else "") + f"{error.__class__.__name__}: {error}"
-        task.ended_at = None if will_retry else utcnow()
-        db.session.commit()
-        log.exception("task %s (%s) failed%s", task_id, task.kind, ", will retry" if will_retry else "")
+            _record_failure(db.session.get(Task, task_id), error)
         raise
     else:
-        task.status, task.ended_at = TaskStatus.FINISHED.value, utcnow()
+        task.status, task.ended_at, task.worker = TaskStatus.FINISHED.value, utcnow(), None
         if task.progress_total and task.progress_done < task.progress_total:
             task.progress_done = task.progress_total
         db.session.commit()
 
 
-def _job_language(task: Task) -> str | None:
-    """The language of the request that launched the job, else its user's choice (None: the default)."""
-    job = get_current_job()
-    return (job.meta.get("language") if job is not None else None) or (task.user and task.user.ui_language)
+def _record_failure(task: Task, error: Exception) -> None:
+    message = f"{error.__class__.__name__}: {error}"
+    task.worker = None
+    if task.retries_left > 0:
+        delay = RETRY_DELAYS[min(task.attempts, len(RETRY_DELAYS)) - 1]
+        task.retries_left -= 1
+        task.status, task.retry_at = TaskStatus.QUEUED.value, utcnow() + timedelta(seconds=delay)
+        task.error = ngettext("Retrying (%(num)d attempt left) after: ", "Retrying (%(num)d attempts left) after: ",
+                              task.retries_left + 1) + message
+        log.exception("task %s (%s) failed, will retry in %d s", task.id, task.kind, delay)
+    else:
+        task.status, task.ended_at, task.error = TaskStatus.FAILED.value, utcnow(), message
+        log.exception("task %s (%s) failed", task.id, task.kind)
+    db.session.commit()
 
 
-def _retry_note(job) -> str:
-    return ngettext("Retrying (%(num)d attempt left) after: ", "Retrying (%(num)d attempts left) after: ", job.retries_left)
+def beat(worker_name: str) -> None:
+    """The worker's heartbeat on the tasks it runs (a connection of its own: the job's session is left alone)."""
+    with db.engine.begin() as connection:
+        connection.execute(sa.update(Task).where(Task.worker == worker_name, Task.status == TaskStatus.STARTED.value)
+                           .values(heartbeat_at=utcnow()))
+
+
+def reconcile() -> int:
+    """Give a new job to every task that should run and has none; returns how many were enqueued."""
+    now = utcnow()
+    stalled = db.session.scalars(sa.select(Task).where(
+        Task.status == TaskStatus.STARTED.value, Task.job_func.is_not(None),
+        sa.func.coalesce(Task.heartbeat_at, Task.started_at) < now - timedelta(seconds=STALL_SECONDS))).all()
+    due = db.session.scalars(sa.select(Task).where(Task.status == TaskStatus.QUEUED.value, Task.job_func.is_not(None),
+                                                   Task.retry_at <= now)).all()
+    waiting = db.session.scalars(sa.select(Task).where(
+        Task.status == TaskStatus.QUEUED.value, Task.job_func.is_not(None), Task.retry_at.is_(None),
+        Task.queued_at < now - timedelta(seconds=LOST_SECONDS))).all()
+    enqueued = 0
+    for task in stalled:
+        if task.attempts >= MAX_STARTS:
+            task.status, task.ended_at, task.worker = TaskStatus.FAILED.value, utcnow(), None
+            task.error = _("Its worker stopped %(num)d times before it was done: it is not tried again.", num=task.attempts)
+            db.session.commit()
+            continue
+        log.warning("task %s (%s): its worker %s stopped beating; resuming it", task.id, task.kind, task.worker)
+        if not enqueue(task):
+            return enqueued  # Redis is down: the next round
+        enqueued += 1
+    for task in due + [task for task in waiting if not _job_waiting(task)]:
+        log.info("task %s (%s): enqueued again", task.id, task.kind)
+        if not enqueue(task):
+            return enqueued
+        enqueued += 1
+    return enqueued
+
+
+def _job_waiting(task: Task) -> bool:
+    """Whether the task's job is in Redis, waiting for a worker or being taken by one."""
+    try:
+        return task.job_id is not None and Job.fetch(task.job_id, connection=get_redis()).get_status() in WAITING
+    except NoSuchJobError:
+        return False

@@ -6,7 +6,7 @@ import pytest
 
 from clientdesk.models import AuditEvent, Client, Invitation, Role, Task, utcnow
 from tests.helpers import flashes, post
-from tests.servers import SmtpServer, run_worker_burst
+from tests.servers import run_worker_burst
 
 LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
 
@@ -243,42 +243,3 @@ def test_replace_primary_contact_only_before_active(team, make, as_user, store):
     store.update(Client, acme.id, status="active", activated_at=utcnow())
     refused = http.get(f"/admin/client/replace-contact/?id={acme.id}", follow_redirects=True)
     assert any("can no longer be replaced" in m for m in flashes(refused.text))
-
-
-def test_worker_killed_mid_task_then_rerun_completes_it(team, make, as_user, app_config, store, client):
-    """A worker killed while sending: the task shows as stalled, "Run again" completes it, and every
-    client ends invited with exactly one working link (the newest e-mail's)."""
-    import signal
-
-    from tests.servers import start_worker, stop_worker, wait_for
-
-    slow_smtp, worker = SmtpServer(delay=0.5).start(), None
-    try:
-        clients = [make.client(team["group"]) for _ in range(4)]
-        http = as_user(team["supervisor"])
-        post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(c.id) for c in clients]})
-        task_id = store.one(Task).id
-        worker = start_worker(app_config, MAIL_URL=slow_smtp.url)
-        wait_for(lambda: len(slow_smtp.messages) >= 1, timeout=60)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        assert store.get(Task, task_id).status == "started"
-
-        page = http.get(f"/admin/task/details/?id={task_id}").text
-        assert "Run again" in page
-        post(http, "/admin/task/rerun/", {"id": task_id})
-        run_worker_burst(app_config, MAIL_URL=slow_smtp.url)
-
-        task = store.get(Task, task_id)
-        assert task.status == "finished" and not task.result["skipped"]
-        for acme in clients:
-            assert store.get(Client, acme.id).status == "invited"
-            assert [i.status for i in store.all(Invitation, client_id=acme.id)].count("sent") == 1
-            mails = [m for m in slow_smtp.messages if m["To"] == acme.contacts[0].email]
-            *older, newest = mails
-            assert client.get(f"/invitation/{token_of(newest)}").status_code == 200
-            assert all(client.get(f"/invitation/{token_of(m)}").status_code == 410 for m in older)
-    finally:
-        if worker is not None:
-            stop_worker(worker)  # its scheduler child outlives the kill -9 of the worker
-        slow_smtp.stop()

@@ -30,13 +30,15 @@ class TaskView(ScopedModelView):
     column_labels = {
         "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
         "status": _l("Status"), "progress": _l("Progress"), "error": _l("Error"), "ended_at": _l("Ended"),
-        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Taken by a worker"),
+        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Taken by a worker"), "attempts": _l("Attempts"),
+        "retry_at": _l("Next attempt"), "heartbeat_at": _l("Worker last seen"),
     }
     column_choices = {"status": choices_of(TaskStatus)}
     column_formatters = {"progress": _progress}
     column_sortable_list = ("created_at", "status", "ended_at")
     column_default_sort = [("created_at", True)]
-    column_details_list = ("id", "kind", "description", "client", "user", "status", "error", "created_at", "started_at", "ended_at")
+    column_details_list = ("id", "kind", "description", "client", "user", "status", "error", "created_at", "started_at",
+                           "heartbeat_at", "attempts", "retry_at", "ended_at")
 
     def get_filters(self):
         return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)), FilterEqual(Task.kind, _l("Kind"))]
@@ -56,7 +58,7 @@ class TaskView(ScopedModelView):
     def rerun_view(self):
         task = self.get_one(request.form.get("id"))
         if not self.can_rerun(task):
-            flash(_("This task is not failed or stalled, or it is not yours to run again."), "error")
+            flash(_("This task has not failed, or it is not yours to run again."), "error")
         else:
             try:
                 tasks.rerun(task)

@@ -456,7 +456,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         role = BULK_ACTION_ROLES.get(name)
         return role is not None and current_user.has_role(role)
 
-    def _bulk(self, action_name: str, ids, describe, job=run_bulk_action, retry=tasks.RETRY):
+    def _bulk(self, action_name: str, ids, describe, job=run_bulk_action, retries=tasks.RETRIES):
         """`describe(number of clients)`: the task's description."""
         client_ids = self.scoped_ids(ids)
         if not client_ids:
@@ -465,7 +465,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         try:
             task = tasks.launch(f"bulk_{action_name}", describe(len(client_ids)), job,
                                 action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk",
-                                retry=retry)
+                                retries=retries)
         except QueueUnavailable as error:
             flash(str(error), "error")
             return None
@@ -499,7 +499,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             flash(str(refusal), "error")
             return None
         # An unreachable access point fails the task at once, visibly; "Run again" completes it.
-        return self._bulk(action_name, ids, describe, job=run_peppol, retry=None)
+        return self._bulk(action_name, ids, describe, job=run_peppol, retries=0)
 
     @action("peppol_on", _l("Peppol on"),
             _l("Turn Peppol sending and receiving on for the {count} selected clients? "

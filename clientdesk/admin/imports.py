@@ -60,7 +60,7 @@ class ImportView(ProtectedView):
         batch_id, stored = batch.id, batch.stored_path
         try:
             task = tasks.launch("import", _("Import of %(file)s", file=batch.filename), import_clients, batch_id,
-                                user=current_user, queue="bulk", retry=None)
+                                user=current_user, queue="bulk", retries=0)
         except tasks.QueueUnavailable as error:
             db.session.rollback()
             if db.session.get(ImportBatch, batch_id) is not None:  # committed, then the enqueue failed

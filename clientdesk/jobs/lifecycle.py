@@ -67,9 +67,10 @@ def _record_outcome(invitations: list[tuple[Invitation, str]], mails: list[Mail]
 def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
     mailer = Mailer.from_config(current_app.config)
     with tasks.running(task_id) as task:
-        outcome = {"action": action, "done": 0, "skipped": [], "failed": []}
+        # An attempt after an interrupted one goes on from the last chunk recorded, with its outcome so far.
+        outcome = task.result or {"action": action, "done": 0, "skipped": [], "failed": []}
         ids = sorted(set(client_ids))
-        for start in range(0, len(ids), CHUNK):
+        for start in range(task.progress_done, len(ids), CHUNK):
             to_send = _apply(action, _load_chunk(ids[start:start + CHUNK]), task, outcome)
             # Rendered while the chunk's rows are loaded (the commit expires them).
             mails = [invitation_mail(invitation, token) for invitation, token in to_send]

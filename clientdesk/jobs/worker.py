@@ -1,10 +1,31 @@
-"""The RQ worker: each job runs in its own app context (its own database session), in-process."""
+"""The RQ worker: each job runs in its own app context (its own database session), in-process.
+
+Beside the jobs, a thread of the worker keeps the tasks healthy (tasks.py): every few seconds it beats
+on the tasks this worker runs, registers the worker again if a Redis restart lost its registration, and,
+when no other worker is doing it at that moment, runs the reconciler (tasks and due retries).
+
+Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
+task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
+either way the task is queued again and another worker continues it.
+"""
 import gc
+import logging
+import os
+import signal
+import threading
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from sqlalchemy.exc import SQLAlchemyError
 
+from .. import tasks
 from ..broker import QUEUE_NAMES, get_redis
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 8
+RECONCILE_SECONDS = 10
 
 
 class AppWorker(SimpleWorker):
@@ -17,13 +38,49 @@ class AppWorker(SimpleWorker):
         with self.app.app_context():
             return super().perform_job(job, queue)
 
+    def subscribe(self):
+        """No pub/sub channel: RQ's commands over it (stop a job, shut down) are not used here, and closing its
+        listening thread, blocked in a 60 s read, held the worker's exit for up to a minute."""
+
+    def request_stop(self, signum, frame):
+        tasks.request_stop()
+        # A second SIGTERM is RQ's cold stop: it ends a job that does not reach its next progress point in time.
+        cold_stop = threading.Timer(STOP_GRACE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
+        cold_stop.daemon = True
+        cold_stop.start()
+        super().request_stop(signum, frame)
+
+
+def keep_tasks_healthy(app, worker: AppWorker, stop: threading.Event) -> None:
+    beats_per_round = max(1, RECONCILE_SECONDS // tasks.HEARTBEAT_SECONDS)
+    beat = 0
+    while not stop.wait(tasks.HEARTBEAT_SECONDS):
+        beat += 1
+        with app.app_context():
+            try:
+                tasks.beat(worker.name)
+                redis = get_redis(app)  # an embedded Redis whose process ended is started again here
+                if not redis.exists(worker.key):  # Redis restarted and lost it: without it the worker looks gone
+                    worker.register_birth()
+                if beat % beats_per_round == 0 and redis.set("clientdesk:reconciler", worker.name, nx=True,
+                                                             ex=RECONCILE_SECONDS):
+                    tasks.reconcile()
+            except (RedisError, OSError, SQLAlchemyError) as error:
+                log.warning("keeping tasks healthy: %s (trying again in %d s)", error, tasks.HEARTBEAT_SECONDS)
+            except Exception:  # a bug here must not end the heartbeats: the worker's tasks would look dead
+                log.exception("keeping tasks healthy")
+
 
 def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
     app = current_app._get_current_object()
-    connection = get_redis(app)
-    worker = AppWorker(list(queues), connection=connection)
+    worker = AppWorker(list(queues), connection=get_redis(app))
     worker.app = app
+    stop = threading.Event()
+    threading.Thread(target=keep_tasks_healthy, args=(app, worker, stop), name="tasks-health", daemon=True).start()
     # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
-    # full collections that a bulk job's many short-lived ORM objects trigger (a fifth of its CPU time).
+    # full collections that a bulk job's many short-lived ORM objects trigger.
     gc.freeze()
-    return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    try:
+        return worker.work(burst=burst, logging_level="INFO")
+    finally:
+        stop.set()

@@ -1,4 +1,5 @@
-"""Background tasks: one row per RQ job (the row's id is the job id), shown in the UI."""
+"""Background tasks: one row per piece of background work, shown in the UI; the RQ jobs that run it come
+and go (a new job, with a new id, for each attempt): see tasks.py."""
 import json
 
 from flask_babel import lazy_gettext as _l
@@ -30,6 +31,14 @@ class Task(db.Model):
     # What to run again on a retry: the job function's dotted path and its arguments after the task id.
     job_func = db.Column(db.String(200))
     job_args_json = db.Column(db.Text)
+    job_id = db.Column(db.String(36))  # the RQ job of the current attempt; a job with another id may not run it
+    language = db.Column(db.String(5))  # of the request that launched it: the job writes its messages in it
+    queued_at = db.Column(db.DateTime)
+    retry_at = db.Column(db.DateTime)  # queued again after a failure: when the next attempt is due
+    retries_left = db.Column(db.Integer, nullable=False, default=0)
+    attempts = db.Column(db.Integer, nullable=False, default=0)  # times a worker started it
+    worker = db.Column(db.String(100))  # the worker running it, which beats on `heartbeat_at` while it does
+    heartbeat_at = db.Column(db.DateTime)
     error = db.Column(db.Text)
     client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), index=True)
     user_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))

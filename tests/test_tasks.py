@@ -1,0 +1,141 @@
+"""Tasks that heal themselves: real worker processes, a real Redis and a real SMTP server, and faults made
+for real (kill -9, SIGTERM, a lost job)."""
+import os
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+from rq import Worker
+
+from clientdesk import tasks
+from clientdesk.broker import get_queue, get_redis
+from clientdesk.extensions import db
+from clientdesk.models import Client, Invitation, Task, utcnow
+from tests.helpers import post
+from tests.servers import SmtpServer, run_worker_burst, start_worker, stop_worker, wait_for
+
+INVITE_TIMEOUT = tasks.STALL_SECONDS + 40  # the reconciler's round and the new attempt included
+
+
+@pytest.fixture
+def invite_task(make, as_user, store):
+    """Four clients and the supervisor's "invite" bulk action on them, queued."""
+    supervisor = make.user("supervisor")
+    clients = [make.client() for _ in range(4)]
+    post(as_user(supervisor), "/admin/client/action/", {"action": "invite", "rowid": [str(c.id) for c in clients]})
+    return store.one(Task), clients
+
+
+def invited_once(store, clients) -> bool:
+    """Every client invited, with exactly one invitation whose link works."""
+    return all(store.get(Client, c.id).status == "invited"
+               and [i.is_usable for i in store.all(Invitation, client_id=c.id)].count(True) == 1 for c in clients)
+
+
+def gone(process) -> bool:
+    """The worker and every process it started have ended."""
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def wait_registered(app, count: int = 1) -> None:
+    with app.app_context():
+        wait_for(lambda: len(Worker.all(connection=get_redis())) >= count, timeout=30)
+
+
+def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, app_config, invite_task, store):
+    task, clients = invite_task
+    slow_smtp, first, second = SmtpServer(delay=0.5).start(), None, None
+    try:
+        first = start_worker(app_config, MAIL_URL=slow_smtp.url)
+        wait_for(lambda: len(slow_smtp.messages) >= 1, timeout=60)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert store.get(Task, task.id).status == "started"
+        killed_at = time.monotonic()
+
+        second = start_worker(app_config, MAIL_URL=slow_smtp.url)
+        wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=INVITE_TIMEOUT)
+        assert time.monotonic() - killed_at < 60 + 10  # a worker's start-up on a busy machine
+    finally:
+        for worker in (first, second):
+            if worker is not None:
+                stop_worker(worker)
+        slow_smtp.stop()
+    resumed = store.get(Task, task.id)
+    assert resumed.attempts == 2 and not resumed.result["skipped"] and not resumed.result["failed"]
+    assert invited_once(store, clients)
+
+
+def test_an_idle_worker_stops_within_10_s_of_sigterm_and_leaves_nothing_behind(app, app_config):
+    worker = start_worker(app_config)
+    try:
+        wait_registered(app)
+        asked = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+        assert time.monotonic() - asked < 10
+        assert wait_for(lambda: gone(worker), timeout=2)
+    finally:
+        stop_worker(worker)
+    with app.app_context():
+        assert Worker.all(connection=get_redis()) == []  # it said goodbye
+
+
+def test_a_busy_worker_stops_within_10_s_and_its_task_continues_elsewhere(app, app_config, invite_task, store):
+    task, clients = invite_task
+    stuck_smtp, smtp, busy, other = SmtpServer(delay=60).start(), SmtpServer().start(), None, None
+    try:
+        busy = start_worker(app_config, MAIL_URL=stuck_smtp.url)
+        wait_for(lambda: store.get(Task, task.id).status == "started", timeout=30)
+        time.sleep(1)  # sending its first e-mail, which the server holds for a minute
+        asked = time.monotonic()
+        busy.send_signal(signal.SIGTERM)
+        busy.wait(timeout=12)
+        assert time.monotonic() - asked < 10 + 1  # the cold stop after 8 s, and the interpreter's exit
+        assert wait_for(lambda: gone(busy), timeout=2)
+        handed_back = store.get(Task, task.id)
+        assert handed_back.status == "queued" and "stopped" in handed_back.error
+
+        other = start_worker(app_config, MAIL_URL=smtp.url)
+        wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=30)
+    finally:
+        for worker in (busy, other):
+            if worker is not None:
+                stop_worker(worker)
+        stuck_smtp.stop()
+        smtp.stop()
+    assert invited_once(store, clients)
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.contacts[0].email for c in clients)
+
+
+def test_a_queued_task_whose_job_was_lost_is_enqueued_again(app, invite_task, store):
+    """Redis restarted without persistence: the task is queued in the database, its job is nowhere."""
+    task, _clients = invite_task
+    with app.app_context():
+        get_queue("bulk").empty()
+        assert tasks.reconcile() == 0  # not yet: its job may be on its way
+        long_ago = utcnow() - timedelta(seconds=tasks.LOST_SECONDS + 1)
+        db.session.execute(db.update(Task).values(queued_at=long_ago))
+        db.session.commit()
+        assert tasks.reconcile() == 1
+        requeued = db.session.get(Task, task.id)
+        assert requeued.status == "queued" and requeued.job_id != task.job_id
+        assert get_queue("bulk").job_ids == [requeued.job_id]
+        assert tasks.reconcile() == 0  # its job waits now
+
+
+def test_a_job_of_an_earlier_attempt_does_nothing(app, app_config, invite_task, store, smtp):
+    """Both jobs in the queue (a Redis restored from disk with the first attempt's job): one run, one e-mail each."""
+    task, clients = invite_task
+    with app.app_context():
+        tasks.enqueue(db.session.get(Task, task.id))
+        assert len(get_queue("bulk").job_ids) == 2
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    done = store.get(Task, task.id)
+    assert done.status == "finished" and done.attempts == 1
+    assert sorted(m["To"] for m in smtp.messages) == sorted(c.contacts[0].email for c in clients)
