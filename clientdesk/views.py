@@ -1,8 +1,6 @@
 """Plain (non-admin) pages: the root redirect, the health check and error pages."""
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
 from .auth import safe_next_url
 from .extensions import db
@@ -30,17 +28,10 @@ def set_language():
 
 @bp.route("/healthz")
 def healthz():
-    from .broker import redis_is_up  # here, not at the top: the commands that need no Redis start without it
+    from . import health  # here, not at the top: the commands that need no Redis start without it
 
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except SQLAlchemyError as error:
-        db.session.rollback()
-        database = f"down: {error.__class__.__name__}"
-    redis = "ok" if redis_is_up() else "down"
-    healthy = database == "ok" and redis == "ok"
-    return jsonify(status="ok" if healthy else "degraded", database=database, redis=redis), 200 if healthy else 503
+    report = health.check()
+    return jsonify(report.as_json()), report.http_status
 
 
 @bp.app_errorhandler(404)
