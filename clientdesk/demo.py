@@ -2,6 +2,8 @@
 import random
 from datetime import timedelta
 
+from stdnum import iban as stdnum_iban
+
 from . import rules
 from .extensions import db
 from .forms import validators as v
@@ -64,13 +66,13 @@ def enterprise_number(rng: random.Random) -> str:
 
 
 def belgian_iban(rng: random.Random) -> str:
-    """A Belgian IBAN that the app's IBAN check accepts: right check digits and a bank code that exists."""
+    """A Belgian IBAN that the app's IBAN check accepts: national check digits (the bank code and account number
+    mod 97, 97 for 0), IBAN check digits, and a bank code that a Belgian bank has."""
     while True:
         national = f"{rng.randint(1, 999):03d}{rng.randint(0, 9_999_999):07d}"
         bban = f"{national}{int(national) % 97 or 97:02d}"
-        digits = "".join(str(int(c, 36)) for c in bban + "BE00")
         try:
-            return v.iban(f"BE{98 - int(digits) % 97:02d}{bban}")
+            return v.iban(f"BE{stdnum_iban.calc_check_digits('BE00' + bban)}{bban}")
         except v.InvalidValue:
             continue  # a bank code that no Belgian bank has
 

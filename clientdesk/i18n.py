@@ -22,9 +22,14 @@ def locale_of(language: str | None) -> str:
 
 
 def request_language() -> str:
-    languages = current_app.config["LANGUAGES"]
-    if current_user.is_authenticated and current_user.ui_language in languages:
+    if current_user.is_authenticated and current_user.ui_language in current_app.config["LANGUAGES"]:
         return current_user.ui_language
+    return visitor_language()
+
+
+def visitor_language() -> str:
+    """The language chosen on a public page (session), else the browser's: what is known without the database."""
+    languages = current_app.config["LANGUAGES"]
     if session.get("language") in languages:
         return session["language"]
     return request.accept_languages.best_match(languages) or DEFAULT_LANGUAGE

@@ -1,9 +1,10 @@
 """Plain (non-admin) pages: the root redirect, the health check and error pages."""
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import force_locale, gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
+from . import i18n
 from .auth import safe_next_url
 from .extensions import db
 
@@ -30,17 +31,10 @@ def set_language():
 
 @bp.route("/healthz")
 def healthz():
-    from .broker import redis_is_up  # here, not at the top: the commands that need no Redis start without it
+    from . import health  # here, not at the top: the commands that need no Redis start without it
 
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except SQLAlchemyError as error:
-        db.session.rollback()
-        database = f"down: {error.__class__.__name__}"
-    redis = "ok" if redis_is_up() else "down"
-    healthy = database == "ok" and redis == "ok"
-    return jsonify(status="ok" if healthy else "degraded", database=database, redis=redis), 200 if healthy else 503
+    report = health.check()
+    return jsonify(report.as_json()), report.http_status
 
 
 @bp.app_errorhandler(404)
@@ -61,3 +55,22 @@ def too_large(error):
 @bp.app_errorhandler(500)
 def server_error(error):
     return render_template("errors/500.html"), 500
+
+
+RETRY_AFTER_SECONDS = 60
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(DisconnectionError)
+@bp.app_errorhandler(InterfaceError)
+def database_unavailable(error):
+    """The database is out of reach (e.g. PostgreSQL restarting), wherever the request met it, the user loader
+    included. The answer needs neither the database nor the signed-in user: the page is rendered by Jinja itself,
+    since Flask's render_template would run Flask-Login's context processor, which loads the user."""
+    current_app.logger.warning("Database unavailable: %s", error)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    with force_locale(i18n.locale_of(i18n.visitor_language())):
+        if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+            return jsonify(error=_("The service is briefly unavailable, try again in a minute.")), 503, headers
+        page = current_app.jinja_env.get_template("errors/503.html").render(request=request)
+    return page, 503, headers

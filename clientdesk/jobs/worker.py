@@ -73,12 +73,16 @@ def _step(name: str, func, *args) -> None:
 
 
 def _stay_registered(worker: AppWorker) -> None:
-    """Register the worker again when a Redis restart lost its registration (RQ's own heartbeat only refreshes
-    it): without it, the worker looks gone. Its key may hold that heartbeat alone, which RQ's birth refuses."""
+    """Keep the worker's registration with RQ fresh (RQ beats only between jobs, every 405 s when idle: /healthz
+    counts the workers that beat recently), and make it again when a Redis restart lost it (RQ's heartbeat only
+    refreshes it; the key may then hold that heartbeat alone, which RQ's birth refuses)."""
+    if worker.birth_date is None:
+        return  # not registered by RQ yet
     redis = get_redis(worker.app)  # an embedded Redis whose process ended is started again here
-    if worker.birth_date is not None and worker.key not in worker_registration.get_keys(connection=redis):
+    if worker.key not in worker_registration.get_keys(connection=redis):
         redis.delete(worker.key)
         worker.register_birth()
+    worker.heartbeat()
 
 
 def _reconcile(worker: AppWorker) -> None:

@@ -138,8 +138,8 @@ class Mailer:
         self.from_header = formataddr((name, self.envelope_from)) if self.envelope_from.isascii() else sender
 
     @classmethod
-    def from_config(cls, config) -> "Mailer":
-        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"])
+    def from_config(cls, config, timeout: float = 10) -> "Mailer":
+        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"], timeout)
 
     def render(self, mail: Mail) -> bytes:
         """The message as sent: a text part, an HTML alternative when there is one, then the attachments."""
@@ -191,6 +191,17 @@ class Mailer:
         if self.url.username:
             smtp.login(unquote(self.url.username), unquote(self.url.password or ""))
         return smtp
+
+    def server_answers(self) -> bool:
+        """Whether the mail server of MAIL_URL takes a connection (and the sign-in) and answers a NOOP; always
+        true for the outbox folder."""
+        if self.url is None:
+            return True
+        try:
+            with self._connect() as smtp:
+                return smtp.noop()[0] == 250
+        except (OSError, smtplib.SMTPException):
+            return False
 
     def _smtp_batch(self, mails):
         """One connection for the batch. Returns (to retry, permanently failed, last transient error)."""

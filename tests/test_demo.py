@@ -1,0 +1,37 @@
+"""The demo data (`flask --app app demo load`) passes every rule, so that any demo client can be edited and saved."""
+import re
+
+import sqlalchemy as sa
+
+from clientdesk import rules
+from clientdesk.demo import DEMO_PASSWORD, load_demo
+from clientdesk.extensions import db
+from clientdesk.models import Client
+from tests.helpers import flashes, form_fields, login
+
+
+def field_errors(html: str) -> list[str]:
+    return [re.sub(r"<[^>]+>|\s+", " ", error).strip()
+            for error in re.findall(r'<div class="invalid-feedback">(.*?)</div>', html, re.S)]
+
+
+def test_every_demo_client_is_saved_unchanged_by_the_edit_form(app):
+    with app.app_context():
+        load_demo(clients=200)
+        clients = db.session.scalars(sa.select(Client).order_by(Client.id)).all()
+        assert len(clients) == 200
+        assert {client.id: rules.problems(client) for client in clients if rules.problems(client)} == {}
+        ids = [client.id for client in clients]
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["clients", "check-rules"])
+    assert result.exit_code == 0, result.output
+
+    http = app.test_client()
+    login(http, "admin@example.com", DEMO_PASSWORD)
+    refused = {}
+    for client_id in ids:
+        url = f"/admin/client/edit/?id={client_id}"
+        response = http.post(url, data=form_fields(http.get(url).text))
+        if response.status_code != 302:
+            refused[client_id] = flashes(response.text) + field_errors(response.text)
+    assert refused == {}
