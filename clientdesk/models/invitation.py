@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from enum import StrEnum
 
 import sqlalchemy as sa
 from flask import current_app
@@ -33,11 +34,11 @@ class InvitationStatus(LabelledEnum):
 OPEN_INVITATIONS = (InvitationStatus.PENDING, InvitationStatus.SENT, InvitationStatus.FAILED)
 
 
-class Delivery(LabelledEnum):
+class Delivery(StrEnum):
     """Where an invitation's e-mail stands (a retrying one is pending), as exported."""
-    PENDING = "pending", _l("pending")
-    SENT = "sent", _l("sent")
-    FAILED = "failed", _l("failed")
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 def hash_token(token: str) -> str:
@@ -148,9 +149,6 @@ class Invitation(Timestamps, db.Model):
     def void(self) -> None:
         self.status, self.voided_at, self.retry_at = InvitationStatus.VOIDED.value, utcnow(), None
 
-    def record_sent(self, at) -> None:
-        self.status, self.sent_at, self.error, self.retry_at = InvitationStatus.SENT.value, at, None, None
-
     def record_failure(self, reason: str, transient: bool, at) -> None:
         """A failed attempt: tried again later (clientdesk/retries.py) when it failed for a passing reason and
         the retry window is not over, else failed for good."""
@@ -170,15 +168,10 @@ class Invitation(Timestamps, db.Model):
         """As undelivered_condition: failed for good, or retrying."""
         return self.status == InvitationStatus.FAILED or self.is_retrying
 
-    @property
-    def delivery(self) -> Delivery:
-        if self.sent_at is not None or self.status == InvitationStatus.ACCEPTED:
-            return Delivery.SENT
-        return Delivery.PENDING if self.status == InvitationStatus.PENDING else Delivery.FAILED
-
     @classmethod
     def delivery_expression(cls) -> sa.ColumnElement:
-        """`delivery` in SQL: failed covers the invitations voided before their e-mail left (never delivered)."""
+        """The Delivery of an invitation's e-mail, in SQL: failed covers the invitations voided before their e-mail left
+        (it never will)."""
         return sa.case((sa.or_(cls.sent_at.is_not(None), cls.status == InvitationStatus.ACCEPTED.value), Delivery.SENT.value),
                        (cls.status == InvitationStatus.PENDING.value, Delivery.PENDING.value), else_=Delivery.FAILED.value)
 
