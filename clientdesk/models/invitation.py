@@ -75,7 +75,7 @@ class Invitation(Timestamps, db.Model):
     first_failed_at = db.Column(db.DateTime)
     retry_at = db.Column(db.DateTime, index=True)
     created_by_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
-    # The task that sends it: a rerun of that task may re-issue it if its e-mail never left.
+    # The task that sends it: a rerun of that task e-mails it again if its outcome was never recorded.
     task_id = db.Column(db.String(36))
 
     client = db.relationship("Client", back_populates="invitations")
