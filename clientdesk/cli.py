@@ -181,7 +181,8 @@ def dev_command(host, port, demo_clients):
     if not db.session.scalar(db.select(Client.id).limit(1)):
         load_demo(clients=demo_clients)
     redis_url(app)  # the embedded Redis, if it is the one, started here: it runs as long as this process
-    env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"])
+    # The worker derives the invitation links from the same key as the web server.
+    env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"], SECRET_KEY=app.config["SECRET_KEY"])
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
                               cwd=Path(__file__).resolve().parent.parent)
     click.echo("")

@@ -17,9 +17,14 @@ def instance_path() -> Path:
     return path
 
 
+# Commands that need the real key: `run` serves requests; `worker` e-mails invitation links, which are derived
+# from it (models/invitation.py), so every process must derive the same ones.
+COMMANDS_WITH_SECRETS = {"run", "worker"}
+
+
 def _running_cli_command() -> bool:
-    """True for a `flask ...` command other than `flask run` (which serves requests and needs a real key)."""
-    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" not in sys.argv[1:]
+    """True for a `flask ...` command that can do with a throwaway key."""
+    return os.environ.get("FLASK_RUN_FROM_CLI") == "true" and not COMMANDS_WITH_SECRETS.intersection(sys.argv[1:])
 
 
 def _secret_key(instance: Path, debug: bool, testing: bool) -> str:

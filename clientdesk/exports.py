@@ -1,7 +1,8 @@
 """Client export (CSV or XLSX), streamed from the database: the list's export and `clients export`.
 
 Values are as stored, not as labels: enterprise number as 10 digits, status as its code, group by
-name, the primary contact's e-mail, ISO dates. Text cells that a spreadsheet would run as a formula
+name, the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
+failed; empty without an invitation). Text cells that a spreadsheet would run as a formula
 are neutralised with a leading apostrophe.
 """
 import csv
@@ -15,7 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .models import Client, Contact, Group, User
+from .models import Client, Contact, Group, Invitation, User
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
@@ -54,6 +55,7 @@ EXPORT_COLUMNS = (
     ("hidden", Client.hidden),
     ("inbound_email", Client.inbound_email),
     ("created_at", Client.created_at),
+    ("invitation_delivery", Invitation.of_latest(Client.id, Invitation.delivery_expression())),
 )
 HEADER = [name for name, _ in EXPORT_COLUMNS]
 

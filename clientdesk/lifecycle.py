@@ -14,6 +14,10 @@ one INSERT of the invitations, one UPDATE of the clients and their audit rows (a
 flush takes for the same changes).
 `check_<action>` raises LifecycleError with the reason a client is not eligible, which bulk tasks
 report per row.
+
+A client never has two working links, and a link that may have reached the contact is not voided while it can
+still be used: invite, resend and retry_delivery e-mail the client's current link again when it can be
+(Invitation.can_send_again), and issue a new one only when it cannot (expired, accepted, voided).
 """
 from datetime import timedelta
 
@@ -25,8 +29,8 @@ from .extensions import db
 from .models import AuditEvent, Client, ClientStatus, Invitation, InvitationStatus, SubscriptionMode, today, utcnow
 from .models.audit import audit_action, bulk_updated_events
 from .models.client import DEFAULT_PLAN, TRIAL_DAYS
+from .models.invitation import OPEN_INVITATIONS
 
-OPEN_INVITATIONS = (InvitationStatus.PENDING, InvitationStatus.SENT, InvitationStatus.FAILED)
 USABLE_INVITATIONS = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
 
@@ -46,34 +50,44 @@ def _require_contact(client: Client) -> None:
 def _void_open_invitations(client: Client) -> None:
     for invitation in client.invitations:
         if invitation.status in OPEN_INVITATIONS:
-            invitation.status, invitation.voided_at = InvitationStatus.VOIDED.value, utcnow()
+            invitation.void()
 
 
-def _issue_invitations(action: str, clients: list[Client], by, task_id: str | None,
-                       values: dict) -> list[tuple[Invitation, str]]:
-    """A new invitation for each client, and `values` with the invitation dates written to the clients, by one
-    UPDATE for all of them (the loaded objects get the new values too), audited under `action`."""
+def _send_invitations(action: str, clients: list[Client], by, task_id: str | None, values: dict) -> list[Invitation]:
+    """An invitation to e-mail for each client, valid a full INVITATION_VALID_DAYS from now: its current one again
+    when it can be sent again, else a new one (the others voided). `values` with the invitation dates are written
+    to the clients by one UPDATE for all of them (the loaded objects get the new values too), audited under
+    `action`. Returns the invitations in the clients' order."""
     if not clients:
         return []
-    issued = Invitation.issue_many(clients, by=by, task_id=task_id)
-    values = {**values, "invited_at": utcnow(), "invitation_expires_at": issued[0][0].expires_at}
+    expires_at = Invitation.valid_until()
+    again = {client.id: client.current_invitation for client in clients
+             if client.current_invitation is not None and client.current_invitation.can_send_again}
+    fresh = [client for client in clients if client.id not in again]
+    for client in fresh:
+        _void_open_invitations(client)
+    db.session.flush()
+    Invitation.renew_many(list(again.values()), expires_at, task_id)
+    issued = dict(zip([client.id for client in fresh], Invitation.issue_many(fresh, expires_at, by=by, task_id=task_id)))
+    values = {**values, "invited_at": utcnow(), "invitation_expires_at": expires_at}
     events = bulk_updated_events(action, clients, values)
     db.session.execute(sa.update(Client).where(Client.id.in_([client.id for client in clients])).values(values))
     db.session.execute(sa.insert(AuditEvent.__table__), events)
-    for client in clients:
+    for client in fresh:
         db.session.expire(client, ["invitations"])  # reloaded with the new invitation when next read
-    return issued
+    return [again.get(client.id) or issued[client.id] for client in clients]
 
 
-def _invite(clients: list[Client], by, task_id) -> list[tuple[Invitation, str]]:
-    return _issue_invitations("invite", clients, by, task_id, {"status": ClientStatus.INVITED.value})
+def _invite(clients: list[Client], by, task_id) -> list[Invitation]:
+    return _send_invitations("invite", clients, by, task_id, {"status": ClientStatus.INVITED.value})
 
 
-def _resend(clients: list[Client], by, task_id) -> list[tuple[Invitation, str]]:
-    for client in clients:
-        _void_open_invitations(client)
-    db.session.flush()
-    return _issue_invitations("resend", clients, by, task_id, {})
+def _resend(clients: list[Client], by, task_id) -> list[Invitation]:
+    return _send_invitations("resend", clients, by, task_id, {})
+
+
+def _retry_delivery(clients: list[Client], by, task_id) -> list[Invitation]:
+    return _send_invitations("retry_delivery", clients, by, task_id, {})
 
 
 def _activate(client: Client, by, task_id) -> None:
@@ -97,8 +111,8 @@ def _reactivate(client: Client, by, task_id) -> None:
 
 # What each transition changes, once its check has passed (ClientLifecycle runs them under their audit name).
 _CHANGES = {"activate": _activate, "deactivate": _deactivate, "reactivate": _reactivate}
-# The transitions that issue invitations, for a list of clients at once; each returns [(invitation, token)].
-_INVITING = {"invite": _invite, "resend": _resend}
+# The transitions that e-mail invitations, for a list of clients at once; each returns [invitation to e-mail].
+_INVITING = {"invite": _invite, "resend": _resend, "retry_delivery": _retry_delivery}
 
 
 class ClientLifecycle:
@@ -115,6 +129,13 @@ class ClientLifecycle:
         if client.status != ClientStatus.INVITED:
             raise LifecycleError(_("%(name)s is %(status)s: only invited clients get a new link.",
                                    name=client.name, status=_status(client)))
+        _require_contact(client)
+
+    @staticmethod
+    def check_retry_delivery(client: Client) -> None:
+        invitation = client.current_invitation
+        if client.status != ClientStatus.INVITED or invitation is None or not invitation.is_undelivered:
+            raise LifecycleError(_("%(name)s has no invitation e-mail waiting to be delivered.", name=client.name))
         _require_contact(client)
 
     @staticmethod
@@ -170,14 +191,20 @@ class ClientLifecycle:
 
     # Transitions
     @classmethod
-    def invite(cls, client: Client, by=None) -> tuple[Invitation, str]:
-        """created → invited. Returns the invitation and its token (for the e-mail only)."""
+    def invite(cls, client: Client, by=None) -> Invitation:
+        """created → invited. Returns the invitation to e-mail."""
         return cls._transition("invite", client, by)
 
     @classmethod
-    def resend(cls, client: Client, by=None) -> tuple[Invitation, str]:
-        """A new link for an invited client (expired included); the previous link stops working."""
+    def resend(cls, client: Client, by=None) -> Invitation:
+        """The invitation e-mailed again to an invited client, valid a full INVITATION_VALID_DAYS from now: with the
+        same link while it can still be used, else with a new one (expired or voided: the old one stays dead)."""
         return cls._transition("resend", client, by)
+
+    @classmethod
+    def retry_delivery(cls, client: Client, by=None) -> Invitation:
+        """An invitation whose e-mail failed or waits for its next attempt, e-mailed again now, as resend does."""
+        return cls._transition("retry_delivery", client, by)
 
     @classmethod
     def activate(cls, client: Client) -> None:
@@ -224,15 +251,18 @@ class ClientLifecycle:
         return result
 
     @classmethod
-    def reissue_unsent(cls, clients, task_id: str, by=None) -> list[tuple[Client, tuple[Invitation, str]]]:
-        """For a rerun of task `task_id` after a crash: the invitations that task issued but never e-mailed
-        get a fresh token each (the old one was never seen). Returns [(client, (invitation, token))] for the
-        clients among `clients` that had one; the others have nothing to complete."""
+    def unsent_of_task(cls, clients, task_id: str, by=None) -> list[tuple[Client, Invitation]]:
+        """For a rerun of task `task_id` after a crash: the invitations that task left pending without an outcome
+        (their e-mail may or may not have left), to be e-mailed again with the same link; one from before derived
+        links cannot be, and is re-issued. Returns [(client, invitation)] for the clients among `clients` that had
+        one; the others have nothing to complete."""
         unsent = [client for client in clients if client.status == ClientStatus.INVITED
-                  and (current := client.current_invitation) is not None
-                  and current.status == InvitationStatus.PENDING and current.task_id == task_id]
+                  and (current := client.current_invitation) is not None and current.task_id == task_id
+                  and current.status == InvitationStatus.PENDING and current.first_failed_at is None]
+        underivable = [client for client in unsent if client.current_invitation.token is None]
         with audit_action("resend"):
-            return list(zip(unsent, _resend(unsent, by, task_id)))
+            reissued = dict(zip(underivable, _resend(underivable, by, task_id)))
+        return [(client, reissued.get(client) or client.current_invitation) for client in unsent]
 
     @staticmethod
     def accept(invitation: Invitation, password: str) -> Client:

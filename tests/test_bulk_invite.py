@@ -2,6 +2,7 @@
 (bench/bulk_invite.py measures the rate; these guard its reasons). A chunk's e-mails leave after its commit,
 and each outcome lands on its own invitations, whatever fails."""
 import uuid
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_one_invite_audit_record_per_client_written_with_the_change(app, make, s
     ineligible = make.client(status="active").id
     monkeypatch.setattr(job, "CHUNK", 2)  # three chunks
     result, _ = run_job(app, supervisor, [*ids, ineligible])
-    assert result == {"done": 4, "skipped": 1, "failed": 0}
+    assert result == {"done": 4, "skipped": 1, "failed": 0, "retrying": 0}
     for client_id in ids:
         event = store.one(AuditEvent, client_id=client_id, action="invite")
         assert event.actor == supervisor.email
@@ -113,7 +114,7 @@ def test_each_chunk_outcome_is_recorded_on_its_own_invitations(app, make, superv
         result, _ = run_job(app, supervisor, [c.id for c in clients])
     finally:
         server.stop()
-    assert result == {"done": 2, "skipped": 0, "failed": 3}
+    assert result == {"done": 2, "skipped": 0, "failed": 3, "retrying": 0}
     assert sorted(m["To"] for m in server.messages) == sorted(_email_of(c) for c in clients if c.id not in refused)
     for client in clients:
         invitation = store.one(Invitation, client_id=client.id)
@@ -204,7 +205,7 @@ def test_a_failure_in_a_later_chunk_keeps_what_was_sent_and_the_rerun_completes(
 
 def test_an_error_while_sending_fails_the_task_and_its_rerun_sends_that_chunk(app, make, supervisor, store, monkeypatch):
     """send_many reports what the server refuses; anything it raises fails the task with the chunk committed and
-    its e-mails unrecorded: the rerun sends them, with fresh links (the old ones voided)."""
+    its e-mails unrecorded: the rerun sends them, with the same links (the first e-mails may have left)."""
     from clientdesk.services.mail import Mailer
     from tests.servers import SmtpServer
 
@@ -229,29 +230,39 @@ def test_an_error_while_sending_fails_the_task_and_its_rerun_sends_that_chunk(ap
 
         monkeypatch.setattr(Mailer, "send_many", send_many)
         with app.app_context():
-            assert job.run_bulk_action(task.id, "invite", [c.id for c in clients]) == {"done": 3, "skipped": 0, "failed": 0}
+            assert job.run_bulk_action(task.id, "invite", [c.id for c in clients]) == {
+                "done": 3, "skipped": 0, "failed": 0, "retrying": 0}
     finally:
         server.stop()
     assert sorted(m["To"] for m in server.messages) == sorted(_email_of(c) for c in clients)  # each one once
-    for client in clients[:2]:
-        old, new = sorted(store.all(Invitation, client_id=client.id), key=lambda invitation: invitation.id)
-        assert old.status == "voided" and new.status == "sent"
-    assert store.one(Invitation, client_id=clients[2].id).status == "sent"
+    assert all(store.one(Invitation, client_id=c.id).status == "sent" for c in clients)  # one invitation each
     assert store.get(Task, task.id).status == "finished"
 
 
-def test_resend_voids_the_old_links_and_audits_what_changed(app, make, supervisor, store):
+def test_resend_sends_the_same_link_for_longer_and_audits_what_changed(app, make, supervisor, store):
     ids = [make.client().id for _ in range(2)]
     run_job(app, supervisor, ids)
     first = {client_id: store.one(Invitation, client_id=client_id) for client_id in ids}
     result, _ = run_job(app, supervisor, ids, action="resend")
-    assert result == {"done": 2, "skipped": 0, "failed": 0}
+    assert result == {"done": 2, "skipped": 0, "failed": 0, "retrying": 0}
     for client_id in ids:
-        old, new = sorted(store.all(Invitation, client_id=client_id), key=lambda invitation: invitation.id)
-        assert old.id == first[client_id].id and old.status == "voided" and old.voided_at is not None
-        assert new.status == "sent" and new.token_hash != old.token_hash
+        again = store.one(Invitation, client_id=client_id)
+        assert again.id == first[client_id].id and again.token_hash == first[client_id].token_hash
+        assert again.status == "sent" and again.expires_at > first[client_id].expires_at
         client = store.get(Client, client_id)
-        assert client.status == "invited" and client.invitation_expires_at == new.expires_at
+        assert client.status == "invited" and client.invitation_expires_at == again.expires_at
         event = store.one(AuditEvent, client_id=client_id, action="resend")
         assert set(event.changes) == {"invited_at", "invitation_expires_at"}  # the status did not change
-        assert event.changes["invitation_expires_at"] == [old.expires_at.isoformat(), new.expires_at.isoformat()]
+        assert event.changes["invitation_expires_at"] == [first[client_id].expires_at.isoformat(), again.expires_at.isoformat()]
+
+
+def test_resend_of_an_expired_invitation_voids_it_for_a_new_link(app, make, supervisor, store):
+    client_id = make.client().id
+    run_job(app, supervisor, [client_id])
+    old = store.one(Invitation, client_id=client_id)
+    store.update(Invitation, old.id, expires_at=old.expires_at - timedelta(days=22))
+    store.update(Client, client_id, invitation_expires_at=old.expires_at - timedelta(days=22))
+    run_job(app, supervisor, [client_id], action="resend")
+    voided, new = sorted(store.all(Invitation, client_id=client_id), key=lambda invitation: invitation.id)
+    assert voided.id == old.id and voided.status == "voided" and voided.voided_at is not None
+    assert new.status == "sent" and new.token_hash != old.token_hash

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from clientdesk.models import AuditEvent, Client, Invitation, Role, Task, utcnow
+from clientdesk.models.invitation import hash_token
 from tests.helpers import flashes, post
 from tests.servers import run_worker_burst
 
@@ -83,20 +84,16 @@ def test_invitation_is_in_the_contacts_language(team, make, as_user, app_config,
     assert any("nodigt" in s for s in subjects) and any("lädt" in s for s in subjects)
 
 
-def test_resend_voids_the_old_link(team, make, as_user, app_config, smtp, client, store):
+def test_resend_sends_the_same_link_while_it_works(team, make, as_user, app_config, smtp, client, store):
     acme = make.client(team["group"])
     http = as_user(team["staff"])
     invite(http, acme.id)
     run_worker_burst(app_config, MAIL_URL=smtp.url)
-    first = token_of(smtp.messages[0])
     invite(http, acme.id, action="resend")
     run_worker_burst(app_config, MAIL_URL=smtp.url)
-    second = token_of(smtp.messages[1])
-    assert first != second
-    gone = client.get(f"/invitation/{first}")
-    assert gone.status_code == 410 and "replaced by a newer invitation" in gone.text
-    assert client.get(f"/invitation/{second}").status_code == 200
-    assert accept(client, first).status_code == 410
+    first, second = (token_of(message) for message in smtp.messages)
+    assert first == second and store.count(Invitation, client_id=acme.id) == 1
+    assert client.get(f"/invitation/{first}").status_code == 200
     assert store.get(Client, acme.id).status == "invited"
 
 
@@ -120,6 +117,8 @@ def test_expired_link_is_refused_and_resend_still_works(team, make, as_user, app
     invite(http, acme.id, action="resend")
     run_worker_burst(app_config, MAIL_URL=smtp.url)
     assert client.get(f"/invitation/{token_of(smtp.messages[1])}").status_code == 200
+    replaced = client.get(f"/invitation/{token}")  # a new link: the expired one is voided
+    assert replaced.status_code == 410 and "replaced by a newer invitation" in replaced.text
 
 
 def test_unknown_token_answers_404_with_a_page_that_says_so(client):
@@ -140,26 +139,60 @@ def test_double_invite_sends_one_mail(team, make, as_user, app_config, smtp, sto
     assert len(skipped) == 1 and "only new clients can be invited" in skipped[0][0]["reason"]
 
 
-def test_smtp_down_then_up(team, make, as_user, app_config, smtp, client, store):
+def test_smtp_down_then_retried_with_the_same_link(team, make, as_user, app_config, app, smtp, client, store):
+    """The in-process retries run out: the invitation waits for its next attempt with the server's reply, shown on
+    the client page and the task; once the server is back, retry_due sends the link the client was given."""
+    from clientdesk.jobs.lifecycle import retry_due
+
     acme = make.client(team["group"], name="Transport Claes NV")
     http = as_user(team["staff"])
     smtp.stop()
     invite(http, acme.id)
-    run_worker_burst(app_config, MAIL_URL=smtp.url)  # retries with back-off, then gives up
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
 
     invitation = store.one(Invitation, client_id=acme.id)
-    assert invitation.status == "failed" and "unreachable" in invitation.error
+    assert invitation.status == "pending" and "unreachable" in invitation.error
+    assert invitation.failed_attempts == 1 and invitation.retry_at - invitation.first_failed_at >= timedelta(minutes=1)
     task = store.one(Task)
-    assert task.status == "finished" and "could not be sent" in task.error
+    assert task.status == "finished" and "will be tried again automatically" in task.error
     page = http.get(f"/admin/client/details/?id={acme.id}").text
-    assert "could not be sent" in page and "Resend invitation" in page
+    assert "could not be sent yet" in page and "tried again automatically" in page and "unreachable" in page
 
+    store.update(Invitation, invitation.id, retry_at=utcnow() + timedelta(minutes=5))
+    with app.app_context():
+        assert retry_due() == 0  # not due yet
+    store.update(Invitation, invitation.id, retry_at=utcnow() - timedelta(seconds=1))
     smtp.start()
-    invite(http, acme.id, action="resend")
+    with app.app_context():
+        assert retry_due() == 1
+        assert retry_due() == 0  # claimed: not started twice
     run_worker_burst(app_config, MAIL_URL=smtp.url)
-    assert len(smtp.messages) == 1
-    assert accept(client, token_of(smtp.messages[0])).status_code == 200
+
+    [message] = smtp.messages
+    sent = store.one(Invitation, client_id=acme.id)
+    assert sent.id == invitation.id and sent.status == "sent" and sent.error is None and sent.retry_at is None
+    assert hash_token(token_of(message)) == invitation.token_hash  # the link issued before the outage
+    assert store.get(Task, store.one(Task, kind="invitation_retry").id).status == "finished"
+    assert accept(client, token_of(message)).status_code == 200
     assert store.get(Client, acme.id).status == "active"
+
+
+def test_retries_end_after_the_retry_window_failed_for_good(team, make, as_user, app_config, app, smtp, store):
+    from clientdesk.jobs.lifecycle import retry_due
+
+    acme = make.client(team["group"])
+    smtp.stop()
+    invite(as_user(team["staff"]), acme.id)
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    invitation = store.one(Invitation, client_id=acme.id)
+    store.update(Invitation, invitation.id, first_failed_at=utcnow() - timedelta(hours=24), retry_at=utcnow())
+    with app.app_context():
+        assert retry_due() == 1
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    failed = store.one(Invitation, client_id=acme.id)
+    assert failed.status == "failed" and failed.retry_at is None and "unreachable" in failed.error
+    assert failed.failed_attempts == 2
+    assert "the mail server refused" in store.one(Task, kind="invitation_retry").error
 
 
 def test_redis_down_answers_a_clear_error_and_changes_nothing(team, make, app_config, store):

@@ -79,8 +79,21 @@ def test_delivery_over_smtp_with_an_international_address_and_a_bad_message(tmp_
         international = Mail(to="josé@exemple.be", subject="Bienvenue", text="Bonjour José\n", ref=2)
         bad = Mail(to="x@client.example", subject="Hi\nBcc: victim@example.com", text="x", ref=3)
         failed = mailer.send_many([good, bad, international])
-        assert [(mail.ref, "line break" in reason) for mail, reason in failed] == [(3, True)]
+        assert [(mail.ref, "line break" in reason, transient) for mail, reason, transient in failed] == [(3, True, False)]
         assert [m["To"] for m in server.messages] == ["jean@client.example", "josé@exemple.be"]
         assert server.text_of(server.messages[0]).replace("\r\n", "\n") == TEXT
     finally:
         server.stop()
+
+
+def test_undelivered_mail_says_whether_it_is_worth_trying_again(tmp_path):
+    """A refused address (5xx) fails for good; a server that cannot be reached is worth another try later."""
+    server = SmtpServer(refuse={"nobody@client.example"}).start()
+    try:
+        mailer = Mailer(server.url, str(tmp_path), SENDER)
+        [refused] = mailer.send_many([Mail(to="nobody@client.example", subject="Hi", text="x", ref=1)])
+        assert refused.transient is False and "550" in refused.reason
+    finally:
+        server.stop()
+    [unreachable] = mailer.send_many([Mail(to="jean@client.example", subject="Hi", text="x", ref=2)])
+    assert unreachable.transient is True and "unreachable" in unreachable.reason

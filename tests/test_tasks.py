@@ -1,6 +1,7 @@
 """Tasks that heal themselves: real worker processes, a real Redis and a real SMTP server, and faults made
 for real (kill -9, SIGTERM, a lost job)."""
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,6 +18,7 @@ from clientdesk.models import Client, Invitation, Task, utcnow
 from tests.helpers import post
 from tests.servers import SmtpServer, free_port, run_worker_burst, start_worker, stop_worker, wait_for
 
+LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
 INVITE_TIMEOUT = tasks.STALL_SECONDS + 40  # the reconciler's round and the new attempt included
 
 
@@ -49,7 +51,7 @@ def wait_registered(app, count: int = 1) -> None:
         wait_for(lambda: len(Worker.all(connection=get_redis())) >= count, timeout=30)
 
 
-def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, app_config, invite_task, store):
+def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, app_config, invite_task, store, client):
     task, clients = invite_task
     slow_smtp, first, second = SmtpServer(delay=0.5).start(), None, None
     try:
@@ -71,6 +73,9 @@ def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, a
     resumed = store.get(Task, task.id)
     assert resumed.attempts == 2 and not resumed.result["skipped"] and not resumed.result["failed"]
     assert invited_once(store, clients)
+    for acme in clients:  # an e-mail sent twice at most, each with the one link, which works
+        links = {LINK.search(slow_smtp.text_of(m)).group(1) for m in slow_smtp.messages if m["To"] == acme.contacts[0].email}
+        assert len(links) == 1 and client.get(f"/invitation/{links.pop()}").status_code == 200
 
 
 def test_an_idle_worker_stops_within_10_s_of_sigterm_and_leaves_nothing_behind(app, app_config):

@@ -1,19 +1,22 @@
-"""Client-list filters behind the dashboard's numbers (invitation deadlines, waiting documents)."""
+"""Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents)."""
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 
-from ..models import Client, ClientStatus, Document, DocumentStatus, utcnow
+from ..models import Client, ClientStatus, Document, DocumentStatus, Invitation, utcnow
 
 EXPIRING_WITHIN_DAYS = 3
 
 
 def invitation_condition(which: str):
-    """Invited clients whose link expires within EXPIRING_WITHIN_DAYS ("expiring") or has expired ("expired")."""
+    """Invited clients whose link expires within EXPIRING_WITHIN_DAYS ("expiring") or has expired ("expired"), or
+    whose latest invitation e-mail failed or waits for its next attempt ("undelivered")."""
     now = utcnow()
     invited = Client.status == ClientStatus.INVITED.value
+    if which == "undelivered":
+        return sa.and_(invited, Invitation.of_latest(Client.id, Invitation.undelivered_condition()))
     if which == "expired":
         return sa.and_(invited, Client.invitation_expires_at <= now)
     return sa.and_(invited, Client.invitation_expires_at > now,
@@ -27,10 +30,11 @@ def inbox_condition():
 class InvitationFilter(BaseSQLAFilter):
     def __init__(self):
         super().__init__(Client.invitation_expires_at, _l("Invitation"), options=[
-            ("expiring", _l("expires within %(num)d days", num=EXPIRING_WITHIN_DAYS)), ("expired", _l("expired"))])
+            ("expiring", _l("expires within %(num)d days", num=EXPIRING_WITHIN_DAYS)), ("expired", _l("expired")),
+            ("undelivered", _l("not delivered"))])
 
     def validate(self, value):
-        return value in ("expiring", "expired")
+        return value in ("expiring", "expired", "undelivered")
 
     def apply(self, query, value, alias=None):
         return query.filter(invitation_condition(value))

@@ -49,6 +49,7 @@ from ..models import (
 )
 from ..models.base import choices_of
 from ..models.client import VatCheck, inbox_counts
+from ..models.invitation import INVITATION_VALID_DAYS
 from ..search import client_search_condition, search_counted_with_page
 from ..tasks import QueueUnavailable
 from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, per_request
@@ -61,22 +62,24 @@ from .documents import send_task
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
 BULK_ACTION_ROLES = {
-    "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
+    "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "retry_delivery": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
     "activate": Role.ADMIN, "delete": Role.ADMIN, "peppol_on": Role.SUPERVISOR, "peppol_off": Role.SUPERVISOR,
 }
 CLIENT_ACTION_ROLES = {
-    "invite": Role.STAFF, "resend": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
+    "invite": Role.STAFF, "resend": Role.STAFF, "retry_delivery": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
     "activate": Role.ADMIN, "peppol_on": Role.STAFF, "peppol_off": Role.STAFF,
 }
 PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
 
 CLIENT_ACTION_LABELS = {
-    "invite": _l("Send invitation"), "resend": _l("Resend invitation"), "deactivate": _l("Deactivate"),
+    "invite": _l("Send invitation"), "resend": _l("Resend invitation"),
+    "retry_delivery": _l("Send the invitation e-mail again now"), "deactivate": _l("Deactivate"),
     "reactivate": _l("Reactivate"), "activate": _l("Activate without invitation"),
 }
 # Task descriptions of the actions on one client (%(name)s: the client)
 CLIENT_TASK_DESCRIPTIONS = {
     "invite": _l("Invite %(name)s"), "resend": _l("Resend the invitation to %(name)s"),
+    "retry_delivery": _l("Send the invitation e-mail to %(name)s again"),
     ("send", True): _l("Peppol sending on: %(name)s"), ("send", False): _l("Peppol sending off: %(name)s"),
     ("receive", True): _l("Peppol receiving on: %(name)s"), ("receive", False): _l("Peppol receiving off: %(name)s"),
     ("retry", False): _l("Peppol registration again: %(name)s"),
@@ -478,10 +481,18 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         return self._bulk("invite", ids, lambda num: ngettext("Invite %(num)d client", "Invite %(num)d clients", num))
 
     @action("resend", _l("Resend invitation"),
-            _l("Send a new invitation link to the {count} selected clients? Their previous link stops working."))
+            _l("Send the invitation e-mail again to the {count} selected clients? A link that still works is sent "
+               "again, valid for %(num)d days from now; an expired one is replaced by a new link.", num=INVITATION_VALID_DAYS))
     def action_resend(self, ids):
         return self._bulk("resend", ids, lambda num: ngettext(
             "Resend the invitation to %(num)d client", "Resend the invitation to %(num)d clients", num))
+
+    @action("retry_delivery", _l("Retry undelivered invitation e-mails"),
+            _l("Send the undelivered invitation e-mails of the {count} selected clients again now, with the same links? "
+               "Clients whose e-mail was delivered are skipped."))
+    def action_retry_delivery(self, ids):
+        return self._bulk("retry_delivery", ids, lambda num: ngettext(
+            "Retry the invitation e-mail of %(num)d client", "Retry the invitation e-mails of %(num)d clients", num))
 
     @action("activate", _l("Activate without invitation"), _l("Activate the {count} selected clients managed by the firm, without e-mail?"))
     def action_activate(self, ids):

@@ -47,12 +47,11 @@ def status_by_group():
 
 
 def invitation_deadlines():
-    expired, expiring = invitation_condition("expired"), invitation_condition("expiring")
-    query = _scoped(sa.select(
-        sa.func.count().filter(expired), sa.func.count().filter(expiring),
-    ).select_from(Client).where(Client.status == ClientStatus.INVITED.value))
-    expired_count, expiring_count = db.session.execute(query).one()
-    return {"expired": expired_count, "expiring": expiring_count}
+    """Invited clients by where their invitation stands: link expired, expiring soon, e-mail not delivered."""
+    which = ("expired", "expiring", "undelivered")
+    query = _scoped(sa.select(*[sa.func.count().filter(invitation_condition(name)) for name in which])
+                    .select_from(Client).where(Client.status == ClientStatus.INVITED.value))
+    return dict(zip(which, db.session.execute(query).one()))
 
 
 def trials_ending():

@@ -92,7 +92,7 @@ class EmailDeliverer:
                 ref=item.document_id, attachments=attachments,
             ))
             results[item.document_id] = Result(item.document_id, delivered_to=address)
-        for mail, reason in self.mailer.send_many(mails):
+        for mail, reason, _transient in self.mailer.send_many(mails):
             results[mail.ref] = Result(mail.ref, error=reason[:500])
         return [results[item.document_id] for item in items]
 

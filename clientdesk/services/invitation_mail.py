@@ -52,13 +52,16 @@ def _long_date(day: date, language: str) -> str:
     return format_date(day, "long", locale=locale_of(language))
 
 
-def invitation_mail(invitation: Invitation, token: str) -> Mail:
+def invitation_mail(invitation: Invitation) -> Mail:
+    """The e-mail with the invitation's link (its token derived again: the lifecycle e-mails no other)."""
+    if invitation.token is None:
+        raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
     context = {
         "firm": current_app.config["FIRM_NAME"],
         "client": invitation.client.name,
         "contact": invitation.contact,
-        "link": invitation_link(token),
+        "link": invitation_link(invitation.token),
         "expires": _long_date(to_user_timezone(invitation.expires_at).date(), language),
     }
     return Mail(

@@ -3,8 +3,9 @@ otherwise each message is written as an .eml file to OUTBOX_DIR.
 
 A Mail may carry file attachments (read from disk when the message is built).
 `Mailer.send_many` delivers a batch over one SMTP connection and retries transient failures
-(server down, 4xx answers) with back-off; what still fails is returned, not raised, so the caller
-can mark exactly those messages as failed.
+(server down, 4xx answers) with back-off; what still fails is returned, not raised, each with the reason
+and whether it failed for a passing reason, so the caller can mark exactly those messages as failed
+or schedule them again.
 
 Messages are written by `Mailer.render` (UTF-8 text and HTML parts in quoted-printable, attachments in
 base64, RFC 2047/2231 headers) rather than by the `email` package: building and flattening an EmailMessage
@@ -23,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from email.utils import encode_rfc2231, formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask_babel import gettext as _
@@ -62,6 +64,12 @@ class Mail:
     ref: object = None  # the caller's key for this message (e.g. an invitation id)
     headers: dict = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+
+
+class Undelivered(NamedTuple):
+    mail: Mail
+    reason: str  # the mail server's reply, or what kept the message from being written
+    transient: bool  # server unreachable or a 4xx reply: worth trying again later
 
 
 class MailError(RuntimeError):
@@ -160,8 +168,8 @@ class Mailer:
         """An address outside ASCII needs a server that takes SMTPUTF8 (a plain one refuses the message)."""
         return () if mail.to.isascii() and self.envelope_from.isascii() else ("SMTPUTF8", "BODY=8BITMIME")
 
-    def send_many(self, mails: list[Mail]) -> list[tuple[Mail, str]]:
-        """Deliver `mails`; returns the ones that could not be delivered, each with the reason."""
+    def send_many(self, mails: list[Mail]) -> list[Undelivered]:
+        """Deliver `mails`; returns the ones that could not be delivered."""
         if not mails:
             return []
         if self.url is None:
@@ -172,11 +180,11 @@ class Mailer:
                 log.warning("SMTP: %d messages not delivered yet, retrying in %.0f s", len(pending), delay)
                 time.sleep(delay)
             pending, permanent, last_error = self._smtp_batch(pending)
-            failed += permanent
+            failed += [Undelivered(mail, reason, False) for mail, reason in permanent]
             if not pending:
                 break
         reason = _("Mail server unreachable: %(error)s", error=last_error)
-        failed += [(mail, reason) for mail in pending]
+        failed += [Undelivered(mail, reason, True) for mail in pending]
         return failed
 
     def _connect(self) -> smtplib.SMTP:
@@ -224,6 +232,10 @@ class Mailer:
                 try:
                     smtp.sendmail(self.envelope_from, [mail.to], message, self._mail_options(mail))
                 except smtplib.SMTPRecipientsRefused as error:
+                    if all(400 <= code < 500 for code, _reply in error.recipients.values()):  # e.g. greylisting
+                        last_error = error
+                        retry.append(mail)
+                        continue
                     permanent.append((mail, _("Address refused by the mail server: %(error)s", error=error.recipients)))
                 except Exception as error:  # noqa: BLE001
                     if not _is_transient(error):
@@ -244,5 +256,5 @@ class Mailer:
             try:
                 (self.outbox / name).write_bytes(self.render(mail))
             except (OSError, MailError) as error:
-                failed.append((mail, _("Could not write the message: %(error)s", error=error)))
+                failed.append(Undelivered(mail, _("Could not write the message: %(error)s", error=error), False))
         return failed
