@@ -197,3 +197,28 @@ def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_
         stop_worker(worker)
         server.stop()
     assert invited_once(store, clients)
+
+
+def test_a_running_worker_starts_the_e_mails_whose_retry_is_due(app_config, invite_task, store, smtp):
+    """Mail server down during the bulk invitation: the e-mails wait with their retry time; once it has come,
+    a running worker's reconciler sends them, with the links that were issued."""
+    task, clients = invite_task
+    run_worker_burst(app_config, MAIL_URL=f"smtp://127.0.0.1:{free_port()}")  # nothing listens there
+    waiting = [store.one(Invitation, client_id=c.id) for c in clients]
+    assert all(i.status == "pending" and i.retry_at is not None and i.error for i in waiting)
+    for invitation in waiting:
+        store.update(Invitation, invitation.id, retry_at=utcnow())
+    worker = start_worker(app_config, MAIL_URL=smtp.url)
+    try:
+        wait_for(lambda: len(smtp.messages) == len(clients), timeout=worker_rounds(2))
+    finally:
+        stop_worker(worker)
+    assert all(store.get(Invitation, i.id).status == "sent" for i in waiting)
+    assert invited_once(store, clients)
+
+
+def worker_rounds(count: int) -> float:
+    """Time for a new worker to start and for `count` reconciler rounds."""
+    from clientdesk.jobs.worker import RECONCILE_SECONDS
+
+    return 15 + count * RECONCILE_SECONDS

@@ -1,8 +1,9 @@
 """The RQ worker: each job runs in its own app context (its own database session), in-process.
 
 Beside the jobs, a thread of the worker keeps the tasks healthy (tasks.py): every few seconds it beats
-on the tasks this worker runs, registers the worker again if a Redis restart lost its registration, and,
-when no other worker is doing it at that moment, runs the reconciler (tasks and due retries).
+on the tasks this worker runs and keeps the worker registered with RQ (again after a Redis restart), and,
+when no other worker is doing it at that moment, runs the reconciler: tasks, then the outside effects
+whose retry is due (RETRY_SWEEPS).
 
 Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
 task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
@@ -21,11 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import tasks
 from ..broker import QUEUE_NAMES, get_redis
+from . import lifecycle
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8
 RECONCILE_SECONDS = 10
+# What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
+RETRY_SWEEPS = (lifecycle.retry_due,)
 
 
 class AppWorker(SimpleWorker):
@@ -66,7 +70,7 @@ def keep_tasks_healthy(app, worker: AppWorker, stop: threading.Event) -> None:
 def _step(name: str, func, *args) -> None:
     try:
         func(*args)
-    except (RedisError, OSError, SQLAlchemyError) as error:
+    except (RedisError, OSError, SQLAlchemyError, tasks.QueueUnavailable) as error:
         log.warning("%s: %s (trying again in %d s)", name, error, tasks.HEARTBEAT_SECONDS)
     except Exception:  # a bug here must not end the heartbeats: the worker's tasks would look dead
         log.exception(name)
@@ -86,9 +90,11 @@ def _stay_registered(worker: AppWorker) -> None:
 
 
 def _reconcile(worker: AppWorker) -> None:
-    """One worker at a time (the first to take the round's lock)."""
+    """Tasks, then the outside effects whose retry is due; one worker at a time (the first to take the round's lock)."""
     if get_redis(worker.app).set("clientdesk:reconciler", worker.name, nx=True, ex=RECONCILE_SECONDS):
         tasks.reconcile()
+        for retry_due in RETRY_SWEEPS:
+            _step(f"{retry_due.__module__}.retry_due", retry_due)
 
 
 def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
