@@ -20,7 +20,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import localdate
+from ..i18n import localdate, localdatetime
 from ..jobs.documents import run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -155,7 +155,10 @@ def peppol_flag(view, context, client, name):
     html = per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
         "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")))
     state = PeppolState(client.peppol_state)
-    if state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
+    if client.peppol_retry_at is not None:
+        title = _("Retrying at %(time)s: %(reason)s", time=localdatetime(client.peppol_retry_at), reason=client.peppol_message)
+        html += Markup(' <span class="badge badge-warning" title="{}">{}</span>').format(title, _("retrying"))
+    elif state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
         badge, label = PEPPOL_STATE_BADGES[state]
         html += Markup(' <span class="badge badge-{}" title="{}">{}</span>').format(badge, client.peppol_message or "", label)
     return html
