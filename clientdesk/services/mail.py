@@ -2,9 +2,10 @@
 otherwise each message is written as an .eml file to OUTBOX_DIR.
 
 A Mail may carry file attachments (read from disk when the message is built).
-`Mailer.send_many` delivers a batch over one SMTP connection and retries transient failures
-(server down, 4xx answers) with back-off; what still fails is returned, not raised, so the caller
-can mark exactly those messages as failed.
+`Mailer.deliver` delivers a batch over one SMTP connection and retries transient failures
+(server down, 4xx answers) with back-off; what still fails is returned, not raised, each with its reason
+and whether it was a passing failure, so the caller can mark exactly those messages (`send_many`: the same,
+without that distinction).
 
 Messages are written by `Mailer.render` (UTF-8 text and HTML parts in quoted-printable, attachments in
 base64, RFC 2047/2231 headers) rather than by the `email` package: building and flattening an EmailMessage
@@ -65,6 +66,13 @@ class Mail:
 
 class MailError(RuntimeError):
     pass
+
+
+@dataclass
+class MailFailure:
+    mail: Mail
+    reason: str
+    transient: bool  # the server could not be reached or answered 4xx: the same message may go through later
 
 
 def _header(value: str) -> str:
@@ -148,6 +156,10 @@ class Mailer:
 
     def send_many(self, mails: list[Mail]) -> list[tuple[Mail, str]]:
         """Deliver `mails`; returns the ones that could not be delivered, each with the reason."""
+        return [(failure.mail, failure.reason) for failure in self.deliver(mails)]
+
+    def deliver(self, mails: list[Mail]) -> list[MailFailure]:
+        """Deliver `mails`; returns the ones that could not be delivered."""
         if not mails:
             return []
         if self.url is None:
@@ -157,12 +169,12 @@ class Mailer:
             if delay:
                 log.warning("SMTP: %d messages not delivered yet, retrying in %.0f s", len(pending), delay)
                 time.sleep(delay)
-            pending, permanent, last_error = self._smtp_batch(pending)
-            failed += permanent
+            pending, refused, last_error = self._smtp_batch(pending)
+            failed += refused
             if not pending:
                 break
         reason = _("Mail server unreachable: %(error)s", error=last_error)
-        failed += [(mail, reason) for mail in pending]
+        failed += [MailFailure(mail, reason, transient=True) for mail in pending]
         return failed
 
     def _connect(self) -> smtplib.SMTP:
@@ -179,11 +191,14 @@ class Mailer:
         return smtp
 
     def _smtp_batch(self, mails):
-        """One connection for the batch. Returns (to retry, permanently failed, last transient error)."""
-        retry, permanent = [], []
+        """One connection for the batch. Returns (to retry, refused (MailFailure), last transient error)."""
+        retry, refused = [], []
         try:
             smtp = self._connect()
-        except Exception as error:  # noqa: BLE001 - every connection failure is worth a retry
+        except Exception as error:  # noqa: BLE001 - any connection failure but a refusal is worth a retry
+            if isinstance(error, smtplib.SMTPResponseException) and not _is_transient(error):  # e.g. 535, bad credentials
+                reason = _("Mail server refused the connection: %(error)s", error=error)
+                return [], [MailFailure(mail, reason, transient=False) for mail in mails], error
             return list(mails), [], error
         last_error = None
         with smtp:
@@ -191,25 +206,28 @@ class Mailer:
                 try:
                     message = self.render(mail)
                 except OSError as error:  # an attachment that cannot be read: no retry will help
-                    permanent.append((mail, _("Could not read the attachment: %(error)s", error=error)))
+                    refused.append(MailFailure(mail, _("Could not read the attachment: %(error)s", error=error), False))
                     continue
                 except MailError as error:
-                    permanent.append((mail, _("Could not write the message: %(error)s", error=error)))
+                    refused.append(MailFailure(mail, _("Could not write the message: %(error)s", error=error), False))
                     continue
                 try:
                     smtp.sendmail(self.envelope_from, [mail.to], message, self._mail_options(mail))
                 except smtplib.SMTPRecipientsRefused as error:
-                    permanent.append((mail, _("Address refused by the mail server: %(error)s", error=error.recipients)))
+                    # 4xx (mailbox busy, greylisted) passes; 5xx (no such mailbox) does not
+                    passing = all(400 <= code < 500 for code, _message in error.recipients.values())
+                    refused.append(MailFailure(mail, _("Address refused by the mail server: %(error)s", error=error.recipients),
+                                               passing))
                 except Exception as error:  # noqa: BLE001
                     if not _is_transient(error):
-                        permanent.append((mail, _("Mail server refused the message: %(error)s", error=error)))
+                        refused.append(MailFailure(mail, _("Mail server refused the message: %(error)s", error=error), False))
                         continue
                     last_error = error
                     retry.append(mail)
                     if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
                         retry += mails[index + 1:]
                         break
-        return retry, permanent, last_error
+        return retry, refused, last_error
 
     def _write_outbox(self, mails):
         self.outbox.mkdir(parents=True, exist_ok=True)
@@ -219,5 +237,5 @@ class Mailer:
             try:
                 (self.outbox / name).write_bytes(self.render(mail))
             except (OSError, MailError) as error:
-                failed.append((mail, _("Could not write the message: %(error)s", error=error)))
+                failed.append(MailFailure(mail, _("Could not write the message: %(error)s", error=error), False))
         return failed
