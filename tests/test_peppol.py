@@ -179,7 +179,7 @@ def test_a_5xx_answer_is_retried_and_a_refusal_fails_at_once(team, make, as_user
     client = store.get(Client, refused.id)
     assert (client.peppol_state, client.peppol_retry_at, client.peppol_first_failed_at) == ("failed", None, None)
     assert "HTTP 400" in client.peppol_message and "too long for the SMP" in client.peppol_message
-    task = store.all(Task)[-1]
+    task = store.one(Task, client_id=refused.id)
     assert task.status == "finished" and "1 client not registered" in task.error and "too long" in task.error
 
 
