@@ -142,6 +142,7 @@ def test_access_point_down_is_retried_with_its_reply_then_registered(team, make,
     assert "Retrying at" in page and "could not be reached" in page and "Try again now" in page
     assert "retrying" in http.get("/admin/client/").text
 
+    store.update(Client, acme.id, peppol_retry_at=utcnow() + timedelta(minutes=1))  # a loaded machine may be past the first
     with app.app_context():
         assert retry_due() == 0  # not due yet
     peppol.ap.start()
