@@ -160,12 +160,13 @@ def test_api_unavailable_is_retried_with_its_reply_then_delivered(team, make, as
         http = as_user(team.staff)
         api.app.fail_with = 503
         post(http, "/admin/client/send-documents/", {"id": acme.id})
+        before = utcnow()
         run_worker_burst(app_config)
 
         waiting = store.get(Document, invoice.id)
         assert (waiting.status, waiting.failed_attempts) == ("inbox", 1)
         assert "HTTP 503" in waiting.error and "temporarily unavailable" in waiting.error
-        assert utcnow() < waiting.retry_at < utcnow() + timedelta(minutes=2)
+        assert before + timedelta(seconds=50) < waiting.retry_at < utcnow() + timedelta(minutes=2)  # the first delay
         task = store.one(Task)
         assert task.status == "finished" and "1 document will be tried again automatically" in task.error
         listing = http.get("/admin/document/?flt0_delivery_not_done=retrying").text
