@@ -4,7 +4,9 @@ that brings the access point in line with them.
 `peppol_send` / `peppol_receive` are what the firm wants; `peppol_state` is where the registration
 stands: off → pending (a job is on its way) → registered, or taken (another provider holds the
 participant for receiving: nothing of ours registered for receiving, orange warning), or failed
-(an outside party could not be reached: the reason is in `peppol_message`, and a rerun completes it).
+(an outside party refused: the reply is in `peppol_message`, and "Try again" runs it again).
+A passing failure (unreachable, timed out, 5xx) leaves it pending with the reply and a `peppol_retry_at`:
+the reconciler runs it again then (jobs/peppol.py retry_due), until the retry window is over (retries.py).
 
 The request changes the switches (state pending) in its transaction; the job (jobs/peppol.py) then
 calls `PeppolRegistration.sync`, which reads the switches as they are when it runs, so reruns and
@@ -19,10 +21,13 @@ from .errors import Refused
 from .extensions import db
 from .models import Client, PeppolState, utcnow
 from .models.audit import audit_action
+from .retries import after_failure
 from .services.http import HttpError
-from .services.peppol import AccessPoint, ParticipantTaken, PeppolError, Provider, Sml, Smp, participant_ids
+from .services.peppol import AccessPoint, ParticipantTaken, PeppolError, PeppolUnavailable, Provider, Sml, Smp, participant_ids
 
 SWITCHES = ("send", "receive")
+# A registration asked for anew (switches changed, tried again by a person, or done) has no retry scheduled.
+NO_RETRY = {"peppol_retry_at": None, "peppol_first_failed_at": None, "peppol_failed_attempts": 0}
 
 
 class PeppolRefused(Refused):
@@ -49,7 +54,7 @@ class PeppolSwitches:
             raise PeppolRefused(_("Unknown Peppol switch."))
         require_access_point(config)
         values = {f"peppol_{switch}": on for switch, on in switches.items()}
-        return {**values, "peppol_state": PeppolState.PENDING.value, "peppol_message": None}
+        return {**values, "peppol_state": PeppolState.PENDING.value, "peppol_message": None, **NO_RETRY}
 
     @classmethod
     def set(cls, client: Client, config, **switches: bool) -> None:
@@ -64,10 +69,12 @@ class PeppolSwitches:
 
     @classmethod
     def retry(cls, client: Client, config) -> None:
-        """Run the registration again as the switches stand (after a failure)."""
+        """Run the registration again now as the switches stand (after a failure, or instead of waiting for a retry)."""
         require_access_point(config)
         with audit_action("peppol_retry"):
             client.peppol_state, client.peppol_message = PeppolState.PENDING.value, None
+            for column, value in NO_RETRY.items():
+                setattr(client, column, value)
             db.session.flush()
 
 
@@ -82,12 +89,12 @@ def switch_as_template(template, client: Client, config) -> bool:
 
 def launch_registration(description: str, client_ids: list[int], user, client: Client | None = None):
     """The task that brings the access point in line with these clients' switches (commits the session first).
-    An unreachable access point fails it at once, visibly; "Run again" completes it."""
+    An unreachable access point does not fail it: the clients show when they are tried again."""
     from . import tasks
     from .jobs.peppol import run_peppol
 
     return tasks.launch("peppol_sync", description, run_peppol, "sync", client_ids, user=user, client=client,
-                        total=len(client_ids), retries=0)
+                        total=len(client_ids))
 
 
 @dataclass
@@ -123,7 +130,8 @@ class PeppolRegistration:
         return None
 
     def sync(self, client: Client) -> Outcome:
-        """Register or unregister `client` as its switches say. Raises PeppolError when a party is unreachable."""
+        """Register or unregister `client` as its switches say. Raises PeppolError when a party refuses, and
+        PeppolUnavailable when one cannot be reached or fails for a passing reason."""
         send, receive = client.peppol_send, client.peppol_receive
         participant = participant_ids(client.enterprise_number)[0] if client.enterprise_number else None
         if not (send or receive):
@@ -167,10 +175,24 @@ class PeppolRegistration:
             else:
                 client.peppol_taken_at = client.peppol_other_smp = client.peppol_other_provider = None
                 client.peppol_state, client.peppol_message = outcome.state.value, outcome.message
+            for column, value in NO_RETRY.items():
+                setattr(client, column, value)
             db.session.flush()
 
     @staticmethod
-    def record_failure(client: Client, error: Exception) -> None:
+    def record_failure(client: Client, error: PeppolError) -> None:
+        """Write a failed attempt on the client: still pending with the reply and the time of the next attempt
+        when the failure is a passing one and the retry window lasts, otherwise failed with the reply."""
+        retry = after_failure(client.peppol_first_failed_at, client.peppol_failed_attempts,
+                              isinstance(error, PeppolUnavailable))
         with audit_action("peppol_sync"):
-            client.peppol_state, client.peppol_message = PeppolState.FAILED.value, str(error)[:500]
+            client.peppol_message = str(error)[:500]
+            if retry.retry_at is None:
+                client.peppol_state = PeppolState.FAILED.value
+                for column, value in NO_RETRY.items():
+                    setattr(client, column, value)
+            else:
+                client.peppol_state = PeppolState.PENDING.value
+                client.peppol_retry_at, client.peppol_first_failed_at = retry.retry_at, retry.first_failed_at
+                client.peppol_failed_attempts = retry.failed_attempts
             db.session.flush()

@@ -19,7 +19,18 @@ from stdnum.be import vat as be_vat
 
 from .errors import Refused
 from .extensions import db
-from .models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Invitation, PeppolState, SubscriptionMode
+from .models import (
+    BankAccount,
+    Client,
+    ClientStatus,
+    ConfigTemplate,
+    Contact,
+    Document,
+    DocumentStatus,
+    Invitation,
+    PeppolState,
+    SubscriptionMode,
+)
 from .models.invitation import InvitationStatus
 
 # What the rules read when a mapping of values leaves it out: a new client's defaults.
@@ -132,6 +143,17 @@ RULES = (
          lambda c: _peppol_on(c) and c["peppol_state"] == PeppolState.OFF,
          lambda: _("Peppol is switched on but its registration was never started: use the Peppol switches."),
          lambda: sa.and_(sa.or_(Client.peppol_send, Client.peppol_receive), Client.peppol_state == PeppolState.OFF.value)),
+    Rule("peppol_state",
+         None,
+         lambda: _("A Peppol registration is scheduled to be tried again only while it is pending, after a first failure."),
+         lambda: sa.and_(Client.peppol_retry_at.is_not(None),
+                         sa.or_(Client.peppol_state != PeppolState.PENDING.value, Client.peppol_first_failed_at.is_(None)))),
+    Rule("documents",
+         None,
+         lambda: _("A document delivery is scheduled to be tried again only while the document waits in the inbox, "
+                   "after a first failure."),
+         lambda: _has(Document, Document.retry_at.is_not(None),
+                      sa.or_(Document.status != DocumentStatus.INBOX.value, Document.first_failed_at.is_(None)))),
     Rule("enterprise_number",
          lambda c: c["country"] == "BE" and bool(c["enterprise_number"]) and not _valid_belgian_number(c["enterprise_number"]),
          lambda: _("A Belgian enterprise number has 10 digits, starts with 0 or 1 and ends with its check digits."),

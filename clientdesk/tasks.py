@@ -20,7 +20,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import has_request_context
-from flask_babel import force_locale, gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import force_locale, gettext as _, ngettext
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
@@ -28,6 +28,7 @@ from rq.job import Job, JobStatus
 
 from . import i18n
 from .broker import get_queue, get_redis
+from .errors import QueueUnavailable
 from .extensions import db
 from .models import Task, TaskStatus, utcnow
 from .models.audit import acting_as
@@ -44,13 +45,6 @@ MAX_STARTS = 8  # a task that keeps losing its worker (one it crashes?) fails af
 WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 _stop_requested = threading.Event()
-
-
-class QueueUnavailable(RuntimeError):
-    """Redis cannot be reached: nothing was enqueued, and nothing may be changed."""
-
-    def __str__(self) -> str:
-        return str(_l("The background queue is not reachable right now, so nothing was done. Try again in a minute."))
 
 
 class Interrupted(Exception):

@@ -142,6 +142,7 @@ class AccessPointApp:
         self.token = token
         self.participants = {}  # "iso6523-actorid-upis::0208:…" → registration
         self.sml_taken = set()  # participants the SML would refuse for receiving
+        self.fail_with = None  # (HTTP status, error message) to answer every participant call with, e.g. (503, "...")
         self.calls = []
 
     def __call__(self, environ, start_response):
@@ -153,6 +154,9 @@ class AccessPointApp:
             return Response("", 404)(environ, start_response)
         participant = unquote(request.path[len(prefix):])
         self.calls.append((request.method, participant))
+        if self.fail_with:
+            status, message = self.fail_with
+            return Response(json.dumps({"error": message}), status, content_type="application/json")(environ, start_response)
         response = self.handle(request, participant)
         return response(environ, start_response)
 

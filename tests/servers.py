@@ -28,6 +28,8 @@ class _Collect:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.server.refuse:
             return "550 5.1.1 No such mailbox"
+        if address in self.server.defer:
+            return "451 4.7.1 Greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -44,11 +46,12 @@ class _Collect:
 class SmtpServer:
     """An aiosmtpd server on 127.0.0.1 that keeps what it receives; can be stopped and started again."""
 
-    def __init__(self, delay: float = 0, refuse=(), on_message=None):
+    def __init__(self, delay: float = 0, refuse=(), defer=(), on_message=None):
         self.port = free_port()
         self.messages = []
         self.delay = delay  # seconds per message, to make a slow mail server
         self.refuse = set(refuse)  # recipient addresses answered 550
+        self.defer = set(defer)  # recipient addresses answered 451 (greylisting)
         self.on_message = on_message  # called with each message as it arrives, before it is accepted
         self.controller = None
 

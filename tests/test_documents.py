@@ -1,15 +1,17 @@
 """Delivery of accounting documents by a real worker process to real servers (SMTP, sFTP, an upload API),
 failure then resend, integration rules, and the scoping of documents and their files."""
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
-from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role, Task
+from clientdesk.jobs.documents import retry_due
+from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role, Task, utcnow
 from clientdesk.services.storage import DocumentStore
 from tests.helpers import flashes, post
 from tests.outside import HttpServer, SftpServer, UploadApiApp
-from tests.servers import run_worker_burst
+from tests.servers import SmtpServer, free_port, run_worker_burst
 
 PDF = b"%PDF-1.4\n" + b"1" * 4096 + b"\n%%EOF\n"
 UBL = b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>F-1</ID></Invoice>'
@@ -119,22 +121,22 @@ def test_sftp_delivery_into_the_type_folders_and_the_host_key_is_checked(team, m
         server.stop()
 
 
-def test_api_delivery_fails_then_resend_to_accountant(team, make, as_user, app_config, documents, store):
+def test_api_refusal_fails_then_resend_to_accountant(team, make, as_user, app_config, documents, store):
     api = HttpServer(UploadApiApp(token="cf-token")).start()
     try:
         acme = make.client(team.group)
         connect(store, acme, "Clearfacts", delivery_method="api", api_url=f"{api.url}/graphql", api_token="cf-token")
         invoice, = documents(acme, ("F-9.pdf", "purchase"))
         http = as_user(team.staff)
-        api.app.fail_with = 503
+        api.app.fail_with = 422
         post(http, "/admin/client/send-documents/", {"id": acme.id})
         run_worker_burst(app_config)
 
         failed = store.get(Document, invoice.id)
-        assert failed.status == "failed" and "HTTP 503" in failed.error and "temporarily unavailable" in failed.error
+        assert failed.status == "failed" and "HTTP 422" in failed.error and failed.retry_at is None
         task = store.one(Task)
         assert task.status == "finished" and "could not be delivered" in task.error
-        assert "HTTP 503" in http.get(f"/admin/document/?flt0_client_id_equals={acme.id}").text  # Failed shows why
+        assert "HTTP 422" in http.get(f"/admin/document/?flt0_client_id_equals={acme.id}").text  # Failed shows why
         assert "Resend the failed ones" in http.get(f"/admin/client/details/?id={acme.id}").text
 
         api.app.fail_with = None
@@ -147,6 +149,101 @@ def test_api_delivery_fails_then_resend_to_accountant(team, make, as_user, app_c
         assert (filename, content_type, data) == ("F-9.pdf", "application/pdf", PDF)
     finally:
         api.stop()
+
+
+def test_api_unavailable_is_retried_with_its_reply_then_delivered(team, make, as_user, app, app_config, documents, store):
+    api = HttpServer(UploadApiApp(token="cf-token")).start()
+    try:
+        acme = make.client(team.group)
+        connect(store, acme, "Clearfacts", delivery_method="api", api_url=f"{api.url}/graphql", api_token="cf-token")
+        invoice, = documents(acme, ("F-9.pdf", "purchase"))
+        http = as_user(team.staff)
+        api.app.fail_with = 503
+        post(http, "/admin/client/send-documents/", {"id": acme.id})
+        before = utcnow()
+        run_worker_burst(app_config)
+
+        waiting = store.get(Document, invoice.id)
+        assert (waiting.status, waiting.failed_attempts) == ("inbox", 1)
+        assert "HTTP 503" in waiting.error and "temporarily unavailable" in waiting.error
+        assert before + timedelta(seconds=50) < waiting.retry_at < utcnow() + timedelta(minutes=2)  # the first delay
+        task = store.one(Task)
+        assert task.status == "finished" and "1 document will be tried again automatically" in task.error
+        listing = http.get("/admin/document/?flt0_delivery_not_done=retrying").text
+        assert "F-9.pdf" in listing and "Retrying at" in listing and "HTTP 503" in listing
+        assert "F-9.pdf" not in http.get("/admin/document/?flt0_delivery_not_done=failed").text
+
+        api.app.fail_with = None
+        store.update(Document, invoice.id, retry_at=utcnow() + timedelta(minutes=1))  # a loaded machine may be past it
+        with app.app_context():
+            assert retry_due() == 0  # not due yet
+        store.update(Document, invoice.id, retry_at=utcnow() - timedelta(seconds=1))
+        with app.app_context():
+            assert retry_due() == 1
+            assert retry_due() == 0  # claimed: a second call does not start it twice
+        run_worker_burst(app_config)
+        sent = store.get(Document, invoice.id)
+        assert (sent.status, sent.attempts, sent.error, sent.retry_at, sent.first_failed_at) == ("sent", 2, None, None, None)
+        assert len(api.app.uploads) == 1
+        assert store.count(Task, kind="send_documents", user_id=None) == 1  # started by retry_due, no one's
+    finally:
+        api.stop()
+
+
+def test_smtp_4xx_is_retried_and_a_refused_address_fails(team, make, as_user, app_config, documents, store):
+    smtp = SmtpServer(defer={"greylisted@octopus.example.com"}, refuse={"gone@octopus.example.com"}).start()
+    try:
+        deferred, refused = make.client(team.group, name="Deferred BV"), make.client(team.group, name="Refused BV")
+        connect(store, deferred, "Octopus", delivery_method="email", delivery_email="greylisted@octopus.example.com")
+        connect(store, refused, "Octopus", delivery_method="email", delivery_email="gone@octopus.example.com")
+        later, = documents(deferred, ("later.pdf", "purchase"))
+        never, = documents(refused, ("never.pdf", "purchase"))
+        post(as_user(team.staff), "/admin/document/action/", {"action": "send", "rowid": [str(later.id), str(never.id)]})
+        run_worker_burst(app_config, MAIL_URL=smtp.url)
+
+        later, never = store.get(Document, later.id), store.get(Document, never.id)
+        assert later.status == "inbox" and later.retry_at is not None and "451" in later.error
+        assert never.status == "failed" and never.retry_at is None and "550" in never.error
+        result = store.one(Task).result
+        assert [row["client"] for row in result["retrying"]] == ["Deferred BV"]
+        assert [row["client"] for row in result["failed"]] == ["Refused BV"]
+    finally:
+        smtp.stop()
+
+
+def test_sftp_down_is_retried_and_a_wrong_password_fails(team, make, as_user, app_config, documents, store, tmp_path):
+    server = SftpServer(tmp_path, {"firm": "s3cret-pass"}).start()
+    try:
+        down, wrong = make.client(team.group, name="Down BV"), make.client(team.group, name="Wrong BV")
+        connect(store, down, "Winbooks", delivery_method="sftp", sftp_url=f"sftp://firm@127.0.0.1:{free_port()}/in",
+                sftp_password="s3cret-pass")
+        connect(store, wrong, "Winbooks", delivery_method="sftp", sftp_url=f"sftp://firm@127.0.0.1:{server.port}/in",
+                sftp_password="not-the-password")
+        later, = documents(down, ("later.pdf", "purchase"))
+        never, = documents(wrong, ("never.pdf", "purchase"))
+        post(as_user(team.staff), "/admin/document/action/", {"action": "send", "rowid": [str(later.id), str(never.id)]})
+        run_worker_burst(app_config)
+
+        later, never = store.get(Document, later.id), store.get(Document, never.id)
+        assert later.status == "inbox" and later.retry_at is not None and "could not be reached" in later.error
+        assert never.status == "failed" and never.retry_at is None and "refused the user name or password" in never.error
+    finally:
+        server.stop()
+
+
+def test_delivery_retries_end_in_failed_when_the_window_is_over(team, make, app, app_config, documents, store):
+    acme = make.client(team.group)
+    connect(store, acme, "Winbooks", delivery_method="sftp", sftp_url=f"sftp://firm@127.0.0.1:{free_port()}/in",
+            sftp_password="s3cret-pass")
+    late, = documents(acme, ("late.pdf", "purchase"))
+    store.update(Document, late.id, error="The sFTP server could not be reached", failed_attempts=14,
+                 first_failed_at=utcnow() - timedelta(hours=24), retry_at=utcnow() - timedelta(seconds=1))
+    with app.app_context():
+        assert retry_due() == 1
+    run_worker_burst(app_config)
+    late = store.get(Document, late.id)
+    assert (late.status, late.retry_at, late.first_failed_at) == ("failed", None, None)
+    assert "could not be reached" in late.error
 
 
 def test_manual_delivery_and_no_integration_leave_documents_in_the_inbox(team, make, as_user, app_config, documents, store):

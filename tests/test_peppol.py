@@ -1,10 +1,12 @@
 """Peppol switches against a real DNS server (the SML), a real SMP and a real access point, run by a
 real worker process."""
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 
-from clientdesk.models import Client, Role, Task
+from clientdesk.jobs.peppol import retry_due
+from clientdesk.models import Client, Role, Task, utcnow
 from clientdesk.services.peppol import BILLING_DOCUMENT_TYPES, Sml, sml_hostname
 from tests.helpers import flashes, post
 from tests.outside import SML_TEST_ZONE as ZONE, DnsServer
@@ -116,28 +118,85 @@ def test_access_point_refusal_is_shown_as_taken(team, make, as_user, app_config,
     assert participant(acme) not in peppol.ap.app.participants
 
 
-def test_access_point_down_fails_visibly_then_run_again_registers(team, make, as_user, app_config, peppol, store):
+def due_now(store, client_id):
+    """Bring the client's scheduled retry to now, as if its delay had passed."""
+    store.update(Client, client_id, peppol_retry_at=utcnow() - timedelta(seconds=1))
+
+
+def test_access_point_down_is_retried_with_its_reply_then_registered(team, make, as_user, app, app_config, peppol, store):
     acme = make.client(team.group, e_invoicing_mandate=True)
     http = as_user(team.staff)
     peppol.ap.stop()
     toggle(http, acme.id, "receive", True)
+    before = utcnow()
     run_worker_burst(app_config, **peppol.env)
 
     client = store.get(Client, acme.id)
-    assert client.peppol_state == "failed" and "could not be reached" in client.peppol_message
-    assert client.peppol_receive is True  # still wanted: a rerun completes it
+    assert client.peppol_state == "pending" and "could not be reached" in client.peppol_message
+    assert before + timedelta(seconds=50) < client.peppol_retry_at < utcnow() + timedelta(minutes=2)  # the first delay
+    assert (client.peppol_failed_attempts, client.peppol_receive) == (1, True)
     task = store.one(Task)
-    assert task.status == "failed" and "could not be reached" in task.error
+    assert task.status == "finished" and "1 client will be tried again automatically" in task.error
+    assert "could not be reached" in task.result["retrying"][0]["reason"]
     page = http.get(f"/admin/client/details/?id={acme.id}").text
-    assert "did not go through" in page and "Try again" in page
-    assert "Run again" in http.get(f"/admin/task/details/?id={task.id}").text
+    assert "Retrying at" in page and "could not be reached" in page and "Try again now" in page
+    assert "retrying" in http.get("/admin/client/").text
 
+    store.update(Client, acme.id, peppol_retry_at=utcnow() + timedelta(minutes=1))  # a loaded machine may be past the first
+    with app.app_context():
+        assert retry_due() == 0  # not due yet
     peppol.ap.start()
-    post(http, "/admin/task/rerun/", {"id": task.id})
+    due_now(store, acme.id)
+    with app.app_context():
+        assert retry_due() == 1
+        assert retry_due() == 0  # claimed: a second call does not start it twice
+    retried = store.get(Client, acme.id)
+    assert (retried.peppol_state, retried.peppol_retry_at) == ("pending", None)
+    retry_task, = [t for t in store.all(Task) if t.id != task.id]
+    assert (retry_task.kind, retry_task.user_id, retry_task.status) == ("peppol_sync", None, "queued")
+
     run_worker_burst(app_config, **peppol.env)
-    assert store.get(Client, acme.id).peppol_state == "registered"
-    assert store.get(Task, task.id).status == "finished"
+    client = store.get(Client, acme.id)
+    assert (client.peppol_state, client.peppol_message, client.peppol_retry_at, client.peppol_first_failed_at,
+            client.peppol_failed_attempts) == ("registered", None, None, None, 0)
+    assert store.get(Task, retry_task.id).status == "finished"
     assert peppol.ap.app.participants[participant(acme)]["receive"] is True
+
+
+def test_a_5xx_answer_is_retried_and_a_refusal_fails_at_once(team, make, as_user, app_config, peppol, store):
+    busy = make.client(team.group, name="Busy BV", e_invoicing_mandate=True)
+    refused = make.client(team.group, name="Refused BV", peppol_send=True, peppol_state="failed", peppol_message="earlier")
+    http = as_user(team.staff)
+    peppol.ap.app.fail_with = (503, "maintenance until 14:00")
+    toggle(http, busy.id, "receive", True)
+    run_worker_burst(app_config, **peppol.env)
+    client = store.get(Client, busy.id)
+    assert client.peppol_state == "pending" and client.peppol_retry_at is not None
+    assert "HTTP 503" in client.peppol_message and "maintenance until 14:00" in client.peppol_message
+
+    peppol.ap.app.fail_with = (400, "name: too long for the SMP")
+    post(http, "/admin/client/peppol/", {"id": refused.id, "switch": "retry"})
+    run_worker_burst(app_config, **peppol.env)
+    client = store.get(Client, refused.id)
+    assert (client.peppol_state, client.peppol_retry_at, client.peppol_first_failed_at) == ("failed", None, None)
+    assert "HTTP 400" in client.peppol_message and "too long for the SMP" in client.peppol_message
+    task = store.one(Task, client_id=refused.id)
+    assert task.status == "finished" and "1 client not registered" in task.error and "too long" in task.error
+
+
+def test_retries_end_in_failed_when_the_window_is_over(team, make, app, app_config, peppol, store):
+    first = utcnow() - timedelta(hours=24)
+    acme = make.client(team.group, e_invoicing_mandate=True, peppol_receive=True, peppol_state="pending",
+                       peppol_message="The Peppol access point could not be reached", peppol_first_failed_at=first,
+                       peppol_failed_attempts=14, peppol_retry_at=utcnow() - timedelta(seconds=1))
+    peppol.ap.stop()
+    with app.app_context():
+        assert retry_due() == 1
+    run_worker_burst(app_config, **peppol.env)
+    client = store.get(Client, acme.id)
+    assert (client.peppol_state, client.peppol_retry_at) == ("failed", None)
+    assert "could not be reached" in client.peppol_message
+    assert "1 client not registered" in store.one(Task).error
 
 
 def test_try_again_from_the_client_page(team, make, as_user, app_config, peppol, store):

@@ -1,13 +1,16 @@
-"""Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents)."""
+"""Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents,
+outside effects that did not go through)."""
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 
-from ..models import Client, ClientStatus, Document, DocumentStatus, Invitation, utcnow
+from ..models import Client, ClientStatus, Document, DocumentStatus, Invitation, PeppolState, utcnow
 
 EXPIRING_WITHIN_DAYS = 3
+# Outside effects that did not go through: failed for good, retrying (a passing failure, tried again later), or either.
+NOT_DONE = ("any", "failed", "retrying")
 
 
 def invitation_condition(which: str):
@@ -55,3 +58,40 @@ class InboxFilter(BaseSQLAFilter):
 
     def operation(self):
         return _l("has")
+
+
+def not_done_options():
+    return [("any", _l("failed or retrying")), ("failed", _l("failed")), ("retrying", _l("retrying"))]
+
+
+def peppol_not_done_condition(which: str = "any"):
+    """Clients whose Peppol registration failed, or is to be tried again."""
+    failed, retrying = Client.peppol_state == PeppolState.FAILED.value, Client.peppol_retry_at.is_not(None)
+    return {"any": sa.or_(failed, retrying), "failed": failed, "retrying": retrying}[which]
+
+
+def delivery_not_done_condition(which: str = "any"):
+    """Documents whose delivery failed, or is to be tried again."""
+    failed, retrying = Document.status == DocumentStatus.FAILED.value, Document.retry_at.is_not(None)
+    return {"any": sa.or_(failed, retrying), "failed": failed, "retrying": retrying}[which]
+
+
+def client_delivery_not_done_condition(which: str = "any"):
+    return sa.exists().where(Document.client_id == Client.id, delivery_not_done_condition(which))
+
+
+class NotDoneFilter(BaseSQLAFilter):
+    """Rows whose outside effect did not go through: failed, retrying, or either (`condition(which)`)."""
+
+    def __init__(self, column, name, operation, condition):
+        super().__init__(column, name, options=not_done_options())
+        self.condition, self.operation_name = condition, operation
+
+    def validate(self, value):
+        return value in NOT_DONE
+
+    def apply(self, query, value, alias=None):
+        return query.filter(self.condition(value))
+
+    def operation(self):
+        return self.operation_name

@@ -20,8 +20,8 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import localdate
-from ..jobs.documents import run_send_documents, run_send_inbox
+from ..i18n import localdate, localdatetime
+from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
@@ -56,7 +56,14 @@ from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query
 from .changes import shown_changes
 from .children import allowed_sender_pattern
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
-from .client_filters import InboxFilter, InvitationFilter
+from .client_filters import (
+    InboxFilter,
+    InvitationFilter,
+    NotDoneFilter,
+    client_delivery_not_done_condition,
+    delivery_not_done_condition,
+    peppol_not_done_condition,
+)
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 
@@ -64,6 +71,7 @@ from .documents import send_task
 BULK_ACTION_ROLES = {
     "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "retry_delivery": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
     "activate": Role.ADMIN, "delete": Role.ADMIN, "peppol_on": Role.SUPERVISOR, "peppol_off": Role.SUPERVISOR,
+    "retry_deliveries": Role.SUPERVISOR,
 }
 CLIENT_ACTION_ROLES = {
     "invite": Role.STAFF, "resend": Role.STAFF, "retry_delivery": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
@@ -158,7 +166,10 @@ def peppol_flag(view, context, client, name):
     html = per_request(f"peppol-{on}", lambda: Markup('<span class="fa fa-{}" title="{}"></span>').format(
         "check-circle text-success" if on else "minus text-muted", _("on") if on else _("off")))
     state = PeppolState(client.peppol_state)
-    if state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
+    if client.peppol_retry_at is not None:
+        title = _("Retrying at %(time)s: %(reason)s", time=localdatetime(client.peppol_retry_at), reason=client.peppol_message)
+        html += Markup(' <span class="badge badge-warning" title="{}">{}</span>').format(title, _("retrying"))
+    elif state in PEPPOL_STATE_BADGES and (name == "peppol_receive" or state != PeppolState.TAKEN):
         badge, label = PEPPOL_STATE_BADGES[state]
         html += Markup(' <span class="badge badge-{}" title="{}">{}</span>').format(badge, client.peppol_message or "", label)
     return html
@@ -314,6 +325,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
             InvitationFilter(),
             InboxFilter(),
+            NotDoneFilter(Client.id, _l("Peppol registration"), _l("not done"), peppol_not_done_condition),
+            NotDoneFilter(Client.id, _l("Document delivery"), _l("not done"), client_delivery_not_done_condition),
             IntEqualFilter(Client.import_batch_id, _l("Import batch")),
             FilterEqual(Client.vat_check, _l("VAT check"), options=choices_of(VatCheck)),
         ]
@@ -459,7 +472,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         role = BULK_ACTION_ROLES.get(name)
         return role is not None and current_user.has_role(role)
 
-    def _bulk(self, action_name: str, ids, describe, job=run_bulk_action, retries=tasks.RETRIES):
+    def _bulk(self, action_name: str, ids, describe, job=run_bulk_action):
         """`describe(number of clients)`: the task's description."""
         client_ids = self.scoped_ids(ids)
         if not client_ids:
@@ -467,8 +480,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             return None
         try:
             task = tasks.launch(f"bulk_{action_name}", describe(len(client_ids)), job,
-                                action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk",
-                                retries=retries)
+                                action_name, client_ids, user=current_user, total=len(client_ids), queue="bulk")
         except QueueUnavailable as error:
             flash(str(error), "error")
             return None
@@ -509,8 +521,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         except PeppolRefused as refusal:
             flash(str(refusal), "error")
             return None
-        # An unreachable access point fails the task at once, visibly; "Run again" completes it.
-        return self._bulk(action_name, ids, describe, job=run_peppol, retries=0)
+        return self._bulk(action_name, ids, describe, job=run_peppol)
 
     @action("peppol_on", _l("Peppol on"),
             _l("Turn Peppol sending and receiving on for the {count} selected clients? "
@@ -523,6 +534,39 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     def action_peppol_off(self, ids):
         return self._bulk_peppol("peppol_off", ids, lambda num: ngettext(
             "Peppol off for %(num)d client", "Peppol off for %(num)d clients", num))
+
+    @action("retry_deliveries", _l("Retry Peppol registrations and document deliveries now"),
+            _l("Try the failed or retrying Peppol registrations and document deliveries of the {count} selected clients "
+               "again now?"))
+    def action_retry_deliveries(self, ids):
+        client_ids = self.scoped_ids(ids)
+        registrations = db.session.scalars(sa.select(Client).where(Client.id.in_(client_ids), peppol_not_done_condition())
+                                           .order_by(Client.id)).all()
+        documents = db.session.scalars(sa.select(Document.id).where(Document.client_id.in_(client_ids),
+                                                                    delivery_not_done_condition()).order_by(Document.id)).all()
+        if not (registrations or documents):
+            flash(_("None of the selected clients has a failed or retrying Peppol registration or document delivery."), "warning")
+            return None
+        launched = []
+        try:
+            if registrations:
+                for client in registrations:
+                    PeppolSwitches.retry(client, current_app.config)
+                launched.append(launch_registration(ngettext(
+                    "Peppol registration again: %(num)d client", "Peppol registration again: %(num)d clients",
+                    len(registrations)), [client.id for client in registrations], current_user))
+            if documents:
+                retry_now(documents)
+                launched.append(launch_delivery(ngettext(
+                    "Delivery again: %(num)d document", "Delivery again: %(num)d documents", len(documents)),
+                    documents, current_user))
+        except (Refused, QueueUnavailable) as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        if not launched:
+            return None
+        flash(_("Trying again now: follow the progress below."), "info")
+        return redirect(url_for("task.details_view", id=launched[0].id) if len(launched) == 1 else url_for("task.index_view"))
 
     @action("delete", _l("Delete"), _l("Delete the {count} selected clients? Only clients that were never invited can be deleted."))
     def action_delete(self, ids):
@@ -602,21 +646,24 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "document_counts": dict(db.session.execute(
                 db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
                 .group_by(Document.status)).all()),
+            "documents_retrying": db.session.scalar(db.select(db.func.count(Document.id)).where(
+                Document.client_id == client.id, delivery_not_done_condition("retrying"))),
             "mail_from": current_app.config["MAIL_FROM"],
             "document_types": (DocumentType.PURCHASE, DocumentType.SALES, DocumentType.MISC),
         }
 
     @expose("/send-documents/", methods=("POST",))
     def send_documents_view(self):
-        """The client's whole inbox (or, with failed=1, its Failed documents) to the accountant."""
+        """The client's whole inbox (or, with failed=1, its failed and retrying documents) to the accountant."""
         client = self.get_one(request.form.get("id"))
         back = back_to_client_page(self, client)
         if request.form.get("failed") == "1":
             ids = list(db.session.scalars(db.select(Document.id).where(
-                Document.client_id == client.id, Document.status == DocumentStatus.FAILED.value)))
+                Document.client_id == client.id, delivery_not_done_condition())))
             if not ids:
                 flash(_("%(name)s has no failed documents.", name=client.name), "warning")
                 return back
+            retry_now(ids)
             return send_task(ngettext("Resend %(num)d failed document of %(name)s", "Resend %(num)d failed documents of %(name)s",
                                       len(ids), name=client.name),
                              run_send_documents, ids, client=client, total=len(ids)) or back

@@ -13,7 +13,7 @@ from .. import scoping
 from ..extensions import db
 from ..models import Client, ClientStatus, Document, DocumentStatus, Group, PeppolState, Task, TaskStatus, today, utcnow
 from .base import ProtectedView
-from .client_filters import EXPIRING_WITHIN_DAYS, invitation_condition
+from .client_filters import EXPIRING_WITHIN_DAYS, client_delivery_not_done_condition, invitation_condition, peppol_not_done_condition
 
 TRIAL_WINDOW_DAYS = 7
 FAILED_TASKS_WINDOW_DAYS = 30
@@ -24,6 +24,7 @@ def client_list_url(**filters) -> str:
     names = {
         "status": "status_equals", "group": "group_equals", "invitation": "invitation_is",
         "trial_end": "trial_end_between", "peppol_state": "peppol_state_equals", "inbox": "inbox_has",
+        "peppol_not_done": "peppol_registration_not_done", "delivery_not_done": "document_delivery_not_done",
     }
     args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
     return url_for("client.index_view", **args)
@@ -69,6 +70,14 @@ def peppol_problems():
     return {state: counts.get(state, 0) for state in states}
 
 
+def deliveries_not_done():
+    """Clients whose Peppol registration, and clients with a document delivery, failed or to be tried again."""
+    query = _scoped(sa.select(sa.func.count().filter(peppol_not_done_condition()),
+                              sa.func.count().filter(client_delivery_not_done_condition())).select_from(Client))
+    peppol, documents = db.session.execute(query).one()
+    return {"peppol": peppol, "documents": documents}
+
+
 def failed_tasks():
     since = utcnow() - timedelta(days=FAILED_TASKS_WINDOW_DAYS)
     query = sa.select(sa.func.count()).select_from(Task).where(Task.status == TaskStatus.FAILED.value, Task.created_at >= since)
@@ -101,6 +110,7 @@ class DashboardView(ProtectedView, AdminIndexView):
             trials=trials_ending(),
             trial_window=TRIAL_WINDOW_DAYS,
             peppol=peppol_problems(),
+            not_done=deliveries_not_done(),
             failed_tasks=failed_tasks(),
             failed_tasks_window=FAILED_TASKS_WINDOW_DAYS,
             documents=documents_waiting(),

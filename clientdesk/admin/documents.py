@@ -9,12 +9,13 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from .. import tasks
-from ..i18n import localnumber
-from ..jobs.documents import run_send_documents
+from ..i18n import localdatetime, localnumber
+from ..jobs.documents import retry_now, run_send_documents
 from ..models import Document, DocumentStatus, DocumentType, Role
 from ..models.base import choices_of
 from ..services.storage import DocumentStore
 from .base import ScopedModelView
+from .client_filters import NotDoneFilter, delivery_not_done_condition
 
 STATUS_BADGES = {DocumentStatus.INBOX: "info", DocumentStatus.SENT: "success", DocumentStatus.FAILED: "danger"}
 
@@ -29,7 +30,10 @@ def _filename(view, context, document, name):
 def _status(view, context, document, name):
     status = DocumentStatus(document.status)
     html = Markup('<span class="badge badge-{}">{}</span>').format(STATUS_BADGES[status], status.label)
-    if status == DocumentStatus.FAILED and document.error:
+    if document.retry_at is not None:
+        html += Markup('<div class="small text-warning">{}</div>').format(_(
+            "Retrying at %(time)s: %(reason)s", time=localdatetime(document.retry_at), reason=document.error or "?"))
+    elif status == DocumentStatus.FAILED and document.error:
         html += Markup('<div class="small text-danger">{}</div>').format(document.error)
     elif status == DocumentStatus.SENT and document.delivered_to:
         html += Markup('<div class="small text-muted">{}</div>').format(document.delivered_to)
@@ -60,9 +64,10 @@ class DocumentView(ScopedModelView):
         "attempts": _l("Attempts"), "delivered_to": _l("Delivered to"), "last_attempt_at": _l("Last attempt"),
         "size": _l("Size (bytes)"), "content_type": _l("File type"), "storage_path": _l("Stored file"),
         "ubl_filename": _l("UBL file"), "ubl_storage_path": _l("Stored UBL file"), "message_id": _l("E-mail message id"),
+        "retry_at": _l("Tried again at"), "first_failed_at": _l("First failed attempt"),
     }
-    column_details_list = ("client", "filename", "doc_type", "status", "error", "sender", "received_at", "sent_at",
-                           "delivered_to", "attempts", "last_attempt_at", "size", "content_type")
+    column_details_list = ("client", "filename", "doc_type", "status", "error", "retry_at", "first_failed_at", "sender",
+                           "received_at", "sent_at", "delivered_to", "attempts", "last_attempt_at", "size", "content_type")
     column_choices = {"doc_type": choices_of(DocumentType)}
     column_formatters = {
         "filename": _filename, "status": _status, "size": lambda view, context, document, name: localnumber(document.size),
@@ -79,6 +84,7 @@ class DocumentView(ScopedModelView):
             FilterEqual(Document.status, _l("Status"), options=choices_of(DocumentStatus)),
             IntEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
             FilterEqual(Document.doc_type, _l("Type"), options=choices_of(DocumentType)),
+            NotDoneFilter(Document.id, _l("Delivery"), _l("not done"), delivery_not_done_condition),
         ]
 
     def is_action_allowed(self, name):
@@ -90,6 +96,7 @@ class DocumentView(ScopedModelView):
         if not documents:
             flash(_("None of the selected documents is waiting to be sent."), "warning")
             return None
+        retry_now(documents)
         return send_task(ngettext("Send %(num)d document to the accountant", "Send %(num)d documents to the accountant",
                                   len(documents)), run_send_documents, documents, total=len(documents))
 

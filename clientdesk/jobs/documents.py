@@ -1,6 +1,8 @@
 """Sending accounting documents to the accountant, as one task: selected documents, or all of one
 client's inbox. Chunks of documents, each chunk delivered per client through its integration (one SMTP
-connection, one sFTP session) and recorded in one transaction: Sent, or Failed with the reason.
+connection, one sFTP session) and recorded in one transaction: Sent; or, for a passing failure, left in the
+Inbox with the reply and the time of its next attempt (started by `retry_due`, which the reconciler calls)
+until the retry window is over (retries.py); otherwise Failed with the reply.
 
 Idempotent: a document already sent is skipped, so a rerun after a crash sends only what was left
 (a document whose delivery went out just before a crash may go out twice: at least once, never lost).
@@ -15,8 +17,10 @@ from sqlalchemy.orm import joinedload
 
 from .. import tasks
 from ..extensions import db
+from ..i18n import localdatetime
 from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, utcnow
-from ..services.delivery import DeliverySetupError, Item, SftpDeliverer, deliverer_for, delivery_type
+from ..retries import after_failure, start_due
+from ..services.delivery import DeliverySetupError, Item, Result, SftpDeliverer, deliverer_for, delivery_type
 from ..services.storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -56,32 +60,57 @@ def _deliver_client(client, documents, store, outcome) -> None:
         for document in documents:
             _skip(outcome, document, _("%(name)s's documents are delivered manually: nothing to send.", name=client.name))
         return
-    deliverer, reason, by_id = None, None, {}
+    deliverer, setup_error, by_id = None, None, {}
     try:
         deliverer = deliverer_for(integration, current_app.config)
         by_id = {r.document_id: r for r in deliverer.deliver([_item(d, integration, store) for d in documents])}
     except DeliverySetupError as error:
-        reason = str(error)
+        setup_error = str(error)
     now = utcnow()
     for document in documents:
-        result = by_id.get(document.id)
-        document.attempts += 1
-        document.last_attempt_at = now
-        error = result.error if result is not None else (reason or _("No delivery result."))
-        if error:
-            document.status, document.error = DocumentStatus.FAILED.value, error[:500]
-            outcome["failed"].append({"client_id": client.id, "client": client.name, "reason": f"{document.filename}: {error}"})
-        else:
-            document.status, document.error, document.sent_at = DocumentStatus.SENT.value, None, now
-            document.delivered_to = (result.delivered_to or "")[:300]
+        result = by_id.get(document.id) or Result(document.id, error=setup_error or _("No delivery result."))
+        _record(document, result, now)
+        row = {"client_id": client.id, "client": client.name, "reason": f"{document.filename}: {result.error}"}
+        if result.error is None:
             outcome["done"] += 1
+        elif document.retry_at is None:
+            outcome["failed"].append(row)
+        else:
+            outcome["retrying"].append({**row, "retry_at": document.retry_at, "reason": _(
+                "%(file)s: tried again at %(time)s: %(reply)s", file=document.filename, time=localdatetime(document.retry_at),
+                reply=result.error)})
     if isinstance(deliverer, SftpDeliverer) and deliverer.seen_host_key:
         integration.sftp_host_key = deliverer.seen_host_key  # trust on first use, checked from now on
 
 
+def _record(document: Document, result: Result, now) -> None:
+    """One attempt's outcome on the document: Sent; Inbox with the reply and its next attempt, while a passing
+    failure's retry window lasts; otherwise Failed with the reply."""
+    document.attempts += 1
+    document.last_attempt_at = now
+    if result.error is None:
+        document.status, document.error, document.sent_at = DocumentStatus.SENT.value, None, now
+        document.delivered_to = (result.delivered_to or "")[:300]
+        _no_retry(document)
+        return
+    document.error = result.error[:500]
+    retry = after_failure(document.first_failed_at, document.failed_attempts, result.transient, now)
+    if retry.retry_at is None:
+        document.status = DocumentStatus.FAILED.value
+        _no_retry(document)
+    else:
+        document.status = DocumentStatus.INBOX.value
+        document.retry_at, document.first_failed_at, document.failed_attempts = (
+            retry.retry_at, retry.first_failed_at, retry.failed_attempts)
+
+
+def _no_retry(document: Document) -> None:
+    document.retry_at, document.first_failed_at, document.failed_attempts = None, None, 0
+
+
 def _send(task, ids: list[int]) -> dict:
     store = DocumentStore.from_config(current_app.config)
-    outcome = {"done": 0, "skipped": [], "failed": []}
+    outcome = {"done": 0, "skipped": [], "retrying": [], "failed": []}
     for start in range(0, len(ids), CHUNK):
         documents = []
         for document in _load_chunk(ids[start:start + CHUNK]):
@@ -94,14 +123,45 @@ def _send(task, ids: list[int]) -> dict:
             _deliver_client(group[0].client, group, store, outcome)
         task.result = outcome
         tasks.progress(task, min(start + CHUNK, len(ids)), len(ids))  # commits the chunk's statuses
+    task.error = _note(outcome) or None
+    db.session.commit()
+    return {key: value if key == "done" else len(value) for key, value in outcome.items()}
+
+
+def _note(outcome: dict) -> str:
+    """What the finished task says of the documents not delivered: which failed, when the others are retried."""
+    notes = []
     if outcome["failed"]:
-        task.error = ngettext(
+        notes.append(ngettext(
             "%(num)d document could not be delivered: it is marked Failed with the reason; send it again (To accountant) "
             "once fixed.",
             "%(num)d documents could not be delivered: they are marked Failed with the reason; send them again (To accountant) "
-            "once fixed.", len(outcome["failed"]))
-        db.session.commit()
-    return {"done": outcome["done"], "skipped": len(outcome["skipped"]), "failed": len(outcome["failed"])}
+            "once fixed.", len(outcome["failed"])))
+    if outcome["retrying"]:
+        notes.append(ngettext("%(num)d document will be tried again automatically, from %(time)s.",
+                              "%(num)d documents will be tried again automatically, from %(time)s.", len(outcome["retrying"]),
+                              time=localdatetime(min(row["retry_at"] for row in outcome["retrying"]))))
+    return " ".join(notes)
+
+
+def launch_delivery(description: str, document_ids: list[int], user, client=None) -> tasks.Task:
+    """The task that delivers these documents (commits the session first)."""
+    return tasks.launch("send_documents", description, run_send_documents, document_ids, user=user, client=client,
+                        total=len(document_ids), queue="bulk")
+
+
+def retry_now(document_ids: list[int]) -> None:
+    """A person sends these documents now: their scheduled retry is dropped (the reconciler leaves them alone),
+    and a passing failure starts a new retry window. The caller launches the delivery, which commits this."""
+    db.session.execute(sa.update(Document).where(Document.id.in_(document_ids), Document.status != DocumentStatus.SENT.value)
+                       .values(retry_at=None, first_failed_at=None, failed_attempts=0)
+                       .execution_options(synchronize_session=False))
+
+
+def retry_due() -> int:
+    """Start, as one task, the deliveries whose retry time has passed; returns how many (the reconciler calls it)."""
+    return start_due(Document, Document.retry_at, lambda ids: launch_delivery(
+        ngettext("Delivery tried again: %(num)d document", "Delivery tried again: %(num)d documents", len(ids)), ids, user=None))
 
 
 def run_send_documents(task_id: str, document_ids: list[int]) -> dict:

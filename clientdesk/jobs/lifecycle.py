@@ -23,6 +23,7 @@ from ..i18n import localdatetime
 from ..lifecycle import ClientLifecycle
 from ..models import Client, Invitation, InvitationStatus, utcnow
 from ..models.audit import record
+from ..retries import start_due
 from ..services.invitation_mail import invitation_mail
 from ..services.mail import Mailer, Undelivered
 
@@ -135,28 +136,10 @@ def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
 
 
 def retry_due() -> int:
-    """Start the invitation e-mails whose next attempt is due: they are claimed (retry_at cleared) in the commit that
-    creates their task, so the next call does not start them again, and one task e-mails them. Returns how many."""
-    now = utcnow()
-    claimed = db.session.scalars(
-        sa.update(Invitation).where(Invitation.status == InvitationStatus.PENDING.value, Invitation.retry_at <= now)
-        .values(retry_at=None).returning(Invitation.id).execution_options(synchronize_session=False)).all()
-    if not claimed:
-        db.session.rollback()
-        return 0
-    try:
-        tasks.launch("invitation_retry", ngettext("Invitation e-mail tried again (%(num)d)",
-                                                  "Invitation e-mails tried again (%(num)d)", len(claimed)),
-                     run_delivery_retry, sorted(claimed), user=None, total=len(claimed), queue="mail")
-    except tasks.QueueUnavailable:
-        db.session.rollback()
-        # The claim is committed with the task before the job is enqueued: if that fails, they are due again.
-        db.session.execute(sa.update(Invitation).where(Invitation.id.in_(claimed), Invitation.retry_at.is_(None),
-                                                       Invitation.status == InvitationStatus.PENDING.value)
-                           .values(retry_at=now).execution_options(synchronize_session=False))
-        db.session.commit()
-        raise
-    return len(claimed)
+    """Start, as one task, the invitation e-mails whose retry time has passed; returns how many (the reconciler calls it)."""
+    return start_due(Invitation, Invitation.retry_at, lambda ids: tasks.launch(
+        "invitation_retry", ngettext("Invitation e-mail tried again (%(num)d)", "Invitation e-mails tried again (%(num)d)",
+                                     len(ids)), run_delivery_retry, ids, user=None, total=len(ids), queue="mail"))
 
 
 def run_delivery_retry(task_id: str, invitation_ids: list[int]) -> dict:

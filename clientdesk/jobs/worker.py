@@ -22,14 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import tasks
 from ..broker import QUEUE_NAMES, get_redis
-from . import lifecycle
+from . import documents, lifecycle, peppol
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8
 RECONCILE_SECONDS = 10
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
-RETRY_SWEEPS = (lifecycle.retry_due,)
+RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due)
 
 
 class AppWorker(SimpleWorker):

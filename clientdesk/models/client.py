@@ -60,7 +60,8 @@ def new_inbound_address() -> str:
 
 class Client(Timestamps, db.Model):
     __tablename__ = "client"
-    __audit_ignore__ = ("favourited_by",)  # a personal preference, not a change to the client
+    # A personal preference, and the retry bookkeeping of the Peppol registration (its state and reply are recorded).
+    __audit_ignore__ = ("favourited_by", "peppol_retry_at", "peppol_first_failed_at", "peppol_failed_attempts")
     __table_args__ = (
         choice_check("status", ClientStatus),
         choice_check("subscription_mode", SubscriptionMode),
@@ -122,6 +123,11 @@ class Client(Timestamps, db.Model):
     peppol_other_smp = db.Column(db.String(300))
     peppol_other_provider = db.Column(db.String(300))
     peppol_taken_at = db.Column(db.DateTime)
+    # A registration that failed for a passing reason (state pending, the reply in peppol_message) is tried again at
+    # peppol_retry_at, until DELIVERY_RETRY_HOURS after the first failure (retries.py).
+    peppol_retry_at = db.Column(db.DateTime, index=True)
+    peppol_first_failed_at = db.Column(db.DateTime)
+    peppol_failed_attempts = db.Column(db.Integer, nullable=False, default=0)
     refused_senders_count = db.Column(db.Integer, nullable=False, default=0)
 
     invited_at = db.Column(db.DateTime)

@@ -64,6 +64,7 @@ class RefusedSender(db.Model):
 
 class Document(Timestamps, db.Model):
     __tablename__ = "document"
+    __audit_ignore__ = ("retry_at", "first_failed_at", "failed_attempts")  # bookkeeping: the status and reply are recorded
     __table_args__ = (
         choice_check("status", DocumentStatus),
         choice_check("doc_type", DocumentType),
@@ -91,6 +92,11 @@ class Document(Timestamps, db.Model):
     attempts = db.Column(db.Integer, nullable=False, default=0)
     last_attempt_at = db.Column(db.DateTime)
     delivered_to = db.Column(db.String(300))
+    # A delivery that failed for a passing reason (status inbox, the reply in `error`) is tried again at retry_at,
+    # until DELIVERY_RETRY_HOURS after the first failure (retries.py).
+    retry_at = db.Column(db.DateTime, index=True)
+    first_failed_at = db.Column(db.DateTime)
+    failed_attempts = db.Column(db.Integer, nullable=False, default=0)
 
     client = db.relationship("Client", back_populates="documents")
 

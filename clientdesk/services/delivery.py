@@ -8,7 +8,9 @@
                     with the client's VAT number, the file name and the invoice type, bearer token
 
 "Manual" delivery has no deliverer: there is nothing to send. `deliver(items)` never raises for a
-document: it returns one Result per item, with the reason when it failed.
+document: it returns one Result per item, with the reason when it failed and whether the failure is a
+passing one (unreachable, timed out, 5xx, SMTP 4xx: worth trying again) or a refusal (credentials, 4xx,
+settings: failed until someone fixes it).
 """
 import json
 import logging
@@ -58,6 +60,7 @@ class Result:
     document_id: int
     delivered_to: str | None = None
     error: str | None = None
+    transient: bool = False  # the error may go away by itself: try again later
 
 
 def delivery_type(doc_type: str, credit_card_statements: str) -> str:
@@ -92,8 +95,8 @@ class EmailDeliverer:
                 ref=item.document_id, attachments=attachments,
             ))
             results[item.document_id] = Result(item.document_id, delivered_to=address)
-        for mail, reason, _transient in self.mailer.send_many(mails):
-            results[mail.ref] = Result(mail.ref, error=reason[:500])
+        for failure in self.mailer.send_many(mails):
+            results[failure.mail.ref] = Result(failure.mail.ref, error=failure.reason[:500], transient=failure.transient)
         return [results[item.document_id] for item in items]
 
 
@@ -165,7 +168,7 @@ class SftpDeliverer:
         except (paramiko.SSHException, OSError) as error:
             reason = _("The sFTP server %(host)s could not be reached (%(error)s).",
                        host=f"{self.target.host}:{self.target.port}", error=error)
-            return [Result(i.document_id, error=reason) for i in items]
+            return [Result(i.document_id, error=reason, transient=True) for i in items]
         results = []
         with transport, sftp:
             made = set()
@@ -178,8 +181,10 @@ class SftpDeliverer:
                         made.add(folder)
                     sftp.put(str(item.path), remote, confirm=True)
                 except (OSError, paramiko.SSHException) as error:
+                    # a refusal of the folder or file (permissions) stays; a dropped connection or full disk may pass
                     results.append(Result(item.document_id, error=_("sFTP upload of %(file)s failed: %(error)s",
-                                                                    file=item.filename, error=error)[:500]))
+                                                                    file=item.filename, error=error)[:500],
+                                          transient=not isinstance(error, PermissionError)))
                     continue
                 results.append(Result(item.document_id, delivered_to=f"sftp://{self.target.host}{remote}"))
         return results
@@ -218,7 +223,8 @@ class ApiDeliverer:
                 data = answer.json() or {}
             except HttpError as error:
                 detail = error.detail()
-                results.append(Result(item.document_id, error=f"{error}{': ' + detail if detail else ''}"[:500]))
+                results.append(Result(item.document_id, error=f"{error}{': ' + detail if detail else ''}"[:500],
+                                      transient=error.transient))
                 continue
             except (OSError, ValueError) as error:
                 results.append(Result(item.document_id, error=_("Upload of %(file)s failed: %(error)s", file=item.filename,

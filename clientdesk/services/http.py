@@ -23,6 +23,11 @@ class HttpError(RuntimeError):
     def unreachable(self) -> bool:
         return self.status is None
 
+    @property
+    def transient(self) -> bool:
+        """Worth trying again later: not reached, timed out, or the server's own trouble (5xx, 408, 429)."""
+        return self.status is None or self.status >= 500 or self.status in (408, 429)
+
     def detail(self) -> str:
         """The server's own error message, when its answer says one."""
         try:

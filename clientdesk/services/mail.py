@@ -216,7 +216,9 @@ class Mailer:
         retry, permanent = [], []
         try:
             smtp = self._connect()
-        except Exception as error:  # noqa: BLE001 - every connection failure is worth a retry
+        except Exception as error:  # noqa: BLE001 - any connection failure but a refusal is worth a retry
+            if isinstance(error, smtplib.SMTPResponseException) and not _is_transient(error):  # e.g. 535, bad credentials
+                return [], [(mail, _("Mail server refused the connection: %(error)s", error=error)) for mail in mails], error
             return list(mails), [], error
         last_error = None
         with _session(smtp):

@@ -47,6 +47,10 @@ class PeppolError(RuntimeError):
     """An outside party (DNS, SMP, access point) could not be reached or refused; str() says which and why."""
 
 
+class PeppolUnavailable(PeppolError):
+    """A passing failure (unreachable, timed out, 5xx): the same request may go through later."""
+
+
 class ParticipantTaken(PeppolError):
     """The access point says another provider holds the participant."""
 
@@ -105,7 +109,7 @@ class Sml:
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             return None
         except dns.exception.DNSException as error:
-            raise PeppolError(_("The Peppol SML could not be asked about %(participant)s (DNS %(server)s: %(error)s)",
+            raise PeppolUnavailable(_("The Peppol SML could not be asked about %(participant)s (DNS %(server)s: %(error)s)",
                                 participant=participant, server=self.server, error=error)) from None
         records = sorted(answer, key=lambda r: (r.order, r.preference))
         for record in records:
@@ -197,7 +201,8 @@ class AccessPoint:
                 raise PeppolError(_("The Peppol access point refused our token (HTTP %(status)d): check PEPPOL_AP_TOKEN",
                                     status=error.status)) from None
             detail = error.detail()
-            raise PeppolError(f"{error}{': ' + detail if detail else ''}") from None
+            reply = f"{error}{': ' + detail if detail else ''}"
+            raise (PeppolUnavailable if error.transient else PeppolError)(reply) from None
 
     def holds(self, participant: str) -> bool:
         return self._call("GET", participant, missing_ok=True) is not None
