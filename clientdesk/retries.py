@@ -15,7 +15,7 @@ from .extensions import db
 from .models import utcnow
 
 # Minutes after the first, second, ... failed attempt; the last delay repeats until the window ends.
-DELAYS_MINUTES = (1, 5, 15, 30, 60, 120)
+DELAYS_MINUTES = (0.5, 2, 5, 15, 30, 60, 120)
 
 
 def next_attempt(first_failed_at: datetime, attempts: int, now: datetime | None = None) -> datetime | None:

@@ -8,10 +8,13 @@ import pytest
 
 from clientdesk.jobs.documents import retry_due
 from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role, Task, utcnow
+from clientdesk.retries import DELAYS_MINUTES
 from clientdesk.services.storage import DocumentStore
 from tests.helpers import flashes, post
 from tests.outside import HttpServer, SftpServer, UploadApiApp
 from tests.servers import SmtpServer, free_port, run_worker_burst
+
+FIRST_DELAY = timedelta(minutes=DELAYS_MINUTES[0])
 
 PDF = b"%PDF-1.4\n" + b"1" * 4096 + b"\n%%EOF\n"
 UBL = b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><ID>F-1</ID></Invoice>'
@@ -166,7 +169,7 @@ def test_api_unavailable_is_retried_with_its_reply_then_delivered(team, make, as
         waiting = store.get(Document, invoice.id)
         assert (waiting.status, waiting.failed_attempts) == ("inbox", 1)
         assert "HTTP 503" in waiting.error and "temporarily unavailable" in waiting.error
-        assert before + timedelta(seconds=50) < waiting.retry_at < utcnow() + timedelta(minutes=2)  # the first delay
+        assert before + FIRST_DELAY - timedelta(seconds=1) < waiting.retry_at <= utcnow() + FIRST_DELAY  # the first delay
         task = store.one(Task)
         assert task.status == "finished" and "1 document will be tried again automatically" in task.error
         listing = http.get("/admin/document/?flt0_delivery_not_done=retrying").text
