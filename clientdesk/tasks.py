@@ -16,14 +16,14 @@ import json
 import logging
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_babel import force_locale, gettext as _, ngettext
 from redis.exceptions import RedisError
-from rq import get_current_job
-from rq.exceptions import NoSuchJobError
+from rq import Worker, get_current_job
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from . import i18n
@@ -42,17 +42,17 @@ HEARTBEAT_SECONDS = 5
 STALL_SECONDS = 30  # a running task whose worker has not beaten for this long has lost its worker
 LOST_SECONDS = 60  # a queued task whose job is nowhere in Redis after this long gets a new one
 MAX_STARTS = 8  # a task that keeps losing its worker (one it crashes?) fails after this many starts
-WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 _stop_requested = threading.Event()
 
 
-class Interrupted(Exception):
+# Both derive from BaseException: a job's own `except Exception` (an import recording its failure) must not take them.
+class Interrupted(BaseException):
     """The worker is stopping: the task goes back to the queue from where it stands."""
 
 
-class Superseded(Exception):
-    """This job's attempt is over (another job runs the task, or it is done): the job does nothing."""
+class Superseded(BaseException):
+    """This job's attempt is over (another job runs the task, or it is done): the job stops, changing nothing."""
 
 
 def require_queue() -> None:
@@ -76,11 +76,23 @@ def launch(kind: str, description: str, func, *args, user=None, client=None, tot
     return task
 
 
-def enqueue(task: Task) -> bool:
-    """A new job for the task's next attempt; commits the session. False when Redis cannot take it: the task stays
-    queued and `reconcile` enqueues it once Redis is back."""
-    task.status, task.job_id, task.queued_at, task.retry_at = TaskStatus.QUEUED.value, str(uuid.uuid4()), utcnow(), None
-    task.worker = task.heartbeat_at = None
+def enqueue(task: Task, **changes) -> bool:
+    """A new job for the task's next attempt (with `changes` to the row); commits the session. Superseded when the task
+    changed since it was read (another reconciler took it over, its job finished meanwhile): nothing is done. False
+    when Redis cannot take the job: the task stays queued and `reconcile` enqueues it once Redis is back."""
+    values = {"status": TaskStatus.QUEUED.value, "job_id": str(uuid.uuid4()), "queued_at": utcnow(), "retry_at": None,
+              "worker": None, "heartbeat_at": None, **changes}
+    if sa.inspect(task).persistent:
+        status, job_id = task.status, task.job_id  # as read (callers change neither before)
+        taken = db.session.execute(sa.update(Task).where(
+            Task.id == task.id, Task.status == status, Task.job_id.is_(None) if job_id is None else Task.job_id == job_id)
+            .values(values).execution_options(synchronize_session=False))
+        if taken.rowcount != 1:
+            db.session.rollback()
+            raise Superseded(f"task {task.id} changed since it was read")
+    else:
+        for name, value in values.items():
+            setattr(task, name, value)
     db.session.commit()  # before the enqueue: a worker that takes the job at once must find its id on the task
     try:
         get_queue(task.queue).enqueue_call(task.job_func, args=(task.id, *json.loads(task.job_args_json)),
@@ -98,8 +110,8 @@ def can_rerun(task: Task) -> bool:
 def rerun(task: Task) -> None:
     """Run a failed task again (its job is idempotent: it completes what is left)."""
     require_queue()
-    task.error, task.ended_at, task.started_at = None, None, None
-    enqueue(task)
+    with contextlib.suppress(Superseded):  # run again by someone else a moment ago
+        enqueue(task, error=None, ended_at=None, started_at=None)
 
 
 def request_stop() -> None:
@@ -115,6 +127,7 @@ def _check_stop() -> None:
 def progress(task: Task, done: int, total: int | None = None) -> None:
     """Record progress (commits the job's session: call it after each unit of work). A job resumes from
     `task.progress_done`, so the work it counts must be committed with it."""
+    _check_still_ours(task.id)
     task.progress_done = done
     if total is not None:
         task.progress_total = total
@@ -129,7 +142,15 @@ def progress_apart(task_id: str, done: int, total: int | None = None) -> None:
     _check_stop()
     values = {"progress_done": done} if total is None else {"progress_done": done, "progress_total": total}
     with db.engine.begin() as connection:
+        _check_still_ours(task_id, connection)
         connection.execute(db.update(Task).where(Task.id == task_id).values(values))
+
+
+def _check_still_ours(task_id: str, connection=None) -> None:
+    """Superseded when another job has taken the task over (this worker was taken for dead, wrongly)."""
+    job = get_current_job()
+    if job is not None and (connection or db.session).scalar(sa.select(Task.job_id).where(Task.id == task_id)) != job.id:
+        raise Superseded(f"task {task_id} was taken over by another job")
 
 
 def _claim(task_id: str) -> Task:
@@ -151,10 +172,10 @@ def _claim(task_id: str) -> Task:
 
 
 def _hand_back(task_id: str, reason: str) -> None:
-    """The task was stopped by its worker, not by an error: queued again at once, where it stands."""
+    """The task was stopped by its worker, not by an error: queued again at once, where it stands (the attempt is
+    given back: stops for a deploy do not count towards MAX_STARTS)."""
     task = db.session.get(Task, task_id)
-    task.started_at, task.error = None, reason
-    if not enqueue(task):
+    if not enqueue(task, started_at=None, error=reason, attempts=max(task.attempts - 1, 0)):
         log.warning("task %s handed back; waiting for Redis", task_id)
 
 
@@ -168,6 +189,10 @@ def running(task_id: str):
     try:
         with acting_as(task.user), force_locale(locale):
             yield task
+        _check_still_ours(task_id)
+    except Superseded:
+        db.session.rollback()
+        log.warning("task %s: taken over by another job; this one stops", task_id)
     except Interrupted:
         db.session.rollback()
         with force_locale(locale):
@@ -180,7 +205,7 @@ def running(task_id: str):
     except Exception as error:
         db.session.rollback()
         with force_locale(locale):
-            _record_failure(db.session.get(Task, task_id), error)
+            _record_failure(task_id, error)
         raise
     else:
         task.status, task.ended_at, task.worker = TaskStatus.FINISHED.value, utcnow(), None
@@ -189,7 +214,11 @@ def running(task_id: str):
         db.session.commit()
 
 
-def _record_failure(task: Task, error: Exception) -> None:
+def _record_failure(task_id: str, error: Exception) -> None:
+    task = db.session.get(Task, task_id)
+    job = get_current_job()
+    if job is not None and task.job_id != job.id:
+        return  # taken over by another job, which records its own outcome
     message = f"{error.__class__.__name__}: {error}"
     task.worker = None
     if task.retries_left > 0:
@@ -205,15 +234,19 @@ def _record_failure(task: Task, error: Exception) -> None:
     db.session.commit()
 
 
-def beat(worker_name: str) -> None:
-    """The worker's heartbeat on the tasks it runs (a connection of its own: the job's session is left alone)."""
+def beat(worker_name: str, job_id: str | None) -> None:
+    """The worker's heartbeat on the task of the job it runs, if any (a connection of its own: the job's session is
+    left alone). Only that one: a task its job left started by mistake gets no beat, and the reconciler resumes it."""
+    if job_id is None:
+        return
     with db.engine.begin() as connection:
-        connection.execute(sa.update(Task).where(Task.worker == worker_name, Task.status == TaskStatus.STARTED.value)
-                           .values(heartbeat_at=utcnow()))
+        connection.execute(sa.update(Task).where(Task.worker == worker_name, Task.job_id == job_id,
+                                                 Task.status == TaskStatus.STARTED.value).values(heartbeat_at=utcnow()))
 
 
 def reconcile() -> int:
-    """Give a new job to every task that should run and has none; returns how many were enqueued."""
+    """Give a new job to every task that should run and has none; returns how many were enqueued. Safe to run by two
+    workers at once: a task taken over by one is left alone by the other (`enqueue` compares before it writes)."""
     now = utcnow()
     stalled = db.session.scalars(sa.select(Task).where(
         Task.status == TaskStatus.STARTED.value, Task.job_func.is_not(None),
@@ -223,28 +256,60 @@ def reconcile() -> int:
     waiting = db.session.scalars(sa.select(Task).where(
         Task.status == TaskStatus.QUEUED.value, Task.job_func.is_not(None), Task.retry_at.is_(None),
         Task.queued_at < now - timedelta(seconds=LOST_SECONDS))).all()
+    to_enqueue = [task for task in stalled if not _worker_alive(task)] + due
+    for task in waiting:
+        job, status = _job_of(task)
+        if status == JobStatus.FAILED:  # failed before it could claim the task: running it again would fail again
+            _fail(task, job)
+        elif status not in (JobStatus.QUEUED, JobStatus.STARTED):
+            to_enqueue.append(task)  # lost (Redis restarted without it), or stopped by hand
     enqueued = 0
-    for task in stalled:
-        if task.attempts >= MAX_STARTS:
-            task.status, task.ended_at, task.worker = TaskStatus.FAILED.value, utcnow(), None
-            task.error = _("Its worker stopped %(num)d times before it was done: it is not tried again.", num=task.attempts)
-            db.session.commit()
+    for task in to_enqueue:
+        try:
+            if task.status == TaskStatus.STARTED and task.attempts >= MAX_STARTS:
+                _fail(task, None)
+                continue
+            log.warning("task %s (%s): %s; enqueued again", task.id, task.kind,
+                        f"worker {task.worker} gone" if task.status == TaskStatus.STARTED else "no job waiting")
+            if not enqueue(task):
+                return enqueued  # Redis is down: the next round
+        except Superseded:
             continue
-        log.warning("task %s (%s): its worker %s stopped beating; resuming it", task.id, task.kind, task.worker)
-        if not enqueue(task):
-            return enqueued  # Redis is down: the next round
-        enqueued += 1
-    for task in due + [task for task in waiting if not _job_waiting(task)]:
-        log.info("task %s (%s): enqueued again", task.id, task.kind)
-        if not enqueue(task):
-            return enqueued
         enqueued += 1
     return enqueued
 
 
-def _job_waiting(task: Task) -> bool:
-    """Whether the task's job is in Redis, waiting for a worker or being taken by one."""
-    try:
-        return task.job_id is not None and Job.fetch(task.job_id, connection=get_redis()).get_status() in WAITING
-    except NoSuchJobError:
+def _worker_alive(task: Task) -> bool:
+    """The task's worker still beats in Redis and runs its job (its database beats may fail while the database is
+    away: that alone does not make it dead)."""
+    if not task.worker:
         return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + task.worker, connection=get_redis())
+    return (worker is not None and worker.last_heartbeat is not None
+            and worker.last_heartbeat > datetime.now(UTC) - timedelta(seconds=STALL_SECONDS)
+            and worker.get_current_job_id() == task.job_id)
+
+
+def _job_of(task: Task) -> tuple[Job | None, JobStatus | None]:
+    """The task's job in Redis and its status; (None, None) when it is not there (or expires as it is read)."""
+    try:
+        job = Job.fetch(task.job_id, connection=get_redis())
+        return job, job.get_status()
+    except (NoSuchJobError, InvalidJobOperation):
+        return None, None
+
+
+def _fail(task: Task, job: Job | None) -> None:
+    """Fail for good a task whose job failed before it could start it, or that lost its worker MAX_STARTS times."""
+    if job is not None:
+        result = job.latest_result()
+        lines = (result.exc_string or "").strip().splitlines() if result is not None else []
+        error = _("Its job could not start: %(error)s", error=lines[-1] if lines else "?")
+    else:
+        error = _("Its worker stopped %(num)d times before it was done: it is not tried again.", num=task.attempts)
+    failed = db.session.execute(sa.update(Task).where(Task.id == task.id, Task.job_id == task.job_id,
+                                                      Task.status == task.status)
+                                .values(status=TaskStatus.FAILED.value, ended_at=utcnow(), worker=None, error=str(error)))
+    db.session.commit()
+    if failed.rowcount:
+        log.error("task %s (%s) failed: %s", task.id, task.kind, error)

@@ -222,3 +222,18 @@ def worker_rounds(count: int) -> float:
     from clientdesk.jobs.worker import RECONCILE_SECONDS
 
     return 15 + count * RECONCILE_SECONDS
+
+
+def test_a_task_whose_job_cannot_start_fails_with_the_reason_instead_of_waiting_forever(app, app_config, invite_task, store):
+    task, _clients = invite_task
+    store.update(Task, task.id, job_func="clientdesk.jobs.gone.run")  # e.g. renamed by a deploy since it was queued
+    with app.app_context():
+        tasks.enqueue(db.session.get(Task, task.id))
+    run_worker_burst(app_config)  # the job fails to load, before it could claim the task
+    long_ago = utcnow() - timedelta(seconds=tasks.LOST_SECONDS + 1)
+    store.update(Task, task.id, queued_at=long_ago)
+    with app.app_context():
+        assert tasks.reconcile() == 0
+    failed = store.get(Task, task.id)
+    assert failed.status == "failed" and failed.error.startswith("Its job could not start: ") and "run" in failed.error
+

@@ -1,14 +1,15 @@
 """The RQ worker: each job runs in its own app context (its own database session), in-process.
 
-Beside the jobs, a thread of the worker keeps the tasks healthy (tasks.py): every few seconds it beats
-on the tasks this worker runs and keeps the worker registered with RQ (again after a Redis restart), and,
-when no other worker is doing it at that moment, runs the reconciler: tasks, then the outside effects
-whose retry is due (RETRY_SWEEPS).
+Beside the jobs, two threads of the worker keep the tasks healthy (tasks.py): one beats every few seconds
+on the task this worker runs and keeps the worker registered with RQ (again after a Redis restart); the
+other, when no other worker holds the lock, runs the reconciler: tasks, then the outside effects whose
+retry is due (RETRY_SWEEPS).
 
 Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
 task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
 either way the task is queued again and another worker continues it.
 """
+import contextlib
 import gc
 import logging
 import os
@@ -16,7 +17,7 @@ import signal
 import threading
 
 from flask import current_app
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 from rq import SimpleWorker, worker_registration
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8
 RECONCILE_SECONDS = 10
+RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
 RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due)
 
@@ -37,10 +39,15 @@ class AppWorker(SimpleWorker):
     gives every job a fresh app context, so a job's session never leaks into the next one."""
 
     app = None
+    running_job_id = None  # what the heartbeat beats on (RQ keeps it only in Redis, which may restart)
 
     def perform_job(self, job, queue):
-        with self.app.app_context():
-            return super().perform_job(job, queue)
+        self.running_job_id = job.id
+        try:
+            with self.app.app_context():
+                return super().perform_job(job, queue)
+        finally:
+            self.running_job_id = None
 
     def subscribe(self):
         """No pub/sub channel: RQ's commands over it (stop a job, shut down) are not used here, and closing its
@@ -55,31 +62,27 @@ class AppWorker(SimpleWorker):
         super().request_stop(signum, frame)
 
 
-def keep_tasks_healthy(app, worker: AppWorker, stop: threading.Event) -> None:
-    rounds_per_reconcile = max(1, RECONCILE_SECONDS // tasks.HEARTBEAT_SECONDS)
-    rounds = 0
-    while not stop.wait(tasks.HEARTBEAT_SECONDS):
-        rounds += 1
-        with app.app_context():  # each step on its own: the database down must not stop the registration, ...
-            _step("heartbeat", tasks.beat, worker.name)
-            _step("registration", _stay_registered, worker)
-            if rounds % rounds_per_reconcile == 0:
-                _step("reconciler", _reconcile, worker)
+def every(seconds: float, stop: threading.Event, app, steps) -> None:
+    """Run `steps` ((name, function) pairs, each on its own) every `seconds`, in an app context, until `stop`."""
+    while not stop.wait(seconds):
+        with app.app_context():
+            for name, step in steps:
+                _step(name, step)
 
 
-def _step(name: str, func, *args) -> None:
+def _step(name: str, func) -> None:
     try:
-        func(*args)
+        func()
     except (RedisError, OSError, SQLAlchemyError, tasks.QueueUnavailable) as error:
-        log.warning("%s: %s (trying again in %d s)", name, error, tasks.HEARTBEAT_SECONDS)
+        log.warning("%s: %s (trying again at the next round)", name, error)
     except Exception:  # a bug here must not end the heartbeats: the worker's tasks would look dead
         log.exception(name)
 
 
 def _stay_registered(worker: AppWorker) -> None:
     """Keep the worker's registration with RQ fresh (RQ beats only between jobs, every 405 s when idle: /healthz
-    counts the workers that beat recently), and make it again when a Redis restart lost it (RQ's heartbeat only
-    refreshes it; the key may then hold that heartbeat alone, which RQ's birth refuses)."""
+    counts the workers that beat recently, the reconciler trusts them), and make it again when a Redis restart lost
+    it (RQ's heartbeat only refreshes it; the key may then hold that heartbeat alone, which RQ's birth refuses)."""
     if worker.birth_date is None:
         return  # not registered by RQ yet
     redis = get_redis(worker.app)  # an embedded Redis whose process ended is started again here
@@ -90,11 +93,17 @@ def _stay_registered(worker: AppWorker) -> None:
 
 
 def _reconcile(worker: AppWorker) -> None:
-    """Tasks, then the outside effects whose retry is due; one worker at a time (the first to take the round's lock)."""
-    if get_redis(worker.app).set("clientdesk:reconciler", worker.name, nx=True, ex=RECONCILE_SECONDS):
+    """Tasks, then the outside effects whose retry is due; one worker at a time (whoever holds the lock)."""
+    lock = get_redis(worker.app).lock("clientdesk:reconciler", timeout=RECONCILE_LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        return
+    try:
         tasks.reconcile()
         for retry_due in RETRY_SWEEPS:
             _step(f"{retry_due.__module__}.retry_due", retry_due)
+    finally:
+        with contextlib.suppress(LockError):  # held longer than its timeout: another worker may have it now
+            lock.release()
 
 
 def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
@@ -102,7 +111,11 @@ def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
     worker = AppWorker(list(queues), connection=get_redis(app))
     worker.app = app
     stop = threading.Event()
-    threading.Thread(target=keep_tasks_healthy, args=(app, worker, stop), name="tasks-health", daemon=True).start()
+    beats = [("heartbeat", lambda: tasks.beat(worker.name, worker.running_job_id)),
+             ("registration", lambda: _stay_registered(worker))]
+    for name, seconds, steps in (("beats", tasks.HEARTBEAT_SECONDS, beats),
+                                 ("reconciler", RECONCILE_SECONDS, [("reconciler", lambda: _reconcile(worker))])):
+        threading.Thread(target=every, args=(seconds, stop, app, steps), name=name, daemon=True).start()
     # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
     # full collections that a bulk job's many short-lived ORM objects trigger.
     gc.freeze()
