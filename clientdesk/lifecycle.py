@@ -31,7 +31,7 @@ from .models.audit import audit_action, bulk_updated_events
 from .models.client import DEFAULT_PLAN, TRIAL_DAYS
 from .models.invitation import OPEN_INVITATIONS
 
-USABLE_INVITATIONS = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
+USABLE_INVITATIONS = tuple(status.value for status in OPEN_INVITATIONS)  # Invitation.is_usable, in SQL
 
 
 class LifecycleError(Refused):

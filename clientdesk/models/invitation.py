@@ -130,7 +130,9 @@ class Invitation(Timestamps, db.Model):
 
     @property
     def is_usable(self) -> bool:
-        return self.status in (InvitationStatus.PENDING, InvitationStatus.SENT) and not self.is_expired
+        """Whether its link works. "Failed" is about an e-mail, not the link: a Resend whose e-mail failed must not
+        kill the link that an earlier e-mail delivered."""
+        return self.status in OPEN_INVITATIONS and not self.is_expired
 
     @property
     def token(self) -> str | None:
