@@ -4,6 +4,7 @@ The database and Redis are needed by every request: either one down makes the wh
 Mail, workers and Redis persistence are needed by the outside effects: without them the screens work but
 invitations and other jobs wait or may be lost, so the service is "degraded" (200), with the reasons.
 """
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,9 +18,10 @@ from . import tasks
 from .broker import get_redis, redis_is_up
 from .extensions import db
 from .models import Task, TaskStatus, utcnow
-from .services.mail import Mailer
+from .services.mail import Mailer, MailError
 
 MAIL_TIMEOUT_SECONDS = 2
+MAIL_CHECK_SECONDS = 30
 
 
 @dataclass
@@ -72,6 +74,19 @@ def redis_persistence(connection: redis.Redis) -> bool | None:
         return None
 
 
+def mail_server_answers() -> bool:
+    """Asked at most every MAIL_CHECK_SECONDS per process: each check signs in to the mail server, and a load balancer
+    polls often. A MAIL_URL the mailer cannot use counts as down."""
+    checked = current_app.extensions.get("clientdesk.mail_check")
+    if checked is None or time.monotonic() - checked[0] > MAIL_CHECK_SECONDS:
+        try:
+            answers = Mailer.from_config(current_app.config, timeout=MAIL_TIMEOUT_SECONDS).server_answers()
+        except MailError:
+            answers = False
+        checked = current_app.extensions["clientdesk.mail_check"] = (time.monotonic(), answers)
+    return checked[1]
+
+
 def check() -> Health:
     try:
         oldest_queued = oldest_queued_job_seconds()
@@ -83,7 +98,7 @@ def check() -> Health:
     connection = get_redis()
     alive = workers_alive(connection) if redis_up else 0
     persistence = redis_persistence(connection) if redis_up else None
-    mail_up = Mailer.from_config(current_app.config, timeout=MAIL_TIMEOUT_SECONDS).server_answers()
+    mail_up = mail_server_answers()
 
     reasons = []
     if not database_up:

@@ -27,9 +27,12 @@ START_TIMEOUT = 10
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the forked child may not load anything
+
+
 def _stop_with_parent() -> None:
     """In the forked child, before exec: SIGTERM when the thread that started it ends."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EmbeddedRedis:
@@ -46,6 +49,8 @@ class EmbeddedRedis:
         try:
             probe = redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
             return bool(probe.ping())
+        except redis.BusyLoadingError:
+            return True  # running, reading its append-only file: a second server on the same files would ruin it
         except (redis.RedisError, OSError):
             return False
 
