@@ -281,6 +281,7 @@ class Run:
     writes: list[Write] = field(default_factory=list)
     tasks_launched: list[str] = field(default_factory=list)
     accepted_tokens: set[str] = field(default_factory=set)
+    harness_errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def query(self, sql: str, params=()) -> list[tuple]:
@@ -315,7 +316,10 @@ class SimulatedUser(threading.Thread):
                 self.signed_in = self.browser.sign_in(self.email, DEMO_PASSWORD)
             else:
                 move = self.rng.choices(list(moves), weights=list(moves.values()))[0]
-                getattr(self, f"do_{move}")()
+                try:
+                    getattr(self, f"do_{move}")()
+                except Exception as error:  # a page the harness cannot read: reported, and the user goes on
+                    self.run_.harness_errors.append(f"{self.name} {move}: {error.__class__.__name__}: {error}")
             self.pause(self.rng.uniform(self.run_.think / 3, self.run_.think * 5 / 3))
 
     def pause(self, seconds: float) -> None:
@@ -509,9 +513,12 @@ class FaultInjector(threading.Thread):
         """Poll `healed()` from the fault's end until it holds or the drain is over."""
         deadline = self.run_.ends_at + DRAIN_S
         while now() < deadline:
-            if healed():
-                fault.healed = now()
-                return
+            try:
+                if healed():
+                    fault.healed = now()
+                    return
+            except (psycopg.Error, redis.RedisError, OSError):
+                pass  # what the probe reads is still down: not healed
             time.sleep(0.5)
 
     def launch(self, action: str, status: str, limit: int) -> str:
@@ -772,7 +779,8 @@ def report(args, run: Run, faults: list[Fault], started: float, tasks: dict, wri
           f"{len(links['not one usable'])}; whose usable link no e-mail carries: {len(links['no mail'])}")
     restarts = run.services.restarts
     print(f"Processes the supervisor started again: {', '.join(f'{k} {v}' for k, v in sorted(restarts.items())) or 'none'}")
-    for title, items in (("Data lost", writes["lost"]), ("Dead links", links["dead"]),
+    for title, items in (("Harness errors (pages the simulated users could not read)", run.harness_errors),
+                         ("Data lost", writes["lost"]), ("Dead links", links["dead"]),
                          ("Invited clients without exactly one usable link", links["not one usable"]),
                          ("Invited clients whose link no e-mail carries", links["no mail"])):
         if items:
