@@ -45,8 +45,10 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -282,6 +284,8 @@ class Run:
     tasks_launched: list[str] = field(default_factory=list)
     accepted_tokens: set[str] = field(default_factory=set)
     harness_errors: list[str] = field(default_factory=list)
+    load_averages: list[float] = field(default_factory=list)  # the machine's 1-minute load, every 10 s
+    harness_cpu_s: float = 0.0  # CPU seconds this process used during the load
     stop: threading.Event = field(default_factory=threading.Event)
 
     def query(self, sql: str, params=()) -> list[tuple]:
@@ -762,6 +766,10 @@ def report(args, run: Run, faults: list[Fault], started: float, tasks: dict, wri
           f"in fault windows {latency['inside']} ({latency['inside errors']} errors: 5xx or no answer); "
           f"outside {latency['outside']} ({latency['outside errors']} errors). Outside the fault windows:\n")
     print("\n".join(lines))
+    loads = run.load_averages or [float("nan")]
+    print(f"\nMachine: {os.cpu_count()} cores, 1-minute load average during the run {statistics.mean(loads):.1f} "
+          f"(max {max(loads):.1f}), other sessions' work included; this harness itself used "
+          f"{run.harness_cpu_s / (args.minutes * 60):.2f} cores.")
     print("\n| fault | at s | ended s | healed after s | note |\n|---|---:|---:|---:|---|")
     for fault in faults:
         ended = f"{fault.ended - started:.0f}" if fault.ended else "—"
@@ -807,6 +815,11 @@ def report(args, run: Run, faults: list[Fault], started: float, tasks: dict, wri
 
 # ---------------------------------------------------------------------------------------------------------
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10)
@@ -849,8 +862,11 @@ def main() -> int:
         injector = FaultInjector(run, args.faults, started, args.minutes)
         for thread in [*users, Invitee(run, mailbox), injector]:
             thread.start()
-        time.sleep(max(0.0, run.ends_at - now()))
+        cpu_before = cpu_seconds()
+        while not run.stop.wait(min(10.0, max(0.0, run.ends_at - now()))) and now() < run.ends_at:
+            run.load_averages.append(os.getloadavg()[0])
         run.stop.set()
+        run.harness_cpu_s = cpu_seconds() - cpu_before
         for user in users:
             user.join(REQUEST_TIMEOUT_S)
         injector.join(REQUEST_TIMEOUT_S)
