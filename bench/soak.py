@@ -56,7 +56,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
 from pathlib import Path
@@ -91,11 +90,6 @@ USER_MOVES = {"list": 28, "search": 14, "filter": 14, "dashboard": 6, "client": 
 
 def now() -> float:
     return time.time()
-
-
-def utc_naive(moment: float) -> datetime:
-    """A wall-clock moment as the database stores its times: naive UTC."""
-    return datetime.fromtimestamp(moment, UTC).replace(tzinfo=None)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -532,7 +526,8 @@ class FaultInjector(threading.Thread):
             "SELECT id FROM client WHERE status = %s ORDER BY random() LIMIT %s", (status, limit))]
         if not ids:
             raise RuntimeError(f"no {status} client left to {action}")
-        if not self.operator.sign_in(OPERATOR, OPERATOR_PASSWORD) and "/login" in self.operator.get("/admin/", "operator").location:
+        signed_out = "/login" in self.operator.get("/admin/", "operator").location
+        if signed_out and not self.operator.sign_in(OPERATOR, OPERATOR_PASSWORD):
             raise RuntimeError("the operator cannot sign in")
         page = self.operator.get("/admin/client/", "operator")
         answer = self.operator.post("/admin/client/action/", {"csrf_token": csrf_of(page.text, "action_form"),
