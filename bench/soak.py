@@ -754,8 +754,8 @@ def latency_table(requests: list[Request], faults: list[Fault]) -> tuple[list[st
 
 def report(args, run: Run, faults: list[Fault], started: float, tasks: dict, writes: dict, links: dict,
            setup_s: float) -> bool:
-    print(f"\n## Soak: {args.minutes:g} min, {args.users} users, {args.clients} demo clients, "
-          f"faults {','.join(args.faults) or 'none'} (setup {setup_s:.0f} s)\n")
+    print(f"\n## Soak: {args.minutes:g} min, {args.users} users ({args.think:g} s between clicks on average), "
+          f"{args.clients} demo clients, faults {','.join(args.faults) or 'none'} (setup {setup_s:.0f} s)\n")
     lines, latency = latency_table(run.requests, faults)
     print(f"Requests: {len(run.requests)} ({len(run.requests) / (args.minutes * 60):.1f}/s); "
           f"in fault windows {latency['inside']} ({latency['inside errors']} errors: 5xx or no answer); "
@@ -810,6 +810,12 @@ def report(args, run: Run, faults: list[Fault], started: float, tasks: dict, wri
 
 # ---------------------------------------------------------------------------------------------------------
 
+def write_requests(path: Path, requests: list[Request], started: float) -> None:
+    """Every user request, for a look at when the slow ones happened (--keep)."""
+    lines = ["kind,started_s,ms,status"] + [f"{r.kind},{r.started - started:.3f},{r.ms:.1f},{r.status}" for r in requests]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -823,7 +829,8 @@ def main() -> int:
     parser.add_argument("--faults", default="worker,redis,postgres,mail,web",
                         type=lambda s: [name.strip() for name in s.split(",") if name.strip()])
     parser.add_argument("--think", type=float, default=3, help="mean seconds between a user's clicks")
-    parser.add_argument("--keep", action="store_true", help="leave the run's folder (logs, maildir, databases)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the run's folder (every request in requests.csv, logs, maildir, databases)")
     args = parser.parse_args()
     unknown = set(args.faults) - {"worker", "redis", "postgres", "mail", "web"}
     if unknown:
@@ -873,11 +880,13 @@ def main() -> int:
             watcher.join(max(0.0, drain_ends - now()))
         ok = report(args, run, injector.faults, started, check_tasks(run), check_writes(run),
                     check_invitations(run, mailbox), sum(setup.values()))
+        if args.keep:
+            write_requests(folder / "requests.csv", run.requests, started)
         return 0 if ok else 1
     finally:
         services.stop_all()
         if args.keep:
-            print(f"Kept {folder} (logs/, maildir/, postgres/, redis/, instance/)")
+            print(f"Kept {folder} (requests.csv, logs/, maildir/, postgres/, redis/, instance/)")
         else:
             shutil.rmtree(folder, ignore_errors=True)
 
