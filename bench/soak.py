@@ -18,8 +18,9 @@ accepts some invitations through /invitation/<token>.
 
 Faults, spread over the run in the order given (the mail outage lasts 60 s at 10 minutes, scaled down for short
 runs, at least 10 s); each has an end (the service is back) and a heal time (from the end until the app works):
-- worker:   the operator resends ~400 invitations; while that task runs, kill -9 the worker running it (its
-            process group); the supervisor starts another. Healed: the task is finished (by itself).
+- worker:   the operator resends ~400 invitations; once the first of that task's e-mails have arrived, kill -9
+            the worker running it (its process group); the supervisor starts another. Healed: the task is
+            finished (by itself).
 - redis:    kill -9 Redis, start it again 2 s later on the same folder (AOF). Healed: /healthz ok.
 - postgres: pg_ctl restart -m fast. Healed: /healthz ok.
 - mail:     the SMTP server stopped; during the outage the operator invites ~30 clients; started again.
@@ -39,6 +40,7 @@ fault healed within 60 s, page p95 <= 500 ms outside the fault windows (a fault'
 its heal, or to 60 s after its end when it never heals). Exit 1 when one is missed; figures either way.
 """
 import argparse
+import functools
 import hashlib
 import http.client
 import json
@@ -432,6 +434,14 @@ class Mailbox:
     def tokens(self) -> set[str]:
         return {token for mail in self.read() for token in mail.tokens}
 
+    def token_hashes(self) -> set[str]:
+        """As the invitation table keeps tokens."""
+        return {token_hash(token) for token in self.tokens()}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
 
 class Invitee(threading.Thread):
     """The clients' side: some of the links that arrive are opened and accepted, as a contact would."""
@@ -481,9 +491,9 @@ class Fault:
 
 
 class FaultInjector(threading.Thread):
-    def __init__(self, run: Run, names: list[str], started: float, minutes: float):
+    def __init__(self, run: Run, mailbox: "Mailbox", names: list[str], started: float, minutes: float):
         super().__init__(name="faults", daemon=True)
-        self.run_, self.started = run, started
+        self.run_, self.mailbox, self.started = run, mailbox, started
         span = minutes * 60
         self.schedule = [(started + span * (n + 1) / (len(names) + 1), Fault(name)) for n, name in enumerate(names)]
         self.faults = [fault for _at, fault in self.schedule]
@@ -552,17 +562,28 @@ class FaultInjector(threading.Thread):
     def inject_worker(self, fault: Fault):
         services = self.run_.services
         connection = redis.Redis.from_url(services.app_env()["REDIS_URL"])
-        for _attempt in range(3):  # a task may finish before we see it running: then another one
+        for _attempt in range(3):  # a task may end before it is caught sending: then another one
             task_id = self.launch("resend", "invited", 400)
-            status = self.wait_begun(task_id)
+            self.wait_begun(task_id)
+            # Killed once some of its e-mails have left, so that a rerun meets links people already hold.
+            wait_until(functools.partial(self.sending_or_over, task_id), 60, f"task {task_id} sent nothing", interval=0.02)
             running = [w for w in Worker.all(connection=connection) if w.get_current_job_id() == task_id]
-            if status == "started" and running:
+            if self.task_status(task_id) == "started" and running:
                 fault.started = now()
                 name = services.kill_worker(running[0].pid)
                 fault.ended = now()
-                fault.note = f"killed {name} (pid {running[0].pid}) running task {task_id[:8]}"
+                fault.note = (f"killed {name} (pid {running[0].pid}) running task {task_id[:8]}, "
+                              f"{self.mailed_count(task_id)} of its e-mails received by then")
                 return lambda: self.task_status(task_id) == "finished"
         raise RuntimeError("three tasks in a row finished before a worker could be killed")
+
+    def mailed_count(self, task_id: str) -> int:
+        """How many of the task's invitation e-mails the mail server has received."""
+        hashes = {row[0] for row in self.run_.query("SELECT token_hash FROM invitation WHERE task_id = %s", (task_id,))}
+        return len(hashes & self.mailbox.token_hashes())
+
+    def sending_or_over(self, task_id: str) -> bool:
+        return self.task_status(task_id) != "started" or self.mailed_count(task_id) > 0
 
     def inject_redis(self, fault: Fault):
         services = self.run_.services
@@ -686,7 +707,7 @@ def check_writes(run: Run) -> dict:
 def check_invitations(run: Run, mailbox: Mailbox) -> dict:
     """The links in the e-mails, and the invited clients' usable invitations."""
     mails = mailbox.read()
-    mailed = {hashlib.sha256(token.encode()).hexdigest(): token for mail in mails for token in mail.tokens}
+    mailed = {token_hash(token): token for mail in mails for token in mail.tokens}
     invitations = run.query("SELECT i.id, i.client_id, i.token_hash, i.status, i.expires_at > now() AT TIME ZONE 'UTC', "
                             "i.task_id, c.status FROM invitation i JOIN client c ON c.id = i.client_id ORDER BY i.id")
     by_hash = {row[2]: row for row in invitations}
@@ -700,8 +721,8 @@ def check_invitations(run: Run, mailbox: Mailbox) -> dict:
             lambda token: Browser(base, run.side_requests).get(f"/invitation/{token}", "link_check").status, mailed.values())))
     links = {"working": 0, "accepted": 0, "replaced by a later resend": 0, "dead": 0}
     dead = []
-    for token_hash, status in answers.items():
-        row = by_hash.get(token_hash)
+    for hashed, status in answers.items():
+        row = by_hash.get(hashed)
         if status == 200:
             links["working"] += 1
         elif row is not None and row[3] == "accepted":
@@ -861,7 +882,7 @@ def main() -> int:
 
         mailbox = Mailbox(services.maildir)
         users = [SimulatedUser(n, run) for n in range(args.users)]
-        injector = FaultInjector(run, args.faults, started, args.minutes)
+        injector = FaultInjector(run, mailbox, args.faults, started, args.minutes)
         for thread in [*users, Invitee(run, mailbox), injector]:
             thread.start()
         cpu_before = cpu_seconds()
