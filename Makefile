@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint test-sqlite test-postgres install bench translations compile-translations
+.PHONY: run test lint test-sqlite test-postgres soak-ci install bench translations compile-translations
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ install: $(BIN)/flask
 run: install
 	FLASK_DEBUG=1 $(BIN)/flask --app app dev
 
-## The linter, then the whole test suite on SQLite, then on PostgreSQL.
-test: install lint test-sqlite test-postgres
+## The linter, then the whole test suite on SQLite, then on PostgreSQL, then a one-minute soak with two faults.
+test: install lint test-sqlite test-postgres soak-ci
 
 ## ruff, with the rules in pyproject.toml ([tool.ruff]).
 lint: install
@@ -32,6 +32,10 @@ test-postgres: install
 	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
 		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q; \
 	else echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipping the PostgreSQL pass"; fi
+
+## One minute of simulated users with two faults on the app's own PostgreSQL, Redis and SMTP (bench/soak.py).
+soak-ci: install
+	$(BIN)/python bench/soak.py --minutes 1 --users 10 --faults worker,mail
 
 bench: install
 	$(BIN)/python bench/cli.py
