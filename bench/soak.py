@@ -567,8 +567,9 @@ class FaultInjector(threading.Thread):
             self.wait_begun(task_id)
             # Killed once some of its e-mails have left, so that a rerun meets links people already hold.
             wait_until(functools.partial(self.sending_or_over, task_id), 60, f"task {task_id} sent nothing", interval=0.02)
-            running = [w for w in Worker.all(connection=connection) if w.get_current_job_id() == task_id]
-            if self.task_status(task_id) == "started" and running:
+            status, worker_name = self.run_.query("SELECT status, worker FROM task WHERE id = %s", (task_id,))[0]
+            running = [w for w in Worker.all(connection=connection) if w.name == worker_name]
+            if status == "started" and running:
                 fault.started = now()
                 name = services.kill_worker(running[0].pid)
                 fault.ended = now()

@@ -190,7 +190,7 @@ def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_
         server.stop()
         server.start()  # empty: the worker's registration is gone
         with app.app_context():
-            wait_for(lambda: len(Worker.all(connection=get_redis())) == 1, timeout=tasks.HEARTBEAT_SECONDS + 25)
+            wait_for(lambda: len(Worker.all(connection=get_redis())) == 1, timeout=tasks.HEARTBEAT_SECONDS + 40)
             tasks.enqueue(db.session.get(Task, task.id))
         wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=30)
     finally:
