@@ -16,6 +16,7 @@ from .models import utcnow
 
 # Minutes after the first, second, ... failed attempt; the last delay repeats until the window ends.
 DELAYS_MINUTES = (0.5, 2, 5, 15, 30, 60, 120)
+CLAIM_MINUTES = 15  # how long a started retry may take before its rows are taken for lost and started again
 
 
 def next_attempt(first_failed_at: datetime, attempts: int, now: datetime | None = None) -> datetime | None:
@@ -46,11 +47,14 @@ def after_failure(first_failed_at: datetime | None, failed_attempts: int, transi
 
 
 def start_due(model, retry_at, launch) -> int:
-    """Claim the rows of `model` whose `retry_at` column has passed (cleared, so that a second call does not start
-    them again) and `launch(ids)` one task for them, which commits the claim with its Task row. Returns how many
-    rows were started. When the queue cannot take the task, the rows stay due and QueueUnavailable is raised."""
+    """Claim the rows of `model` whose `retry_at` column has passed and `launch(ids)` one task for them, which commits
+    the claim with its Task row. Returns how many rows were started. The claim is a lease: `retry_at` moves
+    CLAIM_MINUTES ahead, and the task replaces it with the attempt's outcome (cleared, or the next attempt); should
+    the task never get there, the rows are due again when the lease ends. When the queue cannot take the task,
+    nothing is claimed and QueueUnavailable is raised."""
     now = utcnow()
-    ids = sorted(db.session.scalars(sa.update(model).where(retry_at <= now).values({retry_at: None})
+    ids = sorted(db.session.scalars(sa.update(model).where(retry_at <= now)
+                                     .values({retry_at: now + timedelta(minutes=CLAIM_MINUTES)})
                                      .returning(model.id).execution_options(synchronize_session=False)))
     if not ids:
         db.session.rollback()
@@ -58,9 +62,6 @@ def start_due(model, retry_at, launch) -> int:
     try:
         launch(ids)
     except QueueUnavailable:
-        db.session.rollback()  # the claim, unless the task row was committed before the queue refused it:
-        db.session.execute(sa.update(model).where(model.id.in_(ids), retry_at.is_(None)).values({retry_at: now})
-                           .execution_options(synchronize_session=False))
-        db.session.commit()
+        db.session.rollback()
         raise
     return len(ids)

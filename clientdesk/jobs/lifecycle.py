@@ -120,8 +120,8 @@ def _summary(outcome) -> dict:
 
 
 def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
-    mailer = Mailer.from_config(current_app.config)
     with tasks.running(task_id) as task:
+        mailer = Mailer.from_config(current_app.config)
         # An attempt after an interrupted one goes on from the last chunk recorded, with its outcome so far.
         outcome = task.result or _new_outcome(action=action)
         ids = sorted(set(client_ids))
@@ -143,17 +143,17 @@ def retry_due() -> int:
 
 
 def run_delivery_retry(task_id: str, invitation_ids: list[int]) -> dict:
-    """E-mail again, with their same links, the invitations retry_due claimed (those still pending and not
-    scheduled again since), and record the outcome as the first attempt does."""
-    mailer = Mailer.from_config(current_app.config)
+    """E-mail again, with their same links, the invitations retry_due claimed (those still pending and leased: not
+    sent or renewed since), and record the outcome as the first attempt does."""
     with tasks.running(task_id) as task:
+        mailer = Mailer.from_config(current_app.config)
         outcome = task.result or _new_outcome()
         ids = sorted(set(invitation_ids))
         for start in range(task.progress_done, len(ids), CHUNK):
             invitations = db.session.scalars(
                 sa.select(Invitation).where(Invitation.id.in_(ids[start:start + CHUNK]),
                                             Invitation.status == InvitationStatus.PENDING.value,
-                                            Invitation.retry_at.is_(None))
+                                            Invitation.retry_at > utcnow())
                 .options(joinedload(Invitation.client), joinedload(Invitation.contact)).order_by(Invitation.id)).all()
             for invitation in invitations:
                 if invitation.token is None:  # never e-mailed with another link: the user resends for a new one
