@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -190,9 +191,12 @@ def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_
         server.stop()
         server.start()  # empty: the worker's registration is gone
         with app.app_context():
-            wait_for(lambda: len(Worker.all(connection=get_redis())) == 1, timeout=tasks.HEARTBEAT_SECONDS + 40)
             tasks.enqueue(db.session.get(Task, task.id))
-        wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=30)
+            wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=60)
+            wait_for(lambda: len(Worker.all(connection=get_redis())) == 1, timeout=60)
+    except AssertionError:
+        print((Path(app_config["INSTANCE_PATH"]) / "worker.log").read_text()[-5000:])  # what the worker went through
+        raise
     finally:
         stop_worker(worker)
         server.stop()
