@@ -119,6 +119,10 @@ def request_stop() -> None:
     _stop_requested.set()
 
 
+def stop_requested() -> bool:
+    return _stop_requested.is_set()
+
+
 def _check_stop() -> None:
     if _stop_requested.is_set():
         raise Interrupted()

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+import time
 
 from flask import current_app
 from redis.exceptions import LockError, RedisError
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8
 RECONCILE_SECONDS = 10
+RESTART_SECONDS = 2
 RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
 RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due)
@@ -108,6 +110,25 @@ def _reconcile(worker: AppWorker) -> None:
 
 def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
     app = current_app._get_current_object()
+    # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
+    # full collections that a bulk job's many short-lived ORM objects trigger.
+    gc.freeze()
+    while True:
+        try:
+            worked = _work(app, queues, burst)
+        except (RedisError, OSError) as error:  # Redis gone as the worker said goodbye
+            worked, reason = False, error
+        else:
+            reason = "RQ gave up (see above)"
+        if burst or tasks.stop_requested():
+            return worked
+        # RQ quits on a Redis error outside its wait for jobs (a restart while it cleans its registries): a new
+        # worker, as a supervisor would start, once Redis answers again.
+        log.warning("the worker ended without being asked to (%s): starting again in %d s", reason, RESTART_SECONDS)
+        time.sleep(RESTART_SECONDS)
+
+
+def _work(app, queues, burst: bool) -> bool:
     worker = AppWorker(list(queues), connection=get_redis(app))
     worker.app = app
     stop = threading.Event()
@@ -116,9 +137,6 @@ def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
     for name, seconds, steps in (("beats", tasks.HEARTBEAT_SECONDS, beats),
                                  ("reconciler", RECONCILE_SECONDS, [("reconciler", lambda: _reconcile(worker))])):
         threading.Thread(target=every, args=(seconds, stop, app, steps), name=name, daemon=True).start()
-    # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
-    # full collections that a bulk job's many short-lived ORM objects trigger.
-    gc.freeze()
     try:
         return worker.work(burst=burst, logging_level="INFO")
     finally:
