@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
-from ..retries import next_attempt
+from ..retries import after_failure
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
 
 INVITATION_VALID_DAYS = 21
@@ -155,9 +155,8 @@ class Invitation(Timestamps, db.Model):
         """A failed attempt: tried again later (clientdesk/retries.py) when it failed for a passing reason and
         the retry window is not over, else failed for good."""
         self.error = reason[:500]
-        self.failed_attempts += 1
-        self.first_failed_at = self.first_failed_at or at
-        self.retry_at = next_attempt(self.first_failed_at, self.failed_attempts, at) if transient else None
+        retry = after_failure(self.first_failed_at, self.failed_attempts, transient, at)
+        self.first_failed_at, self.failed_attempts, self.retry_at = retry.first_failed_at, retry.failed_attempts, retry.retry_at
         if self.retry_at is None:
             self.status = InvitationStatus.FAILED.value
 
