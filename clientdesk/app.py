@@ -29,9 +29,11 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
 
-    from . import auth, invitations, views
+    from . import auth, invitations, password_reset, two_factor, views
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(two_factor.bp)
+    app.register_blueprint(password_reset.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(invitations.bp)
 

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from . import two_factor
 from .extensions import db, login_manager
 from .models import LoginThrottle, User, utcnow
 
@@ -63,11 +64,16 @@ def login():
             flash(WRONG_CREDENTIALS, "error")
             return render_template("auth/login.html", form=form, next_url=next_url), 200
         LoginThrottle.clear(email)
-        user.last_login_at = utcnow()
-        db.session.commit()
-        login_user(user)
-        return redirect(next_url or url_for("admin.index"))
+        return two_factor.second_step(user, next_url) or finish_login(user, next_url)
     return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+def finish_login(user: User, next_url: str | None):
+    """Sign `user` in, once every step passed (the password, and the second factor when there is one)."""
+    user.last_login_at = utcnow()
+    db.session.commit()
+    login_user(user)
+    return redirect(next_url or url_for("admin.index"))
 
 
 @bp.route("/logout", methods=["POST"])

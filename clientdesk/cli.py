@@ -12,6 +12,7 @@ from werkzeug.serving import run_simple
 
 from .extensions import db
 from .models import Group, Role, User
+from .passwords import WeakPassword
 
 users_cli = AppGroup("users", help="Staff users.")
 groups_cli = AppGroup("groups", help="Groups (teams).")
@@ -33,12 +34,13 @@ def create_user(email, password, role, group_names, name):
         email = v.email(email)
     except v.InvalidValue as error:
         raise click.ClickException(str(error)) from None
-    if len(password) < 10:
-        raise click.ClickException("The password must have at least 10 characters.")
     if User.by_email(email):
         raise click.ClickException(f"A user with e-mail {email} already exists.")
     user = User(email=email, full_name=name, role=role)
-    user.set_password(password)
+    try:
+        user.set_password(password)
+    except WeakPassword as error:
+        raise click.ClickException(f"The password is refused: {error}") from None
     for group_name in group_names:
         group = Group.by_name(group_name) or Group(name=group_name.strip())
         user.groups.append(group)

@@ -50,6 +50,16 @@ def _whole_number(name: str, default: int, unit: str) -> int:
     return int(value)
 
 
+TWO_FACTOR_POLICIES = ("none", "admin", "all")
+
+
+def _two_factor_policy() -> str:
+    value = (os.environ.get("REQUIRE_2FA") or "none").strip().lower()
+    if value not in TWO_FACTOR_POLICIES:
+        raise ConfigError(f"REQUIRE_2FA must be one of {', '.join(TWO_FACTOR_POLICIES)} (it is {value!r}).")
+    return value
+
+
 def from_environment(debug: bool, testing: bool = False) -> dict:
     instance = instance_path()
     return {
@@ -90,4 +100,6 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "LANGUAGES": ["en", "fr", "nl"],
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,
+        # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
+        "REQUIRE_2FA": _two_factor_policy(),
     }

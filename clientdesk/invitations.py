@@ -3,23 +3,28 @@ from flask import Blueprint, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo
 
 from .extensions import db
 from .lifecycle import ClientLifecycle, LifecycleError
-from .models import Invitation, InvitationStatus
+from .models import Contact, Invitation, InvitationStatus
+from .passwords import RULE, AcceptablePassword
 
 bp = Blueprint("invitation", __name__)
 
-MIN_PASSWORD_LENGTH = 10
-
 
 class AcceptForm(FlaskForm):
-    password = PasswordField(_l("Choose a password"), validators=[
-        DataRequired(), Length(min=MIN_PASSWORD_LENGTH, message=_l("At least %(num)d characters.", num=MIN_PASSWORD_LENGTH))])
+    """Built with the invited `contact`, whose e-mail and name the password may not contain."""
+
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(), AcceptablePassword(
+        lambda form: (form.contact.email, [form.contact.first_name, form.contact.last_name]))])
     password_confirm = PasswordField(_l("Repeat the password"), validators=[
         DataRequired(), EqualTo("password", message=_l("The two passwords are not the same."))])
     accept_terms = BooleanField(_l("I accept the terms of use"), validators=[DataRequired(message=_l("Please accept the terms of use."))])
+
+    def __init__(self, contact: Contact, **kwargs):
+        super().__init__(**kwargs)
+        self.contact = contact
 
 
 def _unusable_reason(invitation: Invitation) -> str:
@@ -39,7 +44,7 @@ def accept(token: str):
         return render_template("invitation/gone.html", reason=reason, firm=firm), 404
     if not invitation.is_usable:
         return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
-    form = AcceptForm()
+    form = AcceptForm(invitation.contact)
     if form.validate_on_submit():
         try:
             client = ClientLifecycle.accept(invitation, form.password.data)
@@ -48,4 +53,4 @@ def accept(token: str):
             return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
         db.session.commit()
         return render_template("invitation/accepted.html", client=client, firm=firm)
-    return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm)
+    return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm, password_rule=RULE)

@@ -1,13 +1,18 @@
 """Admin-only screens: staff users and groups (teams)."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import flash
+from flask_admin.actions import action
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from wtforms import PasswordField, SelectField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
+from .. import two_factor
 from ..errors import Refused
+from ..extensions import db
 from ..forms import validators as v
 from ..models import Role
 from ..models.base import choices_of
+from ..passwords import AcceptablePassword, password_changed
 from .base import ScopedModelView
 
 
@@ -17,21 +22,23 @@ class AdminOnlyView(ScopedModelView):
 
 
 class UserView(AdminOnlyView):
-    column_list = ("email", "full_name", "role", "groups", "active", "last_login_at")
+    column_list = ("email", "full_name", "role", "groups", "active", "totp_enabled_at", "last_login_at")
     column_labels = {
         "email": _l("E-mail"), "full_name": _l("Name"), "role": _l("Role"), "groups": _l("Groups"),
         "active": _l("Active"), "last_login_at": _l("Last login"), "ui_language": _l("Interface language"),
-        "password_hash": _l("Password"),
+        "password_hash": _l("Password"), "totp_enabled_at": _l("Two-step sign-in since"),
+        "totp_secret": _l("Two-step sign-in key"),
     }
-    column_details_exclude_list = ("password_hash",)
+    column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
     column_choices = {"role": choices_of(Role)}
     column_searchable_list = ("email", "full_name")
     column_sortable_list = ("email", "full_name", "role", "active", "last_login_at")
     column_filters = ("role", "active")
     form_columns = ("email", "full_name", "role", "groups", "active", "ui_language", "new_password")
-    form_excluded_columns = ("password_hash",)
+    form_excluded_columns = ("password_hash", "totp_secret", "totp_enabled_at", "totp_last_step")
     form_extra_fields = {
-        "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10)]),
+        "new_password": PasswordField(_l("New password"), validators=[Optional(), AcceptablePassword(
+            lambda form: (form.email.data, [form.full_name.data]))]),
         "role": SelectField(_l("Role"), choices=choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
                                    choices=[("", "—"), ("en", "English"), ("fr", "Français"), ("nl", "Nederlands")]),
@@ -41,8 +48,10 @@ class UserView(AdminOnlyView):
     def on_model_change(self, form, model, is_created):
         if form.new_password.data:
             model.set_password(form.new_password.data)
+            if not is_created:
+                password_changed(model)
         elif is_created:
-            raise Refused(_("A new user needs a password (at least 10 characters)."))
+            raise Refused(_("A new user needs a password."))
         model.ui_language = model.ui_language or None
         if model.id == current_user.id and (model.role != Role.ADMIN or not model.active):
             raise Refused(_("You cannot remove your own admin role or deactivate yourself."))
@@ -50,6 +59,17 @@ class UserView(AdminOnlyView):
     def on_model_delete(self, model):
         if model.id == current_user.id:
             raise Refused(_("You cannot delete your own account."))
+
+    @action("reset_two_factor", _l("Reset two-step sign-in"),
+            _l("Reset the two-step sign-in of the {count} selected users? They sign in with their password alone "
+               "(or set it up again, where it is required)."))
+    def action_reset_two_factor(self, ids):
+        users = [user for user in self.scoped_rows(ids) if user.has_two_factor]
+        for user in users:
+            two_factor.reset(user)
+        db.session.commit()
+        flash(ngettext("Two-step sign-in reset for %(num)d user.", "Two-step sign-in reset for %(num)d users.",
+                       len(users)), "success" if users else "warning")
 
 
 class GroupView(AdminOnlyView):

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import tasks
 from ..broker import QUEUE_NAMES, get_redis
-from . import documents, lifecycle, peppol
+from . import documents, lifecycle, password_reset, peppol
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ RECONCILE_SECONDS = 10
 RESTART_SECONDS = 2
 RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
-RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due)
+RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due, password_reset.retry_due)
 
 
 class AppWorker(SimpleWorker):

@@ -9,9 +9,11 @@ from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
+from .password_reset import PasswordReset
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
+from .two_factor import RecoveryCode
 from .user import LoginThrottle, Role, SavedFilter, User
 
 _client.configure_computed_columns()
@@ -20,7 +22,7 @@ __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct",
-    "Invitation", "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "RegisterLoad",
+    "Invitation", "InvitationStatus", "LoginThrottle", "PasswordReset", "PeppolState", "RecoveryCode", "RefusedSender", "RegisterLoad",
     "RegisterLoadStatus", "Role", "SavedFilter", "SubscriptionMode", "Task", "TaskStatus", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

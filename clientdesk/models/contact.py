@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..passwords import require_acceptable
 from .base import LabelledEnum, Timestamps, choice_check
 
 
@@ -58,6 +59,8 @@ class Contact(Timestamps, db.Model):
         return f"{self.first_name} {self.last_name}".strip()
 
     def set_password(self, password: str) -> None:
+        """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
+        require_acceptable(password, self.email, [self.first_name, self.last_name])
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:

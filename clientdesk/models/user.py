@@ -7,6 +7,7 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..passwords import require_acceptable
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
 from .group import group_members
 
@@ -23,8 +24,8 @@ ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 class User(UserMixin, Timestamps, db.Model):
     __tablename__ = "user"
     __table_args__ = (choice_check("role", Role),)
-    __audit_secret__ = ("password_hash",)
-    __audit_ignore__ = ("last_login_at",)
+    __audit_secret__ = ("password_hash", "totp_secret")
+    __audit_ignore__ = ("last_login_at", "totp_last_step")
 
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, unique=True)
@@ -34,6 +35,11 @@ class User(UserMixin, Timestamps, db.Model):
     active = db.Column(db.Boolean, nullable=False, default=True)
     ui_language = db.Column(db.String(5))
     last_login_at = db.Column(db.DateTime)
+    # Second factor (clientdesk/two_factor.py): the TOTP secret (base32), set once the user confirmed a first code;
+    # the time step of the last code accepted, so that no code is accepted twice.
+    totp_secret = db.Column(db.String(32))
+    totp_enabled_at = db.Column(db.DateTime)
+    totp_last_step = db.Column(db.Integer)
 
     groups = db.relationship("Group", secondary=group_members, back_populates="members", order_by="Group.name")
 
@@ -46,6 +52,8 @@ class User(UserMixin, Timestamps, db.Model):
         return self.active
 
     def set_password(self, password: str) -> None:
+        """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
+        require_acceptable(password, self.email, [self.full_name])
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
@@ -54,6 +62,10 @@ class User(UserMixin, Timestamps, db.Model):
     def has_role(self, role: Role | str) -> bool:
         """At least `role`: an admin has every supervisor permission, a supervisor every staff one."""
         return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_secret is not None
 
     @property
     def is_admin(self) -> bool:

@@ -1,0 +1,95 @@
+"""The password rule (clientdesk/passwords.py), the same for staff and for clients accepting an invitation, on every
+path that sets a password: the invitation page, the admin's user form, the CLI, and the models themselves."""
+import pytest
+
+from clientdesk.models import Client, Contact, Invitation, Role, User
+from clientdesk.passwords import WeakPassword, common_passwords, problem
+from tests.helpers import PASSWORD, post
+from tests.test_cli import flask
+from tests.test_lifecycle import accept
+
+LENGTH = "Use at least 12 characters."
+COMMON = "This password is one of the most common passwords"
+RUN = "This password is a repeated or sequential run"
+PERSONAL = "The password may not contain your e-mail address or your name."
+
+
+@pytest.mark.parametrize(("password", "reason"), [
+    ("aaaaaaaaaa", LENGTH),
+    ("password12", LENGTH),
+    ("short-pw", LENGTH),
+    ("aaaaaaaaaaaa", RUN),
+    ("abcabcabcabc", RUN),
+    ("abcdefghijkl", RUN),
+    ("890123456789", RUN),
+    ("1qaz2wsx3edc", COMMON),  # in the list as it is
+    ("Password1234!", COMMON),  # a listed one with digits and a symbol added
+    ("Sunshine2024!!", COMMON),
+    ("nora.peeters@example.com", PERSONAL),
+    ("my nora.peeters rocks", PERSONAL),
+    ("i-am-PEETERS-and-proud", PERSONAL),
+    ("NoraPeeters@Brussel", PERSONAL),
+    ("correct-horse-battery", None),
+    ("Trois petits chats blancs", None),
+    ("demo-password-2026", None),
+])
+def test_the_rule_says_which_part_failed(app, password, reason):
+    with app.test_request_context():
+        found = problem(password, "nora.peeters@example.com", ["Nora Peeters"])
+        assert str(found).startswith(reason) if reason else found is None, found
+
+
+def test_the_shipped_list_is_a_real_one(app):
+    passwords = common_passwords()
+    assert len(passwords) == 30000 and {"123456", "password", "qwerty", "iloveyou"} <= passwords
+
+
+def test_models_refuse_a_weak_password_whatever_the_path(app):
+    with app.test_request_context():
+        user = User(email="nora@example.com", full_name="Nora Peeters")
+        with pytest.raises(WeakPassword, match="at least 12"):
+            user.set_password("aaaaaaaaaa")
+        contact = Contact(first_name="Jan", last_name="Claessens", email="jan@client.example.com")
+        with pytest.raises(WeakPassword, match="your e-mail address or your name"):
+            contact.set_password("claessens-2026-bv")
+        assert user.password_hash is None and contact.password_hash is None
+
+
+def test_invitation_refuses_a_common_password_and_the_contacts_own_name(make, app, store, client):
+    from clientdesk.extensions import db
+    from clientdesk.lifecycle import ClientLifecycle
+
+    acme = make.client(status="created")
+    with app.test_request_context():
+        invitation = ClientLifecycle.invite(db.session.get(Client, acme.id))
+        token = invitation.token
+        db.session.commit()
+    contact = acme.contacts[0]
+    for password, message in (("password12", LENGTH), ("password1234", COMMON),
+                              (contact.email.split("@")[0] + "-pw", PERSONAL)):
+        page = accept(client, token, password=password)
+        assert page.status_code == 200 and message in page.text, password
+    assert store.get(Client, acme.id).status == "invited"
+    assert store.get(Contact, contact.id).password_hash is None
+    assert accept(client, token, password=PASSWORD).status_code == 200
+    assert store.one(Invitation, client_id=acme.id).status == "accepted"
+
+
+def test_admin_user_form_applies_the_rule(make, as_user, store):
+    http = as_user(make.user(Role.ADMIN))
+    form = {"email": "nora@example.com", "full_name": "Nora Peeters", "role": "staff", "active": "y", "ui_language": ""}
+    for password, message in (("password12", LENGTH), ("qazwsxedcrfv", COMMON), ("peeters-rules-2026", PERSONAL)):
+        page = post(http, "/admin/user/new/", {**form, "new_password": password})
+        assert page.status_code == 200 and message in page.text, password
+        assert store.count(User, email="nora@example.com") == 0
+    assert post(http, "/admin/user/new/", {**form, "new_password": PASSWORD}).status_code == 302
+    assert store.one(User, email="nora@example.com").password_hash
+
+
+def test_cli_applies_the_rule(app_config, store):
+    refused = flask(app_config, "users", "create", "--email", "nora@example.com", "--password", "password1234", expect=1)
+    assert COMMON in refused.stderr
+    refused = flask(app_config, "users", "create", "--email", "nora@example.com", "--name", "Nora Peeters",
+                    "--password", "nora-peeters-2026", expect=1)
+    assert PERSONAL in refused.stderr
+    assert store.count(User, email="nora@example.com") == 0
