@@ -1,6 +1,7 @@
 """A staff user of group A never reaches a client of group B, whatever the path; hidden clients only for admins."""
 import csv
 import io
+import json
 
 import pytest
 
@@ -179,3 +180,36 @@ def test_requests_never_share_the_signed_in_user_with_a_held_app_context(world, 
     assert admin.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 200
     assert staff.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 404
     assert db_session.get(Client, world["theirs"].id).name == "Theirs Brasserie SRL"
+
+
+def test_tasks_show_a_client_only_inside_the_viewers_scope(world, as_user, store):
+    """A staff member who once started a task on a client that was hidden (and renamed) since sees the task,
+    but not the client's current name, link or what the task's results say about it."""
+    from clientdesk.models import Task
+
+    hidden, ours = world["hidden"], world["ours"]
+    store.update(Client, hidden.id, name="Renamed Secret NV")
+    results = {"failed": [{"client_id": hidden.id, "client": "Renamed Secret NV", "reason": "Renamed Secret NV refused"},
+                          {"client_id": ours.id, "client": ours.name, "reason": "no contact"}]}
+    store.run(lambda s: s.add_all([
+        Task(id="task-hidden", kind="client_invite", description="Invite", client_id=hidden.id,
+             user_id=world["staff_a"].id, status="failed", result_json=json.dumps(results)),
+        Task(id="task-ours", kind="client_invite", description="Invite", client_id=ours.id, user_id=world["staff_a"].id),
+    ]))
+    http = as_user(world["staff_a"])
+    listing = http.get("/admin/task/").text
+    details = http.get("/admin/task/details/?id=task-hidden").text
+    for page in (listing, details):
+        assert "Renamed Secret NV" not in page and f"id={hidden.id}" not in page
+        assert "a client outside your scope" in page
+    assert ours.name in listing and ours.name in details and f"/admin/client/details/?id={ours.id}" in details
+    admin_view = as_user(world["admin"]).get("/admin/task/details/?id=task-hidden").text
+    assert "Renamed Secret NV" in admin_view and "a client outside your scope" not in admin_view
+
+
+def test_audit_rows_name_a_client_only_inside_the_viewers_scope(world, as_user, store):
+    store.run(lambda s: s.add(AuditEvent(actor="x@example.com", action="update", object_type="client",
+                                         object_id=str(world["hidden"].id), object_repr="Hidden Garage NV",
+                                         client_id=world["hidden"].id)))
+    page = as_user(world["admin"]).get("/admin/audit/").text
+    assert f'href="/admin/client/details/?id={world["hidden"].id}"' in page  # admins see every client

@@ -268,6 +268,19 @@ class ScopedModelView(ProtectedView, ModelView):
         return super().handle_view_exception(exc)
 
 
+def shown_client(client_id: int | None) -> Markup:
+    """A client named on a row that is not the client's own (a task, an audit event): its current name linked to
+    its page when the signed-in user may see it, else only that it is outside their scope (no name, no link)."""
+    if client_id is None:
+        return Markup("")
+    visible = per_request("visible-clients", dict)
+    if client_id not in visible:
+        visible[client_id] = bool(scoping.visible_client_ids([client_id], current_user))
+    if not visible[client_id]:
+        return Markup('<span class="text-muted">{}</span>').format(_("a client outside your scope"))
+    return Markup('<a href="{}">{}</a>').format(url_for("client.details_view", id=client_id), db.session.get(Client, client_id))
+
+
 def announce_voided_invitations() -> None:
     """Say which invitation links a change of their contact has just voided (invitations.py), each with the
     button that sends the client a new one."""

@@ -422,7 +422,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             if other is not None and other.id != this_id:
                 errors["enterprise_number"] = (
                     _("This enterprise number is already used by the client %(name)s.", name=other.name)
-                    if other.id in onboarding.visible_ids([other.id], current_user)
+                    if other.id in scoping.visible_client_ids([other.id], current_user)
                     else _("This enterprise number is already used by a client you do not have access to."))
         errors.update(self._contact_email_errors(form, this_id))
         for field, message in errors.items():
