@@ -2,11 +2,12 @@
 import csv
 import io
 import json
+import re
 
 import pytest
 
 from clientdesk.models import AuditEvent, Client, Contact, Role
-from tests.helpers import post
+from tests.helpers import flashes, post
 
 
 @pytest.fixture
@@ -213,3 +214,36 @@ def test_audit_rows_name_a_client_only_inside_the_viewers_scope(world, as_user, 
                                          client_id=world["hidden"].id)))
     page = as_user(world["admin"]).get("/admin/audit/").text
     assert f'href="/admin/client/details/?id={world["hidden"].id}"' in page  # admins see every client
+
+
+@pytest.mark.parametrize("path", ["client form", "contact form", "wizard", "wizard contact"])
+def test_duplicate_checks_say_already_used_alike_for_hidden_and_other_team_clients(world, as_user, path):
+    """A duplicate enterprise number or contact e-mail of a client outside the viewer's scope is "already used",
+    without its name or link, in the same words whether the client is hidden or in another team."""
+    from clientdesk.models import Group
+    from tests.test_wizard import company_form, details_form, errors
+
+    http = as_user(world["staff_a"])
+    said = []
+    for owner in (world["hidden"], world["theirs"]):
+        number, email = owner.enterprise_number, owner.contacts[0].email
+        if path == "client form":
+            page = post(http, "/admin/client/new/", {"name": "Probe", "country": "BE", "enterprise_number": number,
+                                                     "language": "fr-BE", "group": str(world["team_a"].id),
+                                                     "subscription_mode": "full", "plan": "standard"}).text
+            message = [m for m in re.findall(r"<li>([^<]*)</li>", page) if "lready" in m]
+        elif path == "contact form":
+            page = post(http, "/admin/contact/new/", {"client": str(world["ours"].id), "first_name": "P", "last_name": "Q",
+                                                      "email": email, "language": "fr-BE"}, follow_redirects=True).text
+            message = [m for m in re.findall(r"<li>([^<]*)</li>", page) + flashes(page) if "lready" in m]
+        elif path == "wizard":
+            page = post(http, "/admin/client/new-wizard/", company_form(enterprise_number=number, vat_number="",
+                                                                         skip_vat_check="y")).text
+            message = re.findall(r'alert-danger" role="alert">([^<]*)<', page)
+        else:
+            post(http, "/admin/client/new-wizard/", company_form(skip_vat_check="y"))
+            page = post(http, "/admin/client/new-wizard/details/", details_form(Group(id=world["team_a"].id), email=email)).text
+            message = [e for e in errors(page) if "already" in e]
+        assert owner.name not in page and f"?id={owner.id}" not in page
+        said.append(message)
+    assert said[0] == said[1] and said[0] and "already" in said[0][0].lower(), said
