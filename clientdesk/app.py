@@ -16,10 +16,11 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     app.config.update(overrides or {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from . import models, search, sqlite
+    from . import invitations, models, search, sqlite
 
     db.init_app(app)
     models.audit.init_app(app)
+    invitations.init_app(app)
     search.init_app(app)
     sqlite.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True,

@@ -1,13 +1,18 @@
-"""The invitation page a client's contact opens from the e-mail (no login)."""
+"""The invitation page a client's contact opens from the e-mail (no login), and what keeps a link for the
+person it was sent to."""
+import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
 from .extensions import db
 from .lifecycle import ClientLifecycle, LifecycleError
 from .models import Contact, Invitation, InvitationStatus
+from .models.audit import record
+from .models.invitation import OPEN_INVITATIONS
 from .passwords import RULE, AcceptablePassword
 
 bp = Blueprint("invitation", __name__)
@@ -54,3 +59,57 @@ def accept(token: str):
         db.session.commit()
         return render_template("invitation/accepted.html", client=client, firm=firm)
     return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm, password_rule=RULE)
+
+
+# session.info key: [(client id, address)] of the invitations voided since the session's last announcement.
+VOIDED = "voided_invitations"
+
+
+def _void_when_the_invited_person_changes(session: Session, flush_context, instances) -> None:
+    """An open invitation is for its contact, at the address it was e-mailed to, as the client's primary contact.
+    Whoever got the link could otherwise accept for someone else: when the contact's e-mail changes, when
+    another contact becomes primary (or the contact stops being it), or when the contact is deleted, the
+    client's open invitations are voided, as "replace the primary contact" does, whatever path made the change
+    (screens, import, CLI, jobs), each with a "void_invitation" event on the client. Runs before every flush."""
+    contact_ids, client_ids = set(), set()
+    for contact in session.dirty:
+        if isinstance(contact, Contact):
+            state = sa.inspect(contact)
+            if state.attrs.email.history.has_changes():
+                contact_ids.add(contact.id)
+            if state.attrs.is_primary.history.has_changes():
+                client_ids.add(contact.client_id)
+    for contact in session.deleted:
+        if isinstance(contact, Contact):
+            contact_ids.add(contact.id)
+    for contact in session.new:
+        if isinstance(contact, Contact) and contact.is_primary:
+            client_ids.add(contact.client_id or (contact.client.id if contact.client is not None else None))
+    if not (contact_ids or client_ids):
+        return
+    open_invitations = session.scalars(sa.select(Invitation).where(
+        Invitation.status.in_([status.value for status in OPEN_INVITATIONS]),
+        sa.or_(Invitation.contact_id.in_(contact_ids), Invitation.client_id.in_(client_ids))))
+    for invitation in open_invitations:
+        email = sa.inspect(invitation.contact).attrs.email.history
+        address = email.deleted[0] if email.deleted else invitation.contact.email
+        invitation.void()
+        record("void_invitation", invitation.client, {"to": address})
+        session.info.setdefault(VOIDED, []).append((invitation.client_id, address))
+
+
+def _forget_voided(session: Session, previous_transaction) -> None:
+    session.info.pop(VOIDED, None)  # rolled back: nothing was voided
+
+
+def voided_since_last_asked() -> list[tuple[int, str]]:
+    """[(client id, address)] of the invitations voided by changes of their contact since the last call."""
+    return db.session.info.pop(VOIDED, [])
+
+
+def init_app(app) -> None:
+    """Keep invitations with their person on every flush of the app's sessions. Idempotent."""
+    session = app.extensions["sqlalchemy"].session
+    if not sa.event.contains(session, "before_flush", _void_when_the_invited_person_changes):
+        sa.event.listen(session, "before_flush", _void_when_the_invited_person_changes)
+        sa.event.listen(session, "after_soft_rollback", _forget_voided)

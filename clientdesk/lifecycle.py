@@ -185,7 +185,8 @@ class ClientLifecycle:
             raise LifecycleError(_("%(name)s is %(status)s: its primary contact can no longer be replaced.",
                                    name=client.name, status=_status(client)))
         for contact in contacts:
-            contact.is_primary = False
+            if not (contact is primary and primary is primary_before):  # a primary that stays keeps its flag untouched
+                contact.is_primary = False
         db.session.flush()  # at most one primary per client: the old flag goes before the new one is set
         primary.is_primary = True
 
@@ -296,14 +297,12 @@ class ClientLifecycle:
             db.session.flush()
 
     @classmethod
-    def replace_primary_contact(cls, client: Client, new_contact) -> bool:
-        """Make `new_contact` the primary contact in place of the current one (which is removed).
-        Returns True when an open invitation was voided (the new contact needs a new link)."""
+    def replace_primary_contact(cls, client: Client, new_contact) -> None:
+        """Make `new_contact` the primary contact in place of the current one (which is removed); its open
+        invitations are voided with it (invitations.py)."""
         cls.check_replace_primary_contact(client)
         with audit_action("replace_contact"):
             old = client.primary_contact
-            voided = any(i.status in OPEN_INVITATIONS for i in client.invitations)
-            _void_open_invitations(client)
             if old is not None and old is not new_contact:
                 client.contacts.remove(old)
                 db.session.flush()  # the old row goes first: the new contact may keep its e-mail address
@@ -311,4 +310,3 @@ class ClientLifecycle:
             if new_contact not in client.contacts:
                 client.contacts.append(new_contact)
             db.session.flush()
-        return voided

@@ -17,12 +17,6 @@ def existing_client(enterprise_number: str | None) -> Client | None:
     return db.session.scalars(db.select(Client).where(Client.enterprise_number == enterprise_number)).first()
 
 
-def visible_ids(client_ids, user) -> set[int]:
-    """Which of these clients the user may see (scoping.py's rule)."""
-    query = scoping.scope_clients(db.select(Client.id).where(Client.id.in_(list(client_ids))), user)
-    return set(db.session.scalars(query))
-
-
 def company_problems(values: dict, register) -> dict:
     """A Belgian number must be in the company register, unless "don't verify VAT" is ticked."""
     number = values["enterprise_number"]

@@ -184,6 +184,10 @@ RULES = (
              sa.and_(Client.status != ClientStatus.INVITED.value, _has(Invitation, Invitation.status.in_(_USABLE))),
              sa.select(sa.func.count()).where(Invitation.client_id == Client.id, Invitation.status.in_(_USABLE))
              .correlate(Client).scalar_subquery() > 1)),
+    Rule("contacts",
+         None,
+         lambda: _("An invitation link works only for the client's primary contact."),
+         lambda: _has(Invitation, Invitation.status.in_(_USABLE), ~Invitation.contact.has(Contact.is_primary.is_(True)))),
 )
 
 

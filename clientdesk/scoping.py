@@ -25,6 +25,16 @@ def scope_clients(query, user):
     return query if condition is None else query.filter(condition)
 
 
+def visible_client_ids(client_ids, user) -> set[int]:
+    """Which of these clients `user` may see (those that still exist)."""
+    from .extensions import db
+
+    ids = list(client_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(scope_clients(sa.select(Client.id).where(Client.id.in_(ids)), user)))
+
+
 def scope_client_children(query, client_relationship, user):
     """Scope rows that hang off a client (`client_relationship` e.g. Contact.client), with EXISTS, not a join."""
     condition = client_condition(user)

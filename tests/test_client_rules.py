@@ -61,6 +61,14 @@ def test_deleting_the_primary_inline_promotes_another(team, make, as_user, store
     assert left.is_primary is True
 
 
+def test_deleting_the_primary_on_the_contact_screen_promotes_another(team, make, as_user, store):
+    acme = make.client(team.group, contacts=2)
+    first, second = sorted(acme.contacts, key=lambda c: c.id)
+    response = post(as_user(team.staff), "/admin/contact/delete/", {"id": first.id}, follow_redirects=True)
+    assert not [m for m in flashes(response.text) if "error" in m.lower()], flashes(response.text)
+    assert store.get(Contact, first.id) is None and store.get(Contact, second.id).is_primary
+
+
 def test_the_primary_of_an_active_client_cannot_change_on_the_contact_screen(team, make, as_user, store):
     acme = make.client(team.group, contacts=2, status="active")
     first, second = sorted(acme.contacts, key=lambda c: c.id)

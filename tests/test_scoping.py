@@ -1,11 +1,13 @@
 """A staff user of group A never reaches a client of group B, whatever the path; hidden clients only for admins."""
 import csv
 import io
+import json
+import re
 
 import pytest
 
 from clientdesk.models import AuditEvent, Client, Contact, Role
-from tests.helpers import post
+from tests.helpers import flashes, post
 
 
 @pytest.fixture
@@ -179,3 +181,69 @@ def test_requests_never_share_the_signed_in_user_with_a_held_app_context(world, 
     assert admin.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 200
     assert staff.get(f"/admin/client/details/?id={world['theirs'].id}").status_code == 404
     assert db_session.get(Client, world["theirs"].id).name == "Theirs Brasserie SRL"
+
+
+def test_tasks_show_a_client_only_inside_the_viewers_scope(world, as_user, store):
+    """A staff member who once started a task on a client that was hidden (and renamed) since sees the task,
+    but not the client's current name, link or what the task's results say about it."""
+    from clientdesk.models import Task
+
+    hidden, ours = world["hidden"], world["ours"]
+    store.update(Client, hidden.id, name="Renamed Secret NV")
+    results = {"failed": [{"client_id": hidden.id, "client": "Renamed Secret NV", "reason": "Renamed Secret NV refused"},
+                          {"client_id": ours.id, "client": ours.name, "reason": "no contact"}]}
+    store.run(lambda s: s.add_all([
+        Task(id="task-hidden", kind="client_invite", description="Invite", client_id=hidden.id,
+             user_id=world["staff_a"].id, status="failed", result_json=json.dumps(results)),
+        Task(id="task-ours", kind="client_invite", description="Invite", client_id=ours.id, user_id=world["staff_a"].id),
+    ]))
+    http = as_user(world["staff_a"])
+    listing = http.get("/admin/task/").text
+    details = http.get("/admin/task/details/?id=task-hidden").text
+    for page in (listing, details):
+        assert "Renamed Secret NV" not in page and f"id={hidden.id}" not in page
+        assert "a client outside your scope" in page
+    assert ours.name in listing and ours.name in details and f"/admin/client/details/?id={ours.id}" in details
+    admin_view = as_user(world["admin"]).get("/admin/task/details/?id=task-hidden").text
+    assert "Renamed Secret NV" in admin_view and "a client outside your scope" not in admin_view
+
+
+def test_audit_rows_name_a_client_only_inside_the_viewers_scope(world, as_user, store):
+    store.run(lambda s: s.add(AuditEvent(actor="x@example.com", action="update", object_type="client",
+                                         object_id=str(world["hidden"].id), object_repr="Hidden Garage NV",
+                                         client_id=world["hidden"].id)))
+    page = as_user(world["admin"]).get("/admin/audit/").text
+    assert f'href="/admin/client/details/?id={world["hidden"].id}"' in page  # admins see every client
+
+
+@pytest.mark.parametrize("path", ["client form", "contact form", "wizard", "wizard contact"])
+def test_duplicate_checks_say_already_used_alike_for_hidden_and_other_team_clients(world, as_user, path):
+    """A duplicate enterprise number or contact e-mail of a client outside the viewer's scope is "already used",
+    without its name or link, in the same words whether the client is hidden or in another team."""
+    from clientdesk.models import Group
+    from tests.test_wizard import company_form, details_form, errors
+
+    http = as_user(world["staff_a"])
+    said = []
+    for owner in (world["hidden"], world["theirs"]):
+        number, email = owner.enterprise_number, owner.contacts[0].email
+        if path == "client form":
+            page = post(http, "/admin/client/new/", {"name": "Probe", "country": "BE", "enterprise_number": number,
+                                                     "language": "fr-BE", "group": str(world["team_a"].id),
+                                                     "subscription_mode": "full", "plan": "standard"}).text
+            message = [m for m in re.findall(r"<li>([^<]*)</li>", page) if "lready" in m]
+        elif path == "contact form":
+            page = post(http, "/admin/contact/new/", {"client": str(world["ours"].id), "first_name": "P", "last_name": "Q",
+                                                      "email": email, "language": "fr-BE"}, follow_redirects=True).text
+            message = [m for m in re.findall(r"<li>([^<]*)</li>", page) + flashes(page) if "lready" in m]
+        elif path == "wizard":
+            page = post(http, "/admin/client/new-wizard/", company_form(enterprise_number=number, vat_number="",
+                                                                         skip_vat_check="y")).text
+            message = re.findall(r'alert-danger" role="alert">([^<]*)<', page)
+        else:
+            post(http, "/admin/client/new-wizard/", company_form(skip_vat_check="y"))
+            page = post(http, "/admin/client/new-wizard/details/", details_form(Group(id=world["team_a"].id), email=email)).text
+            message = [e for e in errors(page) if "already" in e]
+        assert owner.name not in page and f"?id={owner.id}" not in page
+        said.append(message)
+    assert said[0] == said[1] and said[0] and "already" in said[0][0].lower(), said

@@ -10,7 +10,7 @@ from .. import scoping, tasks
 from ..models import AuditEvent, Role, Task, TaskStatus
 from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
-from .base import ScopedModelView
+from .base import ScopedModelView, shown_client
 from .changes import shown_changes
 
 
@@ -26,6 +26,7 @@ class TaskView(ScopedModelView):
     """Tasks the user started, or that concern a client the user sees (admins: all)."""
 
     create_role = edit_role = delete_role = None
+    shown_result_rows = 200  # of each list of a task's result, on its page
     column_list = ("created_at", "description", "client", "user", "status", "progress", "error", "ended_at")
     column_labels = {
         "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
@@ -34,7 +35,7 @@ class TaskView(ScopedModelView):
         "retry_at": _l("Next attempt"), "heartbeat_at": _l("Worker last seen"),
     }
     column_choices = {"status": choices_of(TaskStatus)}
-    column_formatters = {"progress": _progress}
+    column_formatters = {"progress": _progress, "client": lambda view, context, task, name: shown_client(task.client_id)}
     column_sortable_list = ("created_at", "status", "ended_at")
     column_default_sort = [("created_at", True)]
     column_details_list = ("id", "kind", "description", "client", "user", "status", "error", "created_at", "started_at",
@@ -50,6 +51,19 @@ class TaskView(ScopedModelView):
         if task is None:
             abort(404)
         return task
+
+    def result_in_scope(self, task) -> dict:
+        """The task's result (rows of clients skipped, retrying, not sent), each row about a client outside the
+        signed-in user's scope without the client's name or what was said about it."""
+        result = task.result
+        lists = [rows for rows in result.values() if isinstance(rows, list)]
+        visible = scoping.visible_client_ids({row["client_id"] for rows in lists for row in rows[:self.shown_result_rows]},
+                                             current_user)
+        for rows in lists:
+            for row in rows[:self.shown_result_rows]:
+                if row["client_id"] not in visible:
+                    row["client"] = row["reason"] = None
+        return result
 
     def can_rerun(self, task) -> bool:
         return (current_user.is_admin or task.user_id == current_user.id) and tasks.can_rerun(task)
@@ -78,12 +92,13 @@ class AuditView(ScopedModelView):
     column_list = ("at", "actor", "action", "object_type", "object_repr", "client_id", "changes_json")
     column_labels = {
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
-        "object_repr": _l("Name"), "client_id": _l("Client id"), "changes_json": _l("Changes"), "object_id": _l("Object id"),
+        "object_repr": _l("Name"), "client_id": _l("Client"), "changes_json": _l("Changes"), "object_id": _l("Object id"),
     }
     column_formatters = {
         "action": lambda view, context, event, name: event.action_label,
         "object_type": lambda view, context, event, name: event.object_label,
         "actor": lambda view, context, event, name: event.actor_label,
+        "client_id": lambda view, context, event, name: shown_client(event.client_id),
         "changes_json": lambda view, context, event, name: get_template_attribute(
             "admin/audit_changes.html", "audit_changes")(shown_changes(event)),
     }

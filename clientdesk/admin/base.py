@@ -19,10 +19,11 @@ from flask_admin.model import typefmt
 from flask_admin.model.template import BaseListRowAction, EditRowAction, ViewRowAction
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy import func
 
-from .. import scoping
+from .. import invitations, scoping
 from ..errors import Refused
 from ..extensions import db
 from ..i18n import localdate, localdatetime
@@ -254,11 +255,49 @@ class ScopedModelView(ProtectedView, ModelView):
             if visible is None:
                 raise Refused(_("That client does not exist or is outside your groups."))
 
+    def after_model_change(self, form, model, is_created):
+        announce_voided_invitations()
+
+    def after_model_delete(self, model):
+        announce_voided_invitations()
+
     def handle_view_exception(self, exc):
         if isinstance(exc, Refused):
             flash(str(exc), "error")
             return True
         return super().handle_view_exception(exc)
+
+
+def shown_client(client_id: int | None) -> Markup:
+    """A client named on a row that is not the client's own (a task, an audit event): its current name linked to
+    its page when the signed-in user may see it, else only that it is outside their scope (no name, no link)."""
+    if client_id is None:
+        return Markup("")
+    visible = per_request("visible-clients", dict)
+    if client_id not in visible:
+        visible[client_id] = bool(scoping.visible_client_ids([client_id], current_user))
+    if not visible[client_id]:
+        return Markup('<span class="text-muted">{}</span>').format(_("a client outside your scope"))
+    return Markup('<a href="{}">{}</a>').format(url_for("client.details_view", id=client_id), db.session.get(Client, client_id))
+
+
+def announce_voided_invitations() -> None:
+    """Say which invitation links a change of their contact has just voided (invitations.py), each with the
+    button that sends the client a new one."""
+    voided = invitations.voided_since_last_asked()
+    if not voided:
+        return
+    names = dict(db.session.execute(sa.select(Client.id, Client.name).where(Client.id.in_({i for i, _a in voided}))).all())
+    for client_id, address in voided:
+        flash(Markup(
+            '{message} <form method="post" action="{action}" class="d-inline">'
+            '<input type="hidden" name="csrf_token" value="{token}"><input type="hidden" name="id" value="{id}">'
+            '<input type="hidden" name="action" value="resend">'
+            '<button type="submit" class="btn btn-sm btn-warning ml-2">{label}</button></form>'
+        ).format(message=_("The invitation link e-mailed to %(email)s for %(name)s no longer works: its contact changed.",
+                           email=address, name=names[client_id]),
+                 action=url_for("client.lifecycle_view"), token=generate_csrf(), id=client_id, label=_("Resend invitation")),
+              "warning")
 
 
 class ScopedClientLoader(QueryAjaxModelLoader):

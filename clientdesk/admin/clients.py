@@ -52,7 +52,7 @@ from ..models.client import VatCheck, inbox_counts
 from ..models.invitation import INVITATION_VALID_DAYS
 from ..search import client_search_condition, search_counted_with_page
 from ..tasks import QueueUnavailable
-from .base import DynamicOptionsFilter, ScopedModelView, assignable_groups_query, per_request
+from .base import DynamicOptionsFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
 from .changes import shown_changes
 from .children import allowed_sender_pattern
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
@@ -422,7 +422,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             if other is not None and other.id != this_id:
                 errors["enterprise_number"] = (
                     _("This enterprise number is already used by the client %(name)s.", name=other.name)
-                    if other.id in onboarding.visible_ids([other.id], current_user)
+                    if other.id in scoping.visible_client_ids([other.id], current_user)
                     else _("This enterprise number is already used by a client you do not have access to."))
         errors.update(self._contact_email_errors(form, this_id))
         for field, message in errors.items():
@@ -603,11 +603,10 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             if "email" in problems:
                 form.email.errors = [problems["email"]]
             else:
-                voided = ClientLifecycle.replace_primary_contact(client, Contact(**form.contact_fields()))
+                ClientLifecycle.replace_primary_contact(client, Contact(**form.contact_fields()))
                 db.session.commit()
                 flash(_("%(name)s is now the primary contact.", name=client.primary_contact.full_name), "success")
-                if voided:
-                    flash(_("The previous invitation link no longer works: send a new invitation to the new contact."), "warning")
+                announce_voided_invitations()
                 return redirect(back)
         return self.render("admin/replace_contact.html", form=form, client=client, return_url=back)
 

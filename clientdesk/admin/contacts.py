@@ -56,4 +56,6 @@ class ContactView(ScopedModelView):
 
     def on_model_delete(self, model):
         client = model.client
-        ClientLifecycle.settle_contacts(client, [c for c in client.contacts if c is not model], client.primary_contact)
+        primary_before = client.primary_contact
+        model.is_primary = False  # its flag goes before the next primary's is set (one primary per client)
+        ClientLifecycle.settle_contacts(client, [c for c in client.contacts if c is not model], primary_before)

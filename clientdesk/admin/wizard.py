@@ -236,7 +236,7 @@ class NewClientWizard(ProtectedView):
         numbers = [c.enterprise_number for c in companies]
         clients = {c.enterprise_number: c for c in db.session.scalars(
             db.select(Client).where(Client.enterprise_number.in_(numbers)))} if numbers else {}
-        visible = onboarding.visible_ids((c.id for c in clients.values()), current_user) if clients else set()
+        visible = scoping.visible_client_ids((c.id for c in clients.values()), current_user) if clients else set()
         results = []
         for company in companies:
             item = company.as_dict()
@@ -260,7 +260,7 @@ class NewClientWizard(ProtectedView):
         client = onboarding.existing_client(enterprise_number)
         if client is None:
             return None
-        if client.id in onboarding.visible_ids([client.id], current_user):
+        if client.id in scoping.visible_client_ids([client.id], current_user):
             return Markup(_("Already a client: %(link)s.", link=Markup('<a href="{}">{}</a>').format(
                 url_for("client.details_view", id=client.id), client.name)))
         return Markup(_("Already a client, one you do not have access to: ask a supervisor or an admin."))
