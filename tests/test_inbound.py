@@ -1,6 +1,7 @@
 """Inbound mail through a real SMTP listener (in-process, and once as `flask inbound`): allowed and
 unknown senders, unknown recipients, size limit, database down, UBL pairing, duplicates; messages that
-arrive together, stored under one commit; the files parsing takes from a message (forwarded, nested, encoded names)."""
+arrive together, stored under one commit; the files parsing takes from a message (forwarded, nested, encoded names);
+malformed messages, refused for good with the reason."""
 import base64
 import contextlib
 import smtplib
@@ -14,14 +15,16 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
+import flask_migrate
 import psycopg
 import pytest
 import sqlalchemy as sa
 
 from clientdesk.extensions import db
 from clientdesk.models import AllowedSender, Client, Document, RefusedSender, Role
-from clientdesk.services.inbound import InboundMessage, Part, controller
+from clientdesk.services.inbound import MAX_MIME_DEPTH, MAX_MIME_PARTS, InboundMessage, MalformedMessage, Part, controller
 from clientdesk.services.storage import DocumentStore
+from tests.factories import Factory, Store
 from tests.servers import ROOT, free_port, wait_for, worker_env
 
 PDF = b"%PDF-1.4\n" + b"0" * 2048 + b"\n%%EOF\n"
@@ -341,7 +344,8 @@ def test_a_failed_commit_answers_451_to_every_message_of_its_batch(app, acme, li
 
 
 def test_a_message_the_database_refuses_does_not_take_its_batch_down(app, acme, listener, store, monkeypatch):
-    """Its batch fails as a whole, then its messages are stored one by one: only that one is refused."""
+    """Its batch fails as a whole, then its messages are stored one by one: only that one is refused, for good
+    (a value the database refuses stays refused: no use sending it again)."""
     from sqlalchemy.orm import Session
 
     def refuse_one(session, flush_context, instances):
@@ -359,11 +363,11 @@ def test_a_message_the_database_refuses_does_not_take_its_batch_down(app, acme, 
             held.wait_until_waiting(2)
             held.released.set()
             assert first.result(timeout=30) == good.result(timeout=30) == {}
-            with pytest.raises(smtplib.SMTPDataError) as temporary:
+            with pytest.raises(smtplib.SMTPDataError) as permanent:
                 refused.result(timeout=30)
     finally:
         sa.event.remove(Session, "before_flush", refuse_one)
-    assert temporary.value.smtp_code == 451
+    assert permanent.value.smtp_code == 554 and b"cannot be stored" in permanent.value.smtp_error
     assert sorted(d.filename for d in store.all(Document, client_id=acme.id)) == ["F-2.pdf", "factuur.pdf"]
 
 
@@ -416,3 +420,90 @@ def test_parsing_takes_attachments_and_leaves_bodies_and_inline_images(line_end)
     parsed = InboundMessage.parse("", [7], scan_with_text_html_and_inline_image(line_end))
     assert (parsed.header_from, parsed.subject, parsed.sender) == ("scan@leverancier.example.com", "Reçu", "scan@leverancier.example.com")
     assert parsed.pairs == [(Part("reçu.pdf", "application/pdf", PDF), None)]
+
+
+def nested(depth: int) -> bytes:
+    """A message whose attachment sits inside `depth` multiparts."""
+    opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(depth))
+    closing = b"".join(b"\r\n--b%d--" % n for n in reversed(range(depth)))
+    return (b"From: factuur@leverancier.example.com\r\nSubject: Factuur\r\nMIME-Version: 1.0\r\n" + opening
+            + b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=F-1.pdf\r\n\r\n%PDF-1.4" + closing + b"\r\n")
+
+
+def invoice_with(old: bytes, new: bytes) -> bytes:
+    content = mail("acme@in.clientdesk.example").as_bytes(policy=SMTP)
+    assert old in content
+    return content.replace(old, new, 1)
+
+
+def many_parts(count: int) -> bytes:
+    return mail("acme@in.clientdesk.example", files=[(f"F-{n}.pdf", "application/pdf", b"%PDF") for n in range(count)]
+                ).as_bytes(policy=SMTP)
+
+
+MALFORMED = {
+    "NUL in a header": (invoice_with(b"Subject:", b"Message-ID: <f-1\x00@leverancier.example.com>\r\nSubject:"),
+                        b"The header Message-ID contains a NUL"),
+    "NUL in a content type": (invoice_with(b"Content-Type: application/pdf", b"Content-Type: application/pdf\x00"),
+                              b"The header Content-Type contains a NUL"),
+    "MIME nested 1,500 deep": (nested(1500), b"nested more than 20 levels deep"),
+    "MIME nested one level too deep": (nested(MAX_MIME_DEPTH + 1), b"nested more than 20 levels deep"),
+    "too many parts": (many_parts(MAX_MIME_PARTS), b"more than 1000 MIME parts"),
+}
+
+
+@pytest.mark.parametrize("content, reason", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_message_is_refused_for_good_with_the_reason(acme, listener, store, content, reason, caplog):
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as smtp:
+        smtp.ehlo()
+        smtp.mail("factuur@leverancier.example.com")
+        smtp.rcpt(acme.inbound_email)
+        code, text = smtp.data(content)
+    assert (code, reason in text) == (554, True), text
+    assert store.count(Document) == 0 and store.get(Client, acme.id).refused_senders_count == 0
+    assert "database unavailable" not in caplog.text
+
+
+def test_the_deepest_and_largest_messages_allowed_are_stored(acme, listener, store):
+    for content in (nested(MAX_MIME_DEPTH), many_parts(MAX_MIME_PARTS - 3)):  # the message, its body and its multipart
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as smtp:
+            assert smtp.sendmail("factuur@leverancier.example.com", acme.inbound_email, content) == {}
+    assert store.count(Document, client_id=acme.id) == 1 + MAX_MIME_PARTS - 3
+
+
+def test_an_envelope_sender_the_database_cannot_hold_is_malformed():
+    for sender, reason in (("factuur\x00@leverancier.example.com", "contains a NUL"), ("factuur\udce9@x.example", "is not valid text")):
+        with pytest.raises(MalformedMessage, match=f"The envelope sender {reason}"):
+            InboundMessage.parse(sender, [7], forwarded_invoice())
+
+
+def test_a_database_outage_during_data_still_answers_451_and_the_retry_is_stored(app_config, tmp_path):
+    """The outage is real: the listener's database is a SQLite file whose folder goes away (a volume unmounted)
+    between RCPT and DATA, each database use opening its own connection; then it comes back."""
+    from sqlalchemy.pool import NullPool
+
+    from clientdesk.app import create_app
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{volume / 'inbound.db'}",
+                          SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool}, DOCUMENTS_DIR=str(tmp_path / "documents")))
+    with own.app_context():
+        flask_migrate.upgrade(revision="heads")
+    client, own_store = Factory(own).client(name="Bakkerij Peeters BV"), Store(own)
+    own_store.run(lambda s: s.add(AllowedSender(client_id=client.id, pattern="@leverancier.example.com")))
+    server = controller(own, "127.0.0.1", free_port())
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail("factuur@leverancier.example.com")
+            assert smtp.rcpt(client.inbound_email)[0] == 250
+            volume.rename(tmp_path / "unmounted")
+            code, text = smtp.data(mail(client.inbound_email).as_bytes(policy=SMTP))
+        assert (code, b"try again later" in text) == (451, True)
+        (tmp_path / "unmounted").rename(volume)
+        assert send(server.port, mail(client.inbound_email)) == {}
+    finally:
+        server.stop()
+    assert own_store.count(Document, client_id=client.id) == 1

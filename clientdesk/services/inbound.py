@@ -7,6 +7,9 @@ into accounting documents in that client's Inbox.
   Each attachment becomes a Document (file under DOCUMENTS_DIR); a UBL invoice (XML) that comes with a
   file of the same name, or with the only other file, is kept as that document's UBL.
 - Size: INBOUND_MAX_MESSAGE_BYTES, advertised with SIZE; bigger messages get 552.
+- A message that cannot be taken as it is (a NUL in a header, MIME nested deeper than MAX_MIME_DEPTH or made
+  of more than MAX_MIME_PARTS parts, one the parser gives up on, values the database refuses) gets 554 with the
+  reason: sending it again would not change the answer.
 - Nothing is lost: the reply 250 is given only once the files are on disk and the rows committed; when
   the database cannot be reached the answer is 451 (temporary), so the sending server tries again later.
   A message delivered twice (its 250 lost on the way) is recognised by its Message-ID and stored once.
@@ -31,7 +34,7 @@ from xml.etree import ElementTree
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..extensions import db
 from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
@@ -44,6 +47,23 @@ UBL_ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote",
 }
 TEMPORARY = "451 4.3.0 Mailbox temporarily unavailable, please try again later"
+MAX_MIME_DEPTH = 20  # multiparts inside multiparts: a forward of a forward of a scan is 4 or 5 deep
+MAX_MIME_PARTS = 1000
+
+
+class MalformedMessage(ValueError):
+    """The message itself cannot be taken; str() is the reason, given to the sending server with 554."""
+
+
+def _checked(text: str, what: str) -> str:
+    """`text` as it came, if the database can hold it: no NUL, only encodable characters."""
+    if "\x00" in text:
+        raise MalformedMessage(f"{what} contains a NUL character")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise MalformedMessage(f"{what} is not valid text") from None
+    return text
 
 
 @dataclass
@@ -71,12 +91,30 @@ def _text(value) -> str:
     return text.replace("\x00", "")  # an encoded NUL: no database column takes it
 
 
+def leaf_parts(message) -> list:
+    """The parts that hold content (forwarded messages included), in order; every header of every part checked.
+    A message nested deeper than MAX_MIME_DEPTH or made of more than MAX_MIME_PARTS parts is malformed."""
+    leaves, pending, count = [], [(message, 0)], 0
+    while pending:
+        part, depth = pending.pop()
+        count += 1
+        if count > MAX_MIME_PARTS:
+            raise MalformedMessage(f"The message has more than {MAX_MIME_PARTS} MIME parts")
+        if depth > MAX_MIME_DEPTH:
+            raise MalformedMessage(f"The message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep")
+        for name, value in part.items():  # the parser takes only printable ASCII as a header's name
+            _checked(str(value), f"The header {name}")
+        if part.is_multipart():
+            pending.extend((child, depth + 1) for child in reversed(part.get_payload()))
+        else:
+            leaves.append(part)
+    return leaves
+
+
 def attachments(message) -> list[Part]:
     """Every attached file (forwarded messages included), leaving out message bodies and inline images."""
     parts = []
-    for part in message.walk():
-        if part.is_multipart():
-            continue
+    for part in leaf_parts(message):
         disposition, filename = part.get_content_disposition(), part.get_filename()
         if disposition != "attachment" and (not filename or part.get_content_maintype() in ("text", "image") and disposition == "inline"):
             continue
@@ -120,11 +158,20 @@ class InboundMessage:
 
     @classmethod
     def parse(cls, envelope_sender: str, client_ids: list[int], content: bytes) -> "InboundMessage":
-        message = message_from_bytes(content, policy=policy.compat32)  # headers as they came: _text decodes them
-        return cls(envelope_sender=envelope_sender, header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
-                   subject=_text(message.get("Subject"))[:200],
-                   message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
-                   client_ids=sorted(set(client_ids)), pairs=pair_ubl(attachments(message)))
+        """Raises MalformedMessage when the message cannot be taken as it is, whatever the reason."""
+        try:
+            message = message_from_bytes(content, policy=policy.compat32)  # headers as they came: _text decodes them
+            return cls(envelope_sender=_checked(envelope_sender, "The envelope sender"),
+                       header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
+                       subject=_text(message.get("Subject"))[:200],
+                       message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
+                       client_ids=sorted(set(client_ids)), pairs=pair_ubl(attachments(message)))
+        except MalformedMessage:
+            raise
+        except RecursionError:
+            raise MalformedMessage(f"The message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep") from None
+        except Exception as error:  # the parser is lenient: what it gives up on is the message's doing
+            raise MalformedMessage("The message could not be read as MIME") from error
 
     @property
     def sender(self) -> str:
@@ -335,6 +382,12 @@ class InboundHandler:
             message = await asyncio.get_running_loop().run_in_executor(
                 self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
             return await asyncio.wrap_future(self.writer.submit(message))
+        except MalformedMessage as problem:
+            log.info("inbound: malformed message from %s refused: %s", envelope.mail_from, problem, exc_info=problem.__cause__)
+            return f"554 5.6.0 {problem}"
+        except DataError as error:  # SQLSTATE class 22: this message's values, refused on their own (InboxWriter)
+            log.info("inbound: message from %s refused by the database: %s", envelope.mail_from, error.orig)
+            return "554 5.6.0 The message holds values that cannot be stored"
         except SQLAlchemyError as error:
             log.warning("inbound: database unavailable at DATA from %s: %s", envelope.mail_from, error)
             return TEMPORARY
