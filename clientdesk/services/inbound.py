@@ -4,6 +4,9 @@ into accounting documents in that client's Inbox.
 - RCPT: the address must be a client's inbound address (550 5.1.1 otherwise; 550 5.2.1 for a deactivated client).
 - DATA: the message is accepted for the clients whose allowed senders match its From address or its
   envelope sender; for the others it is refused, counted on the client and logged (RefusedSender).
+  SPF and DKIM (services/sender_auth.py) say whether the matching address really sent it; each document
+  keeps that verdict. Mail that they do not vouch for is kept, marked, or refused like an unknown sender
+  (550 5.7.26), as the firm's settings say (451 when the DNS could not answer and it would be refused).
   Each attachment becomes a Document (file under DOCUMENTS_DIR); a UBL invoice (XML) that comes with a
   file of the same name, or with the only other file, is kept as that document's UBL.
 - Size: INBOUND_MAX_MESSAGE_BYTES, advertised with SIZE; bigger messages get 552.
@@ -37,7 +40,21 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..extensions import db
-from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from ..models import (
+    AllowedSender,
+    Client,
+    ClientStatus,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    FirmSettings,
+    RefusedSender,
+    SenderVerdict,
+    UnauthenticatedMail,
+    utcnow,
+)
+from .resolvers import resolver
+from .sender_auth import UNCHECKED, Authentication, SenderCheck
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -155,6 +172,7 @@ class InboundMessage:
     message_id: str | None
     client_ids: list[int]
     pairs: list[tuple[Part, Part | None]]
+    authentication: Authentication = UNCHECKED
 
     @classmethod
     def parse(cls, envelope_sender: str, client_ids: list[int], content: bytes) -> "InboundMessage":
@@ -177,9 +195,18 @@ class InboundMessage:
     def sender(self) -> str:
         return self.header_from or self.envelope_sender
 
-    def is_allowed_by(self, allowed_senders: list[AllowedSender]) -> bool:
-        senders = [a for a in (self.header_from, self.envelope_sender.lower()) if a]
-        return any(rule.matches(a) for rule in allowed_senders for a in senders)
+    def allowed_addresses(self, allowed_senders: list[AllowedSender]) -> list[str]:
+        """Its sender addresses (From, envelope) that one of `allowed_senders` matches."""
+        return [a for a in (self.header_from, self.envelope_sender.lower()) if a and any(rule.matches(a) for rule in allowed_senders)]
+
+    def verdict_for(self, allowed_senders: list[AllowedSender]) -> SenderVerdict | None:
+        """None when no allowed sender matches; else whether SPF or DKIM vouch for an address that one matches."""
+        addresses = self.allowed_addresses(allowed_senders)
+        if not addresses:
+            return None
+        if any(self.authentication.vouches_for(a) for a in addresses):
+            return SenderVerdict.AUTHENTICATED
+        return SenderVerdict.UNAUTHENTICATED
 
 
 @dataclass
@@ -254,12 +281,13 @@ class InboxWriter:
         """Each message's files written and rows added to the session, its outcome appended to `outcomes`."""
         client_ids = {i for message, _ in batch for i in message.client_ids}
         allowed_senders = self._allowed_senders(client_ids)
+        keep_unauthenticated = FirmSettings.current().unauthenticated_mail == UnauthenticatedMail.KEEP
         stored = self._already_stored(client_ids, {message.message_id for message, _ in batch} - {None})
         refusals = Counter()
         for message, reply in batch:
             its_allowed_senders = {i: allowed_senders[i] for i in message.client_ids if i in allowed_senders}
             try:
-                outcomes.append(self._add(message, reply, its_allowed_senders, stored, refusals))
+                outcomes.append(self._add(message, reply, its_allowed_senders, keep_unauthenticated, stored, refusals))
             except Exception as error:  # this message's alone: the others go on
                 reply.set_exception(error)
         for client_id, count in refusals.items():
@@ -286,23 +314,32 @@ class InboxWriter:
             Document.client_id.in_(client_ids), Document.message_id.in_(message_ids)))}
 
     def _add(self, message: InboundMessage, reply: Future, allowed_senders: dict[int, list[AllowedSender]],
-             stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
+             keep_unauthenticated: bool, stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
         """Write the message's files and add its rows to the session (its refusals counted in `refusals`);
         `allowed_senders` by client, for the message's clients."""
-        accepted = [client_id for client_id, rules in allowed_senders.items() if message.is_allowed_by(rules)]
+        verdicts = {client_id: message.verdict_for(rules) for client_id, rules in allowed_senders.items()}
+        accepted = [client_id for client_id, verdict in verdicts.items()
+                    if verdict == SenderVerdict.AUTHENTICATED or verdict is not None and keep_unauthenticated]
+        unauthenticated = [client_id for client_id, verdict in verdicts.items()
+                           if verdict == SenderVerdict.UNAUTHENTICATED and client_id not in accepted]
+        if unauthenticated and not accepted and message.authentication.undecided:
+            return Outcome(reply, "451 4.4.3 The sender could not be authenticated (DNS), please try again later", [])
         refused = [RefusedSender(client_id=client_id, envelope_sender=message.envelope_sender[:254] or None,
                                  header_from=message.header_from[:254] or None, subject=message.subject or None)
                    for client_id in allowed_senders if client_id not in accepted]
         for refusal in refused:
-            log.info("inbound: refused %s (envelope %s) for client %d: not an allowed sender",
-                     message.header_from, message.envelope_sender, refusal.client_id)
-        if not accepted:
+            log.info("inbound: refused %s (envelope %s) for client %d: %s", message.header_from, message.envelope_sender,
+                     refusal.client_id, "not authenticated" if refusal.client_id in unauthenticated else "not an allowed sender")
+        if not accepted and unauthenticated:
+            outcome = Outcome(reply, f"550 5.7.26 Neither SPF nor DKIM authenticates {message.sender or 'this sender'}: "
+                                     "refused", [])
+        elif not accepted:
             outcome = Outcome(reply, f"550 5.7.1 {message.sender or 'This sender'} may not send documents to this mailbox", [])
         elif not message.pairs:
             outcome = Outcome(reply, "550 5.6.0 No attachment found: send the documents as attachments", [])
         else:
             new = [client_id for client_id in accepted if (client_id, message.message_id) not in stored]
-            documents = self._write_files(message, new)
+            documents = self._write_files(message, {client_id: verdicts[client_id] for client_id in new})
             if message.message_id:
                 stored.update((client_id, message.message_id) for client_id in new)
             outcome = Outcome(reply, f"250 OK: {len(documents)} document(s) received", documents,
@@ -312,13 +349,14 @@ class InboxWriter:
         refusals.update(refusal.client_id for refusal in refused)
         return outcome
 
-    def _write_files(self, message: InboundMessage, client_ids: list[int]) -> list[Document]:
+    def _write_files(self, message: InboundMessage, verdicts: dict[int, SenderVerdict]) -> list[Document]:
         documents = []
         try:
-            for client_id in client_ids:
+            for client_id, verdict in verdicts.items():
                 for part, ubl in message.pairs:
                     document = Document(client_id=client_id, filename=part.filename, content_type=part.content_type,
                                         size=len(part.data), sender=message.sender[:254] or None,
+                                        sender_verdict=verdict.value, sender_authentication=message.authentication.results,
                                         message_id=message.message_id, doc_type=DocumentType.PURCHASE.value,
                                         status=DocumentStatus.INBOX.value, received_at=utcnow(),
                                         storage_path=self.store.save(client_id, part.filename, part.data))
@@ -345,6 +383,7 @@ class InboundHandler:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound")
         self.writer = InboxWriter(app, DocumentStore.from_config(app.config))
+        self.sender_check = SenderCheck(resolver(app.config["INBOUND_DNS_SERVER"], timeout=5))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -379,8 +418,7 @@ class InboundHandler:
 
     async def handle_DATA(self, server, session, envelope):
         try:
-            message = await asyncio.get_running_loop().run_in_executor(
-                self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
+            message = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, session, envelope)
             return await asyncio.wrap_future(self.writer.submit(message))
         except MalformedMessage as problem:
             log.info("inbound: malformed message from %s refused: %s", envelope.mail_from, problem, exc_info=problem.__cause__)
@@ -394,6 +432,13 @@ class InboundHandler:
         except Exception:  # a full disk, say: the sender keeps the message and tries again; our paths stay ours
             log.exception("inbound: message from %s not stored", envelope.mail_from)
             return TEMPORARY
+
+    def _read(self, session, envelope) -> InboundMessage:
+        """The message parsed, and what SPF (for the connecting server) and DKIM make of it."""
+        message = InboundMessage.parse(envelope.mail_from or "", envelope.client_ids, envelope.content)
+        message.authentication = self.sender_check.authenticate(envelope.content, message.envelope_sender,
+                                                                session.peer[0] if session.peer else "", session.host_name or "")
+        return message
 
     @staticmethod
     def _find_client(address: str):
