@@ -635,3 +635,16 @@ def test_an_admin_chooses_on_the_firm_screen_what_happens_to_unauthenticated_mai
     staff = as_user(make.user(Role.STAFF))
     assert staff.get("/admin/firm/").status_code == 403
     assert post(staff, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "keep"}).status_code == 403
+
+
+def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept_mail_is_marked(
+        supplier, listener, dns_server, store):
+    dns_server.stop()  # nothing answers: each lookup times out
+    invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example")
+    assert send(listener.port, invoice) == {}
+    assert store.one(Document, client_id=supplier.id).sender_authentication == (
+        "spf=temperror smtp.mailfrom=leverancier.example; dkim=none")
+    refuse_unauthenticated(store)
+    code, text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, invoice.as_bytes(policy=SMTP))
+    assert (code, b"try again later" in text) == (451, True)
+    assert store.count(Document, client_id=supplier.id) == 1 and store.get(Client, supplier.id).refused_senders_count == 0
