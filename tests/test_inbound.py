@@ -648,3 +648,14 @@ def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept
     code, text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, invoice.as_bytes(policy=SMTP))
     assert (code, b"try again later" in text) == (451, True)
     assert store.count(Document, client_id=supplier.id) == 1 and store.get(Client, supplier.id).refused_senders_count == 0
+
+
+@pytest.mark.parametrize("prefix", [b" a continuation line first\r\n", b"DKIM-Signature: \x01\r\n", b"DKIM-Signature: v=1; b=\r\n"],
+                         ids=["continuation first", "control character", "signature without its fields"])
+def test_headers_dkim_cannot_read_leave_the_sender_unauthenticated_not_the_message_retried(
+        supplier, listener, dns_server, store, prefix):
+    invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example").as_bytes(policy=SMTP)
+    code, _text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, prefix + invoice)
+    assert code == 250
+    document = store.one(Document, client_id=supplier.id)
+    assert (document.sender_verdict, document.sender_authentication.split("; ")[1].split()[0]) == ("fail", "dkim=permerror")

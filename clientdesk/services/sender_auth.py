@@ -101,9 +101,14 @@ class SenderCheck:
         return query.o, result
 
     def _dkim(self, content: bytes) -> list[tuple[str, str]]:
-        """(d=, result) of each DKIM signature."""
-        verifier = dkim.DKIM(content)
-        count = sum(1 for name, _value in verifier.headers if name.lower() == b"dkim-signature")
+        """(d=, result) of each DKIM signature. dkimpy raises more than its DKIMException on odd input (an
+        IndexError for a header section that starts with a continuation line): whatever it cannot read of the
+        message is a permanent error of that message, never a reason to try again."""
+        try:
+            verifier = dkim.DKIM(content)
+            count = sum(1 for name, _value in verifier.headers if name.lower() == b"dkim-signature")
+        except Exception:
+            return [("", "permerror")]
         signatures = []
         for index in range(count):
             verifier.domain = None
@@ -111,8 +116,8 @@ class SenderCheck:
                 result = "pass" if verifier.verify(idx=index, dnsfunc=self._txt) else "fail"
             except dkim.DnsTimeoutError:
                 result = "temperror"
-            except dkim.DKIMException:
-                result = "fail"
+            except Exception:
+                result = "permerror"
             signatures.append(((verifier.domain or b"").decode("ascii", "replace").lower(), result))
         return signatures
 
