@@ -86,6 +86,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
+        # The DNS server asked for the SPF and DKIM records of inbound mail ("host" or "host:port"; unset: the system's).
+        "INBOUND_DNS_SERVER": os.environ.get("INBOUND_DNS_SERVER") or None,
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),

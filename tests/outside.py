@@ -1,4 +1,4 @@
-"""Real servers standing in for the outside parties: a DNS server (the Peppol SML), HTTP servers (an SMP,
+"""Real servers standing in for the outside parties: a DNS server (the Peppol SML, senders' SPF and DKIM records), HTTP servers (an SMP,
 our Peppol access point, an accounting-software upload API) and an sFTP server. Each listens on
 127.0.0.1, speaks the real protocol, records what it was asked, and can be stopped and started again
 on the same port."""
@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import asyncssh
-from dnslib import NAPTR, QTYPE, RCODE, RR, DNSLabel
+from dnslib import NAPTR, QTYPE, RCODE, RR, TXT, DNSLabel
 from dnslib.server import BaseResolver, DNSServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -26,18 +26,23 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-# DNS: the SML ---------------------------------------------------------------------------------------
+# DNS: the SML, SPF and DKIM ------------------------------------------------------------------------
 SML_TEST_ZONE = "participant.sml.test.tech.peppol.org"
 
 class SmlResolver(BaseResolver):
     def __init__(self):
         self.records = {}  # lower-case name → SMP base URL
+        self.txt = {}  # lower-case name → its TXT record's strings
         self.queries = []  # (name, type) as asked
 
     def resolve(self, request, handler):
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").lower()
         self.queries.append((name, QTYPE[request.q.qtype]))
+        if name in self.txt:
+            if request.q.qtype == QTYPE.TXT:
+                reply.add_answer(RR(request.q.qname, QTYPE.TXT, ttl=60, rdata=TXT(self.txt[name])))
+            return reply
         smp_url = self.records.get(name)
         if smp_url is None:
             reply.header.rcode = RCODE.NXDOMAIN
@@ -59,6 +64,10 @@ class DnsServer:
 
     def register(self, hostname: str, smp_url: str) -> None:
         self.resolver.records[hostname.lower()] = smp_url
+
+    def add_txt(self, name: str, text: str) -> None:
+        """A TXT record (an SPF policy, a DKIM key), cut into the 255-byte strings DNS carries."""
+        self.resolver.txt[name.lower()] = [text[i:i + 255] for i in range(0, len(text), 255)]
 
     def start(self):
         self.server = DNSServer(self.resolver, address="127.0.0.1", port=self.port)

@@ -1,6 +1,8 @@
 """Inbound mail through a real SMTP listener (in-process, and once as `flask inbound`): allowed and
 unknown senders, unknown recipients, size limit, database down, UBL pairing, duplicates; messages that
-arrive together, stored under one commit; the files parsing takes from a message (forwarded, nested, encoded names)."""
+arrive together, stored under one commit; the files parsing takes from a message (forwarded, nested, encoded names);
+malformed messages, refused for good with the reason; SPF and DKIM (against a local DNS server) deciding whether
+an allowed sender is authenticated, and the firm's choice for mail that is not."""
 import base64
 import contextlib
 import smtplib
@@ -14,14 +16,21 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
 
+import dkim
+import flask_migrate
 import psycopg
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clientdesk.extensions import db
-from clientdesk.models import AllowedSender, Client, Document, RefusedSender, Role
-from clientdesk.services.inbound import InboundMessage, Part, controller
+from clientdesk.models import AllowedSender, AuditEvent, Client, Document, FirmSettings, RefusedSender, Role
+from clientdesk.services.inbound import MAX_MIME_DEPTH, MAX_MIME_PARTS, InboundMessage, MalformedMessage, Part, controller
 from clientdesk.services.storage import DocumentStore
+from tests.factories import Factory, Store
+from tests.helpers import post
+from tests.outside import DnsServer
 from tests.servers import ROOT, free_port, wait_for, worker_env
 
 PDF = b"%PDF-1.4\n" + b"0" * 2048 + b"\n%%EOF\n"
@@ -50,7 +59,16 @@ def send(port, message, envelope_sender=None):
 
 
 @pytest.fixture
-def listener(app):
+def dns_server():
+    """The DNS server the listener asks for SPF and DKIM records (none but those a test adds)."""
+    server = DnsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def listener(app, dns_server, monkeypatch):
+    monkeypatch.setitem(app.config, "INBOUND_DNS_SERVER", dns_server.address)
     server = controller(app, "127.0.0.1", free_port())
     server.start()
     yield server
@@ -173,10 +191,11 @@ def test_ubl_goes_with_its_pdf_and_a_repeated_message_is_stored_once(app, acme, 
     assert admin.get(f"/admin/document/download/?id={documents[1].id}&ubl=1").status_code == 404
 
 
-def test_flask_inbound_command_serves_the_mailboxes(app_config, acme, store):
+def test_flask_inbound_command_serves_the_mailboxes(app_config, acme, store, dns_server):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "inbound", "--port", str(port)], cwd=ROOT,
-                               env=worker_env(app_config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               env=worker_env(app_config, INBOUND_DNS_SERVER=dns_server.address), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30)
         assert process.poll() is None, process.stdout.read()
@@ -341,7 +360,8 @@ def test_a_failed_commit_answers_451_to_every_message_of_its_batch(app, acme, li
 
 
 def test_a_message_the_database_refuses_does_not_take_its_batch_down(app, acme, listener, store, monkeypatch):
-    """Its batch fails as a whole, then its messages are stored one by one: only that one is refused."""
+    """Its batch fails as a whole, then its messages are stored one by one: only that one is refused, for good
+    (a value the database refuses stays refused: no use sending it again)."""
     from sqlalchemy.orm import Session
 
     def refuse_one(session, flush_context, instances):
@@ -359,11 +379,11 @@ def test_a_message_the_database_refuses_does_not_take_its_batch_down(app, acme, 
             held.wait_until_waiting(2)
             held.released.set()
             assert first.result(timeout=30) == good.result(timeout=30) == {}
-            with pytest.raises(smtplib.SMTPDataError) as temporary:
+            with pytest.raises(smtplib.SMTPDataError) as permanent:
                 refused.result(timeout=30)
     finally:
         sa.event.remove(Session, "before_flush", refuse_one)
-    assert temporary.value.smtp_code == 451
+    assert permanent.value.smtp_code == 554 and b"cannot be stored" in permanent.value.smtp_error
     assert sorted(d.filename for d in store.all(Document, client_id=acme.id)) == ["F-2.pdf", "factuur.pdf"]
 
 
@@ -416,3 +436,226 @@ def test_parsing_takes_attachments_and_leaves_bodies_and_inline_images(line_end)
     parsed = InboundMessage.parse("", [7], scan_with_text_html_and_inline_image(line_end))
     assert (parsed.header_from, parsed.subject, parsed.sender) == ("scan@leverancier.example.com", "Reçu", "scan@leverancier.example.com")
     assert parsed.pairs == [(Part("reçu.pdf", "application/pdf", PDF), None)]
+
+
+def nested(depth: int) -> bytes:
+    """A message whose attachment sits inside `depth` multiparts."""
+    opening = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(depth))
+    closing = b"".join(b"\r\n--b%d--" % n for n in reversed(range(depth)))
+    return (b"From: factuur@leverancier.example.com\r\nSubject: Factuur\r\nMIME-Version: 1.0\r\n" + opening
+            + b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=F-1.pdf\r\n\r\n%PDF-1.4" + closing + b"\r\n")
+
+
+def invoice_with(old: bytes, new: bytes) -> bytes:
+    content = mail("acme@in.clientdesk.example").as_bytes(policy=SMTP)
+    assert old in content
+    return content.replace(old, new, 1)
+
+
+def many_parts(count: int) -> bytes:
+    return mail("acme@in.clientdesk.example", files=[(f"F-{n}.pdf", "application/pdf", b"%PDF") for n in range(count)]
+                ).as_bytes(policy=SMTP)
+
+
+MALFORMED = {
+    "NUL in a header": (invoice_with(b"Subject:", b"Message-ID: <f-1\x00@leverancier.example.com>\r\nSubject:"),
+                        b"The header Message-ID contains a NUL"),
+    "NUL in a content type": (invoice_with(b"Content-Type: application/pdf", b"Content-Type: application/pdf\x00"),
+                              b"The header Content-Type contains a NUL"),
+    "MIME nested 1,500 deep": (nested(1500), b"nested more than 20 levels deep"),
+    "MIME nested one level too deep": (nested(MAX_MIME_DEPTH + 1), b"nested more than 20 levels deep"),
+    "too many parts": (many_parts(MAX_MIME_PARTS), b"more than 1000 MIME parts"),
+}
+
+
+@pytest.mark.parametrize("content, reason", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_message_is_refused_for_good_with_the_reason(acme, listener, store, content, reason, caplog):
+    with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as smtp:
+        smtp.ehlo()
+        smtp.mail("factuur@leverancier.example.com")
+        smtp.rcpt(acme.inbound_email)
+        code, text = smtp.data(content)
+    assert (code, reason in text) == (554, True), text
+    assert store.count(Document) == 0 and store.get(Client, acme.id).refused_senders_count == 0
+    assert "database unavailable" not in caplog.text
+
+
+def test_the_deepest_and_largest_messages_allowed_are_stored(acme, listener, store):
+    for content in (nested(MAX_MIME_DEPTH), many_parts(MAX_MIME_PARTS - 3)):  # the message, its body and its multipart
+        with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as smtp:
+            assert smtp.sendmail("factuur@leverancier.example.com", acme.inbound_email, content) == {}
+    assert store.count(Document, client_id=acme.id) == 1 + MAX_MIME_PARTS - 3
+
+
+def test_an_envelope_sender_the_database_cannot_hold_is_malformed():
+    for sender, reason in (("factuur\x00@leverancier.example.com", "contains a NUL"), ("factuur\udce9@x.example", "is not valid text")):
+        with pytest.raises(MalformedMessage, match=f"The envelope sender {reason}"):
+            InboundMessage.parse(sender, [7], forwarded_invoice())
+
+
+def test_a_database_outage_during_data_still_answers_451_and_the_retry_is_stored(app_config, tmp_path, dns_server):
+    """The outage is real: the listener's database is a SQLite file whose folder goes away (a volume unmounted)
+    between RCPT and DATA, each database use opening its own connection; then it comes back."""
+    from sqlalchemy.pool import NullPool
+
+    from clientdesk.app import create_app
+
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{volume / 'inbound.db'}",
+                          SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool}, DOCUMENTS_DIR=str(tmp_path / "documents"),
+                          INBOUND_DNS_SERVER=dns_server.address))
+    with own.app_context():
+        flask_migrate.upgrade(revision="heads")
+    client, own_store = Factory(own).client(name="Bakkerij Peeters BV"), Store(own)
+    own_store.run(lambda s: s.add(AllowedSender(client_id=client.id, pattern="@leverancier.example.com")))
+    server = controller(own, "127.0.0.1", free_port())
+    server.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=30) as smtp:
+            smtp.ehlo()
+            smtp.mail("factuur@leverancier.example.com")
+            assert smtp.rcpt(client.inbound_email)[0] == 250
+            volume.rename(tmp_path / "unmounted")
+            code, text = smtp.data(mail(client.inbound_email).as_bytes(policy=SMTP))
+        assert (code, b"try again later" in text) == (451, True)
+        (tmp_path / "unmounted").rename(volume)
+        assert send(server.port, mail(client.inbound_email)) == {}
+    finally:
+        server.stop()
+    assert own_store.count(Document, client_id=client.id) == 1
+
+
+# Sender authentication: SPF and DKIM ----------------------------------------------------------------------------
+# The domains are under `.example` (no public suffix rule): each is its own organisational domain.
+
+@pytest.fixture
+def supplier(make, store):
+    """A client that accepts documents from @leverancier.example."""
+    client = make.client(name="Bakkerij Peeters BV")
+    store.run(lambda s: s.add(AllowedSender(client_id=client.id, pattern="@leverancier.example")))
+    return client
+
+
+@pytest.fixture(scope="module")
+def dkim_key():
+    """(private key PEM, public key as a DKIM record's p=)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, base64.b64encode(public).decode()
+
+
+def signed(message, domain: str, private: bytes) -> bytes:
+    content = message.as_bytes(policy=SMTP)
+    return dkim.sign(content, b"mail", domain.encode(), private, include_headers=[b"from", b"to", b"subject"]) + content
+
+
+def refuse_unauthenticated(store) -> None:
+    store.run(lambda s: setattr(FirmSettings.current(), "unauthenticated_mail", "refuse"))
+
+
+def send_raw(port, envelope_sender, recipient, content):
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        smtp.mail(envelope_sender)
+        smtp.rcpt(recipient)
+        return smtp.data(content)
+
+
+def test_spf_of_the_envelope_domain_authenticates_an_allowed_sender_and_the_list_says_so(
+        supplier, listener, dns_server, store, make, as_user):
+    dns_server.add_txt("leverancier.example", "v=spf1 ip4:127.0.0.1 -all")
+    refuse_unauthenticated(store)
+    assert send(listener.port, mail(supplier.inbound_email, sender="factuur@leverancier.example")) == {}
+    document = store.one(Document, client_id=supplier.id)
+    assert document.sender_verdict == "pass"
+    assert document.sender_authentication == "spf=pass smtp.mailfrom=leverancier.example; dkim=none"
+    admin = as_user(make.user(Role.ADMIN))
+    for language, label in (("en", "Sender authenticated"), ("fr", "Expéditeur authentifié"), ("nl", "Afzender geverifieerd")):
+        assert label in admin.get("/admin/document/", headers={"Accept-Language": language}).text
+    assert "spf=pass smtp.mailfrom=leverancier.example" in admin.get(f"/admin/document/details/?id={document.id}").text
+
+
+def test_a_forged_from_of_an_allowed_address_is_kept_marked_or_refused_as_the_firm_says(
+        supplier, listener, dns_server, store, make, as_user):
+    dns_server.add_txt("leverancier.example", "v=spf1 ip4:192.0.2.25 -all")  # the supplier's own mail server only
+    dns_server.add_txt("vervalser.example", "v=spf1 ip4:127.0.0.1 -all")  # the forger's domain passes: not the From's
+    forged = mail(supplier.inbound_email, sender="factuur@leverancier.example")
+    for envelope_sender in ("bounce@vervalser.example", "factuur@leverancier.example"):
+        assert send(listener.port, forged, envelope_sender=envelope_sender) == {}  # kept, by default
+    assert [(d.sender_verdict, d.sender_authentication) for d in store.all(Document, client_id=supplier.id)] == [
+        ("fail", "spf=pass smtp.mailfrom=vervalser.example; dkim=none"),
+        ("fail", "spf=fail smtp.mailfrom=leverancier.example; dkim=none")]
+    admin = as_user(make.user(Role.ADMIN))
+    for language, label in (("en", "Sender not authenticated"), ("fr", "Expéditeur non authentifié"),
+                            ("nl", "Afzender niet geverifieerd")):
+        assert label in admin.get("/admin/document/", headers={"Accept-Language": language}).text
+
+    refuse_unauthenticated(store)
+    for envelope_sender in ("bounce@vervalser.example", "factuur@leverancier.example"):
+        code, text = send_raw(listener.port, envelope_sender, supplier.inbound_email, forged.as_bytes(policy=SMTP))
+        assert (code, b"Neither SPF nor DKIM authenticates factuur@leverancier.example" in text) == (550, True), text
+    assert store.count(Document, client_id=supplier.id) == 2
+    assert store.get(Client, supplier.id).refused_senders_count == 2
+
+
+def test_a_dkim_signature_of_the_from_domain_authenticates_mail_sent_through_another_server(
+        supplier, listener, dns_server, store, dkim_key):
+    private, public = dkim_key
+    dns_server.add_txt("mail._domainkey.leverancier.example", f"v=DKIM1; k=rsa; p={public}")
+    refuse_unauthenticated(store)
+    invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example")
+    code, _text = send_raw(listener.port, "bounces@mailer.example", supplier.inbound_email, signed(invoice, "leverancier.example", private))
+    assert code == 250
+    assert store.one(Document, client_id=supplier.id).sender_authentication == (
+        "spf=none smtp.mailfrom=mailer.example; dkim=pass header.d=leverancier.example")
+
+    tampered = signed(invoice, "leverancier.example", private).replace(b"Factuur F-2026-001", b"Factuur F-2026-999")
+    code, text = send_raw(listener.port, "bounces@mailer.example", supplier.inbound_email, tampered)
+    assert code == 550 and b"Neither SPF nor DKIM" in text
+    forger_signed = signed(invoice, "vervalser.example", private)  # a valid signature, of another domain
+    dns_server.add_txt("mail._domainkey.vervalser.example", f"v=DKIM1; k=rsa; p={public}")
+    code, text = send_raw(listener.port, "bounces@mailer.example", supplier.inbound_email, forger_signed)
+    assert code == 550 and b"Neither SPF nor DKIM" in text
+    assert store.count(Document, client_id=supplier.id) == 1
+
+
+def test_an_admin_chooses_on_the_firm_screen_what_happens_to_unauthenticated_mail_and_it_is_audited(make, as_user, store):
+    admin = as_user(make.user(Role.ADMIN))
+    page = admin.get("/admin/firm/edit/?id=1", headers={"Accept-Language": "fr"}).text
+    assert "Le conserver, marqué comme non authentifié" in page and "Le refuser" in page
+    assert post(admin, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "refuse"}).status_code == 302
+    assert store.get(FirmSettings, 1).unauthenticated_mail == "refuse"
+    event = store.one(AuditEvent, object_type="firm_settings", action="update")
+    assert (event.action, event.changes) == ("update", {"unauthenticated_mail": ["keep", "refuse"]})
+    assert post(admin, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "anything"}).status_code == 200  # not a choice
+    assert store.get(FirmSettings, 1).unauthenticated_mail == "refuse"
+    staff = as_user(make.user(Role.STAFF))
+    assert staff.get("/admin/firm/").status_code == 403
+    assert post(staff, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "keep"}).status_code == 403
+
+
+def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept_mail_is_marked(
+        supplier, listener, dns_server, store):
+    dns_server.stop()  # nothing answers: each lookup times out
+    invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example")
+    assert send(listener.port, invoice) == {}
+    assert store.one(Document, client_id=supplier.id).sender_authentication == (
+        "spf=temperror smtp.mailfrom=leverancier.example; dkim=none")
+    refuse_unauthenticated(store)
+    code, text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, invoice.as_bytes(policy=SMTP))
+    assert (code, b"try again later" in text) == (451, True)
+    assert store.count(Document, client_id=supplier.id) == 1 and store.get(Client, supplier.id).refused_senders_count == 0
+
+
+@pytest.mark.parametrize("prefix", [b" a continuation line first\r\n", b"DKIM-Signature: \x01\r\n", b"DKIM-Signature: v=1; b=\r\n"],
+                         ids=["continuation first", "control character", "signature without its fields"])
+def test_headers_dkim_cannot_read_leave_the_sender_unauthenticated_not_the_message_retried(
+        supplier, listener, dns_server, store, prefix):
+    invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example").as_bytes(policy=SMTP)
+    code, _text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, prefix + invoice)
+    assert code == 250
+    document = store.one(Document, client_id=supplier.id)
+    assert (document.sender_verdict, document.sender_authentication.split("; ")[1].split()[0]) == ("fail", "dkim=permerror")

@@ -13,6 +13,7 @@ from ..models import (
     ConfigTemplate,
     Contact,
     Document,
+    FirmSettings,
     Group,
     IntegrationProduct,
     Task,
@@ -27,7 +28,7 @@ from .dashboard import DashboardView
 from .documents import DocumentView
 from .imports import ImportView
 from .people import GroupView, UserView
-from .setup import ConfigTemplateView, IntegrationProductView
+from .setup import ConfigTemplateView, FirmSettingsView, IntegrationProductView
 from .wizard import NewClientWizard
 
 
@@ -54,6 +55,7 @@ def build_admin(app) -> Admin:
         GroupView(Group, name=_l("Groups"), endpoint="group", category=setup),
         ConfigTemplateView(ConfigTemplate, name=_l("Templates"), endpoint="template", category=setup),
         IntegrationProductView(IntegrationProduct, name=_l("Integration catalogue"), endpoint="integration", category=setup),
+        FirmSettingsView(FirmSettings, name=_l("Firm"), endpoint="firm", category=setup),
         AuditView(AuditEvent, name=_l("Audit log"), endpoint="audit", category=setup),
     ]
     admin.add_views(*views)

@@ -11,13 +11,14 @@ from markupsafe import Markup
 from .. import tasks
 from ..i18n import localdatetime, localnumber
 from ..jobs.documents import retry_now, run_send_documents
-from ..models import Document, DocumentStatus, DocumentType, Role
+from ..models import Document, DocumentStatus, DocumentType, Role, SenderVerdict
 from ..models.base import choices_of
 from ..services.storage import DocumentStore
 from .base import ScopedModelView
 from .client_filters import NotDoneFilter, delivery_not_done_condition
 
 STATUS_BADGES = {DocumentStatus.INBOX: "info", DocumentStatus.SENT: "success", DocumentStatus.FAILED: "danger"}
+VERDICT_BADGES = {SenderVerdict.AUTHENTICATED: "success", SenderVerdict.UNAUTHENTICATED: "warning"}
 
 
 def _filename(view, context, document, name):
@@ -38,6 +39,15 @@ def _status(view, context, document, name):
     elif status == DocumentStatus.SENT and document.delivered_to:
         html += Markup('<div class="small text-muted">{}</div>').format(document.delivered_to)
     return html
+
+
+def _sender(view, context, document, name):
+    """The sender, with whether SPF or DKIM authenticated it (nothing for documents received before the check)."""
+    if document.sender_verdict is None:
+        return document.sender or ""
+    verdict = SenderVerdict(document.sender_verdict)
+    return Markup('{} <span class="badge badge-{}" title="{}">{}</span>').format(
+        document.sender or "", VERDICT_BADGES[verdict], document.sender_authentication or "", verdict.label)
 
 
 def send_task(description: str, func, *args, client=None, total: int = 0):
@@ -65,12 +75,15 @@ class DocumentView(ScopedModelView):
         "size": _l("Size (bytes)"), "content_type": _l("File type"), "storage_path": _l("Stored file"),
         "ubl_filename": _l("UBL file"), "ubl_storage_path": _l("Stored UBL file"), "message_id": _l("E-mail message id"),
         "retry_at": _l("Tried again at"), "first_failed_at": _l("First failed attempt"),
+        "sender_verdict": _l("Sender check"), "sender_authentication": _l("SPF and DKIM results"),
     }
     column_details_list = ("client", "filename", "doc_type", "status", "error", "retry_at", "first_failed_at", "sender",
-                           "received_at", "sent_at", "delivered_to", "attempts", "last_attempt_at", "size", "content_type")
+                           "sender_authentication", "received_at", "sent_at", "delivered_to", "attempts", "last_attempt_at",
+                           "size", "content_type")
     column_choices = {"doc_type": choices_of(DocumentType)}
     column_formatters = {
-        "filename": _filename, "status": _status, "size": lambda view, context, document, name: localnumber(document.size),
+        "filename": _filename, "status": _status, "sender": _sender,
+        "size": lambda view, context, document, name: localnumber(document.size),
     }
     column_formatters_detail = column_formatters
     column_sortable_list = (("client", "client.name"), "filename", "status", "received_at", "sent_at")
@@ -84,6 +97,7 @@ class DocumentView(ScopedModelView):
             FilterEqual(Document.status, _l("Status"), options=choices_of(DocumentStatus)),
             IntEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
             FilterEqual(Document.doc_type, _l("Type"), options=choices_of(DocumentType)),
+            FilterEqual(Document.sender_verdict, _l("Sender check"), options=choices_of(SenderVerdict)),
             NotDoneFilter(Document.id, _l("Delivery"), _l("not done"), delivery_not_done_condition),
         ]
 

@@ -1,10 +1,10 @@
-"""Admin-only screens: configuration templates and the integration catalogue."""
+"""Admin-only screens: configuration templates, the integration catalogue and the firm's settings."""
 from flask_babel import lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
 from .. import rules
-from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode
+from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
 from ..models.base import choices_of
 from .children import (
     DELIVERY_FORM_ARGS,
@@ -75,3 +75,17 @@ class IntegrationProductView(AdminOnlyView):
         "delivery_methods": {"choices": choices_of(DeliveryMethod), "validators": [DataRequired()]},
         "sender_whitelist_required": {"description": _l("Shown as a note: e-mail from ClientDesk must be whitelisted in this software.")},
     }
+
+
+class FirmSettingsView(AdminOnlyView):
+    """The firm's one row of settings: edited, never added or deleted."""
+
+    create_role = delete_role = None
+    column_list = ("unauthenticated_mail", "updated_at")
+    column_labels = {"unauthenticated_mail": _l("Mail from an allowed sender that SPF and DKIM do not authenticate")}
+    column_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail)}
+    form_columns = ("unauthenticated_mail",)
+    form_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail)}
+    form_args = {"unauthenticated_mail": {"description": _l(
+        "Kept: the document is stored and shown as not authenticated. Refused: the sending server is told so, "
+        "and the message is counted with the client's refused messages.")}}

@@ -4,7 +4,8 @@ from .audit import AuditEvent
 from .base import today, utcnow
 from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
 from .contact import Civility, Contact
-from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender
+from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender, SenderVerdict
+from .firm import FirmSettings, UnauthenticatedMail
 from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
@@ -21,8 +22,9 @@ _client.configure_computed_columns()
 __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
-    "Document", "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct",
-    "Invitation", "InvitationStatus", "LoginThrottle", "PasswordReset", "PeppolState", "RecoveryCode", "RefusedSender", "RegisterLoad",
-    "RegisterLoadStatus", "Role", "SavedFilter", "SubscriptionMode", "Task", "TaskStatus", "User",
+    "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
+    "IntegrationProduct", "Invitation", "InvitationStatus", "LoginThrottle", "PasswordReset", "PeppolState",
+    "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
+    "SubscriptionMode", "Task", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -46,6 +46,7 @@ OBJECT_LABELS = {
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
     "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
+    "firm_settings": _l("Firm settings"),
 }
 
 # changes_json: compact, and without the check for circular references (changes are plain values built here).

@@ -19,6 +19,13 @@ class DocumentType(LabelledEnum):
     CREDIT_CARD = "credit_card", _l("Credit-card statement")
 
 
+class SenderVerdict(LabelledEnum):
+    """Whether SPF or DKIM vouched for the allowed address a document came from (services/sender_auth.py)."""
+
+    AUTHENTICATED = "pass", _l("Sender authenticated")
+    UNAUTHENTICATED = "fail", _l("Sender not authenticated")
+
+
 class AllowedSender(Timestamps, db.Model):
     """An e-mail address, or an `@domain` pattern, whose documents a client's inbox accepts."""
 
@@ -68,6 +75,7 @@ class Document(Timestamps, db.Model):
     __table_args__ = (
         choice_check("status", DocumentStatus),
         choice_check("doc_type", DocumentType),
+        choice_check("sender_verdict", SenderVerdict, nullable=True),
         sa.Index("ix_document_client_status", "client_id", "status"),
         sa.Index("ix_document_client_message", "client_id", "message_id"),
     )
@@ -83,6 +91,10 @@ class Document(Timestamps, db.Model):
     ubl_storage_path = db.Column(db.String(500))
     ubl_filename = db.Column(db.String(255))
     sender = db.Column(db.String(254))
+    # Received by e-mail: whether the sender was authenticated (empty for documents from before the check), and
+    # what SPF and DKIM said, in the Authentication-Results notation.
+    sender_verdict = db.Column(db.String(4))
+    sender_authentication = db.Column(db.String(200))
     message_id = db.Column(db.String(255))
     doc_type = db.Column(db.String(12), nullable=False, default=DocumentType.PURCHASE.value)
     status = db.Column(db.String(8), nullable=False, default=DocumentStatus.INBOX.value)

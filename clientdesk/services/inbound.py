@@ -4,9 +4,15 @@ into accounting documents in that client's Inbox.
 - RCPT: the address must be a client's inbound address (550 5.1.1 otherwise; 550 5.2.1 for a deactivated client).
 - DATA: the message is accepted for the clients whose allowed senders match its From address or its
   envelope sender; for the others it is refused, counted on the client and logged (RefusedSender).
+  SPF and DKIM (services/sender_auth.py) say whether the matching address really sent it; each document
+  keeps that verdict. Mail that they do not vouch for is kept, marked, or refused like an unknown sender
+  (550 5.7.26), as the firm's settings say (451 when the DNS could not answer and it would be refused).
   Each attachment becomes a Document (file under DOCUMENTS_DIR); a UBL invoice (XML) that comes with a
   file of the same name, or with the only other file, is kept as that document's UBL.
 - Size: INBOUND_MAX_MESSAGE_BYTES, advertised with SIZE; bigger messages get 552.
+- A message that cannot be taken as it is (a NUL in a header, MIME nested deeper than MAX_MIME_DEPTH or made
+  of more than MAX_MIME_PARTS parts, one the parser gives up on, values the database refuses) gets 554 with the
+  reason: sending it again would not change the answer.
 - Nothing is lost: the reply 250 is given only once the files are on disk and the rows committed; when
   the database cannot be reached the answer is 451 (temporary), so the sending server tries again later.
   A message delivered twice (its 250 lost on the way) is recognised by its Message-ID and stored once.
@@ -31,10 +37,24 @@ from xml.etree import ElementTree
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from ..extensions import db
-from ..models import AllowedSender, Client, ClientStatus, Document, DocumentStatus, DocumentType, RefusedSender, utcnow
+from ..models import (
+    AllowedSender,
+    Client,
+    ClientStatus,
+    Document,
+    DocumentStatus,
+    DocumentType,
+    FirmSettings,
+    RefusedSender,
+    SenderVerdict,
+    UnauthenticatedMail,
+    utcnow,
+)
+from .resolvers import resolver
+from .sender_auth import UNCHECKED, Authentication, SenderCheck
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +64,23 @@ UBL_ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote",
 }
 TEMPORARY = "451 4.3.0 Mailbox temporarily unavailable, please try again later"
+MAX_MIME_DEPTH = 20  # multiparts inside multiparts: a forward of a forward of a scan is 4 or 5 deep
+MAX_MIME_PARTS = 1000
+
+
+class MalformedMessage(ValueError):
+    """The message itself cannot be taken; str() is the reason, given to the sending server with 554."""
+
+
+def _checked(text: str, what: str) -> str:
+    """`text` as it came, if the database can hold it: no NUL, only encodable characters."""
+    if "\x00" in text:
+        raise MalformedMessage(f"{what} contains a NUL character")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise MalformedMessage(f"{what} is not valid text") from None
+    return text
 
 
 @dataclass
@@ -71,12 +108,30 @@ def _text(value) -> str:
     return text.replace("\x00", "")  # an encoded NUL: no database column takes it
 
 
+def leaf_parts(message) -> list:
+    """The parts that hold content (forwarded messages included), in order; every header of every part checked.
+    A message nested deeper than MAX_MIME_DEPTH or made of more than MAX_MIME_PARTS parts is malformed."""
+    leaves, pending, count = [], [(message, 0)], 0
+    while pending:
+        part, depth = pending.pop()
+        count += 1
+        if count > MAX_MIME_PARTS:
+            raise MalformedMessage(f"The message has more than {MAX_MIME_PARTS} MIME parts")
+        if depth > MAX_MIME_DEPTH:
+            raise MalformedMessage(f"The message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep")
+        for name, value in part.items():  # the parser takes only printable ASCII as a header's name
+            _checked(str(value), f"The header {name}")
+        if part.is_multipart():
+            pending.extend((child, depth + 1) for child in reversed(part.get_payload()))
+        else:
+            leaves.append(part)
+    return leaves
+
+
 def attachments(message) -> list[Part]:
     """Every attached file (forwarded messages included), leaving out message bodies and inline images."""
     parts = []
-    for part in message.walk():
-        if part.is_multipart():
-            continue
+    for part in leaf_parts(message):
         disposition, filename = part.get_content_disposition(), part.get_filename()
         if disposition != "attachment" and (not filename or part.get_content_maintype() in ("text", "image") and disposition == "inline"):
             continue
@@ -117,22 +172,41 @@ class InboundMessage:
     message_id: str | None
     client_ids: list[int]
     pairs: list[tuple[Part, Part | None]]
+    authentication: Authentication = UNCHECKED
 
     @classmethod
     def parse(cls, envelope_sender: str, client_ids: list[int], content: bytes) -> "InboundMessage":
-        message = message_from_bytes(content, policy=policy.compat32)  # headers as they came: _text decodes them
-        return cls(envelope_sender=envelope_sender, header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
-                   subject=_text(message.get("Subject"))[:200],
-                   message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
-                   client_ids=sorted(set(client_ids)), pairs=pair_ubl(attachments(message)))
+        """Raises MalformedMessage when the message cannot be taken as it is, whatever the reason."""
+        try:
+            message = message_from_bytes(content, policy=policy.compat32)  # headers as they came: _text decodes them
+            return cls(envelope_sender=_checked(envelope_sender, "The envelope sender"),
+                       header_from=(parseaddr(_text(message.get("From")))[1] or "").lower(),
+                       subject=_text(message.get("Subject"))[:200],
+                       message_id=str(message.get("Message-ID", "")).strip()[:255] or None,
+                       client_ids=sorted(set(client_ids)), pairs=pair_ubl(attachments(message)))
+        except MalformedMessage:
+            raise
+        except RecursionError:
+            raise MalformedMessage(f"The message's MIME parts are nested more than {MAX_MIME_DEPTH} levels deep") from None
+        except Exception as error:  # the parser is lenient: what it gives up on is the message's doing
+            raise MalformedMessage("The message could not be read as MIME") from error
 
     @property
     def sender(self) -> str:
         return self.header_from or self.envelope_sender
 
-    def is_allowed_by(self, allowed_senders: list[AllowedSender]) -> bool:
-        senders = [a for a in (self.header_from, self.envelope_sender.lower()) if a]
-        return any(rule.matches(a) for rule in allowed_senders for a in senders)
+    def allowed_addresses(self, allowed_senders: list[AllowedSender]) -> list[str]:
+        """Its sender addresses (From, envelope) that one of `allowed_senders` matches."""
+        return [a for a in (self.header_from, self.envelope_sender.lower()) if a and any(rule.matches(a) for rule in allowed_senders)]
+
+    def verdict_for(self, allowed_senders: list[AllowedSender]) -> SenderVerdict | None:
+        """None when no allowed sender matches; else whether SPF or DKIM vouch for an address that one matches."""
+        addresses = self.allowed_addresses(allowed_senders)
+        if not addresses:
+            return None
+        if any(self.authentication.vouches_for(a) for a in addresses):
+            return SenderVerdict.AUTHENTICATED
+        return SenderVerdict.UNAUTHENTICATED
 
 
 @dataclass
@@ -207,12 +281,13 @@ class InboxWriter:
         """Each message's files written and rows added to the session, its outcome appended to `outcomes`."""
         client_ids = {i for message, _ in batch for i in message.client_ids}
         allowed_senders = self._allowed_senders(client_ids)
+        keep_unauthenticated = FirmSettings.current().unauthenticated_mail == UnauthenticatedMail.KEEP
         stored = self._already_stored(client_ids, {message.message_id for message, _ in batch} - {None})
         refusals = Counter()
         for message, reply in batch:
             its_allowed_senders = {i: allowed_senders[i] for i in message.client_ids if i in allowed_senders}
             try:
-                outcomes.append(self._add(message, reply, its_allowed_senders, stored, refusals))
+                outcomes.append(self._add(message, reply, its_allowed_senders, keep_unauthenticated, stored, refusals))
             except Exception as error:  # this message's alone: the others go on
                 reply.set_exception(error)
         for client_id, count in refusals.items():
@@ -239,23 +314,32 @@ class InboxWriter:
             Document.client_id.in_(client_ids), Document.message_id.in_(message_ids)))}
 
     def _add(self, message: InboundMessage, reply: Future, allowed_senders: dict[int, list[AllowedSender]],
-             stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
+             keep_unauthenticated: bool, stored: set[tuple[int, str]], refusals: Counter) -> Outcome:
         """Write the message's files and add its rows to the session (its refusals counted in `refusals`);
         `allowed_senders` by client, for the message's clients."""
-        accepted = [client_id for client_id, rules in allowed_senders.items() if message.is_allowed_by(rules)]
+        verdicts = {client_id: message.verdict_for(rules) for client_id, rules in allowed_senders.items()}
+        accepted = [client_id for client_id, verdict in verdicts.items()
+                    if verdict == SenderVerdict.AUTHENTICATED or verdict is not None and keep_unauthenticated]
+        unauthenticated = [client_id for client_id, verdict in verdicts.items()
+                           if verdict == SenderVerdict.UNAUTHENTICATED and client_id not in accepted]
+        if unauthenticated and not accepted and message.authentication.undecided:
+            return Outcome(reply, "451 4.4.3 The sender could not be authenticated (DNS), please try again later", [])
         refused = [RefusedSender(client_id=client_id, envelope_sender=message.envelope_sender[:254] or None,
                                  header_from=message.header_from[:254] or None, subject=message.subject or None)
                    for client_id in allowed_senders if client_id not in accepted]
         for refusal in refused:
-            log.info("inbound: refused %s (envelope %s) for client %d: not an allowed sender",
-                     message.header_from, message.envelope_sender, refusal.client_id)
-        if not accepted:
+            log.info("inbound: refused %s (envelope %s) for client %d: %s", message.header_from, message.envelope_sender,
+                     refusal.client_id, "not authenticated" if refusal.client_id in unauthenticated else "not an allowed sender")
+        if not accepted and unauthenticated:
+            outcome = Outcome(reply, f"550 5.7.26 Neither SPF nor DKIM authenticates {message.sender or 'this sender'}: "
+                                     "refused", [])
+        elif not accepted:
             outcome = Outcome(reply, f"550 5.7.1 {message.sender or 'This sender'} may not send documents to this mailbox", [])
         elif not message.pairs:
             outcome = Outcome(reply, "550 5.6.0 No attachment found: send the documents as attachments", [])
         else:
             new = [client_id for client_id in accepted if (client_id, message.message_id) not in stored]
-            documents = self._write_files(message, new)
+            documents = self._write_files(message, {client_id: verdicts[client_id] for client_id in new})
             if message.message_id:
                 stored.update((client_id, message.message_id) for client_id in new)
             outcome = Outcome(reply, f"250 OK: {len(documents)} document(s) received", documents,
@@ -265,13 +349,14 @@ class InboxWriter:
         refusals.update(refusal.client_id for refusal in refused)
         return outcome
 
-    def _write_files(self, message: InboundMessage, client_ids: list[int]) -> list[Document]:
+    def _write_files(self, message: InboundMessage, verdicts: dict[int, SenderVerdict]) -> list[Document]:
         documents = []
         try:
-            for client_id in client_ids:
+            for client_id, verdict in verdicts.items():
                 for part, ubl in message.pairs:
                     document = Document(client_id=client_id, filename=part.filename, content_type=part.content_type,
                                         size=len(part.data), sender=message.sender[:254] or None,
+                                        sender_verdict=verdict.value, sender_authentication=message.authentication.results,
                                         message_id=message.message_id, doc_type=DocumentType.PURCHASE.value,
                                         status=DocumentStatus.INBOX.value, received_at=utcnow(),
                                         storage_path=self.store.save(client_id, part.filename, part.data))
@@ -298,6 +383,7 @@ class InboundHandler:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound")
         self.writer = InboxWriter(app, DocumentStore.from_config(app.config))
+        self.sender_check = SenderCheck(resolver(app.config["INBOUND_DNS_SERVER"], timeout=5))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -332,15 +418,27 @@ class InboundHandler:
 
     async def handle_DATA(self, server, session, envelope):
         try:
-            message = await asyncio.get_running_loop().run_in_executor(
-                self.executor, InboundMessage.parse, envelope.mail_from or "", envelope.client_ids, envelope.content)
+            message = await asyncio.get_running_loop().run_in_executor(self.executor, self._read, session, envelope)
             return await asyncio.wrap_future(self.writer.submit(message))
+        except MalformedMessage as problem:
+            log.info("inbound: malformed message from %s refused: %s", envelope.mail_from, problem, exc_info=problem.__cause__)
+            return f"554 5.6.0 {problem}"
+        except DataError as error:  # SQLSTATE class 22: this message's values, refused on their own (InboxWriter)
+            log.info("inbound: message from %s refused by the database: %s", envelope.mail_from, error.orig)
+            return "554 5.6.0 The message holds values that cannot be stored"
         except SQLAlchemyError as error:
             log.warning("inbound: database unavailable at DATA from %s: %s", envelope.mail_from, error)
             return TEMPORARY
         except Exception:  # a full disk, say: the sender keeps the message and tries again; our paths stay ours
             log.exception("inbound: message from %s not stored", envelope.mail_from)
             return TEMPORARY
+
+    def _read(self, session, envelope) -> InboundMessage:
+        """The message parsed, and what SPF (for the connecting server) and DKIM make of it."""
+        message = InboundMessage.parse(envelope.mail_from or "", envelope.client_ids, envelope.content)
+        message.authentication = self.sender_check.authenticate(envelope.content, message.envelope_sender,
+                                                                session.peer[0] if session.peer else "", session.host_name or "")
+        return message
 
     @staticmethod
     def _find_client(address: str):

@@ -28,6 +28,7 @@ import dns.resolver
 from flask_babel import gettext as _
 
 from .http import HttpError, json_request, request
+from .resolvers import resolver
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +78,11 @@ def _naptr_target(regexp: bytes) -> str | None:
     return parts[1] if parts[1].startswith(("http://", "https://")) else None
 
 
-def _host_port(server: str) -> tuple[str, int]:
-    """`127.0.0.1`, `127.0.0.1:5353`, `[::1]:5353` → (host, port)."""
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if server.count(":") == 1:
-        host, port = server.split(":")
-        return host, int(port)
-    return server, 53
-
-
 class Sml:
     def __init__(self, zone: str, dns_server: str | None = None, timeout: float = 5):
         self.zone = zone
-        if dns_server:
-            self.resolver = dns.resolver.Resolver(configure=False)
-            host, self.resolver.port = _host_port(dns_server)
-            self.resolver.nameservers = [host]
-            self.server = dns_server
-        else:
-            self.resolver = dns.resolver.Resolver()
-            self.server = _("the system's DNS resolver")
-        self.resolver.lifetime = timeout
+        self.resolver = resolver(dns_server, timeout)
+        self.server = dns_server or _("the system's DNS resolver")
 
     def smp_url(self, participant: str) -> str | None:
         """The SMP base URL the SML points `participant` at; None when it is not registered anywhere."""
