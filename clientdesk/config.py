@@ -50,6 +50,17 @@ def _whole_number(name: str, default: int, unit: str) -> int:
     return int(value)
 
 
+def _networks(name: str) -> str:
+    from .services.outbound import allowed_networks
+
+    value = os.environ.get(name) or ""
+    try:
+        allowed_networks(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}.") from None
+    return value
+
+
 def from_environment(debug: bool, testing: bool = False) -> dict:
     instance = instance_path()
     return {
@@ -72,6 +83,10 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "PEPPOL_DNS_SERVER": os.environ.get("PEPPOL_DNS_SERVER") or None,
         "PEPPOL_AP_URL": (os.environ.get("PEPPOL_AP_URL") or "").rstrip("/") or None,
         "PEPPOL_AP_TOKEN": os.environ.get("PEPPOL_AP_TOKEN") or None,
+        # Where staff-given destinations (API and sFTP delivery) and the SMPs the SML names may be: public
+        # addresses, plus these networks ("10.20.0.0/16, 127.0.0.1"); the DNS server that resolves them.
+        "OUTBOUND_ALLOWED_NETWORKS": _networks("OUTBOUND_ALLOWED_NETWORKS"),
+        "OUTBOUND_DNS_SERVER": os.environ.get("OUTBOUND_DNS_SERVER") or None,
         # Inbound mail: the listener of `flask inbound`, its size limit, and where documents are stored.
         "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),

@@ -28,6 +28,7 @@ import dns.resolver
 from flask_babel import gettext as _
 
 from .http import HttpError, json_request, request
+from .outbound import Outbound, host_port
 
 log = logging.getLogger(__name__)
 
@@ -77,23 +78,12 @@ def _naptr_target(regexp: bytes) -> str | None:
     return parts[1] if parts[1].startswith(("http://", "https://")) else None
 
 
-def _host_port(server: str) -> tuple[str, int]:
-    """`127.0.0.1`, `127.0.0.1:5353`, `[::1]:5353` → (host, port)."""
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if server.count(":") == 1:
-        host, port = server.split(":")
-        return host, int(port)
-    return server, 53
-
-
 class Sml:
     def __init__(self, zone: str, dns_server: str | None = None, timeout: float = 5):
         self.zone = zone
         if dns_server:
             self.resolver = dns.resolver.Resolver(configure=False)
-            host, self.resolver.port = _host_port(dns_server)
+            host, self.resolver.port = host_port(dns_server)
             self.resolver.nameservers = [host]
             self.server = dns_server
         else:
@@ -143,8 +133,10 @@ def _xml(body: bytes):
 
 
 class Smp:
-    def __init__(self, timeout: float = 10):
-        self.timeout = timeout
+    """The SMP the SML names: its address comes from the outside world, so it is checked like staff input."""
+
+    def __init__(self, outbound: Outbound, timeout: float = 10):
+        self.outbound, self.timeout = outbound, timeout
 
     def service_group_url(self, smp_url: str, participant: str) -> str:
         return f"{smp_url.rstrip('/')}/{quote(f'{SCHEME}::{participant}', safe='')}"
@@ -152,7 +144,7 @@ class Smp:
     def service_references(self, smp_url: str, participant: str) -> list[str]:
         """The service metadata links of the participant's ServiceGroup."""
         answer = request("GET", self.service_group_url(smp_url, participant), timeout=self.timeout,
-                         what=_("The SMP %(host)s", host=urlsplit(smp_url).hostname))
+                         what=_("The SMP %(host)s", host=urlsplit(smp_url).hostname), outbound=self.outbound)
         root = _xml(answer.body)
         return [e.get("href") for e in root.iter() if _local(e.tag) == "ServiceMetadataReference" and e.get("href")]
 
@@ -162,7 +154,8 @@ class Smp:
         references = self.service_references(smp_url, participant)
         if not references:
             return provider
-        answer = request("GET", references[0], timeout=self.timeout, what=_("The SMP %(host)s", host=provider.smp_host))
+        answer = request("GET", references[0], timeout=self.timeout, what=_("The SMP %(host)s", host=provider.smp_host),
+                         outbound=self.outbound)
         for element in _xml(answer.body).iter():
             text = (element.text or "").strip()
             if not text:
