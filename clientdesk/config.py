@@ -1,4 +1,5 @@
 """Configuration from the environment, as the contract in DESIGN.md describes it."""
+import ipaddress
 import os
 import secrets
 import sys
@@ -50,9 +51,18 @@ def _whole_number(name: str, default: int, unit: str) -> int:
     return int(value)
 
 
-def _networks(name: str) -> str:
-    from .services.outbound import allowed_networks
+def allowed_networks(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`127.0.0.1, 10.20.0.0/16, ::1` → networks; raises ValueError naming the bad entry."""
+    networks = []
+    for entry in (text or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.20.0.0/16)") from None
+    return tuple(networks)
 
+
+def _networks(name: str) -> str:
     value = os.environ.get(name) or ""
     try:
         allowed_networks(value)

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from clientdesk.config import ConfigError, allowed_networks, from_environment
 from clientdesk.models import ClientIntegration, Document, IntegrationProduct, Role
-from clientdesk.services.outbound import Outbound, allowed_networks, is_public
+from clientdesk.services.outbound import Outbound, is_public
 from tests.helpers import post
 from tests.outside import AddressResolver, DnsServer, HttpServer, RecordingApp, UploadApiApp
 from tests.servers import free_port, run_worker_burst
@@ -35,6 +36,12 @@ def test_public_addresses_and_the_allow_list():
     assert not outbound.permitted(ipaddress.ip_address("10.21.0.1"))
     with pytest.raises(ValueError, match="'10.0.0.300' is not an IP address"):
         allowed_networks("10.0.0.300")
+
+
+def test_a_wrong_allow_list_stops_the_start_with_its_name(monkeypatch):
+    monkeypatch.setenv("OUTBOUND_ALLOWED_NETWORKS", "10.0.0.0/8, intranet")
+    with pytest.raises(ConfigError, match="OUTBOUND_ALLOWED_NETWORKS: 'intranet' is not an IP address"):
+        from_environment(debug=False, testing=True)
 
 
 @pytest.mark.parametrize("field, url", [

@@ -17,9 +17,10 @@ import dns.exception
 import dns.resolver
 from flask_babel import gettext as _
 
+from ..config import allowed_networks
+
 DEFAULT_PORTS = {"http": 80, "https": 443, "sftp": 22}
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ForbiddenDestination(ValueError):
@@ -41,17 +42,6 @@ def host_port(server: str, default_port: int = 53) -> tuple[str, int]:
     return server, default_port
 
 
-def allowed_networks(text: str | None) -> tuple[Network, ...]:
-    """`127.0.0.1, 10.20.0.0/16, ::1` → networks; raises ValueError naming the bad entry."""
-    networks = []
-    for entry in (text or "").replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.20.0.0/16)") from None
-    return tuple(networks)
-
-
 def is_public(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
@@ -59,7 +49,8 @@ def is_public(address: Address) -> bool:
 
 
 class Outbound:
-    def __init__(self, allowed: Iterable[Network] = (), dns_server: str | None = None, timeout: float = 5):
+    def __init__(self, allowed: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network] = (), dns_server: str | None = None,
+                 timeout: float = 5):
         self.allowed = tuple(allowed)
         self.resolver = None
         if dns_server:
