@@ -12,10 +12,13 @@ from clientdesk.services.outbound import Outbound, is_public
 from tests.helpers import post
 from tests.outside import AddressResolver, DnsServer, HttpServer, RecordingApp, UploadApiApp
 from tests.servers import free_port, run_worker_burst
-from tests.test_documents import connect, documents  # noqa: F401 - the fixture
+from tests.test_documents import connect, documents as documents_fixture
 
 INSIDE = ["127.0.0.2", "10.1.2.3", "172.16.0.1", "192.168.1.10", "169.254.169.254", "0.0.0.0", "224.0.0.1", "240.0.0.1",
           "100.64.0.1", "::1", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::"]
+
+
+documents = documents_fixture  # stored documents in a client's inbox (a fixture of test_documents.py)
 
 
 @pytest.fixture
@@ -74,8 +77,7 @@ def test_the_form_takes_a_name_that_resolves_inside_only_when_allowed(team, make
     assert store.count(ClientIntegration) == 1
 
 
-def test_api_delivery_to_an_inside_address_is_refused_without_a_request(team, make, as_user, app_config, documents,  # noqa: F811
-                                                                       store):
+def test_api_delivery_to_an_inside_address_is_refused_without_a_request(team, make, as_user, app_config, documents, store):
     inside = HttpServer(RecordingApp(200, '{"data": {"uploadFile": {"uuid": "x"}}}'), host="127.0.0.2").start()
     try:
         acme = make.client(team.group)
@@ -91,7 +93,7 @@ def test_api_delivery_to_an_inside_address_is_refused_without_a_request(team, ma
         inside.stop()
 
 
-def test_sftp_delivery_to_an_inside_address_is_refused(team, make, as_user, app_config, documents, store):  # noqa: F811
+def test_sftp_delivery_to_an_inside_address_is_refused(team, make, as_user, app_config, documents, store):
     acme = make.client(team.group)
     connect(store, acme, "Winbooks", delivery_method="sftp", sftp_url=f"sftp://firm@127.0.0.2:{free_port()}/in",
             sftp_password="s3cret-pass")
@@ -102,7 +104,7 @@ def test_sftp_delivery_to_an_inside_address_is_refused(team, make, as_user, app_
     assert failed.status == "failed" and "127.0.0.2 is an address inside the network" in failed.error
 
 
-def test_the_worker_connects_to_the_address_it_checked(team, make, as_user, app_config, documents, store):  # noqa: F811
+def test_the_worker_connects_to_the_address_it_checked(team, make, as_user, app_config, documents, store):
     """DNS rebinding: the name answers an allowed address, then one inside; the upload goes to the first."""
     port = free_port()
     allowed = HttpServer(UploadApiApp(token="cf-token"), port=port).start()
@@ -132,7 +134,7 @@ def test_the_worker_connects_to_the_address_it_checked(team, make, as_user, app_
     (200, '{"errors": [{"message": "secret-internal-path /srv/db"}]}', {}, "no upload in its answer"),
 ])
 def test_no_redirect_is_followed_and_no_remote_body_is_kept(status, body, headers, shown, team, make, as_user, app_config,
-                                                          documents, store):  # noqa: F811
+                                                          documents, store):
     remote = HttpServer(RecordingApp(status, body, {"Content-Type": "application/json", **headers})).start()
     try:
         acme = make.client(team.group)
