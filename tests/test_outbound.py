@@ -15,7 +15,7 @@ from tests.servers import free_port, run_worker_burst
 from tests.test_documents import connect, documents as documents_fixture
 
 INSIDE = ["127.0.0.2", "10.1.2.3", "172.16.0.1", "192.168.1.10", "169.254.169.254", "0.0.0.0", "224.0.0.1", "240.0.0.1",
-          "100.64.0.1", "::1", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::"]
+          "100.64.0.1", "::1", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::", "64:ff9b::a00:1", "2002:a00:1::1"]
 
 
 documents = documents_fixture  # stored documents in a client's inbox (a fixture of test_documents.py)
@@ -33,7 +33,8 @@ def test_addresses_inside_a_network_are_not_public(address):
 
 
 def test_public_addresses_and_the_allow_list():
-    assert is_public(ipaddress.ip_address("8.8.8.8")) and is_public(ipaddress.ip_address("2a00:1450:4001:80b::200e"))
+    for address in ("8.8.8.8", "2a00:1450:4001:80b::200e", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"):
+        assert is_public(ipaddress.ip_address(address)), address
     outbound = Outbound(allowed_networks("10.20.0.0/16, ::1"))
     assert outbound.permitted(ipaddress.ip_address("10.20.3.4")) and outbound.permitted(ipaddress.ip_address("::1"))
     assert not outbound.permitted(ipaddress.ip_address("10.21.0.1"))

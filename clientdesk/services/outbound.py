@@ -21,6 +21,7 @@ from ..config import allowed_networks
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "sftp": 22}
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are an IPv4 address
 
 
 class ForbiddenDestination(ValueError):
@@ -42,9 +43,16 @@ def host_port(server: str, default_port: int = 53) -> tuple[str, int]:
     return server, default_port
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), which is where it ends up."""
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
 def is_public(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(address)) is not None:
+        return is_public(embedded)
     return address.is_global and not (address.is_multicast or address.is_reserved or address.is_link_local)
 
 
