@@ -2,6 +2,8 @@
 reserved addresses are refused, on the form and when the worker connects, to the very address it checked; no
 redirect is followed and a remote server's own words are never kept."""
 import ipaddress
+import socket
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -152,3 +154,27 @@ def test_no_redirect_is_followed_and_no_remote_body_is_kept(status, body, header
         assert shown in page and "secret-internal-path" not in page
     finally:
         remote.stop()
+
+
+def test_what_an_sftp_server_says_is_not_kept(team, make, as_user, app_config, documents, store):
+    """Not an SSH server: paramiko's error quotes the line it answered; the document's error does not."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        connection, _ = listener.accept()
+        with connection:
+            connection.sendall(b"SSH-secret-internal-banner\r\n")
+            connection.recv(1024)
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        acme = make.client(team.group)
+        connect(store, acme, "Winbooks", delivery_method="sftp", sftp_password="s3cret-pass",
+                sftp_url=f"sftp://firm@127.0.0.1:{listener.getsockname()[1]}/in")
+        invoice, = documents(acme, ("F-1.pdf", "purchase"))
+        post(as_user(team.staff), "/admin/client/send-documents/", {"id": acme.id})
+        run_worker_burst(app_config)
+        document = store.get(Document, invoice.id)
+        assert "the SSH handshake failed" in document.error and "secret" not in document.error
+    finally:
+        listener.close()

@@ -167,8 +167,9 @@ class SftpDeliverer:
             reason = _("The sFTP server %(host)s refused the user name or password.", host=self.target.host)
             return [Result(i.document_id, error=reason) for i in items]
         except (paramiko.SSHException, OSError) as error:
-            reason = _("The sFTP server %(host)s could not be reached (%(error)s).",
-                       host=f"{self.target.host}:{self.target.port}", error=error)
+            # paramiko's messages can quote what the server sent (its banner line): only our own words are kept
+            reason = _("The sFTP server %(host)s could not be reached (%(error)s).", host=f"{self.target.host}:{self.target.port}",
+                       error=error if isinstance(error, OSError) else _("the SSH handshake failed"))
             return [Result(i.document_id, error=reason, transient=True) for i in items]
         results = []
         with transport, sftp:
