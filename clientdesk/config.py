@@ -1,4 +1,5 @@
 """Configuration from the environment, as the contract in DESIGN.md describes it."""
+import ipaddress
 import os
 import secrets
 import sys
@@ -60,6 +61,26 @@ def _two_factor_policy() -> str:
     return value
 
 
+def allowed_networks(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`127.0.0.1, 10.20.0.0/16, ::1` → networks; raises ValueError naming the bad entry."""
+    networks = []
+    for entry in (text or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.20.0.0/16)") from None
+    return tuple(networks)
+
+
+def _networks(name: str) -> str:
+    value = os.environ.get(name) or ""
+    try:
+        allowed_networks(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}.") from None
+    return value
+
+
 def from_environment(debug: bool, testing: bool = False) -> dict:
     instance = instance_path()
     return {
@@ -82,6 +103,10 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "PEPPOL_DNS_SERVER": os.environ.get("PEPPOL_DNS_SERVER") or None,
         "PEPPOL_AP_URL": (os.environ.get("PEPPOL_AP_URL") or "").rstrip("/") or None,
         "PEPPOL_AP_TOKEN": os.environ.get("PEPPOL_AP_TOKEN") or None,
+        # Where staff-given destinations (API and sFTP delivery) and the SMPs the SML names may be: public
+        # addresses, plus these networks ("10.20.0.0/16, 127.0.0.1"); the DNS server that resolves them.
+        "OUTBOUND_ALLOWED_NETWORKS": _networks("OUTBOUND_ALLOWED_NETWORKS"),
+        "OUTBOUND_DNS_SERVER": os.environ.get("OUTBOUND_DNS_SERVER") or None,
         # Inbound mail: the listener of `flask inbound`, its size limit, and where documents are stored.
         "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),

@@ -23,6 +23,7 @@ from .models import Client, PeppolState, utcnow
 from .models.audit import audit_action
 from .retries import after_failure
 from .services.http import HttpError
+from .services.outbound import ForbiddenDestination, Outbound
 from .services.peppol import AccessPoint, ParticipantTaken, PeppolError, PeppolUnavailable, Provider, Sml, Smp, participant_ids
 
 SWITCHES = ("send", "receive")
@@ -115,7 +116,8 @@ class PeppolRegistration:
         access_point = AccessPoint.from_config(config)
         if access_point is None:
             raise PeppolError(_("No Peppol access point is configured (PEPPOL_AP_URL)."))
-        return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("PEPPOL_DNS_SERVER")), Smp(), access_point)
+        return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("PEPPOL_DNS_SERVER")),
+                   Smp(Outbound.from_config(config)), access_point)
 
     def other_provider(self, enterprise_number: str) -> tuple[str, Provider] | None:
         """The first of the client's identifiers that the SML points at a provider other than ours."""
@@ -125,7 +127,7 @@ class PeppolRegistration:
                 continue
             try:
                 return participant, self.smp.provider(smp_url, participant)
-            except (HttpError, PeppolError):
+            except (HttpError, PeppolError, ForbiddenDestination):
                 return participant, Provider(smp_url)  # the SML alone settles it; the name is a courtesy
         return None
 

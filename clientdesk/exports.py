@@ -2,10 +2,8 @@
 
 Values are as stored, not as labels: enterprise number as 10 digits, status as its code, group by
 name, the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
-failed; empty without an invitation). Text cells that a spreadsheet would run as a formula
-are neutralised with a leading apostrophe.
+failed; empty without an invitation). Text is kept from running as a formula (spreadsheets.py).
 """
-import csv
 import io
 import tempfile
 from datetime import date, datetime
@@ -17,8 +15,8 @@ from sqlalchemy.orm import aliased
 
 from .extensions import db
 from .models import Client, Contact, Group, Invitation, User
+from .spreadsheets import csv_row, csv_writer, xlsx_value
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
 
 _primary = aliased(Contact)
@@ -83,20 +81,15 @@ def _indexes(python_types) -> list[int]:
     return [i for i, (_, column) in enumerate(EXPORT_COLUMNS) if column.type.python_type in python_types]
 
 
-_TEXT, _FLAGS, _DATES = _indexes({str}), _indexes({bool}), _indexes({date, datetime})
-_FORMULA_STARTS = frozenset(FORMULA_PREFIXES)
+_FLAGS, _DATES = _indexes({bool}), _indexes({date, datetime})
 
 
 def export_rows(client_ids=None):
-    """The export's rows as written: None stays empty, booleans are true/false, dates ISO, and text a
-    spreadsheet would run as a formula starts with an apostrophe. Rows are streamed, `BATCH` at a time."""
+    """The export's rows: None stays empty, booleans are true/false, dates ISO, text as stored (each format
+    keeps it from running as a formula). Rows are streamed, `BATCH` at a time."""
     statement = export_statement(client_ids).execution_options(yield_per=BATCH)
     for row in db.session.connection().execute(statement):
         values = list(row)
-        for i in _TEXT:
-            value = values[i]
-            if value and value[0] in _FORMULA_STARTS:
-                values[i] = "'" + value
         for i in _FLAGS:
             if values[i] is not None:
                 values[i] = "true" if values[i] else "false"
@@ -108,11 +101,11 @@ def export_rows(client_ids=None):
 
 def csv_chunks(client_ids=None):
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     buffer.write("\ufeff")  # BOM, so Excel reads UTF-8
     writer.writerow(HEADER)
     for count, row in enumerate(export_rows(client_ids), start=1):
-        writer.writerow(row)
+        writer.writerow(csv_row(row))
         if count % BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -126,7 +119,7 @@ def write_xlsx(target, client_ids=None) -> int:
     sheet.append(HEADER)
     count = 0
     for row in export_rows(client_ids):
-        sheet.append(row)
+        sheet.append([xlsx_value(sheet, value) for value in row])
         count += 1
     workbook.save(target)
     return count
@@ -135,10 +128,10 @@ def write_xlsx(target, client_ids=None) -> int:
 def write_csv(path) -> int:
     count = 0
     with open(path, "w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(HEADER)
         for row in export_rows():
-            writer.writerow(row)
+            writer.writerow(csv_row(row))
             count += 1
     return count
 

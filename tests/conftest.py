@@ -95,6 +95,7 @@ def app_config(database_url, redis_url, instance_path):
         "INSTANCE_PATH": str(instance_path),
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "PUBLIC_BASE_URL": "http://clientdesk.test",
+        "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1",  # the test servers (tests/outside.py); 127.0.0.2 stays refused
     }
 
 

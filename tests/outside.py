@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import asyncssh
-from dnslib import NAPTR, QTYPE, RCODE, RR, TXT, DNSLabel
+from dnslib import NAPTR, QTYPE, RCODE, RR, TXT, A, DNSLabel
 from dnslib.server import BaseResolver, DNSServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -52,10 +52,31 @@ class SmlResolver(BaseResolver):
         return reply
 
 
-class DnsServer:
+class AddressResolver(BaseResolver):
+    """A records that change between questions, as a DNS-rebinding attacker's server answers: each name's
+    addresses are given in turn, the last one repeated; TTL 0."""
+
     def __init__(self):
+        self.answers = {}  # lower-case name → [address of the first A question, of the second, ...]
+        self.asked = {}  # lower-case name → how many A questions
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        name = str(request.q.qname).rstrip(".").lower()
+        if name not in self.answers:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif request.q.qtype == QTYPE.A:
+            turn = self.asked.get(name, 0)
+            self.asked[name] = turn + 1
+            address = self.answers[name][min(turn, len(self.answers[name]) - 1)]
+            reply.add_answer(RR(request.q.qname, QTYPE.A, ttl=0, rdata=A(address)))
+        return reply
+
+
+class DnsServer:
+    def __init__(self, resolver=None):
         self.port = free_udp_port()
-        self.resolver = SmlResolver()
+        self.resolver = resolver or SmlResolver()
         self.server = None
 
     @property
@@ -84,20 +105,21 @@ class DnsServer:
 # HTTP -----------------------------------------------------------------------------------------------
 
 class HttpServer:
-    """A threaded werkzeug server around a WSGI app."""
+    """A threaded werkzeug server around a WSGI app (on 127.0.0.1 unless another loopback address is given)."""
 
-    def __init__(self, app):
+    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None):
         self.app = app
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port()
         self.server = None
         self.thread = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self):
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.server = make_server(self.host, self.port, self.app, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return self
@@ -187,6 +209,19 @@ class AccessPointApp:
                 return Response(json.dumps({"error": "unknown participant"}), 404, content_type="application/json")
             return Response("", 204)
         return Response("", 405)
+
+
+class RecordingApp:
+    """Answers every request with the same status, headers and body, and records (method, path, headers)."""
+
+    def __init__(self, status: int = 200, body: str = "", headers: dict | None = None):
+        self.status, self.body, self.headers = status, body, headers or {}
+        self.requests = []
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        self.requests.append((request.method, request.path, dict(request.headers)))
+        return Response(self.body, self.status, headers=self.headers)(environ, start_response)
 
 
 class UploadApiApp:

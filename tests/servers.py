@@ -82,6 +82,7 @@ def worker_env(app_config: dict, **extra) -> dict:
         "OUTBOX_DIR": app_config["OUTBOX_DIR"],
         "PUBLIC_BASE_URL": app_config["PUBLIC_BASE_URL"],
         "SECRET_KEY": app_config["SECRET_KEY"],
+        "OUTBOUND_ALLOWED_NETWORKS": app_config["OUTBOUND_ALLOWED_NETWORKS"],
         "MAIL_RETRY_DELAYS": "0.2,0.2",
     })
     env.pop("FLASK_DEBUG", None)

@@ -247,10 +247,44 @@ def test_export_streams_the_visible_clients_as_stored_values(make, as_user, team
     assert response.status_code == 200 and response.is_streamed
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert [row["id"] for row in rows] == [str(second.id), str(first.id)]  # id order
-    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil.example\") BV"
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil.example\") BV"  # neutralised (spreadsheets.py)
     assert (rows[0]["peppol_send"], rows[0]["trial_end"], rows[0]["group"]) == ("true", "2026-12-01", "Team Gent")
     assert (rows[1]["peppol_send"], rows[1]["trial_end"]) == ("false", "")
     assert rows[1]["contact_email"] == first.contacts[0].email
+
+
+FORMULA_NAMES = ["x;=1+1 BV", "Shop, =HYPERLINK(\"http://evil.example\") NV", "Pipe|@SUM(A1) BV", "Tab\t-2+3 BV",
+                 "Semi; +cmd BV", "=1+2 BV"]
+
+
+def test_csv_export_quotes_every_field_and_no_separator_starts_a_formula(make, as_user, teams):
+    """Belgian Excel splits a CSV on `;` (others on `,`, tab or `|`): after any of them, no cell may start a formula."""
+    gent, _ = teams
+    for name in FORMULA_NAMES:
+        make.client(gent, name=name)
+    body = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/export/csv/").get_data(as_text=True).lstrip("\ufeff")
+
+    rows = list(csv.reader(io.StringIO(body)))
+    assert sorted(row[1] for row in rows[1:]) == sorted(
+        ["x;'=1+1 BV", "Shop,' =HYPERLINK(\"http://evil.example\") NV", "Pipe|'@SUM(A1) BV", "Tab\t'-2+3 BV",
+         "Semi;' +cmd BV", "'=1+2 BV"])
+    for line in body.splitlines():
+        assert re.fullmatch(r'"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*', line), line  # every field quoted
+        cells = [cell.strip(' "') for cell in re.split(r"[;,\t|]", line)]
+        assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")], line
+
+
+def test_xlsx_export_keeps_formula_like_names_as_text(make, as_user, teams):
+    import openpyxl
+
+    gent, _ = teams
+    for name in FORMULA_NAMES:
+        make.client(gent, name=name)
+    response = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/export/xlsx/")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    cells = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert sorted(cell.value for cell in cells) == sorted(FORMULA_NAMES)  # as stored
+    assert {cell.data_type for cell in cells} == {"s"}
 
 
 def test_export_follows_the_lists_search(make, as_user, teams):

@@ -168,7 +168,7 @@ def test_api_unavailable_is_retried_with_its_reply_then_delivered(team, make, as
 
         waiting = store.get(Document, invoice.id)
         assert (waiting.status, waiting.failed_attempts) == ("inbox", 1)
-        assert "HTTP 503" in waiting.error and "temporarily unavailable" in waiting.error
+        assert "HTTP 503 Service Unavailable" in waiting.error and "temporarily unavailable" not in waiting.error  # no remote words
         assert before + FIRST_DELAY - timedelta(seconds=1) < waiting.retry_at <= utcnow() + FIRST_DELAY  # the first delay
         task = store.one(Task)
         assert task.status == "finished" and "1 document will be tried again automatically" in task.error

@@ -315,3 +315,14 @@ def test_import_files_are_deleted_after_the_days_they_are_kept(app, admin, as_us
     assert runner.invoke(args=["clients", "purge-imports"]).output.startswith("Deleted 0 import files")
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Client)) == 1  # the import itself stands
+
+
+def test_the_annotated_workbook_writes_formula_like_text_as_text(tmp_path):
+    from clientdesk.imports.workbooks import annotated_workbook
+
+    evil = '=HYPERLINK("http://evil.example")'
+    path = write_xlsx(tmp_path / "evil.xlsx", BANQUP_FR, [banqup_row("Alpha", "a@example.org")])
+    buffer = io.BytesIO()
+    annotated_workbook(str(path), [{"row": 2, "letter": "A", "column": evil, "message": "=1+1"}]).save(buffer)
+    cells = load_workbook(io.BytesIO(buffer.getvalue()))["Errors"][2][2:4]  # the header and message columns
+    assert [(cell.value, cell.data_type) for cell in cells] == [(evil, "s"), ("=1+1", "s")]

@@ -10,7 +10,7 @@ from clientdesk.models import Client, Role, Task, utcnow
 from clientdesk.retries import DELAYS_MINUTES
 from clientdesk.services.peppol import BILLING_DOCUMENT_TYPES, Sml, sml_hostname
 from tests.helpers import flashes, post
-from tests.outside import SML_TEST_ZONE as ZONE, DnsServer
+from tests.outside import SML_TEST_ZONE as ZONE, DnsServer, HttpServer, SmpApp
 from tests.servers import run_worker_burst
 
 FIRST_DELAY = timedelta(minutes=DELAYS_MINUTES[0])
@@ -108,6 +108,25 @@ def test_taken_by_another_provider_changes_nothing_and_warns(scheme, team, make,
     assert "Registered with another provider." in page and "127.0.0.1" in page and "Other Access Point NV" in page
     assert "migration key" in page and "ask that provider to deregister" in page
     assert "other provider" in http.get("/admin/client/").text  # the list shows it too
+
+
+def test_an_smp_inside_the_network_is_not_asked(team, make, as_user, app_config, peppol, store):
+    """The SML is the outside world's: an SMP address it gives that is inside our network is not requested; the
+    SML's answer alone says the participant is taken."""
+    inside = HttpServer(SmpApp(), host="127.0.0.2").start()
+    try:
+        acme = make.client(team.group, e_invoicing_mandate=True)
+        held = f"0208:{acme.enterprise_number}"
+        peppol.dns.register(sml_hostname(held, ZONE), inside.url)
+        inside.app.participants.add(f"iso6523-actorid-upis::{held}")
+        http = as_user(team.staff)
+        toggle(http, acme.id, "receive", True)
+        run_worker_burst(app_config, **peppol.env)
+        client = store.get(Client, acme.id)
+        assert (client.peppol_state, client.peppol_other_smp, client.peppol_other_provider) == ("taken", inside.url, None)
+        assert inside.app.requests == []
+    finally:
+        inside.stop()
 
 
 def test_access_point_refusal_is_shown_as_taken(team, make, as_user, app_config, peppol, store):

@@ -1,11 +1,14 @@
 """The new-client wizard over HTTP (CSRF on): register search, the three steps, duplicates, templates, groups."""
 import json
 import re
+import secrets
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
 
+from clientdesk.admin.wizard import DRAFT_TTL, SESSION_KEY
+from clientdesk.broker import get_redis
 from clientdesk.models import AuditEvent, Client, ConfigTemplate, IntegrationProduct, Role, Task
 from clientdesk.models.client import VatCheck
 from clientdesk.services.kbo_loader import SAMPLE, load_register
@@ -43,6 +46,12 @@ def details_form(group, **overrides):
             "group": str(group.id), "firm_contact": "", "subscription_mode": "full", "iban": "", "action": "next"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def draft_key(http, user) -> str:
+    """The Redis key of the wizard draft this browser's session points at."""
+    with http.session_transaction() as session:
+        return f"wizard-draft:{user.id}:{session[SESSION_KEY]}"
 
 
 def errors(html: str) -> list[str]:
@@ -173,7 +182,7 @@ def test_already_a_client_is_detected_and_linked(register, staff, team, make, as
     assert http.get(WIZARD + "details/").status_code == 302
 
 
-def test_staff_cannot_create_into_a_group_they_are_not_in(register, staff, team, make, as_user, db_session):
+def test_staff_cannot_create_into_a_group_they_are_not_in(register, staff, team, make, as_user, db_session, app):
     other = make.group("Team Gent")
     http = as_user(staff)
     post(http, WIZARD, company_form())
@@ -182,10 +191,10 @@ def test_staff_cannot_create_into_a_group_they_are_not_in(register, staff, team,
 
     refused = post(http, WIZARD + "details/", details_form(other))
     assert "You can only create clients in your own groups." in errors(refused.text)
-    # The summary checks again, so a tampered session cannot get through either.
-    with http.session_transaction() as session:
-        session["new_client_wizard"]["details"]["group"] = str(other.id)
-        session.modified = True
+    # The summary checks again, so a tampered draft cannot get through either.
+    key = draft_key(http, staff)
+    details = json.loads(get_redis(app).hget(key, "details"))
+    get_redis(app).hset(key, "details", json.dumps({**details, "group": str(other.id)}))
     assert http.get(WIZARD + "summary/").status_code == 302
     assert post(http, WIZARD + "summary/", {}).status_code == 302
     assert db_session.scalar(sa.select(sa.func.count(Client.id))) == 0
@@ -293,3 +302,62 @@ def test_without_a_register_the_wizard_says_so(staff, team, as_user):
 def test_the_wizard_needs_a_signed_in_user(client):
     assert client.get(WIZARD).status_code == 302
     assert client.get(WIZARD + "search/?q=x").status_code == 302
+
+
+def test_a_huge_field_gets_a_message_and_the_cookie_stays_small(register, staff, team, as_user):
+    """40 KB in one field used to go into the session cookie: the browser dropped it and the user was signed out."""
+    http = as_user(staff)
+    response = post(http, WIZARD, company_form(legal_form=secrets.token_urlsafe(30_000)))  # 40 KB that does not compress
+    assert response.status_code == 200
+    assert "Field cannot be longer than 120 characters." in errors(response.text)
+    cookie = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert len(cookie) < 1000
+    assert http.get("/admin/client/").status_code == 200  # still signed in
+
+    post(http, WIZARD, company_form())
+    big = post(http, WIZARD + "details/", details_form(team, email="e" * 40_000 + "@example.com", iban="BE" * 20_000))
+    assert "Field cannot be longer than 254 characters." in errors(big.text)
+    assert "Field cannot be longer than 50 characters." in errors(big.text)
+
+
+def test_the_draft_is_on_the_server_for_its_user_only_and_expires(register, staff, team, make, as_user, app):
+    http = as_user(staff)
+    post(http, WIZARD, company_form(unknown_field="not kept"))
+    key = draft_key(http, staff)
+    redis = get_redis(app)
+    assert json.loads(redis.hget(key, "company"))["city"] == "Namur"
+    assert "unknown_field" not in json.loads(redis.hget(key, "company"))
+    assert 0 < redis.ttl(key) <= DRAFT_TTL.total_seconds()  # Redis deletes it when it expires
+
+    other = as_user(make.user(Role.STAFF, groups=[team]))
+    with http.session_transaction() as session:
+        draft_id = session[SESSION_KEY]
+    with other.session_transaction() as session:
+        session[SESSION_KEY] = draft_id  # someone else's draft id: not found
+    assert "Namur" not in other.get(WIZARD).text
+    assert other.get(WIZARD + "details/").status_code == 302  # "Start with the company"
+    assert "Namur" in http.get(WIZARD).text
+
+    redis.delete(key)  # as when it has expired
+    assert http.get(WIZARD + "details/").status_code == 302
+
+    post(http, WIZARD, company_form())
+    post(http, WIZARD + "details/", details_form(team))
+    key = draft_key(http, staff)
+    assert post(http, WIZARD + "summary/", {}).status_code == 302  # created: the draft is gone
+    assert redis.exists(key) == 0
+    with http.session_transaction() as session:
+        assert SESSION_KEY not in session
+
+
+def test_redis_down_the_wizard_says_so_and_the_list_keeps_working(register, staff, app_config):
+    from clientdesk.app import create_app
+    from tests.helpers import login
+
+    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
+    http = down.test_client()
+    login(http, staff.email)
+    assert http.get(WIZARD).status_code == 200  # no draft yet: nothing to read
+    response = post(http, WIZARD, company_form(), follow_redirects=True)
+    assert any("cannot be reached right now: nothing was created" in m for m in flashes(response.text))
+    assert response.request.path == "/admin/client/"

@@ -5,7 +5,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields import PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, ValidationError
 
 from .. import rules
 from ..errors import Refused
@@ -14,6 +14,7 @@ from ..forms import validators as v
 from ..models import ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
 from ..services.delivery import settings_problems
+from ..services.outbound import ForbiddenDestination, Outbound
 from .base import ScopedClientLoader, ScopedModelView
 
 
@@ -37,9 +38,19 @@ DELIVERY_FORM_COLUMNS = (
     "delivery_method", "delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc",
     "attach_ubl", "sftp_url", "sftp_password", "sftp_host_key", "api_url", "api_token", "credit_card_statements",
 )
+def public_destination(form, field):
+    """The sFTP or API address must not be one inside the network (the worker checks again when it connects)."""
+    try:
+        Outbound.from_config(current_app.config).check_url(field.data)
+    except ForbiddenDestination as error:
+        raise ValidationError(str(error)) from None
+
+
 DELIVERY_FORM_ARGS = {
     **{name: {"validators": [v.wtforms_validator(v.email)]}
        for name in ("delivery_email", "delivery_email_purchase", "delivery_email_sales", "delivery_email_misc")},
+    "sftp_url": {"validators": [public_destination]},
+    "api_url": {"validators": [public_destination]},
     "sftp_password": {"description": _l("Leave empty to keep the stored password.")},
     "api_token": {"description": _l("Leave empty to keep the stored token.")},
 }
@@ -85,8 +96,6 @@ class BankAccountView(ScopedModelView):
 
 
 def allowed_sender_pattern(form, field):
-    from wtforms.validators import ValidationError
-
     pattern = (field.data or "").strip().lower()
     if pattern.startswith("@"):
         if "." not in pattern[1:] or " " in pattern:

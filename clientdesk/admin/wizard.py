@@ -2,20 +2,25 @@
 you type, picked, or entered by hand), 2 the details (contact, language, group, firm contact person,
 template, subscription, mandate), 3 a summary, then the client is created.
 
-What was typed is kept in the session, so Back and Next keep it; each step is checked on the server
-(shared validators, onboarding.py), and everything is checked again before anything is created.
+What was typed is kept in a draft on the server (WizardDraft), so Back and Next keep it; each step is checked on
+the server (shared validators, onboarding.py), and everything is checked again before anything is created.
 """
+import json
 import re
+import secrets
+from datetime import timedelta
 
 from flask import current_app, flash, jsonify, redirect, request, session, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from .. import i18n, onboarding, scoping
+from ..broker import get_redis
 from ..einvoicing import launch_registration
 from ..errors import Refused
 from ..extensions import db
@@ -26,7 +31,8 @@ from ..services.register import company_register
 from ..tasks import QueueUnavailable
 from .base import ProtectedView
 
-SESSION_KEY = "new_client_wizard"
+SESSION_KEY = "new_client_wizard"  # the draft's id
+DRAFT_TTL = timedelta(hours=12)
 SEARCH_LIMIT = 10
 COMPANY_FIELDS = ("name", "country", "enterprise_number", "vat_number", "legal_form", "street", "house_number", "box",
                   "postal_code", "city", "website")
@@ -34,9 +40,56 @@ LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "de": "de-BE", "en": "en-BE"}
 NUMBER = re.compile(r"(?i)\s*(be)?[\d\s.]{9,}")
 
 
+class WizardDraft:
+    """What was typed in the wizard's steps, in Redis: in the session cookie, one long field made the cookie too
+    big for the browser, which then dropped it and signed the person out. The cookie holds the draft's id; the
+    draft's key names its user too, so someone else's id finds nothing. Redis deletes a draft DRAFT_TTL after its
+    last change; finishing or restarting the wizard deletes it at once. Only the forms' own fields are kept."""
+
+    def __init__(self, user_id: int):
+        self.user_id = user_id
+
+    def _key(self, create: bool = False) -> str | None:
+        draft_id = session.get(SESSION_KEY)
+        if not isinstance(draft_id, str):
+            if not create:
+                return None
+            draft_id = session[SESSION_KEY] = secrets.token_urlsafe(16)
+        return f"wizard-draft:{self.user_id}:{draft_id}"
+
+    def get(self, part: str) -> dict:
+        key = self._key()
+        stored = get_redis().hget(key, part) if key else None
+        return json.loads(stored) if stored else {}
+
+    def keep(self, part: str, data, form_class) -> None:
+        fields = {field.name for field in form_class()}
+        key = self._key(create=True)
+        with get_redis().pipeline() as pipe:
+            pipe.hset(key, part, json.dumps({name: value for name, value in dict(data).items() if name in fields}))
+            pipe.expire(key, DRAFT_TTL)
+            pipe.execute()
+
+    def discard(self) -> None:
+        key = self._key()
+        if key:
+            get_redis().delete(key)
+        session.pop(SESSION_KEY, None)
+
+
 class NewClientWizard(ProtectedView):
     def is_visible(self) -> bool:
         return False  # reached through "+ New client" on the client list
+
+    def create_blueprint(self, admin):
+        blueprint = super().create_blueprint(admin)
+        blueprint.register_error_handler(RedisError, self._draft_unreachable)
+        return blueprint
+
+    def _draft_unreachable(self, error):
+        flash(_("The wizard keeps what you type on the server, which cannot be reached right now: nothing was created. "
+                "Try again in a minute."), "error")
+        return redirect(url_for("client.index_view"))
 
     # Step 1: the company
     @expose("/", methods=("GET", "POST"))
@@ -45,7 +98,7 @@ class NewClientWizard(ProtectedView):
         form = self._company_form(request.form if request.method == "POST" else self._raw("company"))
         duplicate = None
         if request.method == "POST":
-            self._keep("company", request.form)
+            self._draft().keep("company", request.form, CompanyForm)
             values = form.values()
             if values is not None:
                 duplicate = self._duplicate(values["enterprise_number"])
@@ -72,14 +125,14 @@ class NewClientWizard(ProtectedView):
         if duplicate:
             flash(duplicate, "error")
             return redirect(self.get_url(".index"))
-        self._keep("company", {
+        self._draft().keep("company", {
             "name": company.name, "country": "BE", "enterprise_number": company.display_number,
             "vat_number": company.vat_number, "legal_form": company.legal_form or "", "street": company.street or "",
             "house_number": company.house_number or "", "box": company.box or "", "postal_code": company.postal_code or "",
             "city": company.city or "", "website": company.website or "",
-        })
+        }, CompanyForm)
         if company.language in LOCALES and not self._raw("details"):
-            self._keep("details", {**self._initial_details(), "language": LOCALES[company.language]})
+            self._draft().keep("details", {**self._initial_details(), "language": LOCALES[company.language]}, DetailsForm)
         flash(_("Filled in from the company register: %(name)s. Check the details, then continue.", name=company.name), "success")
         return redirect(self.get_url(".index"))
 
@@ -99,14 +152,14 @@ class NewClientWizard(ProtectedView):
         raw = request.form if request.method == "POST" else self._raw("details") or self._initial_details()
         form = self._details_form(raw)
         if request.method == "POST":
-            self._keep("details", request.form)
+            self._draft().keep("details", request.form, DetailsForm)
             if request.form.get("action") == "back":
                 return redirect(self.get_url(".index"))
             template = form.template.data or ""
             if template and template != (form.prefilled_template.data or ""):
                 # Another template was chosen and the page did not fill its defaults in (no JavaScript): do it now.
                 raw = self._with_template_defaults(request.form, template)
-                self._keep("details", raw)
+                self._draft().keep("details", raw, DetailsForm)
                 form = self._details_form(raw)
                 flash(_("The template's defaults are filled in: check them and continue."), "info")
             elif self._details(form, company) is not None:
@@ -155,23 +208,21 @@ class NewClientWizard(ProtectedView):
             if client_id is None or db.session.get(Client, client_id) is None:  # nothing was created
                 return redirect(self.get_url(".details"))
             # Created, but the registration's job could not be queued: its task, marked failed, can be run again.
-        session.pop(SESSION_KEY, None)
+        self._draft().discard()
         flash(_("Client %(name)s created.", name=name), "success")
         return redirect(url_for("client.details_view", id=client_id))
 
     @expose("/restart/", methods=("POST",))
     def restart(self):
-        session.pop(SESSION_KEY, None)
+        self._draft().discard()
         return redirect(self.get_url(".index"))
 
-    # Steps' data: raw (what was typed, kept in the session) and checked (normalised values or None)
-    def _raw(self, part: str) -> dict:
-        return (session.get(SESSION_KEY) or {}).get(part) or {}
+    # Steps' data: raw (what was typed, kept in the draft) and checked (normalised values or None)
+    def _draft(self) -> WizardDraft:
+        return WizardDraft(current_user.id)
 
-    def _keep(self, part: str, data) -> None:
-        state = dict(session.get(SESSION_KEY) or {})
-        state[part] = {key: value for key, value in dict(data).items() if key not in ("csrf_token", "action")}
-        session[SESSION_KEY] = state
+    def _raw(self, part: str) -> dict:
+        return self._draft().get(part)
 
     def _company_form(self, raw) -> CompanyForm:
         return CompanyForm(MultiDict(raw)) if raw else CompanyForm()

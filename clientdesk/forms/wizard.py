@@ -25,7 +25,7 @@ class WizardForm(Form):
 class CompanyForm(WizardForm):
     name = StringField(_l("Legal name"), [InputRequired(_l("The legal name is missing.")), Length(max=200)],
                        description=_l("The name the client sees."))
-    country = StringField(_l("Country"), [InputRequired(_l("The country is missing."))], default="BE",
+    country = StringField(_l("Country"), [InputRequired(_l("The country is missing.")), Length(max=60)], default="BE",
                           description=_l("Two letters: BE, NL, FR, …"))
     enterprise_number = StringField(_l("Enterprise number"), [Length(max=30)])
     vat_number = StringField(_l("VAT number"), [Length(max=30)])
@@ -58,20 +58,22 @@ class CompanyForm(WizardForm):
 class DetailsForm(WizardForm):
     template = SelectField(_l("Configuration template"), choices=[], validate_choice=False,
                            description=_l("Its integration, delivery and Peppol choices are copied onto the client."))
-    prefilled_template = HiddenField()  # the template whose defaults the fields below show
+    prefilled_template = HiddenField(validators=[Length(max=20)])  # the template whose defaults the fields below show
     civility = SelectField(_l("Civility"), choices=CIVILITY_CHOICES)
     first_name = StringField(_l("Contact first name"), [InputRequired(_l("The contact's first name is missing.")), Length(max=80)])
     last_name = StringField(_l("Contact last name"), [InputRequired(_l("The contact's last name is missing.")), Length(max=80)])
-    email = StringField(_l("Contact e-mail"), [InputRequired(_l("The contact's e-mail address is missing.")), v.wtforms_validator(v.email)],
+    email = StringField(_l("Contact e-mail"), [InputRequired(_l("The contact's e-mail address is missing.")), Length(max=254),
+                                               v.wtforms_validator(v.email)],
                         description=_l("The invitation goes to this address."))
-    mobile = StringField(_l("Contact mobile"), [Optional(), v.wtforms_validator(v.phone)], description="+32 478 11 22 33")
+    mobile = StringField(_l("Contact mobile"), [Optional(), Length(max=40), v.wtforms_validator(v.phone)],
+                         description="+32 478 11 22 33")
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[v.wtforms_validator(v.locale)],
                            description=_l("Of the client and its contact: e-mails and the app use it."))
     group = SelectField(_l("Group"), [InputRequired(_l("Choose the client's group."))], choices=[], validate_choice=False)
     firm_contact = SelectField(_l("Firm contact person"), choices=[], validate_choice=False)
     subscription_mode = SelectField(_l("Subscription"), choices=choices_of(SubscriptionMode))
     e_invoicing_mandate = BooleanField(_l("I have a signed e-invoicing (Peppol) mandate from this client"))
-    iban = StringField(_l("Bank account (IBAN)"), [Optional(), v.wtforms_validator(v.iban)],
+    iban = StringField(_l("Bank account (IBAN)"), [Optional(), Length(max=50), v.wtforms_validator(v.iban)],
                        description=_l("Required when the subscription is managed by the firm."))
 
     def values(self) -> dict | None:

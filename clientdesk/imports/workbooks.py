@@ -13,6 +13,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter, quote_sh
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..forms.validators import SUPPORTED_LANGUAGES
+from ..spreadsheets import xlsx_cell, xlsx_value
 from .columns import COLUMNS, EXAMPLE_ROWS, YES_NO
 from .reader import DEFAULT_MAX_ROWS, MAX_FILE_BYTES, first_worksheet
 
@@ -158,7 +159,8 @@ def annotated_workbook(path: str, errors: list[dict]) -> Workbook:
     listing = workbook.create_sheet(_("Errors"))
     listing.append([_header(listing, title) for title in (_("Row"), _("Column"), _("Header"), _("Message"))])
     for error in sorted(errors, key=lambda e: (e["row"], column_index_from_string(e["letter"]) if e["letter"] else 0)):
-        listing.append([error["row"] or None, error["letter"] or None, error["column"] or None, error["message"]])
+        listing.append([xlsx_value(listing, value) for value in (error["row"] or None, error["letter"] or None,
+                                                                  error["column"] or None, error["message"])])
     return workbook
 
 
@@ -171,14 +173,11 @@ def _header(sheet, title: str) -> WriteOnlyCell:
 def _cell(sheet, value, messages: list[str] | None):
     if value == "":
         value = None
-    if not messages and not (isinstance(value, str) and value.startswith("=")):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # text that looks like a formula stays text
-    if messages:
-        cell.fill = ERROR_FILL
-        comment = Comment("\n".join(messages), COMMENT_AUTHOR)
-        comment.width, comment.height = 300, 60 + 20 * len(messages)
-        cell.comment = comment
+    if not messages:
+        return xlsx_value(sheet, value)
+    cell = xlsx_cell(sheet, value)
+    cell.fill = ERROR_FILL
+    comment = Comment("\n".join(messages), COMMENT_AUTHOR)
+    comment.width, comment.height = 300, 60 + 20 * len(messages)
+    cell.comment = comment
     return cell

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from ..models import CreditCardStatements, DeliveryMethod, DocumentType
 from .http import HttpError, request
 from .mail import Attachment, Mail, Mailer
+from .outbound import ForbiddenDestination, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +121,14 @@ class SftpTarget:
 
 
 class SftpDeliverer:
-    def __init__(self, settings, timeout: float = 15):
-        self.settings = settings
+    def __init__(self, settings, outbound: Outbound, timeout: float = 15):
+        self.settings, self.outbound = settings, outbound
         self.target = SftpTarget.parse(settings.sftp_url)
         self.timeout = timeout
         self.seen_host_key: str | None = None  # the key met at a first connection, for the caller to remember
 
     def _connect(self) -> tuple[paramiko.Transport, paramiko.SFTPClient]:
-        transport = paramiko.Transport((self.target.host, self.target.port))
+        transport = paramiko.Transport(self.outbound.connect(self.target.host, self.target.port, self.timeout))
         transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = self.timeout
         try:
             transport.start_client(timeout=self.timeout)
@@ -160,14 +161,15 @@ class SftpDeliverer:
     def deliver(self, items: list[Item]) -> list[Result]:
         try:
             transport, sftp = self._connect()
-        except DeliverySetupError as error:
+        except (DeliverySetupError, ForbiddenDestination) as error:
             return [Result(item.document_id, error=str(error)) for item in items]
         except paramiko.AuthenticationException:
             reason = _("The sFTP server %(host)s refused the user name or password.", host=self.target.host)
             return [Result(i.document_id, error=reason) for i in items]
         except (paramiko.SSHException, OSError) as error:
-            reason = _("The sFTP server %(host)s could not be reached (%(error)s).",
-                       host=f"{self.target.host}:{self.target.port}", error=error)
+            # paramiko's messages can quote what the server sent (its banner line): only our own words are kept
+            reason = _("The sFTP server %(host)s could not be reached (%(error)s).", host=f"{self.target.host}:{self.target.port}",
+                       error=error if isinstance(error, OSError) else _("the SSH handshake failed"))
             return [Result(i.document_id, error=reason, transient=True) for i in items]
         results = []
         with transport, sftp:
@@ -191,10 +193,10 @@ class SftpDeliverer:
 
 
 class ApiDeliverer:
-    def __init__(self, settings, timeout: float = 30):
+    def __init__(self, settings, outbound: Outbound, timeout: float = 30):
         if not (settings.api_url or "").startswith(("http://", "https://")) or not settings.api_token:
             raise DeliverySetupError(_("API delivery needs the API address (https://...) and its token."))
-        self.settings, self.timeout = settings, timeout
+        self.settings, self.outbound, self.timeout = settings, outbound, timeout
 
     def _body(self, item: Item) -> tuple[bytes, str]:
         boundary = uuid.uuid4().hex
@@ -219,23 +221,22 @@ class ApiDeliverer:
                 body, content_type = self._body(item)
                 answer = request("POST", self.settings.api_url, body, timeout=self.timeout, what=_("The accounting software's API"),
                                  headers={"Content-Type": content_type, "Authorization": f"Bearer {self.settings.api_token}",
-                                          "Accept": "application/json"})
+                                          "Accept": "application/json"}, outbound=self.outbound)
                 data = answer.json() or {}
             except HttpError as error:
-                detail = error.detail()
-                results.append(Result(item.document_id, error=f"{error}{': ' + detail if detail else ''}"[:500],
-                                      transient=error.transient))
+                results.append(Result(item.document_id, error=str(error)[:500], transient=error.transient))
+                continue
+            except ForbiddenDestination as error:
+                results.append(Result(item.document_id, error=str(error)[:500]))
                 continue
             except (OSError, ValueError) as error:
                 results.append(Result(item.document_id, error=_("Upload of %(file)s failed: %(error)s", file=item.filename,
                                                                 error=error)[:500]))
                 continue
             upload = (data.get("data") or {}).get("uploadFile") if isinstance(data, dict) else None
-            if not upload:
-                errors = data.get("errors", []) if isinstance(data, dict) else []
-                message = "; ".join(e.get("message", "") for e in errors if isinstance(e, dict))
+            if not upload:  # its own error messages are not kept: only that it did not take the file
                 results.append(Result(item.document_id, error=_("The API did not accept %(file)s: %(reason)s", file=item.filename,
-                                                                reason=message or _("no upload in its answer"))[:500]))
+                                                                reason=_("no upload in its answer"))[:500]))
                 continue
             results.append(Result(item.document_id, delivered_to=f"{urlsplit(self.settings.api_url).hostname} ({upload.get('uuid')})"))
         return results
@@ -247,9 +248,9 @@ def deliverer_for(settings, config):
     if method == DeliveryMethod.EMAIL:
         return EmailDeliverer(settings, Mailer.from_config(config))
     if method == DeliveryMethod.SFTP:
-        return SftpDeliverer(settings)
+        return SftpDeliverer(settings, Outbound.from_config(config))
     if method == DeliveryMethod.API:
-        return ApiDeliverer(settings)
+        return ApiDeliverer(settings, Outbound.from_config(config))
     return None
 
 

@@ -28,6 +28,7 @@ import dns.resolver
 from flask_babel import gettext as _
 
 from .http import HttpError, json_request, request
+from .outbound import Outbound
 from .resolvers import resolver
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,10 @@ def _xml(body: bytes):
 
 
 class Smp:
-    def __init__(self, timeout: float = 10):
-        self.timeout = timeout
+    """The SMP the SML names: its address comes from the outside world, so it is checked like staff input."""
+
+    def __init__(self, outbound: Outbound, timeout: float = 10):
+        self.outbound, self.timeout = outbound, timeout
 
     def service_group_url(self, smp_url: str, participant: str) -> str:
         return f"{smp_url.rstrip('/')}/{quote(f'{SCHEME}::{participant}', safe='')}"
@@ -135,7 +138,7 @@ class Smp:
     def service_references(self, smp_url: str, participant: str) -> list[str]:
         """The service metadata links of the participant's ServiceGroup."""
         answer = request("GET", self.service_group_url(smp_url, participant), timeout=self.timeout,
-                         what=_("The SMP %(host)s", host=urlsplit(smp_url).hostname))
+                         what=_("The SMP %(host)s", host=urlsplit(smp_url).hostname), outbound=self.outbound)
         root = _xml(answer.body)
         return [e.get("href") for e in root.iter() if _local(e.tag) == "ServiceMetadataReference" and e.get("href")]
 
@@ -145,7 +148,8 @@ class Smp:
         references = self.service_references(smp_url, participant)
         if not references:
             return provider
-        answer = request("GET", references[0], timeout=self.timeout, what=_("The SMP %(host)s", host=provider.smp_host))
+        answer = request("GET", references[0], timeout=self.timeout, what=_("The SMP %(host)s", host=provider.smp_host),
+                         outbound=self.outbound)
         for element in _xml(answer.body).iter():
             text = (element.text or "").strip()
             if not text:
