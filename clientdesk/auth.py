@@ -1,4 +1,6 @@
 """Staff login and logout."""
+import functools
+import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -6,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -28,6 +31,22 @@ def load_user(user_id: str):
         return db.session.get(User, int(user_id))
     except ValueError:
         return None
+
+
+@functools.cache
+def _unmatchable_hash() -> str:
+    """A hash made like the real ones (same method and cost) of a password no one knows."""
+    return generate_password_hash(secrets.token_hex(32))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, else None. An unknown e-mail or a deactivated account costs
+    one password verification too, so the answer's time does not tell which e-mails have an account."""
+    user = User.by_email(email)
+    if user is None or not user.active:
+        check_password_hash(_unmatchable_hash(), password)
+        return None
+    return user if user.check_password(password) else None
 
 
 def safe_next_url(target: str | None) -> str | None:
@@ -53,8 +72,8 @@ def login():
             flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
                            "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
             return render_template("auth/login.html", form=form, next_url=next_url), 429
-        user = User.by_email(email)
-        if user is None or not user.active or not user.check_password(form.password.data):
+        user = authenticate(email, form.password.data)
+        if user is None:
             config = current_app.config
             LoginThrottle.record_failure(
                 email, config["LOGIN_MAX_FAILURES"], timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
