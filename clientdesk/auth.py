@@ -1,10 +1,11 @@
-"""Staff login and logout."""
+"""Staff login and logout, and how long a session lasts."""
 import functools
 import secrets
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -25,12 +26,40 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 
+# When the session was opened and when it was last used (Unix seconds), kept in the signed session cookie.
+SIGNED_IN_AT, SEEN_AT = "signed_in_at", "seen_at"
+SEEN_AT_PRECISION = 60  # seconds: the cookie is rewritten at most once a minute, not on every request
+
+
+def start_session(user: User) -> None:
+    login_user(user)
+    session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
+
+
+def _session_expired(now: float) -> bool:
+    """Idle longer than SESSION_IDLE_MINUTES, or opened more than SESSION_MAX_HOURS ago. A session with no times
+    was not opened by start_session (e.g. only a remember-me cookie): expired too."""
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if signed_in_at is None or seen_at is None:
+        return True
+    config = current_app.config
+    return now - seen_at > config["SESSION_IDLE_MINUTES"] * 60 or now - signed_in_at > config["SESSION_MAX_HOURS"] * 3600
+
+
 @login_manager.user_loader
-def load_user(user_id: str):
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
+def load_user(session_id: str) -> User | None:
+    """The user of a session that is still open: `session_id` is User.get_id() as it was at sign-in, so it holds
+    the user's session token of then (end_sessions replaces it); within the idle and absolute lifetimes."""
+    user_id, _, token = session_id.partition(":")
+    now = time.time()
+    if not user_id.isdigit() or not token or _session_expired(now):
         return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+        return None
+    if now - session[SEEN_AT] >= SEEN_AT_PRECISION:
+        session[SEEN_AT] = int(now)
+    return user
 
 
 @functools.cache
@@ -84,7 +113,7 @@ def login():
         LoginThrottle.clear(email)
         user.last_login_at = utcnow()
         db.session.commit()
-        login_user(user)
+        start_session(user)
         return redirect(next_url or url_for("admin.index"))
     return render_template("auth/login.html", form=form, next_url=next_url)
 
@@ -92,6 +121,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Ends every session of the user, this one and any other browser's (and any copy of the cookie)."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
-    flash(_("You are signed out."), "info")
+    flash(_("You are signed out on every device."), "info")
     return redirect(url_for("auth.login"))

@@ -79,6 +79,9 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
+        # A session ends after this long without a request, and this long after sign-in whatever its use.
+        "SESSION_IDLE_MINUTES": _whole_number("SESSION_IDLE_MINUTES", 60, "minutes"),
+        "SESSION_MAX_HOURS": _whole_number("SESSION_MAX_HOURS", 12, "hours"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},

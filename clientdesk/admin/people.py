@@ -1,12 +1,15 @@
 """Admin-only screens: staff users and groups (teams)."""
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import flash
+from flask_admin.actions import action
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from wtforms import PasswordField, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..errors import Refused
+from ..extensions import db
 from ..forms import validators as v
-from ..models import Role
+from ..models import Role, audit
 from ..models.base import choices_of
 from .base import ScopedModelView
 
@@ -23,7 +26,7 @@ class UserView(AdminOnlyView):
         "active": _l("Active"), "last_login_at": _l("Last login"), "ui_language": _l("Interface language"),
         "password_hash": _l("Password"),
     }
-    column_details_exclude_list = ("password_hash",)
+    column_details_exclude_list = ("password_hash", "session_token")
     column_choices = {"role": choices_of(Role)}
     column_searchable_list = ("email", "full_name")
     column_sortable_list = ("email", "full_name", "role", "active", "last_login_at")
@@ -50,6 +53,15 @@ class UserView(AdminOnlyView):
     def on_model_delete(self, model):
         if model.id == current_user.id:
             raise Refused(_("You cannot delete your own account."))
+
+    @action("end_sessions", _l("Sign out everywhere"), _l("Sign the selected users out of every browser they use?"))
+    def action_end_sessions(self, ids):
+        users = self.scoped_rows(ids)
+        for user in users:
+            user.end_sessions()
+            audit.record("end_sessions", user)
+        db.session.commit()
+        flash(ngettext("%(num)d user signed out everywhere.", "%(num)d users signed out everywhere.", len(users)), "success")
 
 
 class GroupView(AdminOnlyView):

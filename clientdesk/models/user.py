@@ -1,9 +1,11 @@
 """Staff users of the firm, their roles and login throttling."""
+import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
+from sqlalchemy.orm import validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -20,11 +22,15 @@ class Role(LabelledEnum):
 ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(UserMixin, Timestamps, db.Model):
     __tablename__ = "user"
     __table_args__ = (choice_check("role", Role),)
     __audit_secret__ = ("password_hash",)
-    __audit_ignore__ = ("last_login_at",)
+    __audit_ignore__ = ("last_login_at", "session_token")
 
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, unique=True)
@@ -34,6 +40,8 @@ class User(UserMixin, Timestamps, db.Model):
     active = db.Column(db.Boolean, nullable=False, default=True)
     ui_language = db.Column(db.String(5))
     last_login_at = db.Column(db.DateTime)
+    # Part of every session's id (get_id): a new one ends every session the user has open (end_sessions).
+    session_token = db.Column(db.String(32), nullable=False, default=new_session_token)
 
     groups = db.relationship("Group", secondary=group_members, back_populates="members", order_by="Group.name")
 
@@ -45,8 +53,24 @@ class User(UserMixin, Timestamps, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    def get_id(self) -> str:
+        """What a session holds of its user (Flask-Login's alternative id): sessions opened before the last
+        end_sessions() hold an older token and no longer sign anyone in."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Sign the user out of every browser: their open sessions stop working at their next request."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    @validates("active")
+    def _end_sessions_when_deactivated(self, key, active: bool) -> bool:
+        if not active:
+            self.end_sessions()
+        return active
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
