@@ -1,8 +1,8 @@
 """Staff login and logout, and how long a session lasts."""
 import functools
+import math
 import secrets
 import time
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -14,7 +14,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from .extensions import db, login_manager
-from .models import LoginThrottle, User, utcnow
+from .models import User, utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -95,22 +95,21 @@ def login():
         return redirect(next_url or url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        minutes = LoginThrottle.locked_minutes_left(email)
-        if minutes:
+        from . import login_throttle  # here, not at the top: the commands that serve no page start without `limits`
+
+        email, address = form.email.data.strip().lower(), request.remote_addr
+        wait = login_throttle.wait_seconds(email, address)
+        if wait:
+            minutes = math.ceil(wait / 60)
             flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
                            "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
-            return render_template("auth/login.html", form=form, next_url=next_url), 429
+            return render_template("auth/login.html", form=form, next_url=next_url), 429, {"Retry-After": str(wait)}
         user = authenticate(email, form.password.data)
         if user is None:
-            config = current_app.config
-            LoginThrottle.record_failure(
-                email, config["LOGIN_MAX_FAILURES"], timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
-            )
-            db.session.commit()
+            login_throttle.record_failure(email, address)
             flash(WRONG_CREDENTIALS, "error")
             return render_template("auth/login.html", form=form, next_url=next_url), 200
-        LoginThrottle.clear(email)
+        login_throttle.record_success(email, address)
         user.last_login_at = utcnow()
         db.session.commit()
         start_session(user)

@@ -12,7 +12,7 @@ from .invitation import Invitation, InvitationStatus
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
-from .user import LoginThrottle, Role, SavedFilter, User
+from .user import Role, SavedFilter, User
 
 _client.configure_computed_columns()
 
@@ -20,7 +20,7 @@ __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "Group", "ImportBatch", "ImportStatus", "IntegrationProduct",
-    "Invitation", "InvitationStatus", "LoginThrottle", "PeppolState", "RefusedSender", "RegisterLoad",
+    "Invitation", "InvitationStatus", "PeppolState", "RefusedSender", "RegisterLoad",
     "RegisterLoadStatus", "Role", "SavedFilter", "SubscriptionMode", "Task", "TaskStatus", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -1,6 +1,5 @@
-"""Staff users of the firm, their roles and login throttling."""
+"""Staff users of the firm, their roles and saved list views."""
 import secrets
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -94,41 +93,6 @@ class User(UserMixin, Timestamps, db.Model):
     @classmethod
     def by_email(cls, email: str) -> "User | None":
         return db.session.execute(db.select(cls).filter_by(email=email.strip().lower())).scalar_one_or_none()
-
-
-class LoginThrottle(db.Model):
-    """Failed logins per e-mail address (known or not), so guessing is slowed the same way for both."""
-
-    __tablename__ = "login_throttle"
-    __audit__ = False
-
-    email = db.Column(db.String(254), primary_key=True)
-    failures = db.Column(db.Integer, nullable=False, default=0)
-    first_failure_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-    locked_until = db.Column(db.DateTime)
-
-    @classmethod
-    def locked_minutes_left(cls, email: str) -> int:
-        row = db.session.get(cls, email)
-        if row is None or row.locked_until is None or row.locked_until <= utcnow():
-            return 0
-        return max(1, int((row.locked_until - utcnow()).total_seconds() // 60) + 1)
-
-    @classmethod
-    def record_failure(cls, email: str, max_failures: int, lockout: timedelta) -> None:
-        now = utcnow()
-        row = db.session.get(cls, email)
-        if row is None or now - row.first_failure_at > lockout:
-            row = row or cls(email=email)
-            row.failures, row.first_failure_at, row.locked_until = 0, now, None
-            db.session.add(row)
-        row.failures += 1
-        if row.failures >= max_failures:
-            row.locked_until = now + lockout
-
-    @classmethod
-    def clear(cls, email: str) -> None:
-        db.session.execute(db.delete(cls).filter_by(email=email))
 
 
 class SavedFilter(db.Model):
