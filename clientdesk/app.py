@@ -3,6 +3,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, i18n
 from .extensions import csrf, db, login_manager, migrate
@@ -14,6 +15,8 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     testing = bool((overrides or {}).get("TESTING"))
     app.config.update(config.from_environment(debug=app.debug, testing=testing))
     app.config.update(overrides or {})
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from . import invitations, models, search, sqlite
@@ -39,8 +42,10 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     app.register_blueprint(invitations.bp)
 
     if screens:
+        from . import login_throttle
         from .admin import build_admin
 
+        login_throttle.init_app(app)
         build_admin(app)
 
     from .cli import register_commands

@@ -44,10 +44,10 @@ def _secret_key(instance: Path, debug: bool, testing: bool) -> str:
     raise ConfigError("SECRET_KEY must be set (export SECRET_KEY=...) unless FLASK_DEBUG=1.")
 
 
-def _whole_number(name: str, default: int, unit: str) -> int:
+def _whole_number(name: str, default: int, unit: str, minimum: int = 1) -> int:
     value = os.environ.get(name) or str(default)
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{name} must be a whole number of {unit}, at least 1 (it is {value!r}).")
+    if not value.isdigit() or int(value) < minimum:
+        raise ConfigError(f"{name} must be a whole number of {unit}, at least {minimum} (it is {value!r}).")
     return int(value)
 
 
@@ -116,6 +116,9 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
+        # A session ends after this long without a request, and this long after sign-in whatever its use.
+        "SESSION_IDLE_MINUTES": _whole_number("SESSION_IDLE_MINUTES", 60, "minutes"),
+        "SESSION_MAX_HOURS": _whole_number("SESSION_MAX_HOURS", 12, "hours"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
@@ -125,8 +128,12 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "BABEL_DEFAULT_LOCALE": "en_GB",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Brussels",  # times are stored in UTC and shown in Belgian time
         "LANGUAGES": ["en", "fr", "nl"],
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_LOCKOUT_MINUTES": 15,
         # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
         "REQUIRE_2FA": _two_factor_policy(),
+        # Failed sign-ins allowed per address and per account (e-mail) before attempts have to wait: tiers in the
+        # notation of the `limits` library, each with a longer window (login_throttle.py).
+        "LOGIN_LIMITS_PER_ADDRESS": os.environ.get("LOGIN_LIMITS_PER_ADDRESS") or "20/minute;100/hour;300/day",
+        "LOGIN_LIMITS_PER_ACCOUNT": os.environ.get("LOGIN_LIMITS_PER_ACCOUNT") or "5/minute;10/15 minutes;20/hour;50/day",
+        # Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client's address.
+        "TRUSTED_PROXIES": _whole_number("TRUSTED_PROXIES", 0, "proxies", minimum=0),
     }

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, EqualTo
 from . import tasks
 from .errors import QueueUnavailable
 from .extensions import db
-from .models import LoginThrottle, PasswordReset, User
+from .models import PasswordReset, User
 from .models.audit import audit_action, record
 from .passwords import RULE, AcceptablePassword, password_changed
 
@@ -84,7 +84,6 @@ def reset(token: str):
             user.set_password(form.password.data)
             db.session.flush()
         password_changed(user)
-        LoginThrottle.clear(user.email)
         db.session.commit()
         flash(_("Your password is changed. Sign in with it."), "info")
         return redirect(url_for("auth.login"))

@@ -3,14 +3,15 @@
 A user who set it up always gives a code after the password; REQUIRE_2FA (admin|all|none) makes it mandatory for
 admins or for everyone: such a user without it is led to set it up right after the password step. Between the two
 steps the session holds only who passed the password (for PENDING_MINUTES), not a sign-in. Wrong codes count as
-failed logins (LoginThrottle). An admin can reset a user's second factor (admin/people.py, audited).
+failed logins (login_throttle.py). An admin can reset a user's second factor (admin/people.py, audited).
 """
 import hmac
+import math
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,7 +20,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired
 
 from .extensions import db
-from .models import LoginThrottle, RecoveryCode, User, utcnow
+from .models import RecoveryCode, User, utcnow
 from .models.audit import audit_action
 
 bp = Blueprint("two_factor", __name__)
@@ -85,9 +86,12 @@ def _matching_step(secret: str, code: str, after: int | None) -> int | None:
 
 
 def _locked_out(user: User):
-    minutes = LoginThrottle.locked_minutes_left(user.email)
-    if not minutes:
+    from . import login_throttle
+
+    wait = login_throttle.wait_seconds(user.email, request.remote_addr)
+    if not wait:
         return None
+    minutes = math.ceil(wait / 60)
     flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
                    "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
     session.pop(PENDING, None)
@@ -108,9 +112,9 @@ def verify():
         if step is not None:
             user.totp_last_step = step
         elif not RecoveryCode.use(user, form.code.data):
-            config = current_app.config
-            LoginThrottle.record_failure(user.email, config["LOGIN_MAX_FAILURES"],
-                                         timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]))
+            from . import login_throttle
+
+            login_throttle.record_failure(user.email, request.remote_addr)
             db.session.commit()
             form.code.errors.append(str(WRONG_CODE))
             return render_template("auth/two_factor_verify.html", form=form), 200

@@ -10,7 +10,7 @@ from .. import two_factor
 from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
-from ..models import Role
+from ..models import Role, audit
 from ..models.base import choices_of
 from ..passwords import AcceptablePassword, password_changed
 from .base import ScopedModelView
@@ -29,7 +29,7 @@ class UserView(AdminOnlyView):
         "password_hash": _l("Password"), "totp_enabled_at": _l("Two-step sign-in since"),
         "totp_secret": _l("Two-step sign-in key"),
     }
-    column_details_exclude_list = ("password_hash", "totp_secret", "totp_last_step")
+    column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step")
     column_choices = {"role": choices_of(Role)}
     column_searchable_list = ("email", "full_name")
     column_sortable_list = ("email", "full_name", "role", "active", "last_login_at")
@@ -70,6 +70,15 @@ class UserView(AdminOnlyView):
         db.session.commit()
         flash(ngettext("Two-step sign-in reset for %(num)d user.", "Two-step sign-in reset for %(num)d users.",
                        len(users)), "success" if users else "warning")
+
+    @action("end_sessions", _l("Sign out everywhere"), _l("Sign the selected users out of every browser they use?"))
+    def action_end_sessions(self, ids):
+        users = self.scoped_rows(ids)
+        for user in users:
+            user.end_sessions()
+            audit.record("end_sessions", user)
+        db.session.commit()
+        flash(ngettext("%(num)d user signed out everywhere.", "%(num)d users signed out everywhere.", len(users)), "success")
 
 
 class GroupView(AdminOnlyView):

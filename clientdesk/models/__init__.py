@@ -15,7 +15,7 @@ from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskStatus
 from .template import ConfigTemplate
 from .two_factor import RecoveryCode
-from .user import LoginThrottle, Role, SavedFilter, User
+from .user import Role, SavedFilter, User
 
 _client.configure_computed_columns()
 
@@ -23,7 +23,7 @@ __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationStatus", "LoginThrottle", "PasswordReset", "PeppolState",
+    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
     "SubscriptionMode", "Task", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",

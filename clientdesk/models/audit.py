@@ -40,6 +40,7 @@ ACTION_LABELS = {
     "vat_recheck": _l("VAT number re-checked"), "import": _l("Import"), "import.imported": _l("Import"),
     "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
     "hide": _l("Hidden from staff"), "unhide": _l("Visible to staff again"),
+    "end_sessions": _l("Signed out everywhere"),
 }
 OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),

@@ -1,9 +1,10 @@
-"""Staff users of the firm, their roles and login throttling."""
-from datetime import timedelta
+"""Staff users of the firm, their roles and saved list views."""
+import secrets
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
+from sqlalchemy.orm import validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
@@ -21,11 +22,15 @@ class Role(LabelledEnum):
 ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(UserMixin, Timestamps, db.Model):
     __tablename__ = "user"
     __table_args__ = (choice_check("role", Role),)
     __audit_secret__ = ("password_hash", "totp_secret")
-    __audit_ignore__ = ("last_login_at", "totp_last_step")
+    __audit_ignore__ = ("last_login_at", "session_token", "totp_last_step")
 
     id = db.Column(db.Integer, primary_key=True)
     email = db.Column(db.String(254), nullable=False, unique=True)
@@ -40,6 +45,8 @@ class User(UserMixin, Timestamps, db.Model):
     totp_secret = db.Column(db.String(32))
     totp_enabled_at = db.Column(db.DateTime)
     totp_last_step = db.Column(db.Integer)
+    # Part of every session's id (get_id): a new one ends every session the user has open (end_sessions).
+    session_token = db.Column(db.String(32), nullable=False, default=new_session_token)
 
     groups = db.relationship("Group", secondary=group_members, back_populates="members", order_by="Group.name")
 
@@ -51,10 +58,26 @@ class User(UserMixin, Timestamps, db.Model):
     def is_active(self) -> bool:
         return self.active
 
+    def get_id(self) -> str:
+        """What a session holds of its user (Flask-Login's alternative id): sessions opened before the last
+        end_sessions() hold an older token and no longer sign anyone in."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Sign the user out of every browser: their open sessions stop working at their next request."""
+        self.session_token = new_session_token()
+
     def set_password(self, password: str) -> None:
         """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
         require_acceptable(password, self.email, [self.full_name])
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    @validates("active")
+    def _end_sessions_when_deactivated(self, key, active: bool) -> bool:
+        if not active:
+            self.end_sessions()
+        return active
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -82,41 +105,6 @@ class User(UserMixin, Timestamps, db.Model):
     @classmethod
     def by_email(cls, email: str) -> "User | None":
         return db.session.execute(db.select(cls).filter_by(email=email.strip().lower())).scalar_one_or_none()
-
-
-class LoginThrottle(db.Model):
-    """Failed logins per e-mail address (known or not), so guessing is slowed the same way for both."""
-
-    __tablename__ = "login_throttle"
-    __audit__ = False
-
-    email = db.Column(db.String(254), primary_key=True)
-    failures = db.Column(db.Integer, nullable=False, default=0)
-    first_failure_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-    locked_until = db.Column(db.DateTime)
-
-    @classmethod
-    def locked_minutes_left(cls, email: str) -> int:
-        row = db.session.get(cls, email)
-        if row is None or row.locked_until is None or row.locked_until <= utcnow():
-            return 0
-        return max(1, int((row.locked_until - utcnow()).total_seconds() // 60) + 1)
-
-    @classmethod
-    def record_failure(cls, email: str, max_failures: int, lockout: timedelta) -> None:
-        now = utcnow()
-        row = db.session.get(cls, email)
-        if row is None or now - row.first_failure_at > lockout:
-            row = row or cls(email=email)
-            row.failures, row.first_failure_at, row.locked_until = 0, now, None
-            db.session.add(row)
-        row.failures += 1
-        if row.failures >= max_failures:
-            row.locked_until = now + lockout
-
-    @classmethod
-    def clear(cls, email: str) -> None:
-        db.session.execute(db.delete(cls).filter_by(email=email))
 
 
 class SavedFilter(db.Model):
