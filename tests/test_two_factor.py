@@ -76,6 +76,7 @@ def test_wrong_codes_are_throttled_like_wrong_passwords(app, make, as_user):
     user = make.user(Role.STAFF)
     secret, _recovery = set_up(as_user(user))
     http = app.test_client()
+    http.environ_base["REMOTE_ADDR"] = "198.51.100.7"  # not an address the user signed in from
     password_step(http, user)
     for _ in range(5):
         post(http, "/login/code", {"code": "123456"})
