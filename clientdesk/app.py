@@ -3,6 +3,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import lazy_gettext as _l
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config, i18n
@@ -32,8 +33,10 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     i18n.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
 
-    from . import auth, invitations, password_reset, two_factor, views
+    from . import auth, password_reset, two_factor, views
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(two_factor.bp)

@@ -135,3 +135,8 @@ def test_the_lifetimes_come_from_the_environment(monkeypatch, tmp_path):
     with pytest.raises(config.ConfigError, match="SESSION_MAX_HOURS"):
         config.from_environment(debug=False, testing=True)
 
+
+
+def test_a_page_behind_sign_in_says_why_in_the_visitors_language(client):
+    response = client.get("/account/two-factor", headers={"Accept-Language": "nl"}, follow_redirects=True)
+    assert response.request.path == "/login" and "Meld u aan om deze pagina te zien." in flashes(response.text)
