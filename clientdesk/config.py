@@ -97,22 +97,21 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
         "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
         "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",
-        # Peppol: the SML zone looked up for "registered elsewhere", a DNS server to ask instead of the
-        # system resolver ("host" or "host:port"), and the access point that registers our participants.
+        # The DNS server asked by every lookup of ours (Peppol SML, outbound destinations, SPF and DKIM of inbound
+        # mail) instead of the system resolver: "host", "host:port" or "[v6]:port".
+        "DNS_SERVER": os.environ.get("DNS_SERVER") or None,
+        # Peppol: the SML zone looked up for "registered elsewhere", and the access point that registers our
+        # participants.
         "PEPPOL_SML_ZONE": (os.environ.get("PEPPOL_SML_ZONE") or "participant.sml.prod.tech.peppol.org").strip("."),
-        "PEPPOL_DNS_SERVER": os.environ.get("PEPPOL_DNS_SERVER") or None,
         "PEPPOL_AP_URL": (os.environ.get("PEPPOL_AP_URL") or "").rstrip("/") or None,
         "PEPPOL_AP_TOKEN": os.environ.get("PEPPOL_AP_TOKEN") or None,
         # Where staff-given destinations (API and sFTP delivery) and the SMPs the SML names may be: public
-        # addresses, plus these networks ("10.20.0.0/16, 127.0.0.1"); the DNS server that resolves them.
+        # addresses, plus these networks ("10.20.0.0/16, 127.0.0.1").
         "OUTBOUND_ALLOWED_NETWORKS": _networks("OUTBOUND_ALLOWED_NETWORKS"),
-        "OUTBOUND_DNS_SERVER": os.environ.get("OUTBOUND_DNS_SERVER") or None,
         # Inbound mail: the listener of `flask inbound`, its size limit, and where documents are stored.
         "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
-        # The DNS server asked for the SPF and DKIM records of inbound mail ("host" or "host:port"; unset: the system's).
-        "INBOUND_DNS_SERVER": os.environ.get("INBOUND_DNS_SERVER") or None,
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),

@@ -116,7 +116,7 @@ class PeppolRegistration:
         access_point = AccessPoint.from_config(config)
         if access_point is None:
             raise PeppolError(_("No Peppol access point is configured (PEPPOL_AP_URL)."))
-        return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("PEPPOL_DNS_SERVER")),
+        return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("DNS_SERVER")),
                    Smp(Outbound.from_config(config)), access_point)
 
     def other_provider(self, enterprise_number: str) -> tuple[str, Provider] | None:

@@ -185,7 +185,7 @@ def peppol(app, monkeypatch):
     dns, smp, ap = DnsServer().start(), HttpServer(SmpApp()).start(), HttpServer(AccessPointApp(token)).start()
     monkeypatch.setitem(app.config, "PEPPOL_AP_URL", ap.url)
     monkeypatch.setitem(app.config, "PEPPOL_AP_TOKEN", token)
-    env = {"PEPPOL_AP_URL": ap.url, "PEPPOL_AP_TOKEN": token, "PEPPOL_DNS_SERVER": dns.address, "PEPPOL_SML_ZONE": SML_TEST_ZONE}
+    env = {"PEPPOL_AP_URL": ap.url, "PEPPOL_AP_TOKEN": token, "DNS_SERVER": dns.address, "PEPPOL_SML_ZONE": SML_TEST_ZONE}
     yield SimpleNamespace(dns=dns, smp=smp, ap=ap, env=env)
     for server in (dns, smp, ap):
         server.stop()

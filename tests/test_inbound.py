@@ -68,7 +68,7 @@ def dns_server():
 
 @pytest.fixture
 def listener(app, dns_server, monkeypatch):
-    monkeypatch.setitem(app.config, "INBOUND_DNS_SERVER", dns_server.address)
+    monkeypatch.setitem(app.config, "DNS_SERVER", dns_server.address)
     server = controller(app, "127.0.0.1", free_port())
     server.start()
     yield server
@@ -194,7 +194,7 @@ def test_ubl_goes_with_its_pdf_and_a_repeated_message_is_stored_once(app, acme, 
 def test_flask_inbound_command_serves_the_mailboxes(app_config, acme, store, dns_server):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "inbound", "--port", str(port)], cwd=ROOT,
-                               env=worker_env(app_config, INBOUND_DNS_SERVER=dns_server.address), stdout=subprocess.PIPE,
+                               env=worker_env(app_config, DNS_SERVER=dns_server.address), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30)
@@ -504,7 +504,7 @@ def test_a_database_outage_during_data_still_answers_451_and_the_retry_is_stored
     volume.mkdir()
     own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{volume / 'inbound.db'}",
                           SQLALCHEMY_ENGINE_OPTIONS={"poolclass": NullPool}, DOCUMENTS_DIR=str(tmp_path / "documents"),
-                          INBOUND_DNS_SERVER=dns_server.address))
+                          DNS_SERVER=dns_server.address))
     with own.app_context():
         flask_migrate.upgrade(revision="heads")
     client, own_store = Factory(own).client(name="Bakkerij Peeters BV"), Store(own)

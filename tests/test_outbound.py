@@ -121,7 +121,7 @@ def test_the_worker_connects_to_the_address_it_checked(team, make, as_user, app_
                 api_token="cf-token")
         invoice, = documents(acme, ("F-1.pdf", "purchase"))
         post(as_user(team.staff), "/admin/client/send-documents/", {"id": acme.id})
-        run_worker_burst(app_config, OUTBOUND_DNS_SERVER=dns.address)
+        run_worker_burst(app_config, DNS_SERVER=dns.address)
         sent = store.get(Document, invoice.id)
         assert sent.status == "sent", sent.error
         assert len(allowed.app.uploads) == 1 and inside.app.requests == []

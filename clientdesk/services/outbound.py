@@ -59,7 +59,7 @@ class Outbound:
 
     @classmethod
     def from_config(cls, config) -> "Outbound":
-        return cls(allowed_networks(config.get("OUTBOUND_ALLOWED_NETWORKS")), config.get("OUTBOUND_DNS_SERVER"))
+        return cls(allowed_networks(config.get("OUTBOUND_ALLOWED_NETWORKS")), config.get("DNS_SERVER"))
 
     def permitted(self, address: Address) -> bool:
         return is_public(address) or any(address in network for network in self.allowed)

@@ -1,6 +1,6 @@
 """Whether an inbound message really comes from the domain it says: SPF of the envelope sender's domain for the
 connecting server (pyspf) and the message's DKIM signatures (dkimpy), their DNS asked through the resolver that
-INBOUND_DNS_SERVER names. A domain they authenticate vouches for an address whose domain has the same
+DNS_SERVER names. A domain they authenticate vouches for an address whose domain has the same
 organisational domain (DMARC's relaxed alignment, by the Public Suffix List)."""
 import functools
 from dataclasses import dataclass
@@ -78,7 +78,7 @@ class SpfQuery(spf.query):
 
 
 class SenderCheck:
-    """Checks messages through one resolver (INBOUND_DNS_SERVER, or the system's)."""
+    """Checks messages through one resolver (DNS_SERVER, or the system's)."""
 
     def __init__(self, resolver: dns.resolver.Resolver):
         self.resolver = resolver
