@@ -14,7 +14,7 @@ from flask_admin import BaseView
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
 from flask_admin.model import typefmt
 from flask_admin.model.template import BaseListRowAction, EditRowAction, ViewRowAction
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
@@ -28,8 +28,10 @@ from ..extensions import db
 from ..i18n import localdate, localdatetime
 from ..models import Client, Role
 from ..search import client_search_condition
+from ..web_input import record_id
 
 AJAX_LIMIT = 20
+MAX_PAGE = 1_000_000  # far past the last page of any list; a larger page number answers 404, like a negative one
 
 
 class ProtectedView(BaseView):
@@ -57,10 +59,19 @@ class DynamicOptionsFilter(FilterEqual):
         return [(str(value), str(label)) for value, label in self.options_factory()]
 
     def clean(self, value):
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return -1  # matches nothing; an unknown value is not an error page
+        pk = record_id(value)
+        return -1 if pk is None else pk  # matches nothing; an unknown value is not an error page
+
+
+class IdEqualFilter(IntEqualFilter):
+    """Rows that belong to one id (e.g. a client's); a value that is no id is refused like any invalid filter value
+    (flashed and ignored), before it reaches the database."""
+
+    def clean(self, value):
+        pk = record_id(value)
+        if pk is None:
+            raise ValueError(value)
+        return pk
 
 
 def per_request(key, build):
@@ -191,10 +202,14 @@ class ScopedModelView(ProtectedView, ModelView):
         # database count from the smallest covering index (SQLite: without reading rows at all when unscoped).
         return self.scope(db.session.query(func.count()).select_from(self.model))
 
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        if page is not None and not 0 <= page <= MAX_PAGE:
+            abort(404)
+        return super().get_list(page, sort_column, sort_desc, search, filters, execute=execute, page_size=page_size)
+
     def get_one(self, id):
-        try:
-            pk = int(id)
-        except (TypeError, ValueError):
+        pk = record_id(id)
+        if pk is None:
             abort(404)
         obj = self.get_query().filter(self.model.id == pk).one_or_none()
         if obj is None:
@@ -211,12 +226,7 @@ class ScopedModelView(ProtectedView, ModelView):
     def _selected(self, ids):
         """A condition on the selected ids; the ids (integers, malformed ones dropped) are written into the
         statement: thousands of bound parameters are slow for PostgreSQL to parse, and SQLite caps them."""
-        pks = []
-        for raw in ids:
-            try:
-                pks.append(int(raw))
-            except (TypeError, ValueError):
-                continue
+        pks = [pk for pk in map(record_id, ids) if pk is not None]
         return self.model.id.in_(sa.bindparam("selected", pks, expanding=True, literal_execute=True)) if pks else None
 
     def scoped_ids(self, ids) -> list[int]:
@@ -271,11 +281,8 @@ class ScopedClientLoader(QueryAjaxModelLoader):
         return scoping.scope_clients(db.session.query(Client), current_user)
 
     def get_one(self, pk):
-        try:
-            pk = int(pk)
-        except (TypeError, ValueError):
-            return None
-        return self.get_query().filter(Client.id == pk).one_or_none()
+        pk = record_id(pk)
+        return None if pk is None else self.get_query().filter(Client.id == pk).one_or_none()
 
     def get_list(self, term, offset=0, limit=AJAX_LIMIT):
         limit = max(1, min(limit or AJAX_LIMIT, AJAX_LIMIT))
