@@ -7,7 +7,7 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from .extensions import db, login_manager
 from .models import LoginThrottle, User, utcnow
@@ -18,7 +18,7 @@ WRONG_CREDENTIALS = _l("Wrong e-mail or password.")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=LoginThrottle.email.type.length)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 

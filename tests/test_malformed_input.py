@@ -23,6 +23,12 @@ def test_a_nul_byte_anywhere_answers_400_with_the_error_page(client, store):
     assert client.get("/invitation/abc%00def").status_code == 400
 
 
+def test_a_login_e_mail_longer_than_its_column_is_a_form_error(client, store):
+    response = client.post("/login", data={"email": "a" * 300 + "@example.com", "password": "p", "csrf_token": csrf_token(client)})
+    assert response.status_code == 200 and "Field cannot be longer than 254 characters" in response.text
+    assert store.count(LoginThrottle) == 0
+
+
 def test_a_nul_byte_in_a_signed_in_form_changes_nothing(team, make, as_user, store):
     acme = make.client(team["group"])
     http = as_user(team["staff"])
