@@ -16,9 +16,10 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     app.config.update(overrides or {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from . import models, search, sqlite, web_input
+    from . import models, search, security_headers, sqlite, web_input
 
     web_input.init_app(app)
+    security_headers.init_app(app)
     db.init_app(app)
     models.audit.init_app(app)
     search.init_app(app)
