@@ -3,7 +3,8 @@
 
 One test per visitor and kind of bad input; each walks every route (GET with the bad values in the query string,
 POST with them in the query string and the form, with a valid CSRF token so that the form is read) and fails
-naming every route that answered wrongly."""
+naming every route that answered wrongly. The 10,000-character kind goes into the forms, for an existing row of the
+screen; its URLs get the longest value a URL may carry (longer ones are refused whole, see test_malformed_input)."""
 import json
 import re
 
@@ -11,7 +12,7 @@ import pytest
 
 from clientdesk.models import AllowedSender, ClientIntegration, Document, IntegrationProduct, Role, Task
 from clientdesk.web_input import MAX_QUERY_VALUE_LENGTH
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, login
 
 ROLES = ("anonymous", Role.STAFF.value, Role.SUPERVISOR.value, Role.ADMIN.value)
 
@@ -46,7 +47,8 @@ def _path(rule, value: str) -> str:
 
 @pytest.fixture
 def world(app, make, store):
-    """One row of each kind, so that the pages have something to show, and a signed-in client per role."""
+    """A user per role and one row of each kind (ids by admin endpoint), among them a document whose stored path
+    is outside the documents folder."""
     group = make.group("Team Probe")
     users = {role: make.user(role, groups=[group]) for role in ROLES[1:]}
     acme = make.client(group, ibans=["BE68539007547034"])
@@ -68,23 +70,17 @@ def world(app, make, store):
 
 
 def _signed_in(app, role, world):
-    from tests.helpers import login
-
     http = app.test_client()
     if role != "anonymous":
         login(http, world["users"][role].email)
     return http
 
 
-_filter_args: dict[str, list[str]] = {}
-
-
-def _filters(http, rule) -> list[str]:
-    """The named filter arguments of a list screen (flt0_<name>), read from its page as an admin sees it."""
-    return _filter_args.get(rule.endpoint.split(".")[0], [])
+_filter_args: dict[str, list[str]] = {}  # by admin endpoint: the named filter arguments of its list (flt0_<name>)
 
 
 def _collect_filters(app, world):
+    """Read once from the list pages as an admin sees them (the filter groups' JSON)."""
     if _filter_args:
         return
     http = _signed_in(app, Role.ADMIN.value, world)
@@ -116,7 +112,7 @@ def test_no_route_answers_500_to_malformed_input(app, world, role, kind):
             row = world["ids"].get(rule.endpoint.split(".")[0], 1)
             form.update(id=row, rowid=row)
             query = {name: value[:MAX_QUERY_VALUE_LENGTH] for name in PARAMETERS} | {"id": row, "rowid": row}
-        query.update({f"flt{i}_{arg}": query["search"] for i, arg in enumerate(_filters(http, rule))})
+        query.update({f"flt{i}_{arg}": query["search"] for i, arg in enumerate(_filter_args.get(rule.endpoint.split(".")[0], []))})
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             try:
                 if method == "GET":
