@@ -20,6 +20,10 @@
     if (addInline) {
       event.preventDefault();
       window.faForm.addInlineField(addInline, addInline.parentElement.id);
+      return;
+    }
+    if (event.target.closest('a[href="javascript:void(0)"]')) {  // Flask-Admin's menu and filter links: no navigation
+      event.preventDefault();
     }
   });
 })();
