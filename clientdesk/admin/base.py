@@ -103,14 +103,14 @@ class DeleteRowButton(BaseListRowAction):
     instead of an onclick handler, which the Content Security Policy refuses."""
 
     def render(self, context, row_id, row):
-        form, gettext = context.resolve("delete_form"), context.resolve("_gettext")
+        form, flask_admin_text = context.resolve("delete_form"), context.resolve("_gettext")  # Flask-Admin's own catalog
         return Markup(
             '<form class="icon" method="POST" action="{action}">{id}{url}<input type="hidden" name="csrf_token" value="{token}">'
             '<button type="submit" data-confirm="{confirm}" title="{title}"><span class="fa fa-trash glyphicon glyphicon-trash">'
             '</span></button></form>'
         ).format(action=url_for(".delete_view"), id=form.id(value=row_id), url=form.url(value=context.resolve("return_url")),
-                 token=generate_csrf(), confirm=gettext("Are you sure you want to delete this record?"),
-                 title=gettext("Delete Record"))
+                 token=generate_csrf(), confirm=flask_admin_text("Are you sure you want to delete this record?"),
+                 title=flask_admin_text("Delete Record"))
 
 
 def _yes_no_icon(view, value, name):
