@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from . import two_factor
 from .extensions import db, login_manager
@@ -23,7 +23,7 @@ WRONG_CREDENTIALS = _l("Wrong e-mail or password.")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=User.email.type.length)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
 

@@ -37,6 +37,11 @@ def healthz():
     return jsonify(report.as_json()), report.http_status
 
 
+@bp.app_errorhandler(400)
+def bad_request(error):
+    return render_template("errors/400.html"), 400
+
+
 @bp.app_errorhandler(404)
 def not_found(error):
     return render_template("errors/404.html"), 404

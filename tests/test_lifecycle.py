@@ -1,13 +1,15 @@
 """The lifecycle over HTTP with a real Redis, a real worker process and a real SMTP server."""
 import re
+import threading
 from datetime import date, timedelta
 
 import pytest
 
-from clientdesk.models import AuditEvent, Client, Invitation, Role, Task, utcnow
+from clientdesk.lifecycle import ClientLifecycle
+from clientdesk.models import AuditEvent, Client, Contact, Invitation, Role, Task, utcnow
 from clientdesk.models.invitation import hash_token
 from clientdesk.retries import DELAYS_MINUTES
-from tests.helpers import flashes, post
+from tests.helpers import csrf_token, flashes, post
 from tests.servers import run_worker_burst
 
 LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
@@ -277,3 +279,38 @@ def test_replace_primary_contact_only_before_active(team, make, as_user, store):
     store.update(Client, acme.id, status="active", activated_at=utcnow())
     refused = http.get(f"/admin/client/replace-contact/?id={acme.id}", follow_redirects=True)
     assert any("can no longer be replaced" in m for m in flashes(refused.text))
+
+
+def test_two_simultaneous_accepts_one_wins_the_other_gets_the_410_page(app, team, make, store):
+    """Two browsers post the same invitation at once (real requests on two threads, two database sessions): both
+    find it usable, one claims it; the other gets the "already used" page, not an error."""
+    acme = make.client(team["group"])
+    token = store.run(lambda s: ClientLifecycle.invite(s.get(Client, acme.id)).token)
+    browsers = [app.test_client() for _ in range(2)]
+    forms = [{"password": f"password-of-browser-{n}", "password_confirm": f"password-of-browser-{n}", "accept_terms": "y",
+              "csrf_token": csrf_token(http)} for n, http in enumerate(browsers)]
+    both_ready = threading.Barrier(2)
+    answers = {}
+
+    def accept_at_once(n):
+        both_ready.wait()
+        try:
+            response = browsers[n].post(f"/invitation/{token}", data=forms[n])
+            answers[n] = (response.status_code, response.text)
+        except Exception as error:  # TESTING: what would have been a 500
+            answers[n] = (500, repr(error))
+
+    threads = [threading.Thread(target=accept_at_once, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(status for status, _text in answers.values()) == [200, 410], answers
+    loser = next(text for status, text in answers.values() if status == 410)
+    assert "already been used" in loser
+    winner = next(n for n, (status, _text) in answers.items() if status == 200)
+    contact = store.get(Contact, acme.contacts[0].id)
+    assert contact.check_password(forms[winner]["password"]) and not contact.check_password(forms[1 - winner]["password"])
+    assert store.get(Client, acme.id).status == "active"
+    events = store.all(AuditEvent, client_id=acme.id, action="accept")
+    assert sorted(event.object_type for event in events) == ["client", "contact"], "the accept is recorded once"

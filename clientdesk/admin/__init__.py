@@ -38,6 +38,7 @@ def build_admin(app) -> Admin:
         name="ClientDesk",
         index_view=DashboardView(name=_l("Dashboard"), url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/clientdesk_base.html", fluid=True),
+        csp_nonce_generator=app.jinja_env.globals["csp_nonce"],  # security_headers: Talisman's per-request nonce
     )
     clients = _l("Clients")
     setup = _l("Setup")

@@ -1,7 +1,7 @@
 """Background tasks and the audit trail."""
 from flask import abort, flash, get_template_attribute, redirect, request
 from flask_admin import expose
-from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -10,7 +10,7 @@ from .. import scoping, tasks
 from ..models import AuditEvent, Role, Task, TaskStatus
 from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
-from .base import ScopedModelView, shown_client
+from .base import IdEqualFilter, ScopedModelView, shown_client
 from .changes import shown_changes
 
 
@@ -109,7 +109,7 @@ class AuditView(ScopedModelView):
 
     def get_filters(self):
         return [
-            IntEqualFilter(AuditEvent.client_id, _l("Client id")),
+            IdEqualFilter(AuditEvent.client_id, _l("Client id")),
             FilterEqual(AuditEvent.action, _l("Action"), options=list(ACTION_LABELS.items())),
             FilterEqual(AuditEvent.object_type, _l("Object"), options=list(OBJECT_LABELS.items())),
             FilterEqual(AuditEvent.actor, _l("Who")),

@@ -15,6 +15,7 @@ from ..auth import safe_next_url
 from ..extensions import db
 from ..models import Client, ClientNote, Role, SavedFilter, client_favourites
 from ..models.audit import audit_action
+from ..web_input import record_id
 from .base import per_request
 
 # List arguments a saved view may keep (filters are flt<n>_<name>).
@@ -116,6 +117,9 @@ class ClientExtrasMixin:
         if not name:
             flash(_("Give the view a name."), "error")
             return redirect(self.get_url(".index_view") + (f"?{query}" if query else ""))
+        if len(query) > SavedFilter.query.type.length:
+            flash(_("This view has too many filters to be saved."), "error")
+            return redirect(self.get_url(".index_view"))
         saved = db.session.scalar(sa.select(SavedFilter).where(
             SavedFilter.user_id == current_user.id, SavedFilter.endpoint == self.endpoint, SavedFilter.name == name))
         if saved is None:
@@ -129,7 +133,7 @@ class ClientExtrasMixin:
     @expose("/views/delete/", methods=("POST",))
     def delete_view_view(self):
         deleted = db.session.execute(sa.delete(SavedFilter).where(
-            SavedFilter.id == request.form.get("id", type=int), SavedFilter.user_id == current_user.id)).rowcount
+            SavedFilter.id == record_id(request.form.get("id")), SavedFilter.user_id == current_user.id)).rowcount
         db.session.commit()
         if not deleted:
             abort(404)

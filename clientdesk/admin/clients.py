@@ -3,7 +3,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual, IntEqualFilter
+from flask_admin.contrib.sqla.filters import BooleanEqualFilter, DateBetweenFilter, FilterEqual
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
@@ -52,7 +52,7 @@ from ..models.client import VatCheck, inbox_counts
 from ..models.invitation import INVITATION_VALID_DAYS
 from ..search import client_search_condition, search_counted_with_page
 from ..tasks import QueueUnavailable
-from .base import DynamicOptionsFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
+from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
 from .changes import shown_changes
 from .children import allowed_sender_pattern
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
@@ -327,7 +327,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             InboxFilter(),
             NotDoneFilter(Client.id, _l("Peppol registration"), _l("not done"), peppol_not_done_condition),
             NotDoneFilter(Client.id, _l("Document delivery"), _l("not done"), client_delivery_not_done_condition),
-            IntEqualFilter(Client.import_batch_id, _l("Import batch")),
+            IdEqualFilter(Client.import_batch_id, _l("Import batch")),
             FilterEqual(Client.vat_check, _l("VAT check"), options=choices_of(VatCheck)),
         ]
 

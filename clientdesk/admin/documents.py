@@ -3,7 +3,7 @@ accountant (selected rows, or a client's whole inbox), and the download of the s
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.sqla.filters import FilterEqual, IntEqualFilter
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from ..jobs.documents import retry_now, run_send_documents
 from ..models import Document, DocumentStatus, DocumentType, Role, SenderVerdict
 from ..models.base import choices_of
 from ..services.storage import DocumentStore
-from .base import ScopedModelView
+from .base import IdEqualFilter, ScopedModelView
 from .client_filters import NotDoneFilter, delivery_not_done_condition
 
 STATUS_BADGES = {DocumentStatus.INBOX: "info", DocumentStatus.SENT: "success", DocumentStatus.FAILED: "danger"}
@@ -95,7 +95,7 @@ class DocumentView(ScopedModelView):
     def get_filters(self):
         return [
             FilterEqual(Document.status, _l("Status"), options=choices_of(DocumentStatus)),
-            IntEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
+            IdEqualFilter(Document.client_id, _l("Client id")),  # an integer: PostgreSQL compares no text to it
             FilterEqual(Document.doc_type, _l("Type"), options=choices_of(DocumentType)),
             FilterEqual(Document.sender_verdict, _l("Sender check"), options=choices_of(SenderVerdict)),
             NotDoneFilter(Document.id, _l("Delivery"), _l("not done"), delivery_not_done_condition),
@@ -123,7 +123,10 @@ class DocumentView(ScopedModelView):
         relative = document.ubl_storage_path if want_ubl else document.storage_path
         if not relative:
             abort(404)
-        path = store.path(relative)
+        try:
+            path = store.path(relative)
+        except ValueError:  # a stored path outside the documents folder is no file of ours
+            abort(404)
         if not path.is_file():
             abort(404)
         name = (document.ubl_filename or "invoice.xml") if want_ubl else document.filename

@@ -19,6 +19,9 @@ from wtforms.validators import ValidationError as FormValidationError
 
 SUPPORTED_LANGUAGES = ("fr", "nl", "de", "en")
 DEFAULT_COUNTRY = "BE"
+# Longer than any way of writing a Belgian number ("BE 0403.170.701 "); python-stdnum would read such digits as one
+# integer, which Python refuses past 4,300 digits.
+MAX_NUMBER_TEXT = 30
 
 
 class InvalidValue(ValueError):
@@ -51,12 +54,15 @@ def _belgian_digits(text: str, vat: bool) -> str:
     python-stdnum accepts separators, a BE prefix and the old 9-digit form; its reasons are told apart
     from the most precise (InvalidLength is a kind of InvalidFormat)."""
     try:
+        if len(text) > MAX_NUMBER_TEXT:
+            raise InvalidLength()
         return be_vat.validate(text)
     except InvalidLength:
+        shown = text if len(text) <= MAX_NUMBER_TEXT else text[:MAX_NUMBER_TEXT] + "…"
         raise InvalidValue(
-            _("“%(value)s” is not a VAT number: it must have BE and 10 digits (e.g. BE0403.170.701).", value=text)
+            _("“%(value)s” is not a VAT number: it must have BE and 10 digits (e.g. BE0403.170.701).", value=shown)
             if vat else _("“%(value)s” is not an enterprise number: it must have 10 digits (e.g. 0403.170.701).",
-                          value=text)) from None
+                          value=shown)) from None
     except InvalidComponent:
         raise InvalidValue(
             _("“%(value)s” is not a VAT number: its 10 digits must start with 0 or 1.", value=text)

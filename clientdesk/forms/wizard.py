@@ -6,6 +6,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from ..models import SubscriptionMode
 from ..models.base import choices_of
+from ..web_input import record_id
 from . import validators as v
 from .client import clean_identity
 
@@ -81,23 +82,17 @@ class DetailsForm(WizardForm):
         if not self.checked():
             return None
         return {
-            "template_id": _id(self.template.data),
+            "template_id": record_id(self.template.data),
             "civility": self.civility.data or None,
             "first_name": self.first_name.data.strip(),
             "last_name": self.last_name.data.strip(),
             "email": self.email.data,
             "mobile": self.mobile.data or None,
             "language": self.language.data,
-            "group_id": _id(self.group.data),
-            "firm_contact_id": _id(self.firm_contact.data),
+            "group_id": record_id(self.group.data),
+            "firm_contact_id": record_id(self.firm_contact.data),
             "subscription_mode": self.subscription_mode.data,
             "e_invoicing_mandate": bool(self.e_invoicing_mandate.data),
             "iban": self.iban.data or None,
         }
 
-
-def _id(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

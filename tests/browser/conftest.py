@@ -52,8 +52,11 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server, viewport={"width": 1400, "height": 900}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15000)
+    refused = []  # what the Content Security Policy blocked: a script or handler of ours that it stops from running
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
     yield page
     context.close()
+    assert not refused, "blocked by the Content Security Policy:\n" + "\n".join(refused)
 
 
 @pytest.fixture
