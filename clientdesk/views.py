@@ -1,5 +1,5 @@
 """Plain (non-admin) pages: the root redirect, the health check and error pages."""
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
 from flask_babel import force_locale, gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -14,6 +14,12 @@ bp = Blueprint("web", __name__)
 @bp.route("/")
 def index():
     return redirect(url_for("admin.index"))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask every site for /favicon.ico, whatever the page (JSON and error pages too)."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
 
 
 @bp.route("/language", methods=["POST"])

@@ -134,9 +134,9 @@ def test_a_client_once_invited_is_never_deleted(team, make, as_user, store, app)
 
 def test_a_hidden_clients_name_is_not_given_away_by_a_duplicate_number(team, make, as_user):
     secret = make.client(make.group("Board"), name="Secret Holding NV", hidden=True)
-    data = {"name": "Probe", "country": "BE", "enterprise_number": secret.enterprise_number, "vat_number": "",
-            "language": "nl-BE", "group": str(team.group.id), "subscription_mode": "full", "plan": "standard"}
-    page = post(as_user(team.staff), "/admin/client/new/", data).text
+    acme = make.client(team.group)
+    data = edit_form(acme, acme.contacts, enterprise_number=secret.enterprise_number)
+    page = post(as_user(team.staff), f"/admin/client/edit/?id={acme.id}", data).text
     assert "Secret Holding NV" not in page and "a client you do not have access to" in page
 
 

@@ -228,9 +228,9 @@ def test_duplicate_checks_say_already_used_alike_for_hidden_and_other_team_clien
     for owner in (world["hidden"], world["theirs"]):
         number, email = owner.enterprise_number, owner.contacts[0].email
         if path == "client form":
-            page = post(http, "/admin/client/new/", {"name": "Probe", "country": "BE", "enterprise_number": number,
-                                                     "language": "fr-BE", "group": str(world["team_a"].id),
-                                                     "subscription_mode": "full", "plan": "standard"}).text
+            page = post(http, f"/admin/client/edit/?id={world['ours'].id}", {
+                "name": "Probe", "country": "BE", "enterprise_number": number, "language": "fr-BE",
+                "group": str(world["team_a"].id), "subscription_mode": "full", "plan": "standard"}).text
             message = [m for m in re.findall(r"<li>([^<]*)</li>", page) if "lready" in m]
         elif path == "contact form":
             page = post(http, "/admin/contact/new/", {"client": str(world["ours"].id), "first_name": "P", "last_name": "Q",

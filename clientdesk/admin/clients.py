@@ -66,6 +66,7 @@ from .client_filters import (
 )
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
+from .wizard import NewClientWizard
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
 BULK_ACTION_ROLES = {
@@ -217,6 +218,8 @@ class AllowedSenderInline(InlineFormAdmin):
 
 class ClientView(ClientExtrasMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
+    # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
+    create_role = None
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
     column_auto_select_related = False
@@ -396,16 +399,21 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             cells.append(f'<td class="col-{name}">{escape("" if value is None else value)}</td>')
         return Markup("".join(cells))
 
+    @property
+    def can_use_wizard(self) -> bool:
+        return self._allowed(NewClientWizard.required_role)
+
+    @expose("/new/", methods=("GET", "POST"))
+    def create_view(self):
+        """Old links and bookmarks of the plain create form lead to the wizard; a post to it creates nothing."""
+        if request.method == "POST":
+            flash(_("Nothing was created: new clients are created with this wizard, which checks the company register."),
+                  "warning")
+        return redirect(url_for("clientwizard.index"), code=303)
+
     # Admin-only fields
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
-        return self._restrict_admin_fields(form)
-
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        return self._restrict_admin_fields(form)
-
-    def _restrict_admin_fields(self, form):
         if not current_user.is_admin:
             del form.client_facing_contact
             del form.hidden
@@ -454,8 +462,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         group_id = model.group.id if model.group is not None else model.group_id
         if group_id not in allowed_groups:
             raise Refused(_("You can only put clients in your own groups."))
-        ClientLifecycle.settle_contacts(model, rules.kept(model.contacts), None if is_created else g.get("primary_before"))
-        rules.check(model, known=None if is_created else g.get("problems_before"))
+        ClientLifecycle.settle_contacts(model, rules.kept(model.contacts), g.primary_before)  # only edits: see create_view
+        rules.check(model, known=g.problems_before)
 
     def delete_model(self, model):
         try:
