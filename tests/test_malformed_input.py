@@ -77,12 +77,19 @@ def test_overlong_query_values_answer_400(team, as_user):
     assert http.get("/admin/client/", query_string={"search": "a" * 200}).status_code == 200
 
 
-def test_a_10000_digit_enterprise_number_is_a_form_error(team, as_user, store):
+def test_a_10000_digit_enterprise_number_is_a_form_error(team, make, as_user, store):
+    from tests.test_client_form import edit
+    from tests.test_wizard import WIZARD, company_form
+
     http = as_user(team["admin"])
-    form = {"name": "Acme NV", "country": "BE", "enterprise_number": "1" * 10_000, "group": str(team["group"].id)}
-    response = post(http, "/admin/client/new/", form)
-    assert response.status_code == 200 and "is not an enterprise number: it must have 10 digits" in response.text
-    assert store.count(Client) == 0
+    message = "is not an enterprise number: it must have 10 digits"
+    step = post(http, WIZARD, company_form(enterprise_number="1" * 10_000))
+    assert step.status_code == 200 and message in step.text
+    acme = make.client(team["group"], name="Acme NV")
+    before = acme.enterprise_number
+    edited = edit(http, acme, enterprise_number="1" * 10_000)
+    assert edited.status_code == 200 and message in edited.text
+    assert store.count(Client) == 1 and store.get(Client, acme.id).enterprise_number == before
 
 
 def test_a_saved_view_longer_than_its_column_is_refused(team, as_user, store):
