@@ -1,7 +1,12 @@
 """The client page and the per-user comforts of the client list: favourites, saved views, notes, hiding."""
 import re
+from datetime import datetime, timedelta
+from html import unescape
+from zoneinfo import ZoneInfo
 
-from clientdesk.models import AuditEvent, Client, ClientNote, Role, SavedFilter
+import pytest
+
+from clientdesk.models import AuditEvent, Client, ClientNote, Invitation, Role, SavedFilter, User, utcnow
 from tests.helpers import flashes, post
 
 
@@ -104,3 +109,46 @@ def test_saved_views_per_user(make, as_user, store):
     assert store.count(SavedFilter) == 0
     unnamed = post(http, "/admin/client/views/save/", {"name": " ", "query": ""}, follow_redirects=True)
     assert "Give the view a name." in flashes(unnamed.text)
+
+
+def _invited(make, store, group, expires_in: timedelta, **fields):
+    """An invited client whose invitation e-mail went out and whose link ends `expires_in` from now."""
+    expires_at = utcnow() + expires_in
+    client = make.client(group, status="invited", invitation_expires_at=expires_at, **fields)
+    store.run(lambda s: s.add(Invitation(client_id=client.id, contact_id=client.contacts[0].id, token_hash=f"{client.id:064d}",
+                                         status="sent", sent_at=utcnow(), expires_at=expires_at)))
+    return client
+
+
+@pytest.mark.parametrize("expires_in, list_note, page_note", [
+    (timedelta(minutes=2), "expires today", "(expires today)"),
+    (timedelta(days=1), "expires tomorrow", "(expires tomorrow)"),
+    (timedelta(days=5, minutes=1), "5 days left", "(5 days left)"),
+])
+def test_an_invitation_says_when_its_link_expires_in_words(make, store, as_user, expires_in, list_note, page_note):
+    group = make.group("Team")
+    acme = _invited(make, store, group, expires_in)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    listed_note = re.search(r'<td class="col-status">.*?<small class="text-muted">([^<]+)</small>', http.get("/admin/client/").text)
+    assert listed_note.group(1) == list_note
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert page_note in page and "0 days" not in page and "1 day" not in page
+
+
+def test_the_expiry_and_the_trial_end_in_french_and_dutch(make, store, as_user):
+    today = datetime.now(ZoneInfo("Europe/Brussels")).date()
+    group = make.group("Team")
+    today_client = _invited(make, store, group, timedelta(minutes=2), trial_end=today)
+    _invited(make, store, group, timedelta(days=1), trial_end=today + timedelta(days=1))
+    _invited(make, store, group, timedelta(days=3, minutes=1), trial_end=today + timedelta(days=3))
+    user = make.user(Role.STAFF, groups=[group])
+    for language, words in {
+        "fr": ["expire aujourd'hui", "expire demain", "3 jours restants", "se termine aujourd'hui", "se termine demain"],
+        "nl": ["verloopt vandaag", "verloopt morgen", "nog 3 dagen", "eindigt vandaag", "eindigt morgen"],
+    }.items():
+        store.update(User, user.id, ui_language=language)
+        http = as_user(user)
+        notes = [unescape(note) for note in re.findall(r'<small class="text-muted">\(?([^<)]+)\)?</small>',
+                                                       http.get("/admin/client/").text)]
+        assert sorted(notes) == sorted(words + [words[2]])
+        assert f"({words[0]})" in unescape(http.get(f"/admin/client/details/?id={today_client.id}").text)

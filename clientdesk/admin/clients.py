@@ -20,7 +20,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import localdate, localdatetime
+from ..i18n import local_days_until, localdate, localdatetime
 from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -113,8 +113,22 @@ def _integration_options():
     return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
 
 
-def _days_left(days: int) -> str:
-    return per_request(f"days-left:{days}", lambda: ngettext("%(num)d day left", "%(num)d days left", days))
+# What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".
+LAST_DAYS = {
+    "invitation": (_l("expires today"), _l("expires tomorrow")),
+    "trial": (_l("ends today"), _l("ends tomorrow")),
+}
+
+
+def time_left(what: str, ends) -> str:
+    """How long is left of an invitation link or a trial (`what`) that ends on `ends` (a date, or a UTC moment),
+    in calendar days in Brussels: "expires today", "expires tomorrow", "5 days left"."""
+    days = local_days_until(ends)
+
+    def words():
+        last_days = LAST_DAYS[what]
+        return str(last_days[days]) if days < len(last_days) else ngettext("%(num)d day left", "%(num)d days left", days)
+    return per_request(f"time-left:{what}:{days}", words)
 
 
 def status_badge(view, context, client, name):
@@ -128,16 +142,15 @@ def status_badge(view, context, client, name):
             html += per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
                 _("invitation expired")))
         else:
-            days = (client.invitation_expires_at - now).days
-            html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
+            html += Markup(f' <small class="text-muted">{escape(time_left("invitation", client.invitation_expires_at))}</small>')
     return html
 
 
 def trial_end(view, context, client, name):
     if client.trial_end is None:
         return ""
-    days = client.trial_days_left
-    note = per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
+    ended = local_days_until(client.trial_end) < 0
+    note = per_request("trial-ended", lambda: _("ended")) if ended else time_left("trial", client.trial_end)
     return Markup(f'{escape(localdate(client.trial_end))} <small class="text-muted">({escape(note)})</small>')
 
 
@@ -636,6 +649,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
             "invitation": client.current_invitation,
+            "time_left": time_left,
             "tasks": recent_tasks,
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
