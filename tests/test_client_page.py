@@ -152,3 +152,31 @@ def test_the_expiry_and_the_trial_end_in_french_and_dutch(make, store, as_user):
                                                        http.get("/admin/client/").text)]
         assert sorted(notes) == sorted(words + [words[2]])
         assert f"({words[0]})" in unescape(http.get(f"/admin/client/details/?id={today_client.id}").text)
+
+
+def _overview(html: str) -> str:
+    return html.split('id="overview" role="tabpanel"', 1)[1].split('id="contacts" role="tabpanel"', 1)[0]
+
+
+def test_the_overview_shows_each_field_once_and_an_empty_one_as_a_dash(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group, name="Acme BV", website=None)
+    overview = _overview(as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text)
+    labels = re.findall(r"<(?:dt|b)[^>]*>([^<]+)</(?:dt|b)>", overview)
+    assert [label for label in labels if labels.count(label) > 1] == []
+    assert {"Group", "Firm contact", "Client-facing contact", "Template", "Website"} <= set(labels)
+    values = [unescape(value).strip() for value in re.findall(r"<(?:dd|td)[^>]*>(.*?)</(?:dd|td)>", overview, re.S)]
+    assert "" not in values
+    contact = re.search(r"Client-facing contact</dt><dd[^>]*>(.*?)</dd>", overview, re.S).group(1)
+    assert contact.strip().startswith("—")
+    website = re.search(r"<b>Website</b>\s*</td>\s*<td>(.*?)</td>", overview, re.S).group(1)
+    assert website.strip() == "—"
+
+
+def test_staff_and_supervisors_never_see_whether_a_client_is_hidden(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group)
+    for role, shown in ((Role.STAFF, False), (Role.SUPERVISOR, False), (Role.ADMIN, True)):
+        page = as_user(make.user(role, groups=[group])).get(f"/admin/client/details/?id={acme.id}").text
+        assert ("Hidden from staff" in page) is shown, role
+

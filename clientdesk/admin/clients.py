@@ -290,14 +290,17 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "vat_check": choices_of(VatCheck),
     }
 
+    # Group, firm contact, client-facing contact and template are in the page's summary (client_details.html).
     column_details_list = (
-        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country", "group",
-        "firm_contact", "client_facing_contact", "template", "subscription_mode", "plan", "trial_end", "vat_frequency",
+        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
+        "subscription_mode", "plan", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "peppol_send", "peppol_receive",
         "sync_from", "track_transactions_without_documents", "hidden", "contacts", "bank_accounts",
         "allowed_senders",
     )
+
+    admin_only_details = ("hidden",)  # staff and supervisors never see hidden clients: the field says nothing to them
 
     form_columns = (
         "name", "legal_form", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
@@ -408,6 +411,11 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)
             cells.append(f'<td class="col-{name}">{escape("" if value is None else value)}</td>')
         return Markup("".join(cells))
+
+    def details_rows(self, model, columns):
+        if current_user.is_admin:
+            return columns
+        return [(name, label) for name, label in columns if name not in self.admin_only_details]
 
     # Admin-only fields
     def edit_form(self, obj=None):
