@@ -180,3 +180,18 @@ def test_staff_and_supervisors_never_see_whether_a_client_is_hidden(make, as_use
         page = as_user(make.user(role, groups=[group])).get(f"/admin/client/details/?id={acme.id}").text
         assert ("Hidden from staff" in page) is shown, role
 
+
+def test_without_an_access_point_staff_read_plain_words_and_admins_the_setting(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group, e_invoicing_mandate=True)
+    staff, supervisor, admin = (make.user(role, groups=[group]) for role in (Role.STAFF, Role.SUPERVISOR, Role.ADMIN))
+    staff_page = as_user(staff).get(f"/admin/client/details/?id={acme.id}").text
+    assert "Peppol is not connected" in staff_page and "Ask your administrator." in staff_page
+    assert "PEPPOL_AP_URL" not in staff_page
+    refused = post(as_user(staff), "/admin/client/peppol/", {"id": acme.id, "switch": "send", "on": "1"}, follow_redirects=True)
+    assert [m for m in flashes(refused.text) if "not connected" in m and "PEPPOL_AP_URL" not in m]
+    bulk = post(as_user(supervisor), "/admin/client/action/", {"action": "peppol_on", "rowid": [str(acme.id)]},
+                follow_redirects=True)
+    assert [m for m in flashes(bulk.text) if "not connected" in m and "PEPPOL_AP_URL" not in m]
+    admin_page = as_user(admin).get(f"/admin/client/details/?id={acme.id}").text
+    assert "PEPPOL_AP_URL" in admin_page and "Ask your administrator." not in admin_page

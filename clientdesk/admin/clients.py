@@ -13,7 +13,14 @@ from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
 from .. import onboarding, rules, scoping, tasks
-from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured, launch_registration, require_access_point
+from ..einvoicing import (
+    PeppolNotConnected,
+    PeppolRefused,
+    PeppolSwitches,
+    access_point_configured,
+    launch_registration,
+    require_access_point,
+)
 from ..errors import Refused
 from ..exports import client_export_response
 from ..extensions import db
@@ -661,7 +668,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "tasks": recent_tasks,
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
-            "peppol_configured": access_point_configured(current_app.config),
+            "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
             "document_counts": dict(db.session.execute(
