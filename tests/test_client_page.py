@@ -195,3 +195,34 @@ def test_without_an_access_point_staff_read_plain_words_and_admins_the_setting(m
     assert [m for m in flashes(bulk.text) if "not connected" in m and "PEPPOL_AP_URL" not in m]
     admin_page = as_user(admin).get(f"/admin/client/details/?id={acme.id}").text
     assert "PEPPOL_AP_URL" in admin_page and "Ask your administrator." not in admin_page
+
+
+def _history(html: str) -> list[str]:
+    """The rows of the activity tab's history table, as text."""
+    tab = html.split('id="activity" role="tabpanel"', 1)[1]
+    table = tab.split('<table class="table table-sm" id="client-history">', 1)[1].split("</table>", 1)[0] \
+        if 'id="client-history"' in tab else ""
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    return [" ".join(re.sub(r"<[^>]+>", "", unescape(row.replace("</td>", " "))).split()) for row in rows]
+
+
+def test_supervisors_see_the_status_history_of_a_client_in_brussels_time_and_their_language(make, as_user, store):
+    group = make.group("Team")
+    acme = make.client(group, status="active")
+    other = make.client(group, status="active")
+    supervisor, staff = make.user(Role.SUPERVISOR), make.user(Role.STAFF, groups=[group])
+    http = as_user(supervisor)
+    for client in (acme, other):
+        post(http, "/admin/client/lifecycle/", {"id": client.id, "action": "deactivate"})
+    post(http, "/admin/client/note/", {"id": acme.id, "text": "Stopped working with us."})
+    event = store.one(AuditEvent, client_id=acme.id, action="deactivate")
+    store.update(AuditEvent, event.id, at=datetime(2026, 1, 15, 13, 5))  # UTC: 14:05 in Brussels
+
+    history = _history(http.get(f"/admin/client/details/?id={acme.id}").text)
+    assert history[0] == f"15 Jan 2026, 14:05 {supervisor.email} Deactivation · Client {acme.name} Status: Active → Deactivated"
+    assert [row.split(" system ", 1)[1] for row in history[1:]] == [f"Creation · Client {acme.name} Status: Active"]
+    store.update(User, supervisor.id, ui_language="fr")
+    page = as_user(supervisor).get(f"/admin/client/details/?id={acme.id}").text
+    assert _history(page)[0] == f"15 janv. 2026, 14:05 {supervisor.email} Désactivation · Client {acme.name} Statut: Actif → Désactivé"
+    assert "Stopped working with us." in page
+    assert _history(as_user(staff).get(f"/admin/client/details/?id={acme.id}").text) == []

@@ -54,6 +54,7 @@ from ..models import (
     VatFrequency,
     utcnow,
 )
+from ..models.audit import changed
 from ..models.base import choices_of
 from ..models.client import VatCheck, inbox_counts
 from ..models.invitation import INVITATION_VALID_DAYS
@@ -85,6 +86,7 @@ CLIENT_ACTION_ROLES = {
     "activate": Role.ADMIN, "peppol_on": Role.STAFF, "peppol_off": Role.STAFF,
 }
 PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
+HISTORY_ROLE = Role.SUPERVISOR  # who reads a client's history on its page
 
 CLIENT_ACTION_LABELS = {
     "invite": _l("Send invitation"), "resend": _l("Resend invitation"),
@@ -652,10 +654,15 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             db.select(Task).where(Task.client_id == client.id).order_by(Task.created_at.desc()).limit(5)
         ).all()
         activity = []
-        if current_user.is_admin:
-            events = db.session.scalars(
-                db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50))
-            activity = [(event, shown_changes(event)) for event in events]
+        if current_user.has_role(HISTORY_ROLE):
+            # Admins read the whole audit trail; supervisors the client's status changes.
+            events = db.select(AuditEvent).where(AuditEvent.client_id == client.id)
+            shown_fields = None
+            if not current_user.is_admin:
+                events = events.where(AuditEvent.object_type == "client", changed("status"))
+                shown_fields = ("status",)
+            activity = [(event, shown_changes(event, shown_fields))
+                        for event in db.session.scalars(events.order_by(AuditEvent.id.desc()).limit(50))]
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
         ).all()
