@@ -35,14 +35,23 @@ class PeppolRefused(Refused):
     """A switch change the client's data or the installation does not allow; str() says why."""
 
 
+class PeppolNotConnected(PeppolRefused):
+    """No access point is configured: nothing can be registered or unregistered."""
+
+    setting = "PEPPOL_AP_URL"
+
+    def __init__(self):
+        super().__init__(_("Peppol is not connected: no access point is configured, so nothing can be registered or "
+                           "unregistered."))
+
+
 def access_point_configured(config) -> bool:
     return bool(config.get("PEPPOL_AP_URL"))
 
 
 def require_access_point(config) -> None:
     if not access_point_configured(config):
-        raise PeppolRefused(_("Peppol is not connected: no access point is configured (PEPPOL_AP_URL), "
-                              "so nothing can be registered or unregistered."))
+        raise PeppolNotConnected()
 
 
 class PeppolSwitches:
@@ -115,7 +124,7 @@ class PeppolRegistration:
     def from_config(cls, config) -> "PeppolRegistration":
         access_point = AccessPoint.from_config(config)
         if access_point is None:
-            raise PeppolError(_("No Peppol access point is configured (PEPPOL_AP_URL)."))
+            raise PeppolError(_("No Peppol access point is configured."))
         return cls(Sml(config["PEPPOL_SML_ZONE"], config.get("DNS_SERVER")),
                    Smp(Outbound.from_config(config)), access_point)
 

@@ -7,6 +7,8 @@ on a public page such as the login page (session), else the browser's. Its local
 run under the language of the request that started them (tasks.py). E-mails to a client's contact
 are written in the contact's own language (services/invitation_mail.py).
 """
+from datetime import UTC, date, datetime
+
 from babel.dates import get_datetime_format
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_decimal, format_time, get_locale, to_user_timezone
@@ -59,6 +61,14 @@ def localdatetime(value) -> str:
     local = to_user_timezone(value)
     pattern = get_datetime_format("medium", locale=get_locale())
     return pattern.format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
+
+
+def local_days_until(value: date | datetime) -> int:
+    """Calendar days from today to a date, or to a moment stored in UTC, counted in Brussels time: 0 for
+    today, 1 for tomorrow (a link that ends at 09:00 tomorrow expires tomorrow, though it has less than a day left)."""
+    if isinstance(value, datetime):
+        value = to_user_timezone(value).date()
+    return (value - to_user_timezone(datetime.now(UTC)).date()).days
 
 
 def localnumber(value, format: str | None = None) -> str:

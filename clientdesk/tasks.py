@@ -30,7 +30,7 @@ from . import i18n
 from .broker import get_queue, get_redis
 from .errors import QueueUnavailable
 from .extensions import db
-from .models import Task, TaskStatus, utcnow
+from .models import Task, TaskKind, TaskStatus, utcnow
 from .models.audit import acting_as
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,11 @@ def require_queue() -> None:
 def launch(kind: str, description: str, func, *args, user=None, client=None, total: int = 0, queue: str = "default",
            retries: int = RETRIES) -> Task:
     """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`. Refused while
-    Redis is down; should the enqueue itself fail, the task waits, queued, for the reconciler."""
+    Redis is down; should the enqueue itself fail, the task waits, queued, for the reconciler. `kind`: a TaskKind
+    (ValueError otherwise: the task screens show each kind by its label)."""
+    kind = TaskKind(kind)
     require_queue()
-    task = Task(id=str(uuid.uuid4()), kind=kind, description=description[:255], progress_total=total, queue=queue,
+    task = Task(id=str(uuid.uuid4()), kind=kind.value, description=description[:255], progress_total=total, queue=queue,
                 user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
                 job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)),
                 language=i18n.current_language() if has_request_context() else None, retries_left=retries)

@@ -1,7 +1,12 @@
 """The client page and the per-user comforts of the client list: favourites, saved views, notes, hiding."""
 import re
+from datetime import datetime, timedelta
+from html import unescape
+from zoneinfo import ZoneInfo
 
-from clientdesk.models import AuditEvent, Client, ClientNote, Role, SavedFilter
+import pytest
+
+from clientdesk.models import AuditEvent, Client, ClientNote, Invitation, Role, SavedFilter, User, utcnow
 from tests.helpers import flashes, post
 
 
@@ -104,3 +109,120 @@ def test_saved_views_per_user(make, as_user, store):
     assert store.count(SavedFilter) == 0
     unnamed = post(http, "/admin/client/views/save/", {"name": " ", "query": ""}, follow_redirects=True)
     assert "Give the view a name." in flashes(unnamed.text)
+
+
+def _invited(make, store, group, expires_in: timedelta, **fields):
+    """An invited client whose invitation e-mail went out and whose link ends `expires_in` from now."""
+    expires_at = utcnow() + expires_in
+    client = make.client(group, status="invited", invitation_expires_at=expires_at, **fields)
+    store.run(lambda s: s.add(Invitation(client_id=client.id, contact_id=client.contacts[0].id, token_hash=f"{client.id:064d}",
+                                         status="sent", sent_at=utcnow(), expires_at=expires_at)))
+    return client
+
+
+@pytest.mark.parametrize("expires_in, list_note, page_note", [
+    (timedelta(minutes=2), "expires today", "(expires today)"),
+    (timedelta(days=1), "expires tomorrow", "(expires tomorrow)"),
+    (timedelta(days=5, minutes=1), "5 days left", "(5 days left)"),
+])
+def test_an_invitation_says_when_its_link_expires_in_words(make, store, as_user, expires_in, list_note, page_note):
+    group = make.group("Team")
+    acme = _invited(make, store, group, expires_in)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    listed_note = re.search(r'<td class="col-status">.*?<small class="text-muted">([^<]+)</small>', http.get("/admin/client/").text)
+    assert listed_note.group(1) == list_note
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert page_note in page and "0 days" not in page and "1 day" not in page
+
+
+def test_the_expiry_and_the_trial_end_in_french_and_dutch(make, store, as_user):
+    today = datetime.now(ZoneInfo("Europe/Brussels")).date()
+    group = make.group("Team")
+    today_client = _invited(make, store, group, timedelta(minutes=2), trial_end=today)
+    _invited(make, store, group, timedelta(days=1), trial_end=today + timedelta(days=1))
+    _invited(make, store, group, timedelta(days=3, minutes=1), trial_end=today + timedelta(days=3))
+    user = make.user(Role.STAFF, groups=[group])
+    for language, words in {
+        "fr": ["expire aujourd'hui", "expire demain", "3 jours restants", "se termine aujourd'hui", "se termine demain"],
+        "nl": ["verloopt vandaag", "verloopt morgen", "nog 3 dagen", "eindigt vandaag", "eindigt morgen"],
+    }.items():
+        store.update(User, user.id, ui_language=language)
+        http = as_user(user)
+        notes = [unescape(note) for note in re.findall(r'<small class="text-muted">\(?([^<)]+)\)?</small>',
+                                                       http.get("/admin/client/").text)]
+        assert sorted(notes) == sorted(words + [words[2]])
+        assert f"({words[0]})" in unescape(http.get(f"/admin/client/details/?id={today_client.id}").text)
+
+
+def _overview(html: str) -> str:
+    return html.split('id="overview" role="tabpanel"', 1)[1].split('id="contacts" role="tabpanel"', 1)[0]
+
+
+def test_the_overview_shows_each_field_once_and_an_empty_one_as_a_dash(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group, name="Acme BV", website=None)
+    overview = _overview(as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text)
+    labels = re.findall(r"<(?:dt|b)[^>]*>([^<]+)</(?:dt|b)>", overview)
+    assert [label for label in labels if labels.count(label) > 1] == []
+    assert {"Group", "Firm contact", "Client-facing contact", "Template", "Website"} <= set(labels)
+    values = [unescape(value).strip() for value in re.findall(r"<(?:dd|td)[^>]*>(.*?)</(?:dd|td)>", overview, re.S)]
+    assert "" not in values
+    contact = re.search(r"Client-facing contact</dt><dd[^>]*>(.*?)</dd>", overview, re.S).group(1)
+    assert contact.strip().startswith("—")
+    website = re.search(r"<b>Website</b>\s*</td>\s*<td>(.*?)</td>", overview, re.S).group(1)
+    assert website.strip() == "—"
+
+
+def test_staff_and_supervisors_never_see_whether_a_client_is_hidden(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group)
+    for role, shown in ((Role.STAFF, False), (Role.SUPERVISOR, False), (Role.ADMIN, True)):
+        page = as_user(make.user(role, groups=[group])).get(f"/admin/client/details/?id={acme.id}").text
+        assert ("Hidden from staff" in page) is shown, role
+
+
+def test_without_an_access_point_staff_read_plain_words_and_admins_the_setting(make, as_user):
+    group = make.group("Team")
+    acme = make.client(group, e_invoicing_mandate=True)
+    staff, supervisor, admin = (make.user(role, groups=[group]) for role in (Role.STAFF, Role.SUPERVISOR, Role.ADMIN))
+    staff_page = as_user(staff).get(f"/admin/client/details/?id={acme.id}").text
+    assert "Peppol is not connected" in staff_page and "Ask your administrator." in staff_page
+    assert "PEPPOL_AP_URL" not in staff_page
+    refused = post(as_user(staff), "/admin/client/peppol/", {"id": acme.id, "switch": "send", "on": "1"}, follow_redirects=True)
+    assert [m for m in flashes(refused.text) if "not connected" in m and "PEPPOL_AP_URL" not in m]
+    bulk = post(as_user(supervisor), "/admin/client/action/", {"action": "peppol_on", "rowid": [str(acme.id)]},
+                follow_redirects=True)
+    assert [m for m in flashes(bulk.text) if "not connected" in m and "PEPPOL_AP_URL" not in m]
+    admin_page = as_user(admin).get(f"/admin/client/details/?id={acme.id}").text
+    assert "PEPPOL_AP_URL" in admin_page and "Ask your administrator." not in admin_page
+
+
+def _history(html: str) -> list[str]:
+    """The rows of the activity tab's history table, as text."""
+    tab = html.split('id="activity" role="tabpanel"', 1)[1]
+    table = tab.split('<table class="table table-sm" id="client-history">', 1)[1].split("</table>", 1)[0] \
+        if 'id="client-history"' in tab else ""
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    return [" ".join(re.sub(r"<[^>]+>", "", unescape(row.replace("</td>", " "))).split()) for row in rows]
+
+
+def test_supervisors_see_the_status_history_of_a_client_in_brussels_time_and_their_language(make, as_user, store):
+    group = make.group("Team")
+    acme = make.client(group, status="active")
+    other = make.client(group, status="active")
+    supervisor, staff = make.user(Role.SUPERVISOR), make.user(Role.STAFF, groups=[group])
+    http = as_user(supervisor)
+    for client in (acme, other):
+        post(http, "/admin/client/lifecycle/", {"id": client.id, "action": "deactivate"})
+    post(http, "/admin/client/note/", {"id": acme.id, "text": "Stopped working with us."})
+    event = store.one(AuditEvent, client_id=acme.id, action="deactivate")
+    store.update(AuditEvent, event.id, at=datetime(2026, 1, 15, 13, 5))  # UTC: 14:05 in Brussels
+
+    history = _history(http.get(f"/admin/client/details/?id={acme.id}").text)
+    assert history[0] == f"15 Jan 2026, 14:05 {supervisor.email} Deactivation · Client {acme.name} Status: Active → Deactivated"
+    assert [row.split(" system ", 1)[1] for row in history[1:]] == [f"Creation · Client {acme.name} Status: Active"]
+    store.update(User, supervisor.id, ui_language="fr")
+    page = as_user(supervisor).get(f"/admin/client/details/?id={acme.id}").text
+    assert _history(page)[0] == f"15 janv. 2026, 14:05 {supervisor.email} Désactivation · Client {acme.name} Statut: Actif → Désactivé"
+    assert "Stopped working with us." in page
+    assert _history(as_user(staff).get(f"/admin/client/details/?id={acme.id}").text) == []

@@ -88,3 +88,17 @@ def test_dashboard_statement_count_does_not_grow_with_clients(make, as_user, app
             sa.event.remove(engine, "before_cursor_execute", listener)
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_the_chart_writes_its_counts_beside_the_bars_not_inside_thin_segments(make, as_user):
+    team = make.group("Team")
+    make.client(team, status="created")
+    for _n in range(40):
+        make.client(team, status="active")
+    page = as_user(make.user(Role.SUPERVISOR)).get("/admin/").text
+    chart = page.split('aria-label="Chart of clients by status and group"', 1)[1]
+    segments = re.findall(r'<a class="progress-bar[^"]*"[^>]*>(.*?)</a>', chart, re.S)
+    assert len(segments) == 2 and all(text.strip() == "" for text in segments)  # a 1-in-41 segment holds no label
+    assert all('aria-label="' in segment for segment in re.findall(r'<a class="progress-bar[^>]*>', chart))
+    legend = " ".join(re.sub(r"<[^>]+>", " ", chart.split('class="chart-legend small mb-2">', 1)[1].split("</ul>", 1)[0]).split())
+    assert legend == "Created 1 Active 40"

@@ -7,7 +7,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from .. import scoping, tasks
-from ..models import AuditEvent, Role, Task, TaskStatus
+from ..models import AuditEvent, Role, Task, TaskKind, TaskStatus
 from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
 from .base import IdEqualFilter, ScopedModelView, shown_client
@@ -29,12 +29,12 @@ class TaskView(ScopedModelView):
     shown_result_rows = 200  # of each list of a task's result, on its page
     column_list = ("created_at", "description", "client", "user", "status", "progress", "error", "ended_at")
     column_labels = {
-        "created_at": _l("Started"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
+        "created_at": _l("Requested"), "description": _l("Task"), "client": _l("Client"), "user": _l("By"),
         "status": _l("Status"), "progress": _l("Progress"), "error": _l("Error"), "ended_at": _l("Ended"),
-        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Taken by a worker"), "attempts": _l("Attempts"),
+        "id": _l("Task id"), "kind": _l("Kind"), "started_at": _l("Started"), "attempts": _l("Attempts"),
         "retry_at": _l("Next attempt"), "heartbeat_at": _l("Worker last seen"),
     }
-    column_choices = {"status": choices_of(TaskStatus)}
+    column_choices = {"status": choices_of(TaskStatus), "kind": choices_of(TaskKind)}
     column_formatters = {"progress": _progress, "client": lambda view, context, task, name: shown_client(task.client_id)}
     column_sortable_list = ("created_at", "status", "ended_at")
     column_default_sort = [("created_at", True)]
@@ -42,9 +42,14 @@ class TaskView(ScopedModelView):
                            "heartbeat_at", "attempts", "retry_at", "ended_at")
 
     def get_filters(self):
-        return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)), FilterEqual(Task.kind, _l("Kind"))]
+        return [FilterEqual(Task.status, _l("Status"), options=choices_of(TaskStatus)),
+                FilterEqual(Task.kind, _l("Kind"), options=choices_of(TaskKind))]
 
     details_template = "admin/task_details.html"
+
+    def details_rows(self, task, columns):
+        """Only what happened: no Client row for a task about many, no Started row before a worker took it, ..."""
+        return [(name, label) for name, label in columns if getattr(task, name) not in (None, "")]
 
     def get_one(self, id):
         task = self.get_query().filter(Task.id == str(id)).one_or_none()

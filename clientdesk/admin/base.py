@@ -20,6 +20,7 @@ from flask_admin.model.template import BaseListRowAction, DeleteRowAction, EditR
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy import func
 
@@ -33,6 +34,7 @@ from ..web_input import record_id
 
 AJAX_LIMIT = 20
 MAX_PAGE = 1_000_000  # far past the last page of any list; a larger page number answers 404, like a negative one
+EMPTY = "—"  # what a details page shows for a field with no value
 
 
 class ProtectedView(BaseView):
@@ -176,6 +178,21 @@ class ScopedModelView(ProtectedView, ModelView):
     @property
     def can_export(self):
         return self._allowed(self.export_role)
+
+    # Details pages: every empty value is shown as a dash; a view may leave rows out (details_rows).
+    @pass_context
+    def get_detail_value(self, context, model, name):
+        value = super().get_detail_value(context, model, name)
+        return EMPTY if value is None or value == "" else value
+
+    def details_rows(self, model, columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The (column, label) rows of `model`'s details page."""
+        return columns
+
+    def render(self, template, **kwargs):
+        if "details_columns" in kwargs and "model" in kwargs:
+            kwargs["details_columns"] = self.details_rows(kwargs["model"], kwargs["details_columns"])
+        return super().render(template, **kwargs)
 
     def get_list_row_actions(self):
         return [

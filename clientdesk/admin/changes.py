@@ -104,10 +104,12 @@ def _row_named(model):
     return show
 
 
-def shown_changes(event) -> list[ShownChange]:
-    """The changes of an audit event (models/audit.py), each as its label and its values shown."""
+def shown_changes(event, only: tuple[str, ...] | None = None) -> list[ShownChange]:
+    """The changes of an audit event (models/audit.py), each as its label and its values shown; `only`: of these fields."""
     fields = current_app.extensions[EXTENSION]
     changes = event.changes
+    if only is not None:
+        changes = {field: change for field, change in changes.items() if field in only}
     pairs = [change for change in changes.values() if isinstance(change, list)]
     # A created row holds nothing before, a deleted one nothing after: only the side that holds values is shown.
     side = 1 if all(old is None for old, _new in pairs) else 0 if all(new is None for _old, new in pairs) else None

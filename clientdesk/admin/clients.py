@@ -13,14 +13,21 @@ from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
 from .. import onboarding, rules, scoping, tasks
-from ..einvoicing import PeppolRefused, PeppolSwitches, access_point_configured, launch_registration, require_access_point
+from ..einvoicing import (
+    PeppolNotConnected,
+    PeppolRefused,
+    PeppolSwitches,
+    access_point_configured,
+    launch_registration,
+    require_access_point,
+)
 from ..errors import Refused
 from ..exports import client_export_response
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import localdate, localdatetime
+from ..i18n import local_days_until, localdate, localdatetime
 from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -47,6 +54,7 @@ from ..models import (
     VatFrequency,
     utcnow,
 )
+from ..models.audit import changed
 from ..models.base import choices_of
 from ..models.client import VatCheck, inbox_counts
 from ..models.invitation import INVITATION_VALID_DAYS
@@ -79,6 +87,7 @@ CLIENT_ACTION_ROLES = {
     "activate": Role.ADMIN, "peppol_on": Role.STAFF, "peppol_off": Role.STAFF,
 }
 PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
+HISTORY_ROLE = Role.SUPERVISOR  # who reads a client's history on its page
 
 CLIENT_ACTION_LABELS = {
     "invite": _l("Send invitation"), "resend": _l("Resend invitation"),
@@ -114,8 +123,22 @@ def _integration_options():
     return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
 
 
-def _days_left(days: int) -> str:
-    return per_request(f"days-left:{days}", lambda: ngettext("%(num)d day left", "%(num)d days left", days))
+# What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".
+LAST_DAYS = {
+    "invitation": (_l("expires today"), _l("expires tomorrow")),
+    "trial": (_l("ends today"), _l("ends tomorrow")),
+}
+
+
+def time_left(what: str, ends) -> str:
+    """How long is left of an invitation link or a trial (`what`) that ends on `ends` (a date, or a UTC moment),
+    in calendar days in Brussels: "expires today", "expires tomorrow", "5 days left"."""
+    days = local_days_until(ends)
+
+    def words():
+        last_days = LAST_DAYS[what]
+        return str(last_days[days]) if days < len(last_days) else ngettext("%(num)d day left", "%(num)d days left", days)
+    return per_request(f"time-left:{what}:{days}", words)
 
 
 def status_badge(view, context, client, name):
@@ -129,16 +152,15 @@ def status_badge(view, context, client, name):
             html += per_request("invitation-expired", lambda: Markup(' <span class="badge badge-warning">{}</span>').format(
                 _("invitation expired")))
         else:
-            days = (client.invitation_expires_at - now).days
-            html += Markup(f' <small class="text-muted">{escape(_days_left(days))}</small>')
+            html += Markup(f' <small class="text-muted">{escape(time_left("invitation", client.invitation_expires_at))}</small>')
     return html
 
 
 def trial_end(view, context, client, name):
     if client.trial_end is None:
         return ""
-    days = client.trial_days_left
-    note = per_request("trial-ended", lambda: _("ended")) if days < 0 else _days_left(days)
+    ended = local_days_until(client.trial_end) < 0
+    note = per_request("trial-ended", lambda: _("ended")) if ended else time_left("trial", client.trial_end)
     return Markup(f'{escape(localdate(client.trial_end))} <small class="text-muted">({escape(note)})</small>')
 
 
@@ -280,14 +302,17 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "vat_check": choices_of(VatCheck),
     }
 
+    # Group, firm contact, client-facing contact and template are in the page's summary (client_details.html).
     column_details_list = (
-        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country", "group",
-        "firm_contact", "client_facing_contact", "template", "subscription_mode", "plan", "trial_end", "vat_frequency",
+        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
+        "subscription_mode", "plan", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "peppol_send", "peppol_receive",
         "sync_from", "track_transactions_without_documents", "hidden", "contacts", "bank_accounts",
         "allowed_senders",
     )
+
+    admin_only_details = ("hidden",)  # staff and supervisors never see hidden clients: the field says nothing to them
 
     form_columns = (
         "name", "legal_form", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
@@ -410,6 +435,11 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             flash(_("Nothing was created: new clients are created with this wizard, which checks the company register."),
                   "warning")
         return redirect(url_for("clientwizard.index"), code=303)
+
+    def details_rows(self, model, columns):
+        if current_user.is_admin:
+            return columns
+        return [(name, label) for name, label in columns if name not in self.admin_only_details]
 
     # Admin-only fields
     def edit_form(self, obj=None):
@@ -632,10 +662,15 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             db.select(Task).where(Task.client_id == client.id).order_by(Task.created_at.desc()).limit(5)
         ).all()
         activity = []
-        if current_user.is_admin:
-            events = db.session.scalars(
-                db.select(AuditEvent).where(AuditEvent.client_id == client.id).order_by(AuditEvent.id.desc()).limit(50))
-            activity = [(event, shown_changes(event)) for event in events]
+        if current_user.has_role(HISTORY_ROLE):
+            # Admins read the whole audit trail; supervisors the client's status changes.
+            events = db.select(AuditEvent).where(AuditEvent.client_id == client.id)
+            shown_fields = None
+            if not current_user.is_admin:
+                events = events.where(AuditEvent.object_type == "client", changed("status"))
+                shown_fields = ("status",)
+            activity = [(event, shown_changes(event, shown_fields))
+                        for event in db.session.scalars(events.order_by(AuditEvent.id.desc()).limit(50))]
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
         ).all()
@@ -644,10 +679,11 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
             "invitation": client.current_invitation,
+            "time_left": time_left,
             "tasks": recent_tasks,
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
-            "peppol_configured": access_point_configured(current_app.config),
+            "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
             "document_counts": dict(db.session.execute(

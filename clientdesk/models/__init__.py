@@ -12,7 +12,7 @@ from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod
 from .invitation import Invitation, InvitationStatus
 from .password_reset import PasswordReset
 from .register import RegisterLoad, RegisterLoadStatus
-from .task import Task, TaskStatus
+from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
 from .two_factor import RecoveryCode
 from .user import Role, SavedFilter, User
@@ -25,6 +25,6 @@ __all__ = [
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
     "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
-    "SubscriptionMode", "Task", "TaskStatus", "UnauthenticatedMail", "User",
+    "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -93,6 +93,11 @@ class AuditEvent(db.Model):
         return json.loads(self.changes_json)
 
 
+def changed(field: str):
+    """A condition on events: their changes include `field` (as row_changes records it, "field":[old,new])."""
+    return AuditEvent.changes_json.contains(_to_json(field) + ":[")
+
+
 @contextlib.contextmanager
 def acting_as(user):
     """Attribute changes made outside a web request (CLI, jobs) to `user` (None: the system)."""

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import column_property
 
 from ..extensions import db
-from .base import LabelledEnum, Timestamps, choice_check, today, utcnow
+from .base import LabelledEnum, Timestamps, choice_check, utcnow
 
 
 class ClientStatus(LabelledEnum):
@@ -178,10 +178,6 @@ class Client(Timestamps, db.Model):
     @property
     def peppol_state_label(self) -> str:
         return PeppolState(self.peppol_state).label
-
-    @property
-    def trial_days_left(self) -> int | None:
-        return None if self.trial_end is None else (self.trial_end - today()).days
 
     @property
     def current_invitation(self):

@@ -125,10 +125,6 @@ class Invitation(Timestamps, db.Model):
         return self.expires_at <= utcnow()
 
     @property
-    def days_left(self) -> int:
-        return max(0, (self.expires_at - utcnow()).days)
-
-    @property
     def is_usable(self) -> bool:
         """Whether its link works. "Failed" is about an e-mail, not the link: a Resend whose e-mail failed must not
         kill the link that an earlier e-mail delivered."""

@@ -15,6 +15,27 @@ class TaskStatus(LabelledEnum):
     FAILED = "failed", _l("Failed")
 
 
+class TaskKind(LabelledEnum):
+    """What a task does: the code tasks.launch stores, the label the task screens show."""
+    BULK_INVITE = "bulk_invite", _l("Invite clients")
+    BULK_RESEND = "bulk_resend", _l("Resend invitations")
+    BULK_RETRY_DELIVERY = "bulk_retry_delivery", _l("Retry undelivered invitation e-mails")
+    BULK_ACTIVATE = "bulk_activate", _l("Activate clients without invitation")
+    BULK_DEACTIVATE = "bulk_deactivate", _l("Deactivate clients")
+    BULK_PEPPOL_ON = "bulk_peppol_on", _l("Turn Peppol on")
+    BULK_PEPPOL_OFF = "bulk_peppol_off", _l("Turn Peppol off")
+    CLIENT_INVITE = "client_invite", _l("Invite a client")
+    CLIENT_RESEND = "client_resend", _l("Resend an invitation")
+    CLIENT_RETRY_DELIVERY = "client_retry_delivery", _l("Send an invitation e-mail again")
+    INVITATION_RETRY = "invitation_retry", _l("Invitation e-mails tried again")
+    IMPORT = "import", _l("Client import")
+    PEPPOL_SYNC = "peppol_sync", _l("Peppol registration")
+    SEND_DOCUMENTS = "send_documents", _l("Document delivery")
+    PASSWORD_RESET = "password_reset", _l("Password reset e-mail")
+    PASSWORD_RESET_RETRY = "password_reset_retry", _l("Password reset e-mails tried again")
+    VAT_RECHECK = "vat_recheck", _l("VAT numbers re-checked")
+
+
 class Task(db.Model):
     __tablename__ = "task"
     __audit__ = False

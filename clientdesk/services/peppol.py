@@ -185,8 +185,8 @@ class AccessPoint:
                 raise ParticipantTaken(error.detail() or _("%(participant)s is registered with another provider",
                                                            participant=participant)) from None
             if error.status in (401, 403):
-                raise PeppolError(_("The Peppol access point refused our token (HTTP %(status)d): check PEPPOL_AP_TOKEN",
-                                    status=error.status)) from None
+                raise PeppolError(_("The Peppol access point refused our access token (HTTP %(status)d): an administrator must "
+                                    "check it", status=error.status)) from None
             detail = error.detail()
             reply = f"{error}{': ' + detail if detail else ''}"
             raise (PeppolUnavailable if error.transient else PeppolError)(reply) from None
