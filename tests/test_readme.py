@@ -26,3 +26,10 @@ def test_the_roles_table_says_that_staff_filter_and_count_their_clients(make, as
     staff_may, supervisor_may = roles_table()["staff"][1], roles_table()["supervisor"][1]
     assert "filter and count" in staff_may
     assert "filter" not in supervisor_may and "count" not in supervisor_may  # not as something staff lack
+
+
+def test_the_command_line_section_says_which_flask_to_run():
+    section = README.split("## Command line", 1)[1].split("\n## ", 1)[0]
+
+    assert "`.venv/bin/flask --app app ...`" in section and "`. .venv/bin/activate`" in section
+    assert "VENV := .venv" in (ROOT / "Makefile").read_text()  # where `make install` puts it
