@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
+from .config import DEV_HOST, DEV_PORT
 from .extensions import db
 from .models import Group, Role, User
 
@@ -161,8 +162,8 @@ def inbound_command(host, port):
 
 
 @click.command("dev")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default=DEV_HOST, show_default=True)
+@click.option("--port", default=DEV_PORT, show_default=True)
 @click.option("--demo-clients", default=200, show_default=True, help="Demo clients to load into an empty database.")
 @with_appcontext
 def dev_command(host, port, demo_clients):
