@@ -170,6 +170,12 @@ def dev_command(host, port, demo_clients):
     """Set up and run everything for a demo: migrate, load demo data, start a worker and the web server."""
     from flask_migrate import upgrade
 
+    # Both stop everything, through the `finally` below. A shell starts a script's background jobs with SIGINT
+    # ignored, and Python then leaves it ignored; SIGTERM's default would end this process alone, leaving the
+    # worker running (and starting the embedded Redis again).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
     from .admin import build_admin
     from .broker import redis_url
     from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo
@@ -186,14 +192,14 @@ def dev_command(host, port, demo_clients):
     env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"], SECRET_KEY=app.config["SECRET_KEY"])
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
                               cwd=Path(__file__).resolve().parent.parent)
-    click.echo("")
-    click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
-    click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
-    for email, _name, role, groups in DEMO_USERS:
-        click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
-    click.echo("")
     try:
-        run_simple(host, port, app, threaded=True)
+        click.echo("")
+        click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
+        click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
+        for email, _name, role, groups in DEMO_USERS:
+            click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
+        click.echo("")
+        run_simple(host, port, app, threaded=True)  # returns on KeyboardInterrupt
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
