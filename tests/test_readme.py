@@ -59,3 +59,12 @@ def test_the_kbo_benchmark_runs_without_postgresql_as_make_bench_starts_it(tmp_p
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "postgresql skipped" in result.stdout and "Search on sqlite" in result.stdout
+
+
+def test_every_setting_the_tests_read_is_documented():
+    read = {name for path in (ROOT / "tests").rglob("*.py")
+            for name in re.findall(r'os\.environ\.get\("([A-Z_]+)"', path.read_text())}
+    section = README.split("## Tests", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([A-Z_]+)`", section, re.MULTILINE))
+
+    assert read <= documented and "PG_TEST_URL" in documented
