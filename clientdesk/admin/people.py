@@ -1,11 +1,11 @@
 """Admin-only screens: staff users and groups (teams)."""
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from wtforms import PasswordField, SelectField
+from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..errors import Refused
-from ..forms import validators as v
+from ..forms import select_choices_of, validators as v
 from ..models import Role
 from ..models.base import choices_of
 from .base import ScopedModelView
@@ -32,9 +32,10 @@ class UserView(AdminOnlyView):
     form_excluded_columns = ("password_hash",)
     form_extra_fields = {
         "new_password": PasswordField(_l("New password"), validators=[Optional(), Length(min=10)]),
-        "role": SelectField(_l("Role"), choices=choices_of(Role)),
+        "role": SelectField(_l("Role"), choices=select_choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
-                                   choices=[("", "—"), ("en", "English"), ("fr", "Français"), ("nl", "Nederlands")]),
+                                   choices=[SelectChoice("", "—"), SelectChoice("en", "English"), SelectChoice("fr", "Français"),
+                                            SelectChoice("nl", "Nederlands")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
 
