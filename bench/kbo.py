@@ -204,12 +204,16 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--load-runs", type=int, default=3)
     parser.add_argument("--search-runs", type=int, default=30)
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cd_kbo"))
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL"),
+                        help="PostgreSQL database to use (its schema public is dropped!); default $BENCH_PG_URL")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "clientdesk-bench-kbo")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     urls = {"sqlite": f"sqlite:///{args.workdir / 'kbo-bench.db'}", "postgresql": args.pg_url}
     databases = [d for d in args.db.split(",") if d]
+    if "postgresql" in databases and not args.pg_url:
+        print("(postgresql skipped: give --pg-url or BENCH_PG_URL; that database's schema public is dropped)")
+        databases.remove("postgresql")
     big = extract(args.workdir, args.enterprises)
     smaller = [extract(args.workdir, int(n)) for n in args.memory_sizes.split(",") if n]
     counts = json.loads((big / ".complete").read_text())

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
+from .config import DEV_HOST, DEV_PORT
 from .extensions import db
 from .models import Group, Role, User
 from .passwords import WeakPassword
@@ -163,13 +164,19 @@ def inbound_command(host, port):
 
 
 @click.command("dev")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default=DEV_HOST, show_default=True)
+@click.option("--port", default=DEV_PORT, show_default=True)
 @click.option("--demo-clients", default=200, show_default=True, help="Demo clients to load into an empty database.")
 @with_appcontext
 def dev_command(host, port, demo_clients):
     """Set up and run everything for a demo: migrate, load demo data, start a worker and the web server."""
     from flask_migrate import upgrade
+
+    # Both stop everything, through the `finally` below. A shell starts a script's background jobs with SIGINT
+    # ignored, and Python then leaves it ignored; SIGTERM's default would end this process alone, leaving the
+    # worker running (and starting the embedded Redis again).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     from .admin import build_admin
     from .broker import redis_url
@@ -187,14 +194,14 @@ def dev_command(host, port, demo_clients):
     env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"], SECRET_KEY=app.config["SECRET_KEY"])
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
                               cwd=Path(__file__).resolve().parent.parent)
-    click.echo("")
-    click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
-    click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
-    for email, _name, role, groups in DEMO_USERS:
-        click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
-    click.echo("")
     try:
-        run_simple(host, port, app, threaded=True)
+        click.echo("")
+        click.echo(f"ClientDesk is running at http://{host}:{port}/  (Ctrl-C stops web, worker and Redis)")
+        click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
+        for email, _name, role, groups in DEMO_USERS:
+            click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
+        click.echo("")
+        run_simple(host, port, app, threaded=True)  # returns on KeyboardInterrupt
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

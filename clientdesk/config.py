@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
+# Where `flask dev` (`make run`) serves by default, and so where the links inside e-mails point by default.
+DEV_HOST, DEV_PORT = "127.0.0.1", 5000
 
 
 class ConfigError(RuntimeError):
@@ -95,7 +97,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         # How long e-mails, Peppol registrations and deliveries that failed for a passing reason are retried.
         "DELIVERY_RETRY_HOURS": _whole_number("DELIVERY_RETRY_HOURS", 24, "hours"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),
-        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
+        "PUBLIC_BASE_URL": (os.environ.get("PUBLIC_BASE_URL") or f"http://{DEV_HOST}:{DEV_PORT}").rstrip("/"),
         "FIRM_NAME": os.environ.get("FIRM_NAME") or "Demo Accounting Firm",
         # The DNS server asked by every lookup of ours (Peppol SML, outbound destinations, SPF and DKIM of inbound
         # mail) instead of the system resolver: "host", "host:port" or "[v6]:port".

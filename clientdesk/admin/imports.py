@@ -9,7 +9,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 
 from .. import tasks
 from ..extensions import db
@@ -77,8 +77,8 @@ class ImportView(ProtectedView):
     def index(self):
         form = ImportForm()
         groups = db.session.scalars(db.select(Group).order_by(Group.name)).all()
-        form.group.choices = [(0, _("The template's group, otherwise %(name)s", name=DEFAULT_GROUP_NAME))] + [
-            (g.id, g.name) for g in groups
+        form.group.choices = [SelectChoice(0, _("The template's group, otherwise %(name)s", name=DEFAULT_GROUP_NAME))] + [
+            SelectChoice(g.id, g.name) for g in groups
         ]
         if form.validate_on_submit():
             upload = form.file.data

@@ -3,13 +3,13 @@ from flask import flash
 from flask_admin.actions import action
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
-from wtforms import PasswordField, SelectField
+from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Optional
 
 from .. import two_factor
 from ..errors import Refused
 from ..extensions import db
-from ..forms import validators as v
+from ..forms import select_choices_of, validators as v
 from ..models import Role, audit
 from ..models.base import choices_of
 from ..passwords import AcceptablePassword, password_changed
@@ -39,9 +39,10 @@ class UserView(AdminOnlyView):
     form_extra_fields = {
         "new_password": PasswordField(_l("New password"), validators=[Optional(), AcceptablePassword(
             lambda form: (form.email.data, [form.full_name.data]))]),
-        "role": SelectField(_l("Role"), choices=choices_of(Role)),
+        "role": SelectField(_l("Role"), choices=select_choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
-                                   choices=[("", "—"), ("en", "English"), ("fr", "Français"), ("nl", "Nederlands")]),
+                                   choices=[SelectChoice("", "—"), SelectChoice("en", "English"), SelectChoice("fr", "Français"),
+                                            SelectChoice("nl", "Nederlands")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
 

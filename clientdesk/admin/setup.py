@@ -4,6 +4,7 @@ from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
 from .. import rules
+from ..forms import select_choices_of
 from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
 from ..models.base import choices_of
 from .children import (
@@ -24,7 +25,7 @@ class DeliveryMethodsField(SelectMultipleField):
         self.data = [m for m in (value or "").split(",") if m] if isinstance(value, str) else value
 
     def populate_obj(self, obj, name):
-        setattr(obj, name, ",".join(m for m in (c for c, _label in self.choices) if m in (self.data or [])))
+        setattr(obj, name, ",".join(choice.value for choice in self.choices if choice.value in (self.data or [])))
 
 
 class ConfigTemplateView(AdminOnlyView):
@@ -72,7 +73,7 @@ class IntegrationProductView(AdminOnlyView):
     form_overrides = {"delivery_methods": DeliveryMethodsField}
     form_args = {
         "name": {"validators": [DataRequired()]},
-        "delivery_methods": {"choices": choices_of(DeliveryMethod), "validators": [DataRequired()]},
+        "delivery_methods": {"choices": select_choices_of(DeliveryMethod), "validators": [DataRequired()]},
         "sender_whitelist_required": {"description": _l("Shown as a note: e-mail from ClientDesk must be whitelisted in this software.")},
     }
 

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
 from .. import i18n, onboarding, scoping
 from ..broker import get_redis
@@ -25,7 +26,7 @@ from ..einvoicing import launch_registration
 from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
-from ..forms.wizard import LANGUAGE_CHOICES, CompanyForm, DetailsForm
+from ..forms.wizard import LANGUAGE_NAMES, CompanyForm, DetailsForm
 from ..models import Client, ConfigTemplate, Group, PeppolState, SubscriptionMode, User
 from ..services.register import company_register
 from ..tasks import QueueUnavailable
@@ -185,7 +186,7 @@ class NewClientWizard(ProtectedView):
             group=db.session.get(Group, details["group_id"]),
             firm_contact=db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None,
             subscription=SubscriptionMode(details["subscription_mode"]).label,
-            language=dict(LANGUAGE_CHOICES)[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
+            language=LANGUAGE_NAMES[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
             iban=v.format_iban(details["iban"]),
         )
 
@@ -238,11 +239,13 @@ class NewClientWizard(ProtectedView):
 
     def _details_form(self, raw) -> DetailsForm:
         form = DetailsForm(MultiDict(raw)) if raw else DetailsForm()
-        form.template.choices = [("", _("— No template —"))] + [
-            (str(t.id), t.name) for t in db.session.scalars(db.select(ConfigTemplate).order_by(ConfigTemplate.name))
+        form.template.choices = [SelectChoice("", _("— No template —"))] + [
+            SelectChoice(str(t.id), t.name) for t in db.session.scalars(db.select(ConfigTemplate).order_by(ConfigTemplate.name))
         ]
-        form.group.choices = [(str(g.id), g.name) for g in db.session.scalars(scoping.assignable_groups(current_user))]
-        form.firm_contact.choices = [("", "—")] + [(str(u.id), str(u)) for u in db.session.scalars(scoping.staff_users())]
+        form.group.choices = [SelectChoice(str(g.id), g.name) for g in db.session.scalars(scoping.assignable_groups(current_user))]
+        form.firm_contact.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(u.id), str(u)) for u in db.session.scalars(scoping.staff_users())
+        ]
         return form
 
     def _details(self, form: DetailsForm, company: dict) -> dict | None:

@@ -1,16 +1,18 @@
 """The contact form used outside the generic admin screens (replacing a client's primary contact)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import validators as v
 
-LANGUAGE_CHOICES = [("fr-BE", "Français"), ("nl-BE", "Nederlands"), ("de-BE", "Deutsch"), ("en-BE", "English")]
+LANGUAGE_CHOICES = [SelectChoice("fr-BE", "Français"), SelectChoice("nl-BE", "Nederlands"), SelectChoice("de-BE", "Deutsch"),
+                    SelectChoice("en-BE", "English")]
+CIVILITY_CHOICES = [SelectChoice("", "—"), SelectChoice("mr", _l("Mr")), SelectChoice("ms", _l("Ms")), SelectChoice("mx", _l("Mx"))]
 
 
 class ContactForm(FlaskForm):
-    civility = SelectField(_l("Civility"), choices=[("", "—"), ("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))], default="")
+    civility = SelectField(_l("Civility"), choices=CIVILITY_CHOICES, default="")
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=80)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=80)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), v.wtforms_validator(v.email)])

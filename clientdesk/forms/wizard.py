@@ -1,18 +1,16 @@
 """The new-client wizard's forms: step 1 the company, step 2 the details. Field checks use the shared
 normalisers (forms/validators.py) and clean_identity; rules that need the database are in onboarding.py."""
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, Form, HiddenField, SelectField, StringField
+from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..models import SubscriptionMode
-from ..models.base import choices_of
 from ..web_input import record_id
-from . import validators as v
+from . import select_choices_of, validators as v
 from .client import clean_identity
 
-LANGUAGE_CHOICES = [("fr-BE", "Français (fr-BE)"), ("nl-BE", "Nederlands (nl-BE)"), ("de-BE", "Deutsch (de-BE)"),
-                    ("en-BE", "English (en-BE)")]
-CIVILITY_CHOICES = [("", "—"), ("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]
+LANGUAGE_NAMES = {"fr-BE": "Français (fr-BE)", "nl-BE": "Nederlands (nl-BE)", "de-BE": "Deutsch (de-BE)", "en-BE": "English (en-BE)"}
+CIVILITY_CHOICES = [SelectChoice("", "—"), SelectChoice("mr", _l("Mr")), SelectChoice("ms", _l("Ms")), SelectChoice("mx", _l("Mx"))]
 
 
 class WizardForm(Form):
@@ -68,11 +66,12 @@ class DetailsForm(WizardForm):
                         description=_l("The invitation goes to this address."))
     mobile = StringField(_l("Contact mobile"), [Optional(), Length(max=40), v.wtforms_validator(v.phone)],
                          description="+32 478 11 22 33")
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, validators=[v.wtforms_validator(v.locale)],
+    language = SelectField(_l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+                           validators=[v.wtforms_validator(v.locale)],
                            description=_l("Of the client and its contact: e-mails and the app use it."))
     group = SelectField(_l("Group"), [InputRequired(_l("Choose the client's group."))], choices=[], validate_choice=False)
     firm_contact = SelectField(_l("Firm contact person"), choices=[], validate_choice=False)
-    subscription_mode = SelectField(_l("Subscription"), choices=choices_of(SubscriptionMode))
+    subscription_mode = SelectField(_l("Subscription"), choices=select_choices_of(SubscriptionMode))
     e_invoicing_mandate = BooleanField(_l("I have a signed e-invoicing (Peppol) mandate from this client"))
     iban = StringField(_l("Bank account (IBAN)"), [Optional(), Length(max=50), v.wtforms_validator(v.iban)],
                        description=_l("Required when the subscription is managed by the firm."))
