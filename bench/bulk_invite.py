@@ -47,7 +47,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's clientdesk, not an installed one
 
-PASSWORD = "bench-password-2026"
+PASSWORD = "quiet-harbour-lantern-2026"
 SUPERVISOR = "supervisor@bench.example.com"
 LANGUAGES = ("fr-BE", "nl-BE", "de-BE", "en-BE")
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL")

@@ -127,7 +127,7 @@ def child_prepare(database_url: str, instance: str) -> dict:
 
         upgrade()
         user = User(email="bench@example.com", role="admin")
-        user.set_password("bench-password")
+        user.set_password("quiet-harbour-lantern-2026")
         db.session.add(user)
         db.session.commit()
     return {}

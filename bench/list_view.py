@@ -46,7 +46,7 @@ os.environ.setdefault("INSTANCE_PATH", str(Path(tempfile.gettempdir()) / "client
 import sqlalchemy as sa  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-PASSWORD = "bench-password-2026"
+PASSWORD = "quiet-harbour-lantern-2026"
 SUPERVISOR_EMAIL = "bench.supervisor@example.com"
 STAFF_EMAIL = "bench.staff01@example.com"
 STAFF_USERS = 20
