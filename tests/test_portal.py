@@ -1,0 +1,217 @@
+"""The client portal's sign-in (its own realm: cookie and sessions), the invitation that leads into it, and the
+company page, scoped to the signed-in client user's company."""
+import time
+from datetime import timedelta
+
+import pytest
+
+from clientdesk.lifecycle import ClientLifecycle
+from clientdesk.models import AuditEvent, Client, ClientIntegration, ClientUser, IntegrationProduct, Role, today
+from clientdesk.signin import PORTAL_COOKIE_NAME
+from tests.helpers import PASSWORD, flashes, login, portal_login, post
+from tests.test_auth import key_derivations
+
+
+@pytest.fixture
+def acme(make):
+    return make.client(name="Boulangerie Dupont SRL", status="active", trial_end=today() + timedelta(days=12),
+                       street="Rue Haute", house_number="12", postal_code="1000", city="Bruxelles")
+
+
+@pytest.fixture
+def owner(make, acme):
+    return make.client_user(acme, email="marie@dupont.example.com")
+
+
+def signed_in_to_portal(http) -> bool:
+    return http.get("/portal/").status_code == 200
+
+
+def signed_in_to_staff(http) -> bool:
+    return http.get("/admin/").status_code == 200
+
+
+def test_a_client_user_signs_in_sees_the_company_and_signs_out(client, owner):
+    page = client.get("/portal/login")
+    assert page.status_code == 200 and 'name="email"' in page.text and 'name="csrf_token"' in page.text
+    wrong = post(client, "/portal/login", {"email": owner.email, "password": "not-the-password"})
+    assert wrong.status_code == 200 and flashes(wrong.text) == ["Wrong e-mail or password."]
+    assert client.get("/portal/").headers["Location"].startswith("/portal/login")
+
+    response = portal_login(client, "  Marie@Dupont.example.com ")
+    assert response.headers["Location"] == "/portal/"
+    assert client.get_cookie(PORTAL_COOKIE_NAME) is not None and client.get_cookie("session") is None
+    home = client.get("/portal/")
+    assert home.status_code == 200 and "Boulangerie Dupont SRL" in home.text
+
+    assert post(client, "/portal/logout").headers["Location"] == "/portal/login"
+    assert not signed_in_to_portal(client)
+
+
+def test_staff_and_client_sessions_live_side_by_side_without_mixing(app, make, owner):
+    staff = make.user(Role.ADMIN, email="marie@dupont.example.com")  # the same e-mail in both realms
+    both = app.test_client()
+    login(both, staff.email)
+    portal_login(both, owner.email)
+    assert signed_in_to_staff(both) and signed_in_to_portal(both)
+
+    client_only = app.test_client()
+    client_only.set_cookie(PORTAL_COOKIE_NAME, both.get_cookie(PORTAL_COOKIE_NAME).value)
+    assert signed_in_to_portal(client_only)
+    assert client_only.get("/admin/").headers["Location"].startswith("/login")
+    client_only.set_cookie("session", both.get_cookie(PORTAL_COOKIE_NAME).value)  # the client cookie as a staff one
+    assert not signed_in_to_staff(client_only)
+
+    staff_only = app.test_client()
+    staff_only.set_cookie("session", both.get_cookie("session").value)
+    assert signed_in_to_staff(staff_only)
+    assert staff_only.get("/portal/").headers["Location"].startswith("/portal/login")
+    staff_only.set_cookie(PORTAL_COOKIE_NAME, both.get_cookie("session").value)  # the staff cookie as a client one
+    assert not signed_in_to_portal(staff_only)
+
+    post(both, "/portal/logout")  # signing out of one realm leaves the other
+    assert signed_in_to_staff(both) and not signed_in_to_portal(both)
+
+
+def test_portal_sessions_end_when_idle_signed_out_elsewhere_or_deactivated(app, make, acme, owner, store):
+    http = app.test_client()
+    portal_login(http, owner.email)
+    with http.session_transaction("/portal/") as session:
+        session["seen_at"] -= app.config["SESSION_IDLE_MINUTES"] * 60 + 1
+    assert not signed_in_to_portal(http)
+
+    laptop, phone = app.test_client(), app.test_client()
+    portal_login(laptop, owner.email)
+    portal_login(phone, owner.email)
+    post(laptop, "/portal/logout")
+    assert not signed_in_to_portal(phone)
+
+    portal_login(phone, owner.email)
+    store.update(Client, acme.id, status="deactivated", deactivated_at=acme.activated_at)
+    assert not signed_in_to_portal(phone)  # a deactivated company's users are signed out, and cannot sign in
+    refused = post(app.test_client(), "/portal/login", {"email": owner.email, "password": PASSWORD})
+    assert refused.status_code == 200 and flashes(refused.text) == ["Wrong e-mail or password."]
+
+
+def test_portal_sign_in_is_throttled_per_portal_account(app, make, owner, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_LIMITS_PER_ACCOUNT", "2/minute")
+    staff = make.user(Role.STAFF, email=owner.email)
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.66"
+    for _ in range(2):
+        assert post(attacker, "/portal/login", {"email": owner.email, "password": "guess"}).status_code == 200
+    throttled = post(attacker, "/portal/login", {"email": owner.email, "password": PASSWORD})
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
+    assert flashes(throttled.text) == ["Too many failed attempts. Try again in 1 minute."]
+    assert not signed_in_to_portal(attacker)
+    login(attacker, staff.email)  # the staff account of the same e-mail is another account
+    assert signed_in_to_staff(attacker)
+
+
+def test_unknown_and_deactivated_client_users_cost_one_password_check_like_a_known_one(client, make, acme, owner, store):
+    other = make.client_user(acme, role="member")
+    store.update(ClientUser, other.id, active=False)
+    post(client, "/portal/login", {"email": "warm-up@example.com", "password": "guess"})
+    for email in (owner.email, "nobody@example.com", other.email):
+        with key_derivations() as counted:
+            response = post(client, "/portal/login", {"email": email, "password": "guess"})
+        assert flashes(response.text) == ["Wrong e-mail or password."]
+        assert len(counted) == 1, email
+
+
+def invitation_token(store, client_id: int) -> str:
+    def issue(s):
+        invitation = ClientLifecycle.invite(s.get(Client, client_id))
+        invitation.status = "sent"
+        return invitation.token
+    return store.run(issue)
+
+
+def test_accepting_the_invitation_signs_in_to_the_portal_in_the_contacts_language(app, make, store):
+    invited = make.client(name="Brouwerij De Kroon BV")
+    store.update(type(invited.contacts[0]), invited.contacts[0].id, language="nl-BE")
+    token = invitation_token(store, invited.id)
+    browser = app.test_client()
+    headers = {"Accept-Language": "fr-BE,fr;q=0.9"}  # the browser's language is not the contact's
+    page = browser.get(f"/invitation/{token}", headers=headers)
+    assert '<html lang="nl">' in page.text and "Kies een wachtwoord" in page.text
+    weak = post(browser, f"/invitation/{token}", {"password": "short", "password_confirm": "short", "accept_terms": "y"},
+                headers=headers)
+    assert weak.status_code == 200 and "Gebruik minstens 12 tekens." in weak.text
+
+    accepted = post(browser, f"/invitation/{token}", {"password": "a-strong-password", "password_confirm": "a-strong-password",
+                                                      "accept_terms": "y"}, headers=headers)
+    assert accepted.status_code == 302 and accepted.headers["Location"] == "/portal/"
+    home = browser.get("/portal/", headers=headers)
+    assert home.status_code == 200 and "Brouwerij De Kroon BV" in home.text and '<html lang="nl">' in home.text
+    client_user = store.one(ClientUser, client_id=invited.id)
+    assert (client_user.email, client_user.role, client_user.ui_language) == (invited.contacts[0].email, "owner", "nl")
+    assert client_user.contact_id == invited.contacts[0].id
+    assert store.get(Client, invited.id).status == "active"
+    accept_events = store.all(AuditEvent, client_id=invited.id, action="accept")
+    assert any(event.object_type == "client_user" for event in accept_events)
+
+    again = app.test_client().get(f"/invitation/{token}")
+    assert again.status_code == 410 and 'href="/portal/login"' in again.text and "Meld u aan" in again.text
+    fresh = app.test_client()
+    portal_login(fresh, client_user.email, "a-strong-password")
+    assert signed_in_to_portal(fresh)
+
+
+def test_the_company_page_shows_what_the_firm_keeps_in_the_users_language(app, make, store, acme):
+    def connect(s):
+        s.add(ClientIntegration(client_id=acme.id, product_id=s.query(IntegrationProduct.id).filter_by(name="Octopus").scalar()))
+    store.run(connect)
+    other = make.client(name="Autre Société SA", status="active")
+    owner = make.client_user(acme, ui_language="fr")
+    http = app.test_client()
+    portal_login(http, owner.email)
+    page = http.get("/portal/").text
+    client = store.get(Client, acme.id)
+    for shown in ("Boulangerie Dupont SRL", client.enterprise_number_display, client.vat_number, "Rue Haute 12",
+                  "1000 Bruxelles", acme.contacts[0].email, client.plan, "12 jours restants", "Octopus",
+                  client.inbound_email, '<html lang="fr">'):
+        assert shown in page, shown
+    assert "Autre Société SA" not in page and other.contacts[0].email not in page
+
+    assert post(http, "/portal/language", {"language": "nl", "next": "/portal/"}).headers["Location"] == "/portal/"
+    assert store.get(ClientUser, owner.id).ui_language == "nl"
+    assert "nog 12 dagen" in http.get("/portal/").text
+
+
+def test_portal_rows_are_the_client_users_company_only(app, make, acme, owner):
+    """The one base query of the portal: another company's rows (and the company itself) are out of reach."""
+    from clientdesk import scoping
+    from clientdesk.extensions import db
+    from clientdesk.models import Contact
+
+    other = make.client(name="Autre Société SA", status="active")
+    with app.app_context():
+        me = db.session.get(ClientUser, owner.id)
+        assert db.session.scalars(scoping.portal_rows(Client, me)).all() == [db.session.get(Client, acme.id)]
+        assert {c.id for c in db.session.scalars(scoping.portal_rows(Contact, me))} == {c.id for c in acme.contacts}
+        assert other.id not in {c.id for c in db.session.scalars(scoping.portal_rows(Client, me))}
+
+
+def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner):
+    other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
+    http = app.test_client()
+    portal_login(http, owner.email)
+    ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/portal/") or not rule.arguments:
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<int:{name}>", str(ids[name]))
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = http.get(path) if method == "GET" else post(http, path)
+            assert response.status_code == 404, (method, path)
+
+
+def test_a_session_expired_by_age_is_over_too(app, owner):
+    http = app.test_client()
+    portal_login(http, owner.email)
+    with http.session_transaction("/portal/") as session:
+        session["signed_in_at"] = int(time.time()) - app.config["SESSION_MAX_HOURS"] * 3600 - 1
+    assert not signed_in_to_portal(http)
