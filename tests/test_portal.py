@@ -1,14 +1,16 @@
 """The client portal's sign-in (its own realm: cookie and sessions), the invitation that leads into it, and the
 company page, scoped to the signed-in client user's company."""
+import re
 import time
 from datetime import timedelta
 
 import pytest
 
 from clientdesk.lifecycle import ClientLifecycle
-from clientdesk.models import AuditEvent, Client, ClientIntegration, ClientUser, IntegrationProduct, Role, today
+from clientdesk.models import AuditEvent, Client, ClientIntegration, ClientUser, IntegrationProduct, PasswordReset, Role, today
 from clientdesk.signin import PORTAL_COOKIE_NAME
 from tests.helpers import PASSWORD, flashes, login, portal_login, post
+from tests.servers import run_worker_burst
 from tests.test_auth import key_derivations
 
 
@@ -199,10 +201,11 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/portal/") or not rule.arguments:
+        id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
+        if not rule.rule.startswith("/portal/") or not id_arguments:
             continue
         path = rule.rule
-        for name in rule.arguments:
+        for name in id_arguments:
             path = path.replace(f"<int:{name}>", str(ids[name]))
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = http.get(path) if method == "GET" else post(http, path)
@@ -215,3 +218,33 @@ def test_a_session_expired_by_age_is_over_too(app, owner):
     with http.session_transaction("/portal/") as session:
         session["signed_in_at"] = int(time.time()) - app.config["SESSION_MAX_HOURS"] * 3600 - 1
     assert not signed_in_to_portal(http)
+
+
+PORTAL_RESET_LINK = re.compile(r"http://clientdesk\.test/portal/password/reset/([\w-]+)")
+
+
+def test_a_client_user_who_forgot_the_password_chooses_a_new_one_in_the_portal(app, make, app_config, smtp, owner, store):
+    staff = make.user(Role.STAFF, email="staff.same@example.com")
+    http = app.test_client()
+    page = http.get("/portal/login")
+    assert 'href="/portal/password/forgot"' in page.text
+    asked = post(http, "/portal/password/forgot", {"email": owner.email.upper()}, follow_redirects=True)
+    unknown = post(app.test_client(), "/portal/password/forgot", {"email": staff.email}, follow_redirects=True)
+    assert asked.status_code == unknown.status_code == 200 and asked.request.path == "/portal/login"
+    assert [m.replace(owner.email.upper(), "X") for m in flashes(asked.text)] == \
+        [m.replace(staff.email, "X") for m in flashes(unknown.text)]  # a staff account is not a client user
+    run_worker_burst(app_config, MAIL_URL=smtp.url)
+    [message] = smtp.messages
+    assert message["To"] == owner.email
+    token = PORTAL_RESET_LINK.search(message.get_body(preferencelist=("plain",)).get_content()).group(1)
+    assert store.one(PasswordReset).client_user_id == owner.id
+    assert http.get(f"/password/reset/{token}").status_code == 404  # not a staff link
+
+    url = f"/portal/password/reset/{token}"
+    weak = post(http, url, {"password": "password1234", "password_confirm": "password1234"})
+    assert weak.status_code == 200 and "most common passwords" in weak.text
+    done = post(http, url, {"password": "fresh-start-at-the-bakery", "password_confirm": "fresh-start-at-the-bakery"})
+    assert done.status_code == 302 and done.headers["Location"] == "/portal/login"
+    portal_login(app.test_client(), owner.email, "fresh-start-at-the-bakery")
+    assert http.get(url).status_code == 410  # single use
+    assert store.one(AuditEvent, action="password_reset").object_type == "client_user"

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import i18n, signin
+from .. import i18n, password_reset, signin
 from ..auth import WRONG_CREDENTIALS, safe_next_url
 from ..models import ClientUser
 from . import bp
@@ -53,3 +53,8 @@ def set_language():
         abort(400)
     i18n.remember_language(language)
     return redirect(safe_next_url(request.form.get("next")) or url_for("portal.home"))
+
+
+# "Forgot password": the staff pages' views, in the portal's realm, for client users.
+bp.add_url_rule("/password/forgot", "forgot_password", password_reset.forgot, methods=["GET", "POST"])
+bp.add_url_rule("/password/reset/<token>", "reset_password", password_reset.reset, methods=["GET", "POST"])
