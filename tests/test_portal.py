@@ -7,7 +7,18 @@ from datetime import timedelta
 import pytest
 
 from clientdesk.lifecycle import ClientLifecycle
-from clientdesk.models import AuditEvent, Client, ClientIntegration, ClientUser, IntegrationProduct, PasswordReset, Role, today
+from clientdesk.models import (
+    AllowedSender,
+    AuditEvent,
+    BankAccount,
+    Client,
+    ClientIntegration,
+    ClientUser,
+    IntegrationProduct,
+    PasswordReset,
+    Role,
+    today,
+)
 from clientdesk.signin import PORTAL_COOKIE_NAME
 from tests.helpers import PASSWORD, flashes, login, portal_login, post
 from tests.servers import run_worker_burst
@@ -195,11 +206,14 @@ def test_portal_rows_are_the_client_users_company_only(app, make, acme, owner):
         assert other.id not in {c.id for c in db.session.scalars(scoping.portal_rows(Client, me))}
 
 
-def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner):
+def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner, store):
     other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
+    sender = store.run(lambda s: s.merge(AllowedSender(client_id=other.id, pattern="@other.example.com")))
     http = app.test_client()
     portal_login(http, owner.email)
-    ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id}
+    ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
+           "allowed_sender_id": sender.id}
+    checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
         if not rule.rule.startswith("/portal/") or not id_arguments:
@@ -210,6 +224,9 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = http.get(path) if method == "GET" else post(http, path)
             assert response.status_code == 404, (method, path)
+            checked.append(path)
+    assert len(checked) >= 2
+    assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
 
 
 def test_a_session_expired_by_age_is_over_too(app, owner):
@@ -248,3 +265,54 @@ def test_a_client_user_who_forgot_the_password_chooses_a_new_one_in_the_portal(a
     portal_login(app.test_client(), owner.email, "fresh-start-at-the-bakery")
     assert http.get(url).status_code == 410  # single use
     assert store.one(AuditEvent, action="password_reset").object_type == "client_user"
+
+
+def test_the_onboarding_checklist_is_finished_through_the_client_rules_and_audited_as_the_client_user(
+        app, make, as_user, store):
+    acme = make.client(name="Boulangerie Dupont SRL", status="active", subscription_mode="managed", ibans=["BE68539007547034"])
+    owner = make.client_user(acme, email="marie@dupont.example.com")
+    http = app.test_client()
+    portal_login(http, owner.email)
+    assert 'aria-valuenow="25"' in http.get("/portal/").text  # the bank account the firm entered
+
+    bad = post(http, "/portal/bank-accounts", {"iban": "BE68 5390 0754 7035"})
+    assert bad.status_code == 400 and "is not a valid IBAN" in bad.text
+    assert post(http, "/portal/bank-accounts", {"iban": "be71 0961 2345 6769"}).status_code == 303
+    assert sorted(a.iban for a in store.all(BankAccount, client_id=acme.id)) == ["BE68539007547034", "BE71096123456769"]
+    again = post(http, "/portal/bank-accounts", {"iban": "BE71096123456769"})
+    assert again.status_code == 400 and "already registered" in again.text
+
+    first, second = sorted(store.all(BankAccount, client_id=acme.id), key=lambda a: a.id)
+    assert post(http, f"/portal/bank-accounts/{first.id}/delete").status_code == 303
+    last = post(http, f"/portal/bank-accounts/{second.id}/delete")  # managed by the firm: needs one (rules.py)
+    assert last.status_code == 400 and "needs at least one bank account" in last.text
+    assert store.count(BankAccount, client_id=acme.id) == 1
+
+    incomplete = post(http, "/portal/billing-address", {"billing_street": "Rue Haute", "billing_country": "BE"})
+    assert incomplete.status_code == 400 and store.get(Client, acme.id).billing_street is None
+    assert post(http, "/portal/billing-address", {"billing_street": "Rue Haute", "billing_house_number": "12",
+                                                  "billing_postal_code": "1000", "billing_city": "Bruxelles",
+                                                  "billing_country": "be"}).status_code == 303
+
+    unticked = post(http, "/portal/mandate", {})
+    assert unticked.status_code == 400 and "Tick the box" in unticked.text
+    assert post(http, "/portal/mandate", {"agree": "y"}, environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 303
+
+    assert post(http, "/portal/allowed-senders", {"pattern": "not an address"}).status_code == 400
+    assert post(http, "/portal/allowed-senders", {"pattern": "@Supplier.example.com"}).status_code == 303
+    duplicate = post(http, "/portal/allowed-senders", {"pattern": "@supplier.example.com"})
+    assert duplicate.status_code == 400 and "already an allowed sender" in duplicate.text
+
+    client = store.get(Client, acme.id)
+    assert (client.billing_city, client.billing_country, client.e_invoicing_mandate) == ("Bruxelles", "BE", True)
+    assert client.e_invoicing_mandate_by == f"{owner.full_name} <marie@dupont.example.com>"
+    assert client.e_invoicing_mandate_address == "198.51.100.7"
+    assert client.e_invoicing_mandate_at is not None
+    assert [s.pattern for s in store.all(AllowedSender, client_id=acme.id)] == ["@supplier.example.com"]
+    assert 'aria-valuenow="100"' in http.get("/portal/").text
+
+    events = [e for e in store.all(AuditEvent, client_id=acme.id) if e.actor == owner.email]
+    assert {e.object_type for e in events} == {"bank_account", "client", "allowed_sender"}
+    assert all(e.actor_id is None for e in events)
+    staff_page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
+    assert "Mandate given by" in staff_page and "198.51.100.7" in staff_page

@@ -27,6 +27,8 @@ def own_company():
 
 
 def init_app(app) -> None:
-    from . import company, sign_in  # noqa: F401  (their routes)
+    from ..forms.validators import format_iban
+    from . import company, onboarding, sign_in  # noqa: F401  (their routes)
 
     app.register_blueprint(bp)
+    app.jinja_env.filters.update(format_iban=format_iban)

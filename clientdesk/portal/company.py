@@ -1,11 +1,11 @@
-"""The portal's home: the client user's company as the firm keeps it."""
-from flask import render_template
+"""The portal's home: the client user's company as the firm keeps it, and the onboarding checklist."""
 from flask_login import login_required
 
 from . import bp, own_company
+from .onboarding import home_page
 
 
 @bp.route("/")
 @login_required
 def home():
-    return render_template("portal/home.html", client=own_company())
+    return home_page(own_company())
