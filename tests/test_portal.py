@@ -316,3 +316,20 @@ def test_the_onboarding_checklist_is_finished_through_the_client_rules_and_audit
     assert all(e.actor_id is None for e in events)
     staff_page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
     assert "Mandate given by" in staff_page and "198.51.100.7" in staff_page
+
+
+def test_withdrawing_the_mandate_turns_peppol_receiving_off_through_the_switches(app, make, app_config, peppol, store):
+    acme = make.client(name="Brasserie Lambiek BV", status="active", e_invoicing_mandate=True, peppol_receive=True)
+    owner = make.client_user(acme)
+    peppol.ap.app.participants[f"iso6523-actorid-upis::0208:{acme.enterprise_number}"] = {"receive": True, "send": False}
+    http = app.test_client()
+    portal_login(http, owner.email)
+    assert post(http, "/portal/mandate/withdraw").status_code == 303
+    pending = store.get(Client, acme.id)
+    assert (pending.e_invoicing_mandate, pending.peppol_receive, pending.peppol_state) == (False, False, "pending")
+
+    run_worker_burst(app_config, **peppol.env)
+    client = store.get(Client, acme.id)
+    assert (client.peppol_receive, client.peppol_state) == (False, "off")
+    assert ("DELETE", f"iso6523-actorid-upis::0208:{acme.enterprise_number}") in peppol.ap.app.calls
+    assert {e.action for e in store.all(AuditEvent, client_id=acme.id) if e.actor == owner.email} >= {"peppol_off"}

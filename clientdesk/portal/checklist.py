@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from .. import rules
+from ..einvoicing import PeppolSwitches
 from ..errors import Refused
 from ..extensions import db
 from ..models import AllowedSender, BankAccount, Client, utcnow
@@ -71,6 +72,20 @@ def give_mandate(client: Client, by: str, address: str | None) -> None:
     client.e_invoicing_mandate_address = (address or "")[:45] or None
     rules.check(client, known=known)
     db.session.flush()
+
+
+def withdraw_mandate(client: Client, config) -> bool:
+    """The client withdraws the mandate: Peppol receiving, which needs it, is turned off through the Peppol switches.
+    True when it was on: the caller launches the registration that unregisters it (einvoicing.launch_registration)."""
+    receiving = client.peppol_receive
+    if receiving:
+        PeppolSwitches.set(client, config, receive=False)
+    known = rules.problems(client)
+    client.e_invoicing_mandate = False
+    client.e_invoicing_mandate_at = client.e_invoicing_mandate_by = client.e_invoicing_mandate_address = None
+    rules.check(client, known=known)
+    db.session.flush()
+    return receiving
 
 
 def add_allowed_sender(client: Client, pattern: str) -> None:

@@ -1,13 +1,14 @@
 """The onboarding checklist's forms: each posts here, changes one thing (portal/checklist.py) and comes back to the
 portal's home; refused input is shown there, with nothing written."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..errors import Refused
+from ..einvoicing import launch_registration
+from ..errors import QueueUnavailable, Refused
 from ..extensions import db
 from ..forms import validators as v
 from ..models import AllowedSender, BankAccount, Client
@@ -55,18 +56,21 @@ def home_page(client: Client, status: int = 200, **forms):
 
 def _apply(client: Client, form_name: str, form, change, done_message: str, validate: bool = True):
     """Validate `form` (unless it only shows the errors of a removal, whose CSRF token the app checks), make the
-    `change`; done: commit and back home; refused: the home page with the errors, 400, nothing written."""
+    `change`; done: commit and back home; refused: the home page with the reason (400; 503 when the change needs the
+    background queue and it is down), nothing written."""
+    status = 400
     if not validate or form.validate_on_submit():
         try:
             change()
-        except Refused as refusal:
+        except (Refused, QueueUnavailable) as refusal:
             db.session.rollback()
             form.form_errors.append(str(refusal))
+            status = 503 if isinstance(refusal, QueueUnavailable) else 400
         else:
             db.session.commit()
             flash(done_message, "success")
             return redirect(url_for("portal.home"), 303)
-    return home_page(client, 400, **{form_name: form})
+    return home_page(client, status, **{form_name: form})
 
 
 @bp.route("/bank-accounts", methods=["POST"])
@@ -100,6 +104,20 @@ def give_mandate():
     by = f"{current_user.full_name} <{current_user.email}>"
     return _apply(client, "mandate_form", form, lambda: checklist.give_mandate(client, by, request.remote_addr),
                   _("Thank you: the e-invoicing mandate is recorded."))
+
+
+@bp.route("/mandate/withdraw", methods=["POST"])
+@login_required
+def withdraw_mandate():
+    client = own_company()
+
+    def withdraw():
+        if checklist.withdraw_mandate(client, current_app.config):
+            launch_registration(_("Peppol receiving off for %(name)s (mandate withdrawn)", name=client.name), [client.id],
+                                None, client=client)
+
+    return _apply(client, "mandate_form", MandateForm(formdata=None), withdraw,
+                  _("The e-invoicing mandate is withdrawn: Peppol receiving is being turned off."), validate=False)
 
 
 @bp.route("/allowed-senders", methods=["POST"])
