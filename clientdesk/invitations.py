@@ -2,7 +2,7 @@
 person it was sent to. The page speaks the contact's language (unless they choose another one on it) and is part of
 the portal's realm (signin.py): accepting signs the new client user in to the portal."""
 import sqlalchemy as sa
-from flask import Blueprint, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import force_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, EqualTo
 from . import signin
 from .extensions import db
 from .i18n import language_of_locale, locale_of
-from .lifecycle import ClientLifecycle, LifecycleError
+from .lifecycle import AccessTaken, ClientLifecycle, LifecycleError
 from .models import Contact, Invitation, InvitationStatus
 from .models.audit import record
 from .models.invitation import OPEN_INVITATIONS
@@ -66,6 +66,11 @@ def accept(token: str):
             except LifecycleError:  # accepted by another request a moment ago
                 db.session.rollback()
                 return _gone(invitation, firm)
+            except AccessTaken as refusal:
+                db.session.rollback()
+                flash(str(refusal), "error")
+                return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm,
+                                       password_rule=RULE), 409
             db.session.commit()
             signin.finish_sign_in(client_user)
             return redirect(url_for("portal.home"))

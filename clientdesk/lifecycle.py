@@ -50,6 +50,10 @@ class LifecycleError(Refused):
     """A transition that the client's current state does not allow; str() says why."""
 
 
+class AccessTaken(Refused):
+    """The invited contact's e-mail already signs in to the portal (a client user kept from an earlier company)."""
+
+
 def _status(client: Client) -> str:
     return client.status_label.lower()
 
@@ -283,6 +287,9 @@ class ClientLifecycle:
         password rule refuses it); the client becomes active with a 30-day trial. Returns the new client user."""
         if not invitation.is_usable:
             raise LifecycleError(_("This invitation link can no longer be used."))
+        if ClientUser.by_email(invitation.contact.email) is not None:
+            raise AccessTaken(_("%(email)s already signs in to a client space. Ask your accountant to invite you at "
+                                "another address.", email=invitation.contact.email))
         claimed = db.session.execute(
             sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
             .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())

@@ -333,3 +333,19 @@ def test_withdrawing_the_mandate_turns_peppol_receiving_off_through_the_switches
     assert (client.peppol_receive, client.peppol_state) == (False, "off")
     assert ("DELETE", f"iso6523-actorid-upis::0208:{acme.enterprise_number}") in peppol.ap.app.calls
     assert {e.action for e in store.all(AuditEvent, client_id=acme.id) if e.actor == owner.email} >= {"peppol_off"}
+
+
+def test_an_invitation_to_an_address_that_already_signs_in_elsewhere_is_refused_with_nothing_written(app, make, store):
+    earlier = make.client(name="Ancienne Société SA", status="active")
+    make.client_user(earlier, email="jan@client.example.com")  # kept after the firm removed the contact there
+    invited = make.client(name="Nouvelle Société SA")
+    store.update(type(invited.contacts[0]), invited.contacts[0].id, email="jan@client.example.com", language="en-GB")
+    token = invitation_token(store, invited.id)
+    browser = app.test_client()
+    refused = post(browser, f"/invitation/{token}", {"password": "a-strong-password", "password_confirm": "a-strong-password",
+                                                     "accept_terms": "y"})
+    assert refused.status_code == 409
+    assert flashes(refused.text) == ["jan@client.example.com already signs in to a client space. Ask your accountant to "
+                                     "invite you at another address."]
+    assert store.get(Client, invited.id).status == "invited" and store.count(ClientUser) == 1
+    assert browser.get(f"/invitation/{token}").status_code == 200  # the link still works once that is sorted out
