@@ -349,3 +349,43 @@ def test_an_invitation_to_an_address_that_already_signs_in_elsewhere_is_refused_
                                      "invite you at another address."]
     assert store.get(Client, invited.id).status == "invited" and store.count(ClientUser) == 1
     assert browser.get(f"/invitation/{token}").status_code == 200  # the link still works once that is sorted out
+
+
+def test_contacts_who_had_accepted_become_owners_who_sign_in_after_the_migration(app_config, tmp_path):
+    """On a database of its own (a SQLite file: SQLite hands the dates back as text, which the migration must take
+    as they are), migrated to just before client users, with a contact who had accepted an invitation."""
+    import flask_migrate
+    import sqlalchemy as sa
+    from werkzeug.security import generate_password_hash
+
+    from clientdesk.app import create_app
+    from clientdesk.extensions import db
+    from tests.conftest import IsolatedClient
+
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'before.db'}"))
+    own.test_client_class = IsolatedClient
+    with own.app_context():
+        flask_migrate.upgrade(revision="b4e6a8c0d2f3")
+        with db.engine.begin() as connection:
+            group_id = connection.execute(sa.text('SELECT id FROM "group"')).scalar()
+            client_id = connection.execute(sa.text(
+                "INSERT INTO client (name, country, subscription_mode, plan, status, language, group_id, hidden, "
+                "track_transactions_without_documents, inbound_email, e_invoicing_mandate, peppol_send, peppol_receive, "
+                "peppol_state, peppol_failed_attempts, refused_senders_count, search_text, skip_vat_check, trial_end, "
+                "activated_at, created_at, updated_at) VALUES ('Atelier Maes NV', 'BE', 'full', 'Starter', 'active', "
+                "'nl-BE', :group, 0, 0, 'maes@in.example.com', 0, 0, 0, 'off', 0, 0, '', 0, '2030-01-31', "
+                "'2026-01-01 09:00:00', '2026-01-01 09:00:00', '2026-01-01 09:00:00') RETURNING id"),
+                {"group": group_id}).scalar()
+            connection.execute(sa.text(
+                "INSERT INTO contact (client_id, first_name, last_name, email, language, is_primary, password_hash, "
+                "accepted_at, created_at, updated_at) VALUES (:client, 'Lotte', 'Maes', 'Lotte@Maes.example.com', "
+                "'nl-BE', 1, :hash, '2026-01-01 09:00:00', '2026-01-01 09:00:00', '2026-01-01 09:00:00')"),
+                {"client": client_id, "hash": generate_password_hash("a-strong-password")})
+        flask_migrate.upgrade(revision="heads")
+        owner = db.session.scalars(sa.select(ClientUser)).one()
+        assert (owner.email, owner.role, owner.ui_language, owner.full_name) == \
+            ("lotte@maes.example.com", "owner", "nl", "Lotte Maes")
+        db.session.remove()
+    http = own.test_client()
+    portal_login(http, "lotte@maes.example.com", "a-strong-password")
+    assert "Atelier Maes NV" in http.get("/portal/").text

@@ -22,7 +22,7 @@ UI_LANGUAGES = ("en", "fr", "nl")
 
 
 def upgrade():
-    client_user = op.create_table(
+    op.create_table(
         "client_user",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
@@ -51,6 +51,10 @@ def upgrade():
     accepted = connection.execute(sa.text(
         "SELECT id, client_id, first_name, last_name, email, language, password_hash, accepted_at, created_at "
         "FROM contact WHERE password_hash IS NOT NULL")).all()
+    # Untyped columns: the dates go back as the database gave them (SQLite: text).
+    client_user = sa.table("client_user", *(sa.column(name) for name in (
+        "client_id", "contact_id", "full_name", "role", "email", "password_hash", "active", "ui_language", "session_token",
+        "created_at", "updated_at")))
     if accepted:
         op.bulk_insert(client_user, [{
             "client_id": row.client_id, "contact_id": row.id, "full_name": f"{row.first_name} {row.last_name}".strip(),
