@@ -38,13 +38,17 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
-    from . import auth, password_reset, two_factor, views
+    from . import auth, password_reset, portal, signin, two_factor, views
+
+    signin.init_app(app)
+    login_manager.blueprint_login_views = {"portal": "portal.login"}
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(two_factor.bp)
     app.register_blueprint(password_reset.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(invitations.bp)
+    portal.init_app(app)
 
     if screens:
         from . import login_throttle

@@ -180,7 +180,7 @@ def dev_command(host, port, demo_clients):
 
     from .admin import build_admin
     from .broker import redis_url
-    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+    from .demo import DEMO_CLIENT_USER, DEMO_PASSWORD, DEMO_USERS, load_demo
     from .models import Client
 
     app = current_app._get_current_object()
@@ -200,6 +200,7 @@ def dev_command(host, port, demo_clients):
         click.echo(f"Demo logins, password {DEMO_PASSWORD}:")
         for email, _name, role, groups in DEMO_USERS:
             click.echo(f"  {role.value:<10} {email}" + (f"  ({', '.join(groups)})" if groups else ""))
+        click.echo(f"  {'client':<10} {DEMO_CLIENT_USER}  (the client portal: http://{host}:{port}/portal/login)")
         click.echo("")
         run_simple(host, port, app, threaded=True)  # returns on KeyboardInterrupt
     finally:

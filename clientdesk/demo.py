@@ -7,10 +7,13 @@ from stdnum import iban as stdnum_iban
 from . import rules
 from .extensions import db
 from .forms import validators as v
+from .i18n import language_of_locale
 from .models import (
     BankAccount,
     Client,
     ClientStatus,
+    ClientUser,
+    ClientUserRole,
     ConfigTemplate,
     Contact,
     Group,
@@ -27,6 +30,7 @@ from .models.invitation import INVITATION_VALID_DAYS
 from .services.kbo_loader import load_sample_register
 
 DEMO_PASSWORD = "demo-password-2026"
+DEMO_CLIENT_USER = "client@example.com"  # signs in to the portal (/portal/login) as the owner of an active demo client
 DEMO_USERS = (
     # e-mail, name, role, groups
     ("admin@example.com", "Ann Admin", Role.ADMIN, ()),
@@ -168,6 +172,22 @@ def make_client(rng: random.Random, number: str, groups, staff, status: ClientSt
     return client
 
 
+def ensure_client_user() -> None:
+    """The demo portal account: owner of the first active demo client, for its primary contact."""
+    if ClientUser.by_email(DEMO_CLIENT_USER) is not None:
+        return
+    client = db.session.scalars(db.select(Client).where(Client.status == ClientStatus.ACTIVE.value).order_by(Client.id)).first()
+    if client is None:
+        return
+    contact = client.primary_contact
+    client_user = ClientUser(client=client, contact=contact, email=DEMO_CLIENT_USER, full_name=contact.full_name,
+                             role=ClientUserRole.OWNER.value, ui_language=language_of_locale(contact.language))
+    client_user.set_password(DEMO_PASSWORD)
+    contact.accepted_at = client.activated_at
+    db.session.add(client_user)
+    db.session.commit()
+
+
 def load_demo(clients: int = 200, seed: int = 2026) -> dict:
     """Create the demo groups, users, templates and `clients` clients (idempotent for users and groups)."""
     rng = random.Random(seed)
@@ -200,5 +220,6 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
             if created % 500 == 0:
                 db.session.flush()
         db.session.commit()
+        ensure_client_user()
     load_sample_register()  # a few hundred companies for the new-client wizard to find
-    return {"clients": created, "users": [u.email for u in users], "password": DEMO_PASSWORD}
+    return {"clients": created, "users": [u.email for u in users] + [DEMO_CLIENT_USER], "password": DEMO_PASSWORD}

@@ -23,6 +23,22 @@ def locale_of(language: str | None) -> str:
     return LOCALES[language or DEFAULT_LANGUAGE]
 
 
+def language_of_locale(locale: str | None) -> str | None:
+    """The interface language of a contact's locale (`nl-BE` → `nl`); None when the interface does not speak it."""
+    language = (locale or "").split("-")[0].lower()
+    return language if language in current_app.config["LANGUAGES"] else None
+
+
+def remember_language(language: str) -> None:
+    """The interface language the visitor chose: kept on the account when signed in, in the session otherwise."""
+    from .extensions import db
+
+    session["language"] = language
+    if current_user.is_authenticated:
+        current_user.ui_language = language
+        db.session.commit()
+
+
 def request_language() -> str:
     if current_user.is_authenticated and current_user.ui_language in current_app.config["LANGUAGES"]:
         return current_user.ui_language

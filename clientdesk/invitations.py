@@ -1,15 +1,18 @@
 """The invitation page a client's contact opens from the e-mail (no login), and what keeps a link for the
-person it was sent to."""
+person it was sent to. The page speaks the contact's language (unless they choose another one on it) and is part of
+the portal's realm (signin.py): accepting signs the new client user in to the portal."""
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
+from flask_babel import force_locale, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
+from . import signin
 from .extensions import db
-from .lifecycle import ClientLifecycle, LifecycleError
+from .i18n import language_of_locale, locale_of
+from .lifecycle import AccessTaken, ClientLifecycle, LifecycleError
 from .models import Contact, Invitation, InvitationStatus
 from .models.audit import record
 from .models.invitation import OPEN_INVITATIONS
@@ -40,6 +43,11 @@ def _unusable_reason(invitation: Invitation) -> str:
     return str(_l("This invitation link has expired. Ask your accountant to send you a new one."))
 
 
+def _gone(invitation: Invitation, firm: str):
+    return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm,
+                           sign_in=invitation.status == InvitationStatus.ACCEPTED), 410
+
+
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept(token: str):
     invitation = Invitation.by_token(token)
@@ -47,18 +55,26 @@ def accept(token: str):
     if invitation is None:
         reason = _l("This invitation link is not known. Check that you opened the whole link from the e-mail.")
         return render_template("invitation/gone.html", reason=reason, firm=firm), 404
-    if not invitation.is_usable:
-        return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
-    form = AcceptForm(invitation.contact)
-    if form.validate_on_submit():
-        try:
-            client = ClientLifecycle.accept(invitation, form.password.data)
-        except LifecycleError:  # accepted by another request a moment ago
-            db.session.rollback()
-            return render_template("invitation/gone.html", reason=_unusable_reason(invitation), firm=firm), 410
-        db.session.commit()
-        return render_template("invitation/accepted.html", client=client, firm=firm)
-    return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm, password_rule=RULE)
+    chosen = session.get("language")  # on this page, with its language switch
+    with force_locale(locale_of(chosen or language_of_locale(invitation.contact.language))):
+        if not invitation.is_usable:
+            return _gone(invitation, firm)
+        form = AcceptForm(invitation.contact)
+        if form.validate_on_submit():
+            try:
+                client_user = ClientLifecycle.accept(invitation, form.password.data)
+            except LifecycleError:  # accepted by another request a moment ago
+                db.session.rollback()
+                return _gone(invitation, firm)
+            except AccessTaken as refusal:
+                db.session.rollback()
+                flash(str(refusal), "error")
+                return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm,
+                                       password_rule=RULE), 409
+            db.session.commit()
+            signin.finish_sign_in(client_user)
+            return redirect(url_for("portal.home"))
+        return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm, password_rule=RULE)
 
 
 # session.info key: [(client id, address)] of the invitations voided since the session's last announcement.

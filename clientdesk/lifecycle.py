@@ -26,7 +26,19 @@ from flask_babel import gettext as _
 
 from .errors import Refused
 from .extensions import db
-from .models import AuditEvent, Client, ClientStatus, Invitation, InvitationStatus, SubscriptionMode, today, utcnow
+from .i18n import language_of_locale
+from .models import (
+    AuditEvent,
+    Client,
+    ClientStatus,
+    ClientUser,
+    ClientUserRole,
+    Invitation,
+    InvitationStatus,
+    SubscriptionMode,
+    today,
+    utcnow,
+)
 from .models.audit import audit_action, bulk_updated_events
 from .models.client import DEFAULT_PLAN, TRIAL_DAYS
 from .models.invitation import OPEN_INVITATIONS
@@ -36,6 +48,10 @@ USABLE_INVITATIONS = tuple(status.value for status in OPEN_INVITATIONS)  # Invit
 
 class LifecycleError(Refused):
     """A transition that the client's current state does not allow; str() says why."""
+
+
+class AccessTaken(Refused):
+    """The invited contact's e-mail already signs in to the portal (a client user kept from an earlier company)."""
 
 
 def _status(client: Client) -> str:
@@ -266,10 +282,14 @@ class ClientLifecycle:
         return [(client, reissued.get(client) or client.current_invitation) for client in unsent]
 
     @staticmethod
-    def accept(invitation: Invitation, password: str) -> Client:
-        """The contact accepts: sets their password; the client becomes active with a 30-day trial."""
+    def accept(invitation: Invitation, password: str) -> ClientUser:
+        """The contact accepts: they become the client's owner user, with this password (WeakPassword when the
+        password rule refuses it); the client becomes active with a 30-day trial. Returns the new client user."""
         if not invitation.is_usable:
             raise LifecycleError(_("This invitation link can no longer be used."))
+        if ClientUser.by_email(invitation.contact.email) is not None:
+            raise AccessTaken(_("%(email)s already signs in to a client space. Ask your accountant to invite you at "
+                                "another address.", email=invitation.contact.email))
         claimed = db.session.execute(
             sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
             .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())
@@ -278,8 +298,13 @@ class ClientLifecycle:
             raise LifecycleError(_("This invitation link can no longer be used."))
         client = invitation.client
         with audit_action("accept"):
-            invitation.contact.set_password(password)
-            invitation.contact.accepted_at = utcnow()
+            contact = invitation.contact
+            client_user = ClientUser(client=client, contact=contact, email=contact.email.strip().lower(),
+                                     full_name=contact.full_name, role=ClientUserRole.OWNER.value,
+                                     ui_language=language_of_locale(contact.language))
+            client_user.set_password(password)
+            db.session.add(client_user)
+            contact.accepted_at = utcnow()
             invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed above
             client.status = ClientStatus.ACTIVE.value
             client.activated_at = utcnow()
@@ -287,7 +312,7 @@ class ClientLifecycle:
             client.plan = client.plan or DEFAULT_PLAN
             client.trial_end = today() + timedelta(days=TRIAL_DAYS)
             db.session.flush()
-        return client
+        return client_user
 
     @classmethod
     def delete(cls, client: Client) -> None:

@@ -4,7 +4,7 @@ composition rules (a digit, a capital, ...), which the guideline advises against
 
 `problem()` says what is wrong, in the person's language; the models' set_password refuse such a password
 (WeakPassword), whatever the path (forms, CLI, demo data); forms use AcceptablePassword to say it at the field.
-`password_changed()` is what follows every new password of a staff user.
+`password_changed()` is what follows every new password of an account.
 """
 import functools
 import gzip
@@ -100,8 +100,8 @@ class AcceptablePassword:
 
 
 def password_changed(user) -> None:
-    """Everything that follows a new password of a staff user: the reset links still open stop working. (The place to
-    end the user's other sessions too.)"""
+    """Everything that follows a new password of an account (staff or client user): the reset links still open stop
+    working. (The place to end the account's other sessions too.)"""
     from .models import PasswordReset
 
     PasswordReset.void_open(user)

@@ -2,10 +2,12 @@
 
 admin: every client; supervisor: every client that is not hidden; staff: the clients of their groups
 that are not hidden. Rows that belong to a client (contacts, documents, ...) follow their client.
+
+In the portal, a client user sees their own company, while it is active, and what belongs to it (portal_rows).
 """
 import sqlalchemy as sa
 
-from .models import Client, Group, Role, User
+from .models import Client, ClientStatus, Group, Role, User
 
 
 def client_condition(user):
@@ -60,3 +62,17 @@ def assignable_groups(user):
 
 def staff_users():
     return sa.select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
+
+
+def portal_client_condition(client_user):
+    """A condition on Client for the portal: the client user's own company, while it is active."""
+    return sa.and_(Client.id == client_user.client_id, Client.status == ClientStatus.ACTIVE.value)
+
+
+def portal_rows(model, client_user):
+    """The one base query of every portal page: the rows of `model` that `client_user` may see, their company
+    (`model` Client) or rows that belong to it (a model with a `client` relationship)."""
+    condition = portal_client_condition(client_user)
+    if model is Client:
+        return sa.select(Client).where(condition)
+    return sa.select(model).where(model.client.has(condition))

@@ -6,12 +6,11 @@ steps the session holds only who passed the password (for PENDING_MINUTES), not 
 failed logins (login_throttle.py). An admin can reset a user's second factor (admin/people.py, audited).
 """
 import hmac
-import math
 from datetime import UTC, datetime, timedelta
 
 import pyotp
 import segno
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,6 +18,7 @@ from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import DataRequired
 
+from . import signin
 from .extensions import db
 from .models import RecoveryCode, User, utcnow
 from .models.audit import audit_action
@@ -86,16 +86,13 @@ def _matching_step(secret: str, code: str, after: int | None) -> int | None:
 
 
 def _locked_out(user: User):
-    from . import login_throttle
-
-    wait = login_throttle.wait_seconds(user.email, request.remote_addr)
-    if not wait:
-        return None
-    minutes = math.ceil(wait / 60)
-    flash(ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                   "Too many failed attempts. Try again in %(num)d minutes.", minutes), "error")
-    session.pop(PENDING, None)
-    return redirect(url_for("auth.login")), 429
+    try:
+        signin.require_no_wait(user.email)
+    except signin.TooManyAttempts as error:
+        headers = error.flash()
+        session.pop(PENDING, None)
+        return redirect(url_for("auth.login")), 429, headers
+    return None
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -112,9 +109,7 @@ def verify():
         if step is not None:
             user.totp_last_step = step
         elif not RecoveryCode.use(user, form.code.data):
-            from . import login_throttle
-
-            login_throttle.record_failure(user.email, request.remote_addr)
+            signin.record_failure(user.email)
             db.session.commit()
             form.code.errors.append(str(WRONG_CODE))
             return render_template("auth/two_factor_verify.html", form=form), 200

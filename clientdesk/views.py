@@ -1,12 +1,10 @@
 """Plain (non-admin) pages: the root redirect, the health check and error pages."""
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import force_locale, gettext as _
-from flask_login import current_user
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from . import i18n
 from .auth import safe_next_url
-from .extensions import db
 
 bp = Blueprint("web", __name__)
 
@@ -28,10 +26,7 @@ def set_language():
     language = request.form.get("language", "")
     if language not in current_app.config["LANGUAGES"]:
         abort(400)
-    session["language"] = language
-    if current_user.is_authenticated:
-        current_user.ui_language = language
-        db.session.commit()
+    i18n.remember_language(language)
     return redirect(safe_next_url(request.form.get("next")) or url_for("admin.index"))
 
 

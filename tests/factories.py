@@ -2,7 +2,7 @@
 import itertools
 
 from clientdesk.extensions import db
-from clientdesk.models import BankAccount, Client, Contact, Group, PeppolState, Role, User, utcnow
+from clientdesk.models import BankAccount, Client, ClientUser, ClientUserRole, Contact, Group, PeppolState, Role, User, utcnow
 from tests.helpers import PASSWORD
 
 _sequence = itertools.count(1)
@@ -73,6 +73,24 @@ class Factory:
             _ = client.contacts, client.bank_accounts
             db.session.expunge_all()
         return client
+
+
+    def client_user(self, client: Client, role: ClientUserRole | str = ClientUserRole.OWNER, email: str | None = None,
+                    password: str = PASSWORD, ui_language: str | None = None) -> ClientUser:
+        """A portal account of `client`, for its first contact."""
+        n = next(_sequence)
+        contact = client.contacts[0] if client.contacts else None
+        client_user = ClientUser(client_id=client.id, contact_id=contact.id if contact else None,
+                                 email=email or f"portal{n}@client.example.com", full_name=f"Portal User{n}",
+                                 role=str(ClientUserRole(role).value), ui_language=ui_language)
+        with self.app.app_context():
+            client_user.client = db.session.get(Client, client.id)
+            client_user.set_password(password)
+            db.session.add(client_user)
+            db.session.commit()
+            db.session.refresh(client_user)
+            db.session.expunge_all()
+        return client_user
 
 
 class Store:

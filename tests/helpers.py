@@ -11,10 +11,11 @@ from werkzeug.datastructures import MultiDict
 PASSWORD = "correct-horse-battery"
 
 
-def csrf_token(http) -> str:
-    """A valid CSRF token for this test client's session, made the way Flask-WTF makes it."""
+def csrf_token(http, url: str = "/") -> str:
+    """A valid CSRF token for this test client's session of the realm of `url` (clientdesk/signin.py: the staff
+    pages' or the portal's), made the way Flask-WTF makes it."""
     app = http.application
-    with http.session_transaction() as session:
+    with http.session_transaction(url.split("?")[0]) as session:
         raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())
     return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
 
@@ -28,8 +29,15 @@ def login(http, email: str, password: str = PASSWORD):
 def post(http, url: str, data: dict | None = None, **kwargs):
     """POST with a valid CSRF token."""
     data = dict(data or {})
-    data.setdefault("csrf_token", csrf_token(http))
+    data.setdefault("csrf_token", csrf_token(http, url))
     return http.post(url, data=data, **kwargs)
+
+
+def portal_login(http, email: str, password: str = PASSWORD):
+    response = http.post("/portal/login", data={"email": email, "password": password,
+                                                "csrf_token": csrf_token(http, "/portal/login")})
+    assert response.status_code == 302, f"portal sign-in as {email} failed: {response.status_code}"
+    return response
 
 
 def flashes(html: str) -> list[str]:

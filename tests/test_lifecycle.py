@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from clientdesk.lifecycle import ClientLifecycle
-from clientdesk.models import AuditEvent, Client, Contact, Invitation, Role, Task, utcnow
+from clientdesk.models import AuditEvent, Client, ClientUser, Invitation, Role, Task, utcnow
 from clientdesk.models.invitation import hash_token
 from clientdesk.retries import DELAYS_MINUTES
 from tests.helpers import csrf_token, flashes, post
@@ -60,12 +60,13 @@ def test_invite_email_accept_active_with_30_day_trial(team, make, as_user, app_c
     page = client.get(f"/invitation/{token}")
     assert page.status_code == 200 and "Boulangerie Dupont SRL" in page.text
     mismatch = accept(client, token, confirm="something-else")
-    assert mismatch.status_code == 200 and "not the same" in mismatch.text
+    # The page speaks the contact's language (French), whatever the browser's.
+    assert mismatch.status_code == 200 and "ne sont pas identiques" in mismatch.text
     assert store.get(Client, acme.id).status == "invited"
     no_terms = accept(client, token, terms="")
-    assert "accept the terms" in no_terms.text
+    assert "accepter les conditions" in no_terms.text
     done = accept(client, token)
-    assert done.status_code == 200 and "active" in done.text
+    assert done.status_code == 302 and done.headers["Location"] == "/portal/"  # signed in to the portal (test_portal.py)
 
     active = store.get(Client, acme.id)
     assert active.status == "active"
@@ -112,7 +113,7 @@ def test_expired_link_is_refused_and_resend_still_works(team, make, as_user, app
     store.update(Client, acme.id, invitation_expires_at=moved + timedelta(days=21))
 
     gone = client.get(f"/invitation/{token}")
-    assert gone.status_code == 410 and "expired" in gone.text
+    assert gone.status_code == 410 and "a expiré" in gone.text
     assert accept(client, token).status_code == 410
     assert store.get(Client, acme.id).status == "invited"
     assert "invitation expired" in http.get("/admin/client/").text
@@ -121,7 +122,7 @@ def test_expired_link_is_refused_and_resend_still_works(team, make, as_user, app
     run_worker_burst(app_config, MAIL_URL=smtp.url)
     assert client.get(f"/invitation/{token_of(smtp.messages[1])}").status_code == 200
     replaced = client.get(f"/invitation/{token}")  # a new link: the expired one is voided
-    assert replaced.status_code == 410 and "replaced by a newer invitation" in replaced.text
+    assert replaced.status_code == 410 and "remplacé par une invitation plus récente" in replaced.text
 
 
 def test_unknown_token_answers_404_with_a_page_that_says_so(client):
@@ -176,7 +177,7 @@ def test_smtp_down_then_retried_with_the_same_link(team, make, as_user, app_conf
     assert sent.id == invitation.id and sent.status == "sent" and sent.error is None and sent.retry_at is None
     assert hash_token(token_of(message)) == invitation.token_hash  # the link issued before the outage
     assert store.get(Task, store.one(Task, kind="invitation_retry").id).status == "finished"
-    assert accept(client, token_of(message)).status_code == 200
+    assert accept(client, token_of(message)).status_code == 302
     assert store.get(Client, acme.id).status == "active"
 
 
@@ -288,7 +289,7 @@ def test_two_simultaneous_accepts_one_wins_the_other_gets_the_410_page(app, team
     token = store.run(lambda s: ClientLifecycle.invite(s.get(Client, acme.id)).token)
     browsers = [app.test_client() for _ in range(2)]
     forms = [{"password": f"password-of-browser-{n}", "password_confirm": f"password-of-browser-{n}", "accept_terms": "y",
-              "csrf_token": csrf_token(http)} for n, http in enumerate(browsers)]
+              "csrf_token": csrf_token(http, f"/invitation/{token}")} for n, http in enumerate(browsers)]
     both_ready = threading.Barrier(2)
     answers = {}
 
@@ -305,12 +306,12 @@ def test_two_simultaneous_accepts_one_wins_the_other_gets_the_410_page(app, team
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(status for status, _text in answers.values()) == [200, 410], answers
+    assert sorted(status for status, _text in answers.values()) == [302, 410], answers
     loser = next(text for status, text in answers.values() if status == 410)
-    assert "already been used" in loser
-    winner = next(n for n, (status, _text) in answers.items() if status == 200)
-    contact = store.get(Contact, acme.contacts[0].id)
-    assert contact.check_password(forms[winner]["password"]) and not contact.check_password(forms[1 - winner]["password"])
+    assert "déjà été utilisée" in loser
+    winner = next(n for n, (status, _text) in answers.items() if status == 302)
+    client_user = store.one(ClientUser, client_id=acme.id)
+    assert client_user.check_password(forms[winner]["password"]) and not client_user.check_password(forms[1 - winner]["password"])
     assert store.get(Client, acme.id).status == "active"
     events = store.all(AuditEvent, client_id=acme.id, action="accept")
-    assert sorted(event.object_type for event in events) == ["client", "contact"], "the accept is recorded once"
+    assert sorted(event.object_type for event in events) == ["client", "client_user", "contact"], "the accept is recorded once"

@@ -374,10 +374,13 @@ def _public_pages(app, store, language) -> list:
     token = invitation()
     pages.append(http.get(f"/invitation/{token}", headers=headers))
     pages.append(http.post(f"/invitation/{token}", headers=headers, data={"password": "short", "password_confirm": "x",
-                                                                          "csrf_token": csrf_token(http)}))
-    pages.append(http.post(f"/invitation/{token}", headers=headers, data={
+                                                                          "csrf_token": csrf_token(http, f"/invitation/{token}")}))
+    pages.append(http.get("/portal/login", headers=headers))
+    accepted = http.post(f"/invitation/{token}", headers=headers, data={
         "password": "a-long-password", "password_confirm": "a-long-password", "accept_terms": "y",
-        "csrf_token": csrf_token(http)}))
+        "csrf_token": csrf_token(http, f"/invitation/{token}")})
+    assert accepted.status_code == 302
+    pages.append(http.get(accepted.headers["Location"], headers=headers))  # the portal, signed in
     pages.append(http.post("/login", headers=headers, data={"email": "nobody@example.com", "password": "wrong-password",
                                                             "csrf_token": csrf_token(http)}))
     with app.test_request_context(headers=headers):
@@ -463,12 +466,13 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
         return invitation.token
 
     token = store.run(invite)
-    assert "Choose a password" in client.get(f"/invitation/{token}").text
-    response = post(client, "/language", {"language": "nl", "next": f"/invitation/{token}"})
+    assert "Choisissez un mot de passe" in client.get(f"/invitation/{token}").text  # the contact's language, French
+    response = post(client, "/portal/language", {"language": "nl", "next": f"/invitation/{token}"})
     assert response.status_code == 302 and response.headers["Location"] == f"/invitation/{token}"
     page = client.get(f"/invitation/{token}").text
     assert '<html lang="nl">' in page and "Kies een wachtwoord" in page and 'aria-current="true">NL' in page
-    assert "Aanmelden" in client.get("/login").text
+    assert "Meld u aan" in client.get("/portal/login").text
+    assert "Aanmelden" not in client.get("/login").text  # the staff pages keep their own choice
 
 
 def test_dates_and_numbers_are_written_the_belgian_way_in_each_language(make, as_user, store):

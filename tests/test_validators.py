@@ -116,3 +116,11 @@ def test_locale_rejects_unsupported_languages():
     ("Oui", True), ("oui", True), ("Ja", True), ("yes", True), ("Non", False), ("nee", False), (0, False)])
 def test_yes_no(typed, value):
     assert v.yes_no(typed) is value
+
+
+def test_an_allowed_sender_is_an_address_or_a_domain_for_the_back_office_and_the_portal():
+    assert v.sender_pattern(" Supplier@Example.COM ") == "supplier@example.com"
+    assert v.sender_pattern("@Example.com") == "@example.com"
+    for refused in ("@example", "@exa mple.com", "not an address"):
+        with pytest.raises(v.InvalidValue):
+            v.sender_pattern(refused)

@@ -23,6 +23,10 @@ EXTENSION = "clientdesk.audit_fields"
 OTHER_LABELS = {
     "client": {"to": _l("Recipient"), "error": _l("Error")},
     "client_note": {"client": _l("Client"), "author": _l("Author"), "text": _l("Note")},
+    "client_user": {
+        "client_id": _l("Client"), "contact_id": _l("Contact"), "full_name": _l("Name"), "role": _l("Role"),
+        "email": _l("E-mail"), "password_hash": _l("Password"), "active": _l("Active"), "ui_language": _l("Language"),
+    },
     "import_batch": {
         "file": _l("File"), "dry_run": _l("Check only"), "rows": _l("Rows"), "new": _l("New clients"),
         "changed": _l("Updated"), "unchanged": _l("Unchanged"), "errors": _l("Errors"),

@@ -95,19 +95,6 @@ class BankAccountView(ScopedModelView):
         rules.check(model.client, known=rules.problems(model.client), bank_accounts=len(others))
 
 
-def allowed_sender_pattern(form, field):
-    pattern = (field.data or "").strip().lower()
-    if pattern.startswith("@"):
-        if "." not in pattern[1:] or " " in pattern:
-            raise ValidationError(_l("A domain pattern looks like @example.com."))
-        field.data = pattern
-        return
-    try:
-        field.data = v.email(pattern)
-    except v.InvalidValue as error:
-        raise ValidationError(str(error)) from None
-
-
 class AllowedSenderView(ScopedModelView):
     client_relationship = "client"
     column_list = ("client", "pattern", "created_at")
@@ -116,7 +103,8 @@ class AllowedSenderView(ScopedModelView):
     column_searchable_list = ("pattern",)
     form_columns = ("client", "pattern")
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {"client": {"validators": [DataRequired()]}, "pattern": {"validators": [DataRequired(), allowed_sender_pattern]}}
+    form_args = {"client": {"validators": [DataRequired()]},
+                 "pattern": {"validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
     delete_role = "staff"
 
 

@@ -62,7 +62,6 @@ from ..search import client_search_condition, search_counted_with_page
 from ..tasks import QueueUnavailable
 from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
 from .changes import shown_changes
-from .children import allowed_sender_pattern
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import (
     InboxFilter,
@@ -235,7 +234,7 @@ class BankAccountInline(InlineFormAdmin):
 class AllowedSenderInline(InlineFormAdmin):
     form_columns = ("id", "pattern")
     form_args = {"pattern": {"label": _l("Allowed sender (address or @domain)"),
-                             "validators": [DataRequired(), allowed_sender_pattern]}}
+                             "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
 class ClientView(ClientExtrasMixin, ScopedModelView):
@@ -263,6 +262,8 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "hidden": _l("Hidden from staff"), "sync_from": _l("Synchronise from"),
         "track_transactions_without_documents": _l("Track transactions without documents"),
         "inbound_email": _l("Inbound e-mail address"), "e_invoicing_mandate": _l("E-invoicing mandate"),
+        "e_invoicing_mandate_at": _l("Mandate given on"), "e_invoicing_mandate_by": _l("Mandate given by"),
+        "e_invoicing_mandate_address": _l("Mandate given from address"),
         "contacts": _l("Contacts"), "bank_accounts": _l("Bank accounts"), "allowed_senders": _l("Allowed senders"),
         "template": _l("Template"), "billing_street": _l("Billing street"), "billing_house_number": _l("Billing number"),
         "billing_box": _l("Billing box"), "billing_postal_code": _l("Billing postal code"),
@@ -307,9 +308,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
         "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
         "subscription_mode", "plan", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
-        "website", "language", "inbound_email", "e_invoicing_mandate", "peppol_send", "peppol_receive",
-        "sync_from", "track_transactions_without_documents", "hidden", "contacts", "bank_accounts",
-        "allowed_senders",
+        "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at", "e_invoicing_mandate_by",
+        "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from", "track_transactions_without_documents",
+        "hidden", "contacts", "bank_accounts", "allowed_senders",
     )
 
     admin_only_details = ("hidden",)  # staff and supervisors never see hidden clients: the field says nothing to them

@@ -28,9 +28,7 @@ class ContactView(ScopedModelView):
         "client": _l("Client"), "first_name": _l("First name"), "last_name": _l("Last name"), "email": _l("E-mail"),
         "job_title": _l("Job title"), "phone": _l("Direct phone"), "mobile": _l("Mobile"), "language": _l("Language"),
         "is_primary": _l("Primary"), "civility": _l("Civility"), "accepted_at": _l("Access activated"),
-        "password_hash": _l("Password"),
     }
-    column_details_exclude_list = ("password_hash",)
     column_sortable_list = (("client", "client.name"), "first_name", "last_name", "email", "is_primary")
     column_searchable_list = ("email", "last_name", "first_name")
     column_default_sort = [("last_name", False), ("id", False)]

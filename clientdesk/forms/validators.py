@@ -132,6 +132,16 @@ def iban(value) -> str:
                              value=text)) from None
 
 
+def sender_pattern(value) -> str:
+    """An allowed sender: an e-mail address, or a domain as `@example.com`, lower-case."""
+    pattern = _text(value).lower()
+    if pattern.startswith("@"):
+        if "." not in pattern[1:] or " " in pattern:
+            raise InvalidValue(_("A domain pattern looks like @example.com."))
+        return pattern
+    return email(pattern)
+
+
 def format_iban(value: str | None) -> str:
     return stdnum_iban.format(value) if value else ""
 

@@ -18,17 +18,20 @@ SUBJECTS = {  # e-mails are written per language, as the invitation's (templates
 }
 
 
-def reset_link(token: str) -> str:
-    return f"{current_app.config['PUBLIC_BASE_URL']}/password/reset/{token}"
+def reset_link(reset: PasswordReset) -> str:
+    """The link's page, in the realm of its account: the staff pages, or the portal for a client user."""
+    realm = "/portal" if reset.client_user_id is not None else ""
+    return f"{current_app.config['PUBLIC_BASE_URL']}{realm}/password/reset/{reset.token}"
 
 
 def reset_mail(reset: PasswordReset) -> Mail:
-    """In the user's interface language; without one, in the language the link was asked in (the task's)."""
-    language = reset.user.ui_language or get_locale().language
+    """In the account's interface language; without one, in the language the link was asked in (the task's)."""
+    account = reset.account
+    language = account.ui_language or get_locale().language
     language = language if language in SUBJECTS else "en"
-    text = render_template(f"mail/password_reset.{language}.txt", user=reset.user, link=reset_link(reset.token),
+    text = render_template(f"mail/password_reset.{language}.txt", user=account, link=reset_link(reset),
                            firm=current_app.config["FIRM_NAME"])
-    return Mail(to=reset.user.email, subject=SUBJECTS[language], text=text, ref=reset.id)
+    return Mail(to=account.email, subject=SUBJECTS[language], text=text, ref=reset.id)
 
 
 def _send(resets: list[PasswordReset]) -> None:
@@ -69,4 +72,4 @@ def run_retry(task_id: str, reset_ids: list[int]) -> None:
     with tasks.running(task_id):
         _send(db.session.scalars(sa.select(PasswordReset).where(
             PasswordReset.id.in_(reset_ids), PasswordReset.sent_at.is_(None), PasswordReset.retry_at > utcnow())
-            .options(joinedload(PasswordReset.user)).order_by(PasswordReset.id)).all())
+            .options(joinedload(PasswordReset.user), joinedload(PasswordReset.client_user)).order_by(PasswordReset.id)).all())

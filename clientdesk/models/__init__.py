@@ -3,6 +3,7 @@ from . import client as _client
 from .audit import AuditEvent
 from .base import today, utcnow
 from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
+from .client_user import ClientUser, ClientUserRole
 from .contact import Civility, Contact
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender, SenderVerdict
 from .firm import FirmSettings, UnauthenticatedMail
@@ -21,7 +22,8 @@ _client.configure_computed_columns()
 
 __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
-    "ClientStatus", "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
+    "ClientStatus", "ClientUser", "ClientUserRole",
+    "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
     "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",

@@ -45,7 +45,7 @@ ACTION_LABELS = {
 OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
-    "group": _l("Group"), "user": _l("User"), "config_template": _l("Configuration template"),
+    "group": _l("Group"), "user": _l("User"), "client_user": _l("Client user"), "config_template": _l("Configuration template"),
     "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
     "firm_settings": _l("Firm settings"),
 }
@@ -198,7 +198,10 @@ def _client_id(model, object_id, client_id):
 def audit_stamp(action: str) -> dict:
     """What the audit rows of one write share: when, who, under which action."""
     actor = current_actor()
-    return {"at": utcnow(), "actor_id": actor.id if actor is not None else None,
+    from .user import User
+
+    # Staff users are linked by id; a client user (portal) is named by their e-mail only.
+    return {"at": utcnow(), "actor_id": actor.id if isinstance(actor, User) else None,
             "actor": actor.email if actor is not None else SYSTEM, "action": action}
 
 

@@ -115,6 +115,10 @@ class Client(Timestamps, db.Model):
     track_transactions_without_documents = db.Column(db.Boolean, nullable=False, default=False)
     inbound_email = db.Column(db.String(254), nullable=False, unique=True, default=new_inbound_address)
     e_invoicing_mandate = db.Column(db.Boolean, nullable=False, default=False)
+    # When the client gave the mandate in the portal: when, who (the client user), from which network address.
+    e_invoicing_mandate_at = db.Column(db.DateTime)
+    e_invoicing_mandate_by = db.Column(db.String(300))
+    e_invoicing_mandate_address = db.Column(db.String(45))
     peppol_send = db.Column(db.Boolean, nullable=False, default=False)
     peppol_receive = db.Column(db.Boolean, nullable=False, default=False)
     peppol_state = db.Column(db.String(12), nullable=False, default=PeppolState.OFF.value)

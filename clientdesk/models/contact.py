@@ -1,10 +1,8 @@
 """Contacts: the people at a client company; the primary one receives the invitation."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..passwords import require_acceptable
 from .base import LabelledEnum, Timestamps, choice_check
 
 
@@ -16,7 +14,6 @@ class Civility(LabelledEnum):
 
 class Contact(Timestamps, db.Model):
     __tablename__ = "contact"
-    __audit_secret__ = ("password_hash",)
     __table_args__ = (
         choice_check("civility", Civility, nullable=True),
         # At most one primary contact per client.
@@ -40,8 +37,7 @@ class Contact(Timestamps, db.Model):
     mobile = db.Column(db.String(20))
     language = db.Column(db.String(5), nullable=False, default="fr-BE")
     is_primary = db.Column(db.Boolean, nullable=False, default=False)
-    # Set when the contact accepts the invitation and chooses a password (client-side access).
-    password_hash = db.Column(db.String(255))
+    # When the contact accepted the invitation and became a client user (models/client_user.py).
     accepted_at = db.Column(db.DateTime)
 
     client = db.relationship("Client", back_populates="contacts")
@@ -57,11 +53,3 @@ class Contact(Timestamps, db.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    def set_password(self, password: str) -> None:
-        """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
-        require_acceptable(password, self.email, [self.first_name, self.last_name])
-        self.password_hash = generate_password_hash(password)
-
-    def check_password(self, password: str) -> bool:
-        return bool(self.password_hash) and check_password_hash(self.password_hash, password)

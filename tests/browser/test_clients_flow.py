@@ -1,4 +1,5 @@
-"""Log in, filter, select rows and invite them, watch the task finish, accept the invitation as the client."""
+"""Log in, filter, select rows and invite them, watch the task finish, accept the invitation as the client and land
+in the portal, signed in."""
 import re
 
 from clientdesk.models import Client, Role
@@ -50,9 +51,12 @@ def test_supervisor_invites_filtered_rows_and_the_client_accepts(page, make, sto
     page.goto(path)
     assert page.get_by_text("Bakkerij Peeters BV").first.is_visible()
     screenshot("invitation-page")
-    page.get_by_label("Choose a password").fill("my-new-password")
-    page.get_by_label("Repeat the password").fill("my-new-password")
-    page.get_by_label("I accept the terms of use").check()
-    page.get_by_role("button", name="Activate my access").click()
-    page.get_by_role("heading", name="Your access is active").wait_for()
+    # In the contact's language (French), not the browser's.
+    page.get_by_label("Choisissez un mot de passe").fill("my-new-password")
+    page.get_by_label("Répétez le mot de passe").fill("my-new-password")
+    page.get_by_label("J'accepte les conditions d'utilisation").check()
+    page.get_by_role("button", name="Activer mon accès").click()
+    page.wait_for_url(re.compile(r"/portal/$"))
+    page.get_by_role("heading", name="Bakkerij Peeters BV").wait_for()
+    screenshot("portal-home")
     assert store.one(Client, name="Bakkerij Peeters BV").status == "active"
