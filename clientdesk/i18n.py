@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 from babel.dates import get_datetime_format
 from flask import current_app, has_request_context, request, session
-from flask_babel import format_date, format_decimal, format_time, get_locale, to_user_timezone
+from flask_babel import format_date, format_decimal, format_time, get_locale, lazy_gettext as _l, ngettext, to_user_timezone
 from flask_login import current_user
 
 DEFAULT_LANGUAGE = "en"
@@ -87,6 +87,26 @@ def local_days_until(value: date | datetime) -> int:
     return (value - to_user_timezone(datetime.now(UTC)).date()).days
 
 
+# What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".
+LAST_DAYS = {
+    "invitation": (_l("expires today"), _l("expires tomorrow")),
+    "trial": (_l("ends today"), _l("ends tomorrow")),
+}
+
+
+def days_left_words(what: str, days: int) -> str:
+    """How long is left of an invitation link or a trial (`what`) with `days` calendar days to go (0 or more):
+    "expires today", "expires tomorrow", "5 days left"."""
+    last_days = LAST_DAYS[what]
+    return str(last_days[days]) if days < len(last_days) else ngettext("%(num)d day left", "%(num)d days left", days)
+
+
+def time_left(what: str, ends: date | datetime) -> str | None:
+    """days_left_words for something that ends on `ends` (a date, or a moment stored in UTC); None once it ended."""
+    days = local_days_until(ends)
+    return days_left_words(what, days) if days >= 0 else None
+
+
 def localnumber(value, format: str | None = None) -> str:
     """A count or amount with the locale's separators: `12,345.5` (en), `12 345,5` (fr), `12.345,5` (nl)."""
     return "" if value is None else format_decimal(value, format)
@@ -96,5 +116,5 @@ def init_app(app) -> None:
     from .extensions import babel
 
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language)
+    app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language, time_left=time_left)
     app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber)

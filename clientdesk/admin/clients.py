@@ -27,7 +27,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import local_days_until, localdate, localdatetime
+from ..i18n import days_left_words, local_days_until, localdate, localdatetime
 from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -122,22 +122,10 @@ def _integration_options():
     return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
 
 
-# What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".
-LAST_DAYS = {
-    "invitation": (_l("expires today"), _l("expires tomorrow")),
-    "trial": (_l("ends today"), _l("ends tomorrow")),
-}
-
-
 def time_left(what: str, ends) -> str:
-    """How long is left of an invitation link or a trial (`what`) that ends on `ends` (a date, or a UTC moment),
-    in calendar days in Brussels: "expires today", "expires tomorrow", "5 days left"."""
+    """i18n.days_left_words for `ends`, worded once per request and number of days (the list repeats them)."""
     days = local_days_until(ends)
-
-    def words():
-        last_days = LAST_DAYS[what]
-        return str(last_days[days]) if days < len(last_days) else ngettext("%(num)d day left", "%(num)d days left", days)
-    return per_request(f"time-left:{what}:{days}", words)
+    return per_request(f"time-left:{what}:{days}", lambda: days_left_words(what, days))
 
 
 def status_badge(view, context, client, name):
