@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, free_port, wait_for
+from tests.servers import free_port, kill_group, start_process, wait_for
 
 
 def serve(command: list[str], instance: Path) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG")}
     env.update(INSTANCE_PATH=str(instance), SECRET_KEY="test-secret-key-not-for-production")
-    with open(instance / "server.log", "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return start_process(command, env, instance / "server.log")
 
 
 def health(port: int) -> dict:
@@ -62,8 +61,4 @@ def test_the_embedded_redis_serves_threaded_requests_and_stops_with_the_server(t
         assert wait_for(lambda: not socket.exists(), timeout=10)  # redis-server shut down (it removes its socket)
         assert "Redis is now ready to exit" in (instance / "redis" / "redis.log").read_text()
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        kill_group(process)

@@ -3,7 +3,6 @@ for real (kill -9, SIGTERM, a lost job)."""
 import os
 import re
 import signal
-import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from clientdesk.broker import get_queue, get_redis
 from clientdesk.extensions import db
 from clientdesk.models import Client, Invitation, Task, utcnow
 from tests.helpers import post
-from tests.servers import SmtpServer, free_port, run_worker_burst, start_worker, stop_worker, wait_for
+from tests.servers import SmtpServer, free_port, kill_group, run_worker_burst, start_process, start_worker, stop_process, wait_for
 
 LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
 INVITE_TIMEOUT = tasks.STALL_SECONDS + 40  # the reconciler's round and the new attempt included
@@ -69,7 +68,7 @@ def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, a
     finally:
         for worker in (first, second):
             if worker is not None:
-                stop_worker(worker)
+                stop_process(worker)
         slow_smtp.stop()
     resumed = store.get(Task, task.id)
     assert resumed.attempts == 2 and not resumed.result["skipped"] and not resumed.result["failed"]
@@ -89,7 +88,7 @@ def test_an_idle_worker_stops_within_10_s_of_sigterm_and_leaves_nothing_behind(a
         assert time.monotonic() - asked < 10
         assert wait_for(lambda: gone(worker), timeout=2)
     finally:
-        stop_worker(worker)
+        stop_process(worker)
     with app.app_context():
         assert Worker.all(connection=get_redis()) == []  # it said goodbye
 
@@ -114,7 +113,7 @@ def test_a_busy_worker_stops_within_10_s_and_its_task_continues_elsewhere(app, a
     finally:
         for worker in (busy, other):
             if worker is not None:
-                stop_worker(worker)
+                stop_process(worker)
         stuck_smtp.stop()
         smtp.stop()
     assert invited_once(store, clients)
@@ -162,9 +161,9 @@ class RedisProcess:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
-        self.process = subprocess.Popen([self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", str(self.folder)],
-                                        stdout=subprocess.DEVNULL, start_new_session=True)
+        self.process = start_process([self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", str(self.folder)], dict(os.environ),
+                                     self.folder / "redis-server.log")
         wait_for(self.answers, timeout=10)
         return self
 
@@ -175,8 +174,7 @@ class RedisProcess:
             return False
 
     def stop(self):
-        self.process.kill()
-        self.process.wait()
+        kill_group(self.process)
 
 
 def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_task(app, app_config, invite_task,
@@ -198,7 +196,7 @@ def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_
         print((Path(app_config["INSTANCE_PATH"]) / "worker.log").read_text()[-5000:])  # what the worker went through
         raise
     finally:
-        stop_worker(worker)
+        stop_process(worker)
         server.stop()
     assert invited_once(store, clients)
 
@@ -216,7 +214,7 @@ def test_a_running_worker_starts_the_e_mails_whose_retry_is_due(app_config, invi
     try:
         wait_for(lambda: len(smtp.messages) == len(clients), timeout=worker_rounds(2))
     finally:
-        stop_worker(worker)
+        stop_process(worker)
     assert all(store.get(Invitation, i.id).status == "sent" for i in waiting)
     assert invited_once(store, clients)
 
