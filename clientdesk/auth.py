@@ -1,5 +1,4 @@
 """Staff login and logout, and how long a session lasts."""
-import functools
 import math
 import secrets
 import time
@@ -9,13 +8,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from . import two_factor
 from .extensions import db, login_manager
 from .models import User, utcnow
+from .passwords import stand_in_hash
 
 bp = Blueprint("auth", __name__)
 
@@ -63,18 +63,12 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-@functools.cache
-def _unmatchable_hash() -> str:
-    """A hash made like the real ones (same method and cost) of a password no one knows."""
-    return generate_password_hash(secrets.token_hex(32))
-
-
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this e-mail and password, else None. An unknown e-mail or a deactivated account costs
     one password verification too, so the answer's time does not tell which e-mails have an account."""
     user = User.by_email(email)
     if user is None or not user.active:
-        check_password_hash(_unmatchable_hash(), password)
+        check_password_hash(stand_in_hash(), password)
         return None
     return user if user.check_password(password) else None
 

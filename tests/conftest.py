@@ -14,6 +14,8 @@ from tests import factories
 from tests.helpers import login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# Passwords hashed at a test's cost, not a production one (each sign-in and each user made would take ~50 ms).
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
 class IsolatedClient(FlaskClient):
@@ -96,6 +98,7 @@ def app_config(database_url, redis_url, instance_path):
         "OUTBOX_DIR": str(instance_path / "outbox"),
         "PUBLIC_BASE_URL": "http://clientdesk.test",
         "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1",  # the test servers (tests/outside.py); 127.0.0.2 stays refused
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
     }
 
 

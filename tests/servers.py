@@ -88,6 +88,7 @@ def worker_env(app_config: dict, **extra) -> dict:
         "PUBLIC_BASE_URL": app_config["PUBLIC_BASE_URL"],
         "SECRET_KEY": app_config["SECRET_KEY"],
         "OUTBOUND_ALLOWED_NETWORKS": app_config["OUTBOUND_ALLOWED_NETWORKS"],
+        "PASSWORD_HASH_METHOD": app_config["PASSWORD_HASH_METHOD"],
         "MAIL_RETRY_DELAYS": "0.2,0.2",
     })
     env.pop("FLASK_DEBUG", None)

@@ -1,10 +1,10 @@
 """Contacts: the people at a client company; the primary one receives the invitation."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from ..extensions import db
-from ..passwords import require_acceptable
+from ..passwords import hash_password, require_acceptable
 from .base import LabelledEnum, Timestamps, choice_check
 
 
@@ -61,7 +61,7 @@ class Contact(Timestamps, db.Model):
     def set_password(self, password: str) -> None:
         """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
         require_acceptable(password, self.email, [self.first_name, self.last_name])
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

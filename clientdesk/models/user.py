@@ -5,10 +5,10 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import validates
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from ..extensions import db
-from ..passwords import require_acceptable
+from ..passwords import hash_password, require_acceptable
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
 from .group import group_members
 
@@ -70,7 +70,7 @@ class User(UserMixin, Timestamps, db.Model):
     def set_password(self, password: str) -> None:
         """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
         require_acceptable(password, self.email, [self.full_name])
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
         self.end_sessions()
 
     @validates("active")
