@@ -116,19 +116,19 @@ def app(app_config):
 
 
 def _clear_database(app) -> None:
+    """Every row deleted, children first, and PostgreSQL's id sequences started again: on tables of a test's size a
+    DELETE takes a few milliseconds where PostgreSQL's TRUNCATE (new files for each table) took 0.6 s a test."""
     from clientdesk.extensions import db
     from clientdesk.reference_data import ensure_reference_data
 
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
             if connection.dialect.name == "postgresql":
-                quoted = ", ".join(f'"{name}"' for name in tables)
-                connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    connection.execute(sa.text(f'DELETE FROM "{name}"'))
+                connection.execute(sa.text("SELECT setval(oid, 1, false) FROM pg_class "
+                                           "WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"))
         ensure_reference_data()
         db.session.remove()
 
