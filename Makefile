@@ -25,12 +25,17 @@ test: install lint test-sqlite test-postgres soak-ci
 lint: install
 	$(BIN)/ruff check .
 
+## Tests run in TEST_WORKERS processes at once (pytest-xdist; `auto`: one per core), each with its own database and
+## Redis (tests/conftest.py); the browser tests share one process and its Chromium. The 15 slowest are listed.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
 test-sqlite: install
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-postgres: install
 	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
-		TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q; \
+		TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST); \
 	else echo "PostgreSQL is not reachable on 127.0.0.1:5432: skipping the PostgreSQL pass"; fi
 
 ## One minute of simulated users with two faults on the app's own PostgreSQL, Redis and SMTP (bench/soak.py).

