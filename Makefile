@@ -25,13 +25,18 @@ test: install lint test-sqlite test-postgres soak-ci
 lint: install
 	$(BIN)/ruff check .
 
+## Tests run in TEST_WORKERS processes at once (pytest-xdist; `auto`: one per core), each with its own database and
+## Redis (tests/conftest.py); the browser tests share one process and its Chromium. The 15 slowest are listed.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
 test-sqlite: install
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 ## On PG_TEST_URL's database; when it does not answer, every test is skipped and the summary says so in red,
 ## or, with REQUIRE_POSTGRES=1 (as in CI), the pass fails (tests/conftest.py).
 test-postgres: install
-	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -q
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST)
 
 ## One minute of simulated users with two faults on the app's own PostgreSQL, Redis and SMTP (bench/soak.py).
 soak-ci: install

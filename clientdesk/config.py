@@ -5,6 +5,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from werkzeug.security import generate_password_hash
+
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
 # Where `flask dev` (`make run`) serves by default, and so where the links inside e-mails point by default.
 DEV_HOST, DEV_PORT = "127.0.0.1", 5000
@@ -60,6 +62,19 @@ def _two_factor_policy() -> str:
     value = (os.environ.get("REQUIRE_2FA") or "none").strip().lower()
     if value not in TWO_FACTOR_POLICIES:
         raise ConfigError(f"REQUIRE_2FA must be one of {', '.join(TWO_FACTOR_POLICIES)} (it is {value!r}).")
+    return value
+
+
+def _password_hash_method() -> str:
+    """werkzeug's notation (`scrypt`, `scrypt:32768:8:1`, `pbkdf2:sha256:600000`); a given one is tried once here, so
+    that a mistyped one stops the start, not the first sign-in."""
+    value = os.environ.get("PASSWORD_HASH_METHOD")
+    if not value:
+        return "scrypt"
+    try:
+        generate_password_hash("", method=value)
+    except ValueError as error:
+        raise ConfigError(f"PASSWORD_HASH_METHOD: {error} (e.g. scrypt, or pbkdf2:sha256:600000).") from None
     return value
 
 
@@ -131,6 +146,9 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "LANGUAGES": ["en", "fr", "nl"],
         # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
         "REQUIRE_2FA": _two_factor_policy(),
+        # How passwords are hashed (werkzeug's notation); stored hashes name their method, so a change applies to the
+        # passwords set from then on and the others keep working.
+        "PASSWORD_HASH_METHOD": _password_hash_method(),
         # Failed sign-ins allowed per address and per account (e-mail) before attempts have to wait: tiers in the
         # notation of the `limits` library, each with a longer window (login_throttle.py).
         "LOGIN_LIMITS_PER_ADDRESS": os.environ.get("LOGIN_LIMITS_PER_ADDRESS") or "20/minute;100/hour;300/day",

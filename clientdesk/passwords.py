@@ -5,14 +5,18 @@ composition rules (a digit, a capital, ...), which the guideline advises against
 `problem()` says what is wrong, in the person's language; the models' set_password refuse such a password
 (WeakPassword), whatever the path (forms, CLI, demo data); forms use AcceptablePassword to say it at the field.
 `password_changed()` is what follows every new password of an account.
+`hash_password()` is the one place that hashes a password, with PASSWORD_HASH_METHOD.
 """
 import functools
 import gzip
 import re
+import secrets
 import unicodedata
 from importlib import resources
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from werkzeug.security import generate_password_hash
 from wtforms.validators import ValidationError
 
 MIN_LENGTH = 12
@@ -21,6 +25,21 @@ RULE = _l("At least %(num)d characters. Not a common password, and not your e-ma
           num=MIN_LENGTH)
 _NAME_PARTS = re.compile(r"[^\W\d_]+")
 _TRAILING_DIGITS_AND_SYMBOLS = re.compile(r"[\W\d_]+$")
+
+
+def hash_password(password: str) -> str:
+    """What is stored of a password: its hash by PASSWORD_HASH_METHOD (werkzeug's notation, the method in the hash)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def stand_in_hash() -> str:
+    """A hash made like the real ones (same method and cost) of a password no one knows."""
+    return _stand_in_hash(current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@functools.cache
+def _stand_in_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(32), method=method)
 
 
 class WeakPassword(ValueError):

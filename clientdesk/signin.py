@@ -7,7 +7,6 @@ realm's sessions load only that realm's kind of account (a client session opens 
 no portal page). What both realms share lives here: how long a session lasts, the password check that costs as
 much for an unknown e-mail, the throttle of failed attempts (login_throttle.py), and signing out everywhere.
 """
-import functools
 import math
 import secrets
 import time
@@ -16,10 +15,11 @@ from flask import current_app, flash, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import ngettext
 from flask_login import login_user, logout_user
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from .extensions import db, login_manager
 from .models import ClientUser, User, utcnow
+from .passwords import stand_in_hash
 
 STAFF, PORTAL = "staff", "portal"
 ACCOUNTS = {STAFF: User, PORTAL: ClientUser}
@@ -82,18 +82,12 @@ def load_account(session_id: str) -> User | ClientUser | None:
     return account
 
 
-@functools.cache
-def _unmatchable_hash() -> str:
-    """A hash made like the real ones (same method and cost) of a password no one knows."""
-    return generate_password_hash(secrets.token_hex(32))
-
-
 def authenticate(realm: str, email: str, password: str) -> User | ClientUser | None:
     """The active account of `realm` with this e-mail and password, else None. An unknown e-mail or a deactivated
     account costs one password verification too, so the answer's time does not tell which e-mails have an account."""
     account = ACCOUNTS[realm].by_email(email)
     if account is None or not account.is_active:
-        check_password_hash(_unmatchable_hash(), password)
+        check_password_hash(stand_in_hash(), password)
         return None
     return account if account.check_password(password) else None
 

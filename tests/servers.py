@@ -1,4 +1,9 @@
-"""Real servers for tests: an SMTP server (aiosmtpd), a Redis server and RQ worker processes."""
+"""Real servers for tests: an SMTP server (aiosmtpd), a Redis server, RQ worker processes and the app's other
+commands.
+
+Every process a test starts runs in a process group of its own, which is killed when the test is done with it
+(start_process / stop_process, run_command): whatever the process started in turn, and however it ended, nothing
+is left running for the next tests."""
 import asyncio
 import contextlib
 import os
@@ -6,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -121,6 +127,7 @@ def worker_env(app_config: dict, **extra) -> dict:
         "PUBLIC_BASE_URL": app_config["PUBLIC_BASE_URL"],
         "SECRET_KEY": app_config["SECRET_KEY"],
         "OUTBOUND_ALLOWED_NETWORKS": app_config["OUTBOUND_ALLOWED_NETWORKS"],
+        "PASSWORD_HASH_METHOD": app_config["PASSWORD_HASH_METHOD"],
         "MAIL_RETRY_DELAYS": "0.2,0.2",
     })
     env.pop("FLASK_DEBUG", None)
@@ -128,32 +135,56 @@ def worker_env(app_config: dict, **extra) -> dict:
     return env
 
 
+FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+
+
+def run_command(command: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `command` from the checkout to its end, in a process group that is killed after. Its output goes through
+    files, not pipes: a process it started would hold a pipe open, and reading to the pipe's end would wait for it."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                   start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        finally:
+            kill_group(process)
+        outputs = []
+        for output in (stdout, stderr):
+            output.seek(0)
+            outputs.append(output.read().decode(errors="replace"))
+    return subprocess.CompletedProcess(command, process.returncode, *outputs)
+
+
 def run_worker_burst(app_config: dict, timeout: float = 120, **extra) -> subprocess.CompletedProcess:
     """Run `flask --app app worker --burst` as a separate process until the queues are empty."""
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"],
-        cwd=ROOT, env=worker_env(app_config, **extra), capture_output=True, text=True, timeout=timeout,
-    )
+    result = run_command([*FLASK, "worker", "--burst"], worker_env(app_config, **extra), timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
+def start_process(command: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """`command` from the checkout, in a process group of its own, writing to the file `log` (a pipe that nobody reads
+    fills up, and the process then blocks on its next line)."""
+    with open(log, "ab") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def start_worker(app_config: dict, **extra) -> subprocess.Popen:
-    """`flask --app app worker` in a process group of its own (with its scheduler child), writing to worker.log in
-    the instance folder: a pipe that nobody reads fills up, and the worker then blocks on its next log line."""
-    with open(Path(app_config["INSTANCE_PATH"]) / "worker.log", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], cwd=ROOT,
-                                env=worker_env(app_config, **extra), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    """`flask --app app worker`, writing to worker.log in the instance folder."""
+    return start_process([*FLASK, "worker"], worker_env(app_config, **extra), Path(app_config["INSTANCE_PATH"]) / "worker.log")
 
 
-def stop_worker(process: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM to the worker, then its whole process group killed, whether it has gone by then or not."""
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM to the process, then its whole process group killed, whether it has gone by then or not."""
     process.terminate()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # a process slow to stop is not what the calling test is about
         process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pass  # a worker slow to stop is not what the calling test is about
+    kill_group(process)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to the process's group (itself, if it is still there, and whatever it started)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()

@@ -1,18 +1,15 @@
 """The `flask --app app ...` commands of the contract, run as real processes where it matters."""
 import csv
-import subprocess
-import sys
 
 import openpyxl
 import pytest
 
 from clientdesk.models import AuditEvent, Client, Group, User
-from tests.servers import ROOT, worker_env
+from tests.servers import FLASK, run_command, worker_env
 
 
 def flask(app_config, *args, expect=0):
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
-                            env=worker_env(app_config), capture_output=True, text=True, timeout=120)
+    result = run_command([*FLASK, *args], worker_env(app_config))
     assert result.returncode == expect, result.stdout + result.stderr
     return result
 

@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, free_port, wait_for
+from tests.servers import free_port, kill_group, run_command, start_process, wait_for
 
 
 def serve(command: list[str], instance: Path) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "DATABASE_URL", "FLASK_DEBUG")}
     env.update(INSTANCE_PATH=str(instance), SECRET_KEY="test-secret-key-not-for-production")
-    with open(instance / "server.log", "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return start_process(command, env, instance / "server.log")
 
 
 def health(port: int) -> dict:
@@ -62,33 +61,30 @@ def test_the_embedded_redis_serves_threaded_requests_and_stops_with_the_server(t
         assert wait_for(lambda: not socket.exists(), timeout=10)  # redis-server shut down (it removes its socket)
         assert "Redis is now ready to exit" in (instance / "redis" / "redis.log").read_text()
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        kill_group(process)
 
 
 def without_test_settings(tmp: Path) -> dict:
     """This environment with its temporary folder at `tmp`, and the child's own SQLite and Redis."""
-    env = {key: value for key, value in os.environ.items() if key not in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "BENCH_PG_URL")}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TEST_DATABASE_URL", "TEST_REDIS_URL", "BENCH_PG_URL") and not key.startswith("PYTEST_")}
     return dict(env, TMPDIR=str(tmp))
 
 
 def test_a_test_session_leaves_nothing_outside_its_folders(tmp_path_factory):
     """The session's Redis and a test's own one (test_health) keep every file in the test's folders."""
     tmp, base = tmp_path_factory.mktemp("tmp"), tmp_path_factory.mktemp("b")  # short: a socket's path has 107 bytes
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={base}",
-                             "tests/test_health.py::test_the_outbox_folder_needs_no_mail_server"],
-                            cwd=ROOT, env=without_test_settings(tmp), capture_output=True, text=True, timeout=300)
+    result = run_command([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={base}",
+                          "tests/test_health.py::test_the_outbox_folder_needs_no_mail_server"],
+                         without_test_settings(tmp), timeout=300)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert list(tmp.iterdir()) == []
 
 
 def test_the_bulk_invitation_benchmark_leaves_nothing_behind(tmp_path):
-    result = subprocess.run([sys.executable, "bench/bulk_invite.py", "--clients", "20", "--rounds", "1", "--posts", "1"],
-                            cwd=ROOT, env=without_test_settings(tmp_path), capture_output=True, text=True, timeout=300)
+    result = run_command([sys.executable, "bench/bulk_invite.py", "--clients", "20", "--rounds", "1", "--posts", "1"],
+                         without_test_settings(tmp_path), timeout=300)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []

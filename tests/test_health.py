@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from clientdesk.app import create_app
 from clientdesk.models import Task, utcnow
-from tests.servers import RedisServer, SmtpServer, start_worker, stop_worker, wait_for
+from tests.servers import RedisServer, SmtpServer, start_worker, stop_process, wait_for
 
 
 @contextlib.contextmanager
@@ -36,7 +36,7 @@ def test_every_part_answering_is_ok(app_config, smtp, tmp_path):
                 "oldest_queued_job_seconds": None, "redis_persistence": True, "reasons": [],
             }
         finally:
-            stop_worker(worker)
+            stop_process(worker)
         # A worker that stops leaves RQ's registry: none alive any more.
         response = http.get("/healthz")
         assert (response.status_code, response.json["workers"], response.json["workers_alive"]) == (200, "down", 0)

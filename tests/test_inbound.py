@@ -8,8 +8,6 @@ import contextlib
 import smtplib
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
@@ -31,7 +29,7 @@ from clientdesk.services.storage import DocumentStore
 from tests.factories import Factory, Store
 from tests.helpers import post
 from tests.outside import DnsServer
-from tests.servers import ROOT, free_port, wait_for, worker_env
+from tests.servers import FLASK, free_port, start_process, stop_process, wait_for, worker_env
 
 PDF = b"%PDF-1.4\n" + b"0" * 2048 + b"\n%%EOF\n"
 UBL = (b'<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">'
@@ -192,18 +190,16 @@ def test_ubl_goes_with_its_pdf_and_a_repeated_message_is_stored_once(app, acme, 
 
 
 def test_flask_inbound_command_serves_the_mailboxes(app_config, acme, store, dns_server):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "inbound", "--port", str(port)], cwd=ROOT,
-                               env=worker_env(app_config, DNS_SERVER=dns_server.address), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    port, log = free_port(), Path(app_config["INSTANCE_PATH"]) / "inbound.log"
+    process = start_process([*FLASK, "inbound", "--port", str(port)], worker_env(app_config, DNS_SERVER=dns_server.address),
+                            log)
     try:
         wait_for(lambda: _listening(port) or process.poll() is not None, timeout=30)
-        assert process.poll() is None, process.stdout.read()
+        assert process.poll() is None, log.read_text()
         assert send(port, mail(acme.inbound_email)) == {}
         assert store.count(Document, client_id=acme.id) == 1
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_process(process, timeout=15)
     assert process.returncode == 0
 
 

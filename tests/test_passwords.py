@@ -94,3 +94,30 @@ def test_cli_applies_the_rule(app_config, store):
                     "--password", "nora-peeters-2026", expect=1)
     assert PERSONAL in refused.stderr
     assert store.count(User, email="nora@example.com") == 0
+
+
+def test_passwords_are_hashed_by_the_configured_method_on_every_path(app, app_config, make, store):
+    """PASSWORD_HASH_METHOD: the suite's is a cheap one (tests/conftest.py), in this process and in the CLI's."""
+    from tests.conftest import CHEAP_PASSWORD_HASH
+
+    flask(app_config, "users", "create", "--email", "nora@example.com", "--password", "long-enough-pw", "--role", "staff")
+    with app.app_context():
+        contact = Contact(first_name="Nora", last_name="Peeters", email="nora.peeters@example.com")
+        contact.set_password("long-enough-pw")
+    hashes = [store.get(User, make.user(Role.STAFF).id).password_hash, store.one(User, email="nora@example.com").password_hash,
+              contact.password_hash]
+    assert all(h.startswith(f"{CHEAP_PASSWORD_HASH}$") for h in hashes), hashes
+
+
+@pytest.mark.parametrize("value", ["md5", "scrypt:16384", "pbkdf2:sha256:0", "pbkdf2:no-such-digest"])
+def test_a_mistyped_password_hash_method_stops_the_start(monkeypatch, tmp_path, value):
+    from clientdesk.config import ConfigError, from_environment
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PASSWORD_HASH_METHOD", value)
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD: .* \\(e.g. scrypt, or pbkdf2:sha256:600000\\)"):
+        from_environment(debug=False, testing=True)
+    monkeypatch.setenv("PASSWORD_HASH_METHOD", "scrypt:16384:8:1")
+    assert from_environment(debug=False, testing=True)["PASSWORD_HASH_METHOD"] == "scrypt:16384:8:1"
+    monkeypatch.delenv("PASSWORD_HASH_METHOD")
+    assert from_environment(debug=False, testing=True)["PASSWORD_HASH_METHOD"] == "scrypt"

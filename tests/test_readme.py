@@ -1,11 +1,10 @@
 """The README says what the app and the Makefile do: checked against the app itself."""
 import os
 import re
-import subprocess
 import sys
 
 from clientdesk.models import Role
-from tests.servers import ROOT
+from tests.servers import ROOT, run_command
 
 README = (ROOT / "README.md").read_text()
 
@@ -53,9 +52,8 @@ def test_make_bench_runs_every_benchmark_the_readme_lists():
 def test_the_kbo_benchmark_runs_without_postgresql_as_make_bench_starts_it(tmp_path):
     """`make bench` stops at the first script that fails: without BENCH_PG_URL, the PostgreSQL part is skipped."""
     env = {key: value for key, value in os.environ.items() if key != "BENCH_PG_URL"}
-    result = subprocess.run([sys.executable, "bench/kbo.py", "--enterprises", "300", "--memory-sizes", "200", "--load-runs", "1",
-                             "--search-runs", "1", "--workdir", str(tmp_path)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = run_command([sys.executable, "bench/kbo.py", "--enterprises", "300", "--memory-sizes", "200", "--load-runs", "1",
+                          "--search-runs", "1", "--workdir", str(tmp_path)], env, timeout=300)
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "postgresql skipped" in result.stdout and "Search on sqlite" in result.stdout

@@ -4,15 +4,16 @@ import os
 import subprocess
 import sys
 
-from tests.servers import ROOT, free_port
+from tests.servers import free_port, run_command
 
 ONE_TEST = "tests/test_readme.py::test_the_command_line_section_says_which_flask_to_run"
 
 
 def run_pytest(tmp_path, **settings) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("TEST_DATABASE_URL", "REQUIRE_POSTGRES", "TEST_REDIS_URL")}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path}", ONE_TEST],
-                          cwd=ROOT, env=dict(env, **settings), capture_output=True, text=True, timeout=300)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TEST_DATABASE_URL", "REQUIRE_POSTGRES", "TEST_REDIS_URL") and not key.startswith("PYTEST_")}
+    return run_command([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={tmp_path}", ONE_TEST],
+                       dict(env, **settings), timeout=300)
 
 
 def test_a_pass_says_which_database_it_ran_on(tmp_path):

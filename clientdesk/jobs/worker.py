@@ -1,9 +1,9 @@
 """The RQ worker: each job runs in its own app context (its own database session), in-process.
 
-Beside the jobs, two threads of the worker keep the tasks healthy (tasks.py): one beats every few seconds
-on the task this worker runs and keeps the worker registered with RQ (again after a Redis restart); the
-other, when no other worker holds the lock, runs the reconciler: tasks, then the outside effects whose
-retry is due (RETRY_SWEEPS).
+Beside the jobs, threads of the worker (Housekeeping) keep the tasks healthy (tasks.py): one beats every few
+seconds on the task this worker runs and keeps the worker registered with RQ (again after a Redis restart);
+another, when no other worker holds the lock, runs the reconciler: tasks, then the outside effects whose
+retry is due (RETRY_SWEEPS); a third carries out the cold stop below.
 
 Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
 task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
@@ -29,6 +29,7 @@ from . import documents, lifecycle, password_reset, peppol
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 8
+JOIN_SECONDS = 2  # how long a stopping worker waits for a housekeeping step in progress
 RECONCILE_SECONDS = 10
 RESTART_SECONDS = 2
 RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
@@ -38,10 +39,30 @@ RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due, pass
 
 class AppWorker(SimpleWorker):
     """SimpleWorker (no fork per job: no process start-up per job, no inherited database connections) that
-    gives every job a fresh app context, so a job's session never leaks into the next one."""
+    gives every job a fresh app context, so a job's session never leaks into the next one, and runs its
+    housekeeping threads (below) from its registration with RQ to its goodbye."""
 
     app = None
     running_job_id = None  # what the heartbeat beats on (RQ keeps it only in Redis, which may restart)
+    housekeeping = None
+    stop_asked_early = None  # the signal that asked to stop while the worker registered
+
+    def bootstrap(self, *args, **kwargs):
+        # RQ puts its signal handlers in place after the registration: a stop asked in between would end the worker
+        # by the signal's default action, still registered. It is noted here, and carried out below.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.note_early_stop)
+        super().bootstrap(*args, **kwargs)
+
+    def note_early_stop(self, signum, frame):
+        self.stop_asked_early = signum
+
+    def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
+        if self.housekeeping is None:  # the first wait for a job: registered, RQ's signal handlers in place
+            self.housekeeping = Housekeeping(self)
+            if self.stop_asked_early is not None:
+                self.request_stop(self.stop_asked_early, None)
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
 
     def perform_job(self, job, queue):
         self.running_job_id = job.id
@@ -57,19 +78,60 @@ class AppWorker(SimpleWorker):
 
     def request_stop(self, signum, frame):
         tasks.request_stop()
-        # A second SIGTERM is RQ's cold stop: it ends a job that does not reach its next progress point in time.
-        cold_stop = threading.Timer(STOP_GRACE_SECONDS, os.kill, (os.getpid(), signal.SIGTERM))
-        cold_stop.daemon = True
-        cold_stop.start()
+        if self.housekeeping is not None:
+            self.housekeeping.stop_asked_at = time.monotonic()
         super().request_stop(signum, frame)
 
+    def teardown(self):
+        if self.housekeeping is not None:
+            # Before RQ's goodbye: a registration beat after it would register the departed worker again.
+            self.housekeeping.stop()
+        super().teardown()
 
-def every(seconds: float, stop: threading.Event, app, steps) -> None:
-    """Run `steps` ((name, function) pairs, each on its own) every `seconds`, in an app context, until `stop`."""
-    while not stop.wait(seconds):
-        with app.app_context():
-            for name, step in steps:
-                _step(name, step)
+
+class Housekeeping:
+    """The worker's threads beside its jobs: "beats" (the heartbeat on the running task, and the registration),
+    "reconciler", and "cold-stop", which, STOP_GRACE_SECONDS after a stop was asked, sends the second SIGTERM that
+    is RQ's cold stop (it ends a job that does not reach its next progress point in time).
+
+    They are started once the worker is registered, and stopped and waited for before it says goodbye: none runs
+    on while the interpreter exits, and no cold stop fires into a worker that is on its way out. The signal handler
+    only notes the time: it takes no lock (the code it interrupts may hold that lock) and starts no thread."""
+
+    def __init__(self, worker: AppWorker):
+        self.app = worker.app
+        self.ended = threading.Event()
+        self.stop_asked_at: float | None = None
+        beats = [("heartbeat", lambda: tasks.beat(worker.name, worker.running_job_id)),
+                 ("registration", lambda: _stay_registered(worker))]
+        self.threads = [
+            threading.Thread(target=self.every, args=(tasks.HEARTBEAT_SECONDS, beats), name="beats", daemon=True),
+            threading.Thread(target=self.every, args=(RECONCILE_SECONDS, [("reconciler", lambda: _reconcile(self))]),
+                             name="reconciler", daemon=True),
+            threading.Thread(target=self.cold_stop, name="cold-stop", daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def every(self, seconds: float, steps) -> None:
+        """Run `steps` ((name, function) pairs, each on its own) every `seconds`, in an app context, until the end."""
+        while not self.ended.wait(seconds):
+            with self.app.app_context():
+                for name, step in steps:
+                    if not self.ended.is_set():
+                        _step(name, step)
+
+    def cold_stop(self) -> None:
+        while not self.ended.wait(0.2):
+            if self.stop_asked_at is not None and time.monotonic() - self.stop_asked_at >= STOP_GRACE_SECONDS:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    def stop(self) -> None:
+        self.ended.set()
+        deadline = time.monotonic() + JOIN_SECONDS
+        for thread in self.threads:  # a step still in progress after that is left to end with the process
+            thread.join(max(deadline - time.monotonic(), 0))
 
 
 def _step(name: str, func) -> None:
@@ -94,14 +156,16 @@ def _stay_registered(worker: AppWorker) -> None:
     worker.heartbeat()
 
 
-def _reconcile(worker: AppWorker) -> None:
+def _reconcile(housekeeping: Housekeeping) -> None:
     """Tasks, then the outside effects whose retry is due; one worker at a time (whoever holds the lock)."""
-    lock = get_redis(worker.app).lock("clientdesk:reconciler", timeout=RECONCILE_LOCK_SECONDS, blocking=False)
+    lock = get_redis(housekeeping.app).lock("clientdesk:reconciler", timeout=RECONCILE_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return
     try:
         tasks.reconcile()
         for retry_due in RETRY_SWEEPS:
+            if housekeeping.ended.is_set():
+                break
             _step(f"{retry_due.__module__}.retry_due", retry_due)
     finally:
         with contextlib.suppress(LockError):  # held longer than its timeout: another worker may have it now
@@ -131,13 +195,4 @@ def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
 def _work(app, queues, burst: bool) -> bool:
     worker = AppWorker(list(queues), connection=get_redis(app))
     worker.app = app
-    stop = threading.Event()
-    beats = [("heartbeat", lambda: tasks.beat(worker.name, worker.running_job_id)),
-             ("registration", lambda: _stay_registered(worker))]
-    for name, seconds, steps in (("beats", tasks.HEARTBEAT_SECONDS, beats),
-                                 ("reconciler", RECONCILE_SECONDS, [("reconciler", lambda: _reconcile(worker))])):
-        threading.Thread(target=every, args=(seconds, stop, app, steps), name=name, daemon=True).start()
-    try:
-        return worker.work(burst=burst, logging_level="INFO")
-    finally:
-        stop.set()
+    return worker.work(burst=burst, logging_level="INFO")

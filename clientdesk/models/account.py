@@ -4,10 +4,10 @@ import secrets
 
 from flask_login import UserMixin
 from sqlalchemy.orm import validates
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from ..extensions import db
-from ..passwords import require_acceptable
+from ..passwords import hash_password, require_acceptable
 
 
 def new_session_token() -> str:
@@ -42,7 +42,7 @@ class Account(UserMixin):
     def set_password(self, password: str) -> None:
         """Raises WeakPassword when the password rule refuses it (clientdesk/passwords.py)."""
         require_acceptable(password, self.email, self.names)
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
         self.end_sessions()
 
     @validates("active")

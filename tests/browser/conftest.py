@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.servers import free_port, start_worker, stop_worker
+from tests.servers import free_port, start_worker, stop_process
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -17,6 +17,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "browser" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one Chromium, in one process (--dist loadgroup)
     if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
         return
     if os.environ.get("REQUIRE_BROWSER"):
@@ -63,7 +66,7 @@ def page(browser, live_server):
 def worker(app_config, smtp):
     process = start_worker(app_config, MAIL_URL=smtp.url)
     yield process
-    stop_worker(process)
+    stop_process(process)
 
 
 @pytest.fixture
