@@ -102,10 +102,10 @@ def test_passwords_are_hashed_by_the_configured_method_on_every_path(app, app_co
 
     flask(app_config, "users", "create", "--email", "nora@example.com", "--password", "long-enough-pw", "--role", "staff")
     with app.app_context():
-        contact = Contact(first_name="Nora", last_name="Peeters", email="nora.peeters@example.com")
-        contact.set_password("long-enough-pw")
+        client_user = ClientUser(full_name="Nora Peeters", email="nora.peeters@example.com")
+        client_user.set_password("long-enough-pw")
     hashes = [store.get(User, make.user(Role.STAFF).id).password_hash, store.one(User, email="nora@example.com").password_hash,
-              contact.password_hash]
+              client_user.password_hash]
     assert all(h.startswith(f"{CHEAP_PASSWORD_HASH}$") for h in hashes), hashes
 
 
