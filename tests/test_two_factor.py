@@ -122,3 +122,11 @@ def test_an_admin_resets_a_second_factor_audited(app, make, as_user, store):
     assert store.get(User, user.id).totp_enabled_at is None
     http = app.test_client()
     assert password_step(http, user).headers["Location"] == "/admin/"  # the password alone again
+
+
+@pytest.mark.parametrize("role", [Role.STAFF, Role.SUPERVISOR, Role.ADMIN])
+def test_every_screen_leads_to_ones_own_two_step_sign_in(make, as_user, role):
+    http = as_user(make.user(role))
+    for page in ("/admin/", "/admin/client/"):
+        assert 'href="/account/two-factor"' in http.get(page).text, page
+    assert http.get("/account/two-factor").status_code == 200
