@@ -31,9 +31,11 @@ class IdConverter(IntegerConverter):
 
 
 def _malformed() -> bool:
-    texts = [request.path, *request.args.keys(), *request.args.values(), *request.form.keys(), *request.form.values(),
-             *(upload.filename or "" for upload in request.files.values())]
-    return any("\x00" in text for text in texts) or any(len(value) > MAX_QUERY_VALUE_LENGTH for value in request.args.values())
+    query = [value for _key, value in request.args.items(multi=True)]  # every value of a repeated key, not the first
+    form = [value for _key, value in request.form.items(multi=True)]
+    texts = [request.path, *request.args.keys(), *query, *request.form.keys(), *form,
+             *(upload.filename or "" for _key, upload in request.files.items(multi=True))]
+    return any("\x00" in text for text in texts) or any(len(value) > MAX_QUERY_VALUE_LENGTH for value in query)
 
 
 def reject_malformed_requests():

@@ -22,6 +22,8 @@ def test_a_nul_byte_anywhere_answers_400_with_the_error_page(app, client):
     assert not get_redis(app).keys("*login*")  # no failed sign-in counted
     assert client.get("/login", query_string={"next": "/admin/\x00"}).status_code == 400
     assert client.get("/invitation/abc%00def").status_code == 400
+    assert client.get("/login?next=%2Fadmin%2F&next=%2Fadmin%2F%00").status_code == 400  # a repeated key's later value
+    assert client.get("/login?next=%2Fadmin%2F&next=" + "a" * 2_001).status_code == 400
 
 
 def test_a_login_e_mail_longer_than_its_column_is_a_form_error(app, client):
