@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
 from stdnum.be import vat as be_vat
 
 from .errors import Refused
@@ -23,6 +24,8 @@ from .models import (
     BankAccount,
     Client,
     ClientStatus,
+    ClientUser,
+    ClientUserRole,
     ConfigTemplate,
     Contact,
     Document,
@@ -38,7 +41,7 @@ DEFAULTS = {
     "country": "BE", "enterprise_number": None, "vat_number": None, "subscription_mode": SubscriptionMode.FULL.value,
     "e_invoicing_mandate": False, "peppol_send": False, "peppol_receive": False, "peppol_state": PeppolState.OFF.value,
     "status": ClientStatus.CREATED.value, "invited_at": None, "activated_at": None, "deactivated_at": None,
-    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0,
+    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0, "client_users": 0, "owners": 0,
 }
 
 
@@ -65,6 +68,8 @@ class ClientFacts(Mapping):
         "bank_accounts": lambda client: len(kept(client.bank_accounts)),
         "contacts": lambda client: len(kept(client.contacts)),
         "primary_contacts": lambda client: sum(1 for contact in kept(client.contacts) if contact.is_primary),
+        "client_users": lambda client: len(kept(client.client_users)),
+        "owners": lambda client: sum(1 for user in kept(client.client_users) if user.active and user.is_owner),  # active
     }
 
     def __init__(self, client: Client, **changes):
@@ -122,6 +127,19 @@ def _primary_contacts() -> sa.ScalarSelect:
 
 _USABLE = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
+
+def _colleague_invitation_misplaced() -> sa.ColumnElement:
+    """SQL: a client with a usable colleague invitation that is not where one may be (see its rule)."""
+    usable = (Invitation.status.in_(_USABLE), Invitation.role.is_not(None))
+    other = aliased(Invitation)
+    return sa.or_(
+        sa.and_(Client.status != ClientStatus.ACTIVE.value, _has(Invitation, *usable)),
+        _has(Invitation, *usable, Invitation.contact.has(sa.or_(
+            Contact.is_primary.is_(True), Contact.accepted_at.is_not(None), Contact.client_id != Invitation.client_id))),
+        _has(Invitation, *usable, sa.select(sa.func.count()).where(
+            other.contact_id == Invitation.contact_id, other.status.in_(_USABLE), other.role.is_not(None))
+            .scalar_subquery() > 1))
+
 RULES = (
     Rule("bank_accounts",
          lambda c: c["subscription_mode"] == SubscriptionMode.MANAGED and not c["bank_accounts"],
@@ -177,17 +195,32 @@ RULES = (
          lambda: sa.or_(sa.and_(Client.status == ClientStatus.INVITED.value, Client.invited_at.is_(None)),
                         sa.and_(Client.status == ClientStatus.ACTIVE.value, Client.activated_at.is_(None)),
                         sa.and_(Client.status == ClientStatus.DEACTIVATED.value, Client.deactivated_at.is_(None)))),
+    # The company's invitation (Invitation.role NULL): the firm's, to the primary contact, while the client is invited.
     Rule("status",
          None,
          lambda: _("Only an invited client has a usable invitation link, and at most one."),
          lambda: sa.or_(
-             sa.and_(Client.status != ClientStatus.INVITED.value, _has(Invitation, Invitation.status.in_(_USABLE))),
-             sa.select(sa.func.count()).where(Invitation.client_id == Client.id, Invitation.status.in_(_USABLE))
+             sa.and_(Client.status != ClientStatus.INVITED.value,
+                     _has(Invitation, Invitation.status.in_(_USABLE), Invitation.role.is_(None))),
+             sa.select(sa.func.count()).where(Invitation.client_id == Client.id, Invitation.status.in_(_USABLE),
+                                              Invitation.role.is_(None))
              .correlate(Client).scalar_subquery() > 1)),
     Rule("contacts",
          None,
          lambda: _("An invitation link works only for the client's primary contact."),
-         lambda: _has(Invitation, Invitation.status.in_(_USABLE), ~Invitation.contact.has(Contact.is_primary.is_(True)))),
+         lambda: _has(Invitation, Invitation.status.in_(_USABLE), Invitation.role.is_(None),
+                      ~Invitation.contact.has(Contact.is_primary.is_(True)))),
+    # A colleague's invitation (role set): an owner's, from the portal, to another person of the company.
+    Rule("client_users",
+         None,
+         lambda: _("A colleague's invitation link works only while the client is active, for one of its contacts who is "
+                   "not the primary one and has no access yet, and only one at a time for each."),
+         _colleague_invitation_misplaced),
+    Rule("client_users",
+         lambda c: c["client_users"] > 0 and not c["owners"],
+         lambda: _("A company with client users keeps at least one active owner: the owner invites and removes the others."),
+         lambda: sa.and_(_has(ClientUser),
+                         ~_has(ClientUser, ClientUser.active.is_(True), ClientUser.role == ClientUserRole.OWNER.value))),
 )
 
 

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
-from .. import onboarding, rules, scoping, tasks
+from .. import client_users, onboarding, rules, scoping, tasks
 from ..einvoicing import (
     PeppolNotConnected,
     PeppolRefused,
@@ -71,6 +71,7 @@ from .client_filters import (
     delivery_not_done_condition,
     peppol_not_done_condition,
 )
+from .client_users import ClientUsersMixin
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 from .wizard import NewClientWizard
@@ -225,7 +226,7 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
-class ClientView(ClientExtrasMixin, ScopedModelView):
+class ClientView(ClientExtrasMixin, ClientUsersMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
     create_role = None
@@ -668,6 +669,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
             "invitation": client.current_invitation,
+            "colleague_invitations": client_users.open_invitations(client),
             "time_left": time_left,
             "tasks": recent_tasks,
             "activity": activity,
