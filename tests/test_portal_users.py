@@ -212,3 +212,34 @@ def test_client_users_of_a_client_outside_ones_scope_are_404(app, make, as_user,
     assert post(supervisor, "/admin/client/client-user/", {"id": member.id, "active": "0"}).status_code == 302
     assert not store.get(ClientUser, member.id).active
     assert store.count(Group) >= 2
+
+
+def test_the_rules_say_where_a_colleagues_link_may_be_and_that_a_company_keeps_an_owner(app, store, acme, owner):
+    """The SQL form of the rules (checked after every test) finds what a path bypassing client_users.py would leave."""
+    from clientdesk import rules
+    from clientdesk.extensions import db
+
+    def broken() -> list[str]:
+        with app.app_context():
+            found = rules.violations()
+            db.session.remove()
+        return found
+
+    assert invite(signed_in(app, owner.email)).status_code == 303
+    contact = store.one(Contact, email="luc@dupont.example.com")
+    assert broken() == []
+    store.update(Contact, contact.id, accepted_at=acme.activated_at)  # as if the contact had joined already
+    assert broken() == [f"client {acme.id}: A colleague's invitation link works only while the client is active, for one "
+                        "of its contacts who is not the primary one and has no access yet, and only one at a time for each."]
+    store.update(Contact, contact.id, accepted_at=None)
+    store.update(ClientUser, owner.id, active=False)
+    assert broken() == [f"client {acme.id}: A company with client users keeps at least one active owner: the owner "
+                        "invites and removes the others."]
+    store.update(ClientUser, owner.id, active=True)
+
+
+def test_a_colleagues_open_link_is_voided_when_the_client_is_deactivated(app, make, as_user, store, acme, owner):
+    assert invite(signed_in(app, owner.email)).status_code == 303
+    admin = as_user(make.user(Role.ADMIN))
+    assert post(admin, "/admin/client/lifecycle/", {"id": acme.id, "action": "deactivate"}).status_code == 302
+    assert [i.status for i in store.all(Invitation, client_id=acme.id)] == ["voided"]
