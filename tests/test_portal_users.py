@@ -243,3 +243,36 @@ def test_a_colleagues_open_link_is_voided_when_the_client_is_deactivated(app, ma
     admin = as_user(make.user(Role.ADMIN))
     assert post(admin, "/admin/client/lifecycle/", {"id": acme.id, "action": "deactivate"}).status_code == 302
     assert [i.status for i in store.all(Invitation, client_id=acme.id)] == ["voided"]
+
+
+def test_a_colleagues_invitation_e_mail_that_fails_shows_and_is_tried_again_or_failed(app, app_config, make, as_user,
+                                                                                       store, acme, owner):
+    from tests.servers import SmtpServer
+
+    server = SmtpServer(refuse={"gone@dupont.example.com"}, defer={"later@dupont.example.com"}).start()
+    try:
+        http = signed_in(app, owner.email)
+        assert invite(http, email="gone@dupont.example.com").status_code == 303
+        assert invite(http, email="later@dupont.example.com").status_code == 303
+        run_worker_burst(app_config, MAIL_URL=server.url)
+    finally:
+        server.stop()
+    refused = store.one(Invitation, contact_id=store.one(Contact, email="gone@dupont.example.com").id)
+    deferred = store.one(Invitation, contact_id=store.one(Contact, email="later@dupont.example.com").id)
+    assert (refused.status, refused.retry_at) == ("failed", None) and "550" in refused.error
+    assert (deferred.status, deferred.failed_attempts) == ("pending", 1) and deferred.retry_at is not None
+    assert any(e.action == "invitation_failed" for e in store.all(AuditEvent, client_id=acme.id))
+
+    page = http.get("/portal/users").text
+    assert "gone@dupont.example.com" in page and "e-mail not delivered yet" in page
+    staff_page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
+    assert "e-mail not delivered" in staff_page and "later@dupont.example.com" in staff_page and owner.full_name in staff_page
+
+
+def test_a_colleague_the_firm_keeps_as_a_contact_gets_the_invitation_on_that_contact(app, make, store):
+    acme = make.client(name="Brouwerij De Kroon BV", status="active", contacts=2)
+    owner = make.client_user(acme, email="els@kroon.example.com", ui_language="en")
+    kept = acme.contacts[1]
+    assert invite(signed_in(app, owner.email), email=kept.email.upper()).status_code == 303
+    assert store.count(Contact, client_id=acme.id) == 2
+    assert store.one(Invitation, client_id=acme.id).contact_id == kept.id
