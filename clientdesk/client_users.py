@@ -67,8 +67,9 @@ def invite(client: Client, by: ClientUser, first_name: str, last_name: str, emai
         if contact is None:
             contact = Contact(first_name=first_name, last_name=last_name, email=email, language=language, is_primary=False)
             client.contacts.append(contact)
-        elif contact.is_primary:
-            raise Refused(_("%(email)s is the company's primary contact: your accountant invites them.", email=email))
+        elif contact.is_primary or contact.accepted_at is not None:
+            raise Refused(_("%(email)s is the company's primary contact: your accountant invites them.", email=email)
+                          if contact.is_primary else _("%(email)s already has access.", email=email))
         for invitation in client.invitations:
             if invitation.is_colleague and invitation.contact is contact and invitation.status in OPEN_INVITATIONS:
                 invitation.void()
@@ -97,7 +98,6 @@ def accept(invitation: Invitation, password: str) -> ClientUser:
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:  # another request accepted it a moment ago
         raise LifecycleError(_("This invitation link can no longer be used."))
-    known = rules.problems(client)
     client_user = ClientUser(client=client, contact=contact, email=contact.email.strip().lower(),
                              full_name=contact.full_name, role=invitation.role,
                              ui_language=language_of_locale(contact.language))
@@ -106,18 +106,16 @@ def accept(invitation: Invitation, password: str) -> ClientUser:
     with acting_as(client_user), audit_action("accept"):
         contact.accepted_at = utcnow()
         invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed above
-        rules.check(client, known=known)  # a member joins a company that still has an active owner
+        rules.check_owner(client)  # a member joins a company that still has an active owner
         db.session.flush()
     return client_user
 
 
 def _set_active(client_user: ClientUser, active: bool) -> None:
-    client = client_user.client
-    known = rules.problems(client)
     with audit_action("reactivate" if active else "deactivate"):
         client_user.active = active  # a deactivation ends the user's sessions (Account)
         try:
-            rules.check(client, known=known)
+            rules.check_owner(client_user.client)
         except rules.RuleViolation:
             if active:
                 raise

@@ -7,7 +7,8 @@ template), the Peppol switches, the lifecycle, the demo data. A path without a C
 rows) passes the values as a mapping of column names.
 
 Each rule is also written in SQL: `violations()` lists every row of the database that breaks one, with
-what the lifecycle keeps true besides (one primary contact, at most one usable invitation). The test suite
+what the lifecycle keeps true besides (one primary contact, at most one usable invitation) and what client_users.py
+keeps (where a colleague's invitation may be; an active owner, check_owner). The test suite
 runs it after every test, on SQLite and PostgreSQL, so a path that bypasses these rules fails the suite.
 """
 from collections.abc import Callable, Mapping
@@ -41,7 +42,7 @@ DEFAULTS = {
     "country": "BE", "enterprise_number": None, "vat_number": None, "subscription_mode": SubscriptionMode.FULL.value,
     "e_invoicing_mandate": False, "peppol_send": False, "peppol_receive": False, "peppol_state": PeppolState.OFF.value,
     "status": ClientStatus.CREATED.value, "invited_at": None, "activated_at": None, "deactivated_at": None,
-    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0, "client_users": 0, "owners": 0,
+    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0,
 }
 
 
@@ -68,8 +69,6 @@ class ClientFacts(Mapping):
         "bank_accounts": lambda client: len(kept(client.bank_accounts)),
         "contacts": lambda client: len(kept(client.contacts)),
         "primary_contacts": lambda client: sum(1 for contact in kept(client.contacts) if contact.is_primary),
-        "client_users": lambda client: len(kept(client.client_users)),
-        "owners": lambda client: sum(1 for user in kept(client.client_users) if user.active and user.is_owner),  # active
     }
 
     def __init__(self, client: Client, **changes):
@@ -139,6 +138,14 @@ def _colleague_invitation_misplaced() -> sa.ColumnElement:
         _has(Invitation, *usable, sa.select(sa.func.count()).where(
             other.contact_id == Invitation.contact_id, other.status.in_(_USABLE), other.role.is_not(None))
             .scalar_subquery() > 1))
+
+
+# Asked by the paths that change client users (check_owner), not by every check of a client.
+OWNER_RULE = Rule(
+    "client_users",
+    None,
+    lambda: _("A company with client users keeps at least one active owner: the owner invites and removes the others."),
+    lambda: sa.and_(_has(ClientUser), ~_has(ClientUser, ClientUser.active.is_(True), ClientUser.role == ClientUserRole.OWNER.value)))
 
 RULES = (
     Rule("bank_accounts",
@@ -216,12 +223,15 @@ RULES = (
          lambda: _("A colleague's invitation link works only while the client is active, for one of its contacts who is "
                    "not the primary one and has no access yet, and only one at a time for each."),
          _colleague_invitation_misplaced),
-    Rule("client_users",
-         lambda c: c["client_users"] > 0 and not c["owners"],
-         lambda: _("A company with client users keeps at least one active owner: the owner invites and removes the others."),
-         lambda: sa.and_(_has(ClientUser),
-                         ~_has(ClientUser, ClientUser.active.is_(True), ClientUser.role == ClientUserRole.OWNER.value))),
+    OWNER_RULE,
 )
+
+
+def check_owner(client: Client) -> None:
+    """Raise RuleViolation when `client`'s client users, as they would be saved, leave it without an active owner."""
+    users = kept(client.client_users)
+    if users and not any(user.active and user.is_owner for user in users):
+        raise RuleViolation({OWNER_RULE.field: OWNER_RULE.message()})
 
 
 def problems(client: "Client | Mapping", **changes) -> dict[str, str]:
