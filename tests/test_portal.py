@@ -313,9 +313,10 @@ def test_the_onboarding_checklist_is_finished_through_the_client_rules_and_audit
 
     events = [e for e in store.all(AuditEvent, client_id=acme.id) if e.actor == owner.email]
     assert {e.object_type for e in events} == {"bank_account", "client", "allowed_sender"}
-    assert all(e.actor_id is None for e in events)
+    assert all(e.actor_id is None and e.client_user_id == owner.id for e in events)
     staff_page = as_user(make.user(Role.ADMIN)).get(f"/admin/client/details/?id={acme.id}").text
     assert "Mandate given by" in staff_page and "198.51.100.7" in staff_page
+    assert f"{owner.full_name} (client user, {owner.email})" in staff_page
 
 
 def test_withdrawing_the_mandate_turns_peppol_receiving_off_through_the_switches(app, make, app_config, peppol, store):
