@@ -171,6 +171,26 @@ def test_accepting_the_invitation_signs_in_to_the_portal_in_the_contacts_languag
     assert signed_in_to_portal(fresh)
 
 
+def test_a_german_speaking_contact_is_invited_and_served_in_german(app, make, store):
+    invited = make.client(name="Bäckerei Schmitz GmbH")
+    store.update(type(invited.contacts[0]), invited.contacts[0].id, language="de-BE")
+    token = invitation_token(store, invited.id)
+    browser = app.test_client()
+    headers = {"Accept-Language": "en-GB,en;q=0.9"}  # the browser's language is not the contact's
+    page = browser.get(f"/invitation/{token}", headers=headers)
+    assert '<html lang="de">' in page.text and "Wählen Sie ein Passwort" in page.text
+    weak = post(browser, f"/invitation/{token}", {"password": "short", "password_confirm": "short", "accept_terms": "y"},
+                headers=headers)
+    assert weak.status_code == 200 and "Verwenden Sie mindestens 12 Zeichen." in weak.text
+
+    accepted = post(browser, f"/invitation/{token}", {"password": "a-strong-password", "password_confirm": "a-strong-password",
+                                                      "accept_terms": "y"}, headers=headers)
+    assert accepted.headers["Location"] == "/portal/"
+    home = browser.get("/portal/", headers=headers).text
+    assert '<html lang="de">' in home and "Bäckerei Schmitz GmbH" in home and 'aria-current="true">DE</button>' in home
+    assert store.one(ClientUser, client_id=invited.id).ui_language == "de"
+
+
 def test_the_company_page_shows_what_the_firm_keeps_in_the_users_language(app, make, store, acme):
     def connect(s):
         s.add(ClientIntegration(client_id=acme.id, product_id=s.query(IntegrationProduct.id).filter_by(name="Octopus").scalar()))
@@ -389,3 +409,4 @@ def test_contacts_who_had_accepted_become_owners_who_sign_in_after_the_migration
     http = own.test_client()
     portal_login(http, "lotte@maes.example.com", "a-strong-password")
     assert "Atelier Maes NV" in http.get("/portal/").text
+

@@ -1,4 +1,4 @@
-"""The interface in French and Dutch, with nothing left in English.
+"""The interface in French, Dutch and German, with nothing left in English.
 
 Nets, so that text added without its translation fails here with the list of what is missing:
 - the source: template text and flashed messages go through gettext, and no gettext call hides in an
@@ -40,6 +40,7 @@ from clientdesk.models import (
     Document,
     ImportBatch,
     IntegrationProduct,
+    PasswordReset,
     RefusedSender,
     Role,
     Task,
@@ -53,10 +54,10 @@ from tests.import_files import run_jobs
 
 CHECKOUT = Path(clientdesk.__file__).resolve().parent.parent
 TRANSLATIONS = CHECKOUT / "clientdesk" / "translations"
-LANGUAGES = ("fr", "nl")
+LANGUAGES = ("fr", "nl", "de")
 # The Makefile's `translations` target extracts with these keywords (on top of Babel's defaults).
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
-HOW_TO_FIX = ("run `make translations`, translate the new entries in clientdesk/translations/{fr,nl}/LC_MESSAGES/"
+HOW_TO_FIX = ("run `make translations`, translate the new entries in clientdesk/translations/{fr,nl,de}/LC_MESSAGES/"
               "messages.po, then `make compile-translations`")
 
 
@@ -454,7 +455,9 @@ def test_the_browser_language_is_the_default(client):
     assert '<html lang="fr">' in french and "Se connecter" in french and "Mot de passe" in french
     dutch = client.get("/login", headers={"Accept-Language": "nl-BE"}).text
     assert '<html lang="nl">' in dutch and "Aanmelden" in dutch and "Wachtwoord" in dutch
-    assert "Sign in" in client.get("/login", headers={"Accept-Language": "de-DE"}).text  # not offered: English
+    german = client.get("/login", headers={"Accept-Language": "de-BE,de;q=0.9"}).text
+    assert '<html lang="de">' in german and "Anmelden" in german and "Passwort" in german
+    assert "Sign in" in client.get("/login", headers={"Accept-Language": "es-ES"}).text  # not offered: English
 
 
 def test_public_pages_have_their_own_language_switch(client, make, store):
@@ -475,16 +478,37 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
     assert "Aanmelden" not in client.get("/login").text  # the staff pages keep their own choice
 
 
+@pytest.mark.parametrize("language, greeting, subject", [
+    ("en", "Hello", "Choose a new ClientDesk password"), ("fr", "Bonjour", "Choisissez un nouveau mot de passe ClientDesk"),
+    ("nl", "Hallo", "Kies een nieuw ClientDesk-wachtwoord"), ("de", "Guten Tag", "Wählen Sie ein neues ClientDesk-Passwort"),
+])
+def test_the_password_reset_e_mail_is_in_the_account_s_language(app, make, store, language, greeting, subject):
+    from clientdesk.jobs.password_reset import reset_mail
+
+    user = make.user(Role.STAFF, groups=[make.group("Team Eupen")])
+
+    def build(s):
+        account = s.get(User, user.id)
+        account.ui_language = language
+        reset = PasswordReset.issue(account)
+        s.flush()
+        return reset_mail(reset)
+
+    mail = store.run(build)
+    assert mail.text.startswith(greeting) and mail.subject == subject and "/password/reset/" in mail.text
+
+
 def test_dates_and_numbers_are_written_the_belgian_way_in_each_language(make, as_user, store):
     trial_end = date(2030, 3, 7)
     make.client(name="Atelier Dupont SA", status="active", trial_end=trial_end)
     admin = make.user(Role.ADMIN)
     http = as_user(admin)
     shown = {}
-    for language in ("en", "fr", "nl"):
+    for language in ("en", "fr", "nl", "de"):
         post(http, "/language", {"language": language})
         shown[language] = http.get("/admin/client/").text
     assert "7 Mar 2030" in shown["en"] and "7 mars 2030" in shown["fr"] and "7 mrt 2030" in shown["nl"]
+    assert "07.03.2030" in shown["de"]
     assert "2030-03-07" not in shown["fr"]
 
 
