@@ -410,3 +410,43 @@ def test_contacts_who_had_accepted_become_owners_who_sign_in_after_the_migration
     portal_login(http, "lotte@maes.example.com", "a-strong-password")
     assert "Atelier Maes NV" in http.get("/portal/").text
 
+
+def test_german_speaking_client_users_get_german_after_the_migration(app_config, tmp_path):
+    """Made while the portal spoke no German, a de-BE contact's client user had no language: now German, unless the
+    client user chose one."""
+    import flask_migrate
+    import sqlalchemy as sa
+
+    from clientdesk.app import create_app
+    from clientdesk.extensions import db
+
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'before.db'}"))
+    with own.app_context():
+        flask_migrate.upgrade(revision="d5f7b9c1e3a4")
+        with db.engine.begin() as connection:
+            group_id = connection.execute(sa.text('SELECT id FROM "group"')).scalar()
+            client_id = connection.execute(sa.text(
+                "INSERT INTO client (name, country, subscription_mode, plan, status, language, group_id, hidden, "
+                "track_transactions_without_documents, inbound_email, e_invoicing_mandate, peppol_send, peppol_receive, "
+                "peppol_state, peppol_failed_attempts, refused_senders_count, search_text, skip_vat_check, trial_end, "
+                "activated_at, created_at, updated_at) VALUES ('Bäckerei Schmitz GmbH', 'BE', 'full', 'Starter', "
+                "'active', 'de-BE', :group, 0, 0, 'schmitz@in.example.com', 0, 0, 0, 'off', 0, 0, '', 0, '2030-01-31', "
+                "'2026-01-01 09:00:00', '2026-01-01 09:00:00', '2026-01-01 09:00:00') RETURNING id"),
+                {"group": group_id}).scalar()
+            for name, chosen in (("anna", None), ("paul", "fr")):
+                contact_id = connection.execute(sa.text(
+                    "INSERT INTO contact (client_id, first_name, last_name, email, language, is_primary, created_at, "
+                    "updated_at) VALUES (:client, :name, 'Schmitz', :email, 'de-BE', :primary, '2026-01-01 09:00:00', "
+                    "'2026-01-01 09:00:00') RETURNING id"),
+                    {"client": client_id, "name": name, "email": f"{name}@schmitz.example.com",
+                     "primary": chosen is None}).scalar()
+                connection.execute(sa.text(
+                    "INSERT INTO client_user (client_id, contact_id, full_name, role, email, password_hash, active, "
+                    "ui_language, session_token, created_at, updated_at) VALUES (:client, :contact, :name, 'owner', "
+                    ":email, 'x', 1, :chosen, :name, '2026-01-01 09:00:00', '2026-01-01 09:00:00')"),
+                    {"client": client_id, "contact": contact_id, "name": name, "email": f"{name}@schmitz.example.com",
+                     "chosen": chosen})
+        flask_migrate.upgrade(revision="heads")
+        languages = dict(db.session.execute(sa.select(ClientUser.email, ClientUser.ui_language)).all())
+        assert languages == {"anna@schmitz.example.com": "de", "paul@schmitz.example.com": "fr"}
+        db.session.remove()
