@@ -36,6 +36,7 @@ from clientdesk.models import (
     BankAccount,
     Client,
     ClientIntegration,
+    ClientUser,
     ConfigTemplate,
     Document,
     ImportBatch,
@@ -49,7 +50,7 @@ from clientdesk.models import (
 )
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.conftest import IsolatedClient
-from tests.helpers import csrf_token, login, post
+from tests.helpers import csrf_token, login, portal_login, post
 from tests.import_files import run_jobs
 
 CHECKOUT = Path(clientdesk.__file__).resolve().parent.parent
@@ -476,6 +477,22 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
     assert '<html lang="nl">' in page and "Kies een wachtwoord" in page and 'aria-current="true">NL' in page
     assert "Meld u aan" in client.get("/portal/login").text
     assert "Aanmelden" not in client.get("/login").text  # the staff pages keep their own choice
+
+
+def test_one_language_switch_serves_both_realms(app, make, as_user, store):
+    """/language and /portal/language are one view: each keeps the choice in its own realm and, without a page to
+    go back to, returns to that realm's home; both need the CSRF token of their realm."""
+    staff = as_user(make.user(Role.STAFF, groups=[make.group("Team Eupen")]))
+    assert post(staff, "/language", {"language": "de"}).headers["Location"] == "/admin/"
+    assert "Abmelden" in staff.get("/admin/").text
+    owner = make.client_user(make.client(name="Bäckerei Schmitz GmbH", status="active"), ui_language="fr")
+    portal = app.test_client()
+    portal_login(portal, owner.email)
+    assert post(portal, "/portal/language", {"language": "de"}).headers["Location"] == "/portal/"
+    assert store.get(ClientUser, owner.id).ui_language == "de" and '<html lang="de">' in portal.get("/portal/").text
+    for http, url in ((staff, "/language"), (portal, "/portal/language")):
+        assert http.post(url, data={"language": "nl"}).status_code == 400  # no CSRF token
+        assert post(http, url, {"language": "es"}).status_code == 400
 
 
 @pytest.mark.parametrize("language, greeting, subject", [
