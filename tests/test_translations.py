@@ -416,6 +416,10 @@ def test_every_screen_is_translated(language, app_config, make, store, monkeypat
     responses += [staff.get("/admin/", headers=browser), staff.get("/admin/user/", headers=browser),
                   staff.get(f"/admin/client/details/?id={portfolio['clients'][-1].id}", headers=browser)]
     responses += _public_pages(walked, store, language)
+    with walked.app_context():
+        from clientdesk.extensions import db
+
+        db.engine.dispose()  # the walked app's own connections: closed now, not whenever it is collected
 
     broken = [f"{r.request.method} {r.request.full_path}: {r.status_code}" for r in responses
               if r.status_code >= 500 or (r.status_code in (400, 405))]
