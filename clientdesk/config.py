@@ -143,7 +143,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en_GB",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Brussels",  # times are stored in UTC and shown in Belgian time
-        "LANGUAGES": ["en", "fr", "nl"],
+        "LANGUAGES": ["en", "fr", "nl", "de"],
         # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
         "REQUIRE_2FA": _two_factor_policy(),
         # How passwords are hashed (werkzeug's notation); stored hashes name their method, so a change applies to the

@@ -1,8 +1,8 @@
 """Languages and formats of the interface.
 
-The interface speaks English, French and Dutch: the signed-in user's choice, else the choice made
+The interface speaks English, French, Dutch and German: the signed-in user's choice, else the choice made
 on a public page such as the login page (session), else the browser's. Its locale is the Belgian variant of that language
-(`fr_BE`, `nl_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
+(`fr_BE`, `nl_BE`, `de_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
 (`en_GB`: day first, decimal point); times are shown in Brussels time (they are stored in UTC). Jobs
 run under the language of the request that started them (tasks.py). E-mails to a client's contact
 are written in the contact's own language (services/invitation_mail.py).
@@ -60,13 +60,13 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    """`en`, `fr` or `nl`: the language of the locale in force."""
+    """`en`, `fr`, `nl` or `de`: the language of the locale in force."""
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
 def localdate(value) -> str:
-    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`."""
+    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`, `07.03.2025`."""
     return "" if value is None else format_date(value, "medium")
 
 
