@@ -14,6 +14,7 @@ from clientdesk.models import (
     Client,
     ClientIntegration,
     ClientUser,
+    Document,
     IntegrationProduct,
     PasswordReset,
     Role,
@@ -229,10 +230,11 @@ def test_portal_rows_are_the_client_users_company_only(app, make, acme, owner):
 def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner, store):
     other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
     sender = store.run(lambda s: s.merge(AllowedSender(client_id=other.id, pattern="@other.example.com")))
+    document = store.run(lambda s: s.merge(Document(client_id=other.id, filename="theirs.pdf", storage_path="theirs.pdf")))
     http = app.test_client()
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
-           "allowed_sender_id": sender.id}
+           "allowed_sender_id": sender.id, "document_id": document.id}
     checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
@@ -245,7 +247,7 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
             response = http.get(path) if method == "GET" else post(http, path)
             assert response.status_code == 404, (method, path)
             checked.append(path)
-    assert len(checked) >= 2
+    assert len(checked) >= 3
     assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
 
 
