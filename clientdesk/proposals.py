@@ -129,3 +129,9 @@ def open_proposals(client: Client) -> list[ChangeProposal]:
     return db.session.scalars(db.select(ChangeProposal).where(
         ChangeProposal.client_id == client.id, ChangeProposal.state == ProposalState.OPEN.value)
         .order_by(ChangeProposal.created_at, ChangeProposal.id)).all()
+
+
+def recent_decisions(client: Client, limit: int = 10) -> list[ChangeProposal]:
+    return db.session.scalars(db.select(ChangeProposal).where(
+        ChangeProposal.client_id == client.id, ChangeProposal.state != ProposalState.OPEN.value)
+        .order_by(ChangeProposal.decided_at.desc(), ChangeProposal.id.desc()).limit(limit)).all()

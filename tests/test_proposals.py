@@ -40,9 +40,7 @@ def test_a_correction_goes_from_the_portal_to_the_client_page_and_the_dashboard_
     page = portal.get("/portal/corrections")
     assert page.status_code == 200 and 'value="Boulangerie Dupont SRL"' in page.text
 
-    proposed = post(portal, "/portal/corrections/company", {
-        "name": "Boulangerie Dupont SRL", "street": "Rue Basse", "house_number": "12", "postal_code": "1000",
-        "city": "Bruxelles", "comment": "We moved."})
+    proposed = post(portal, "/portal/corrections/company", {"street": "Rue Basse", "comment": "We moved."})
     assert proposed.status_code == 303
     proposal = store.one(ChangeProposal, client_id=acme.id)
     assert (proposal.state, proposal.subject, proposal.proposed_by_id) == ("open", "company", portal.owner.id)
@@ -104,6 +102,8 @@ def test_contact_corrections_a_new_contact_and_a_refusal_with_its_reason(app, ma
     assert store.count(Contact, client_id=acme.id) == 2
     assert store.get(ChangeProposal, new.id).state == "refused"
     assert "Luc left the company in May." in portal.get("/portal/corrections").text
+    decisions = staff.get(f"/admin/client/details/?id={acme.id}").text.split('id="proposal-decisions"')[1]
+    assert "Luc left the company in May." in decisions and "Gérante" in decisions
     assert any(e.action == "refuse_proposal" for e in store.all(AuditEvent, client_id=acme.id))
 
 

@@ -680,6 +680,7 @@ class ClientView(ClientExtrasMixin, ClientProposalsMixin, ScopedModelView):
             "refused_senders": refused,
             "proposals": proposals.open_proposals(client),
             "proposal_lines": proposals.lines,
+            "proposal_decisions": proposals.recent_decisions(client),
             "document_counts": dict(db.session.execute(
                 db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
                 .group_by(Document.status)).all()),

@@ -74,7 +74,8 @@ def corrections():
 @bp.route("/corrections/company", methods=["POST"])
 @login_required
 def propose_company_correction():
-    client, form = own_company(), CompanyCorrectionForm()
+    client = own_company()
+    form = CompanyCorrectionForm(obj=client)  # a field left out of the post keeps its value
     status = _propose(form, lambda: proposals.propose(
         client, current_user, ProposalSubject.COMPANY.value, _values(form, proposals.COMPANY_FIELDS),
         comment=form.comment.data))
@@ -83,7 +84,7 @@ def propose_company_correction():
 
 def _contact_correction(contact: Contact | None):
     client = own_company()
-    form = ContactCorrectionForm() if contact is None else ContactCorrectionForm(obj=contact)
+    form = ContactCorrectionForm(obj=contact)
     if not form.is_submitted():
         return contact_page(client, contact, form)
     subject = (ProposalSubject.NEW_CONTACT if contact is None else ProposalSubject.CONTACT).value
