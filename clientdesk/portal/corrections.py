@@ -50,19 +50,19 @@ def contact_page(client: Client, contact: Contact | None, form, status: int = 20
     return render_template("portal/correction_contact.html", client=client, contact=contact, form=form), status
 
 
-def _propose(form, make):
-    """Validate `form` and `make` the proposal: done, back to the corrections page; refused, the reason on the form."""
-    if form.validate_on_submit():
-        try:
-            make()
-        except Refused as refusal:
-            db.session.rollback()
-            form.form_errors.append(str(refusal))
-        else:
-            db.session.commit()
-            flash(_("Thank you: your correction is sent to the firm, who will check it."), "success")
-            return None
-    return 400
+def _proposed(form, make) -> bool:
+    """Validate `form` and `make` the proposal; False when refused (the reason on the form), nothing written."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        make()
+    except Refused as refusal:
+        db.session.rollback()
+        form.form_errors.append(str(refusal))
+        return False
+    db.session.commit()
+    flash(_("Thank you: your correction is sent to the firm, who will check it."), "success")
+    return True
 
 
 @bp.route("/corrections")
@@ -76,10 +76,10 @@ def corrections():
 def propose_company_correction():
     client = own_company()
     form = CompanyCorrectionForm(obj=client)  # a field left out of the post keeps its value
-    status = _propose(form, lambda: proposals.propose(
-        client, current_user, ProposalSubject.COMPANY.value, _values(form, proposals.COMPANY_FIELDS),
-        comment=form.comment.data))
-    return corrections_page(client, status, form) if status else redirect(url_for("portal.corrections"), 303)
+    if _proposed(form, lambda: proposals.propose(client, current_user, ProposalSubject.COMPANY.value,
+                                                 _values(form, proposals.COMPANY_FIELDS), comment=form.comment.data)):
+        return redirect(url_for("portal.corrections"), 303)
+    return corrections_page(client, 400, form)
 
 
 def _contact_correction(contact: Contact | None):
@@ -88,9 +88,10 @@ def _contact_correction(contact: Contact | None):
     if not form.is_submitted():
         return contact_page(client, contact, form)
     subject = (ProposalSubject.NEW_CONTACT if contact is None else ProposalSubject.CONTACT).value
-    status = _propose(form, lambda: proposals.propose(
-        client, current_user, subject, _values(form, proposals.CONTACT_FIELDS), contact=contact, comment=form.comment.data))
-    return contact_page(client, contact, form, status) if status else redirect(url_for("portal.corrections"), 303)
+    if _proposed(form, lambda: proposals.propose(client, current_user, subject, _values(form, proposals.CONTACT_FIELDS),
+                                                 contact=contact, comment=form.comment.data)):
+        return redirect(url_for("portal.corrections"), 303)
+    return contact_page(client, contact, form, 400)
 
 
 @bp.route("/corrections/contacts/new", methods=["GET", "POST"])
