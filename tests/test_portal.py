@@ -11,6 +11,7 @@ from clientdesk.models import (
     AllowedSender,
     AuditEvent,
     BankAccount,
+    ChangeProposal,
     Client,
     ClientIntegration,
     ClientUser,
@@ -231,10 +232,12 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
     other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
     sender = store.run(lambda s: s.merge(AllowedSender(client_id=other.id, pattern="@other.example.com")))
     document = store.run(lambda s: s.merge(Document(client_id=other.id, filename="theirs.pdf", storage_path="theirs.pdf")))
+    proposal = store.run(lambda s: s.merge(ChangeProposal(client_id=other.id, subject="company",
+                                                          changes_json='{"name": ["Autre Société SA", "Autre SA"]}')))
     http = app.test_client()
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
-           "allowed_sender_id": sender.id, "document_id": document.id}
+           "allowed_sender_id": sender.id, "document_id": document.id, "proposal_id": proposal.id}
     checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
@@ -249,6 +252,7 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
             checked.append(path)
     assert len(checked) >= 3
     assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
+    assert store.count(ChangeProposal, client_id=other.id) == 1
 
 
 def test_a_session_expired_by_age_is_over_too(app, owner):
