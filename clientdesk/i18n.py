@@ -10,6 +10,7 @@ are written in the contact's own language (services/invitation_mail.py).
 from datetime import UTC, date, datetime
 
 from babel.dates import get_datetime_format
+from babel.units import format_unit
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_decimal, format_time, get_locale, lazy_gettext as _l, ngettext, to_user_timezone
 from flask_login import current_user
@@ -112,9 +113,17 @@ def localnumber(value, format: str | None = None) -> str:
     return "" if value is None else format_decimal(value, format)
 
 
+def localsize(num_bytes: int) -> str:
+    """A file size in the locale's units: `20 MB` (en, nl), `20 Mo` (fr), `512 kB`."""
+    for unit, size in (("digital-megabyte", 1024 * 1024), ("digital-kilobyte", 1024)):
+        if num_bytes >= size:
+            return format_unit(num_bytes / size, unit, length="short", format="#,##0.#", locale=get_locale())
+    return format_unit(num_bytes, "digital-byte", length="short", locale=get_locale())
+
+
 def init_app(app) -> None:
     from .extensions import babel
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language, time_left=time_left)
-    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber)
+    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber, localsize=localsize)

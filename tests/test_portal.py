@@ -11,9 +11,11 @@ from clientdesk.models import (
     AllowedSender,
     AuditEvent,
     BankAccount,
+    ChangeProposal,
     Client,
     ClientIntegration,
     ClientUser,
+    Document,
     IntegrationProduct,
     PasswordReset,
     Role,
@@ -229,11 +231,15 @@ def test_portal_rows_are_the_client_users_company_only(app, make, acme, owner):
 def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner, store):
     other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
     sender = store.run(lambda s: s.merge(AllowedSender(client_id=other.id, pattern="@other.example.com")))
+    document = store.run(lambda s: s.merge(Document(client_id=other.id, filename="theirs.pdf", storage_path="theirs.pdf")))
+    proposal = store.run(lambda s: s.merge(ChangeProposal(client_id=other.id, subject="company",
+                                                          changes_json='{"name": ["Autre Société SA", "Autre SA"]}')))
     theirs = make.client_user(other, email="someone@autre.example.com")
     http = app.test_client()
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
-           "allowed_sender_id": sender.id, "client_user_id": theirs.id}
+           "allowed_sender_id": sender.id, "document_id": document.id, "proposal_id": proposal.id,
+           "client_user_id": theirs.id}
     checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
@@ -246,8 +252,9 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
             response = http.get(path) if method == "GET" else post(http, path)
             assert response.status_code == 404, (method, path)
             checked.append(path)
-    assert len(checked) >= 2
+    assert len(checked) >= 3
     assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
+    assert store.count(ChangeProposal, client_id=other.id) == 1
     assert store.get(ClientUser, theirs.id).active
 
 

@@ -5,14 +5,14 @@ Dutch only: a `de-BE` contact's client user was left without one (and saw the br
 client user made from now on does; a language they chose themselves is kept.
 
 Revision ID: 22e949a04005
-Revises: d5f7b9c1e3a4
+Revises: e8a1c3f5b7d9
 Create Date: 2026-12-07 21:35:00
 
 """
 from alembic import op
 
 revision = "22e949a04005"
-down_revision = "d5f7b9c1e3a4"
+down_revision = "e8a1c3f5b7d9"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Colleague invitations: the role an invitation gives, and the client user who sent it
 
 Revision ID: a93cfc8cf105
-Revises: 22e949a04005
+Revises: 842b5f6d378f
 Create Date: 2026-12-07 21:40:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a93cfc8cf105"
-down_revision = "22e949a04005"
+down_revision = "842b5f6d378f"
 branch_labels = None
 depends_on = None
 
