@@ -66,10 +66,10 @@ def allowed(kind: str, user) -> bool:
     return kind in CHANGES and user.has_role(CHANGES[kind][0])
 
 
-def targets(kind: str) -> list[tuple[int, str]]:
-    """The choices of a change's target: groups, active staff users, or templates."""
+def targets(kind: str, user) -> list[tuple[int, str]]:
+    """The choices of a change's target: the groups `user` may put clients in, active staff users, or templates."""
     if kind == "group":
-        return [(group.id, group.name) for group in db.session.scalars(sa.select(Group).order_by(Group.name))]
+        return [(group.id, group.name) for group in db.session.scalars(scoping.assignable_groups(user))]
     if kind in ("firm_contact", "client_facing_contact"):
         return [(user.id, str(user)) for user in db.session.scalars(scoping.staff_users())]
     if kind == "template":
@@ -90,8 +90,12 @@ def build(kind: str, target_ids, user, config) -> Change:
         if leaving is None:
             raise Unknown(kind)
         return Change(kind, leaving=leaving, successors=successors, config=config)
-    model = {"group": Group, "template": ConfigTemplate}.get(kind)
-    target = _active_user(target_ids) if model is None else db.session.get(model, target_ids)
+    if kind == "group":
+        target = db.session.scalar(scoping.assignable_groups(user).where(Group.id == target_ids))
+    elif kind == "template":
+        target = db.session.get(ConfigTemplate, target_ids)
+    else:
+        target = _active_user(target_ids)
     if target is None:
         raise Unknown(kind)
     return Change(kind, target=target, config=config)

@@ -242,3 +242,5 @@ def test_deactivating_a_user_hands_their_clients_over_in_one_task(app, make, sto
     edit_page = http.get(f"/admin/client/edit/?id={other}").text
     assert f'value="{leaving.id}"' not in re.search(r'id="firm_contact".*?</select>', edit_page, re.S).group(0)
     assert str(leaving) not in _choose(http, "firm_contact", [other])
+    assigned = re.search(r'id="assigned_user".*?</select>', http.get("/admin/template/new/").text, re.S).group(0)
+    assert f'value="{successor.id}"' in assigned and f'value="{leaving.id}"' not in assigned

@@ -87,7 +87,7 @@ class ReorganiseMixin:
             return redirect(url_for(".index_view"))
         shown = preview(reorganise.decide(change, ids, current_user)) if change is not None else None
         return self.render("admin/reorganise.html", kind=kind, label=reorganise.CHANGE_LABELS[kind], target_label=TARGET_LABELS[kind],
-                           targets=reorganise.targets(kind), change=change, ids=ids, preview=shown,
+                           targets=reorganise.targets(kind, current_user), change=change, ids=ids, preview=shown,
                            shown_rows=SHOWN_ROWS, return_url=url_for(".index_view"))
 
     @expose("/reorganise/run/", methods=("POST",))

@@ -43,14 +43,15 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
 
     def defaults_for(self, client, *, mandate: bool = True) -> dict:
         """The client columns this template sets on `client`: its own values, and a group and firm contact only
-        where the client has none. `mandate`: False on an existing client, whose e-invoicing mandate is the
-        client's to give (the portal records who gave it), not a template's."""
+        where the client has none (a deactivated assigned user is no one's firm contact). `mandate`: False on an
+        existing client, whose e-invoicing mandate is the client's to give (the portal records who gave it), not a
+        template's."""
         values = {"template_id": self.id, "subscription_mode": self.subscription_mode}
         if mandate:
             values["e_invoicing_mandate"] = self.e_invoicing_mandate
         if self.assigned_group_id is not None and client.group is None:
             values["group_id"] = self.assigned_group_id
-        if self.assigned_user_id is not None and client.firm_contact is None:
+        if self.assigned_user is not None and self.assigned_user.active and client.firm_contact is None:
             values["firm_contact_id"] = self.assigned_user_id
         return values
 
