@@ -233,6 +233,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ScopedModelView):
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
     column_auto_select_related = False
+    can_set_page_size = True  # up to 100 rows on a page, all selected at once for an action
+    page_size_options = (25, 50, 100)
 
     column_list = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",
