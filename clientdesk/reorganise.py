@@ -71,7 +71,7 @@ def targets(kind: str, user) -> list[tuple[int, str]]:
     if kind == "group":
         return [(group.id, group.name) for group in db.session.scalars(scoping.assignable_groups(user))]
     if kind in ("firm_contact", "client_facing_contact"):
-        return [(user.id, str(user)) for user in db.session.scalars(scoping.staff_users())]
+        return [(staff.id, str(staff)) for staff in db.session.scalars(scoping.staff_users())]
     if kind == "template":
         return [(template.id, template.name) for template in db.session.scalars(sa.select(ConfigTemplate)
                                                                                 .order_by(ConfigTemplate.name))]
@@ -127,6 +127,10 @@ class Decision:
         return self.values is not None
 
 
+# What deciding a reassignment or a hand-over reads of a client (and the audit's str(client)).
+LIGHT_COLUMNS = (Client.id, Client.name, Client.group_id, Client.firm_contact_id, Client.client_facing_contact_id)
+
+
 def load(change: Change, client_ids, user) -> dict[int, Client]:
     """The clients among `client_ids` that `user` may act on (the one base query of scoping.py), with what
     deciding `change` reads."""
@@ -152,10 +156,6 @@ def decide(change: Change, client_ids: list[int], user) -> list[Decision]:
             continue
         decisions.append(DECIDERS[change.kind](change, client))
     return decisions
-
-
-LIGHT_COLUMNS = (Client.id, Client.name, Client.group_id, Client.firm_contact_id, Client.client_facing_contact_id,
-                 Client.hidden)
 
 
 def _one_column(change: Change, client: Client) -> Decision:

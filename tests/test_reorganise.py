@@ -244,3 +244,37 @@ def test_deactivating_a_user_hands_their_clients_over_in_one_task(app, make, sto
     assert str(leaving) not in _choose(http, "firm_contact", [other])
     assigned = re.search(r'id="assigned_user".*?</select>', http.get("/admin/template/new/").text, re.S).group(0)
     assert f'value="{successor.id}"' in assigned and f'value="{leaving.id}"' not in assigned
+
+
+def test_only_admins_hand_over(make, as_user):
+    supervisor, leaving = make.user(Role.SUPERVISOR), make.user(Role.STAFF)
+    http = as_user(supervisor)
+    assert http.get(f"/admin/user/deactivate/?id={leaving.id}").status_code == 403
+    assert post(http, "/admin/user/deactivate/", {"id": str(leaving.id)}).status_code == 403
+
+
+def test_a_reassignment_writes_statements_per_chunk_not_per_client(app, make, store, teams):
+    """bench/reassign.py measures the rate; this guards its reason: a few statements for all the chunk's clients."""
+    from clientdesk.extensions import db
+    from clientdesk.jobs.reorganise import run_reorganise
+
+    north, south = teams
+    supervisor = make.user(Role.SUPERVISOR)
+
+    def statements_to_move(count: int, target) -> int:
+        ids = [make.client(group=north).id for _ in range(count)]
+        statements = []
+        with app.app_context():
+            task = Task(id=f"move-{count}", kind="reorganise", user_id=supervisor.id)
+            db.session.add(task)
+            db.session.commit()
+            listen = lambda connection, cursor, statement, *args: statements.append(statement)  # noqa: E731
+            sa.event.listen(db.engine, "before_cursor_execute", listen)
+            try:
+                assert run_reorganise(task.id, ["group", target.id], ids, ids)["done"] == count
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", listen)
+        return len(statements)
+
+    assert statements_to_move(3, south) == statements_to_move(30, south)
+    assert store.count(AuditEvent, action="change_group") == 33
