@@ -35,10 +35,11 @@ def _preview(http, change: str, target: int, ids) -> str:
     return response.text
 
 
-def _confirm(http, app, page: str) -> Task:
+def _confirm(http, app, page: str, run: bool = True):
     response = post(http, "/admin/client/reorganise/run/", _confirm_form(page))
     assert response.status_code == 302 and "/admin/task/details/" in response.location
-    run_jobs(app)
+    if run:
+        run_jobs(app)
     return response
 
 
@@ -140,8 +141,9 @@ def test_firm_contact_only_an_active_user(app, make, store, as_user, teams):
     http = as_user(supervisor)
     chooser = _choose(http, "firm_contact", clients)
     assert str(active) in chooser and str(gone) not in chooser
-    assert post(http, "/admin/client/reorganise/", {"change": "firm_contact", "target": str(gone.id),
-                                                    "ids": ",".join(map(str, clients))}).status_code == 400
+    refused = post(http, "/admin/client/reorganise/", {"change": "firm_contact", "target": str(gone.id),
+                                                       "ids": ",".join(map(str, clients))})
+    assert "no longer available" in " ".join(flashes(refused.text)) and "Confirm" not in refused.text
     page = _preview(http, "firm_contact", active.id, clients)
     _confirm(http, app, page)
     assert {store.get(Client, pk).firm_contact_id for pk in clients} == {active.id}
@@ -278,3 +280,23 @@ def test_a_reassignment_writes_statements_per_chunk_not_per_client(app, make, st
 
     assert statements_to_move(3, south) == statements_to_move(30, south)
     assert store.count(AuditEvent, action="change_group") == 33
+
+
+def test_a_target_deactivated_before_the_task_runs_changes_nothing(app, make, store, as_user, teams):
+    north, _south = teams
+    supervisor, contact = make.user(Role.SUPERVISOR), make.user(Role.STAFF)
+    client_id = make.client(group=north).id
+    http = as_user(supervisor)
+    page = _preview(http, "firm_contact", contact.id, [client_id])
+    store.update(User, contact.id, active=False)
+    refused = post(http, "/admin/client/reorganise/run/", _confirm_form(page))
+    assert refused.status_code == 200 and "no longer available" in " ".join(flashes(refused.text))
+    assert store.count(Task) == 0
+
+    store.update(User, contact.id, active=True)
+    _confirm(http, app, page, run=False)
+    store.update(User, contact.id, active=False)  # between the Confirm and the worker
+    run_jobs(app)
+    task = _task(store)
+    assert task.status == "finished" and "Nothing was changed" in task.error
+    assert store.get(Client, client_id).firm_contact_id is None

@@ -73,7 +73,8 @@ class ReorganiseMixin:
         try:
             return kind, reorganise.build(kind, target, current_user, current_app.config)
         except reorganise.Unknown:
-            abort(400)
+            flash(_("That choice is no longer available (deleted or deactivated): choose again."), "error")
+            return kind, None
 
     @expose("/reorganise/", methods=("POST",))
     def reorganise_view(self):
@@ -95,8 +96,8 @@ class ReorganiseMixin:
         """Confirm: the task that makes the change (`expected`: the ids the preview said would change)."""
         kind, change = self._change()
         ids = _ids(request.form.get("ids"))
-        if change is None or not ids:
-            abort(400)
+        if change is None:
+            return self._reorganise_page(kind, ids, None)
         description = ngettext("%(change)s (%(target)s): %(num)d client", "%(change)s (%(target)s): %(num)d clients",
                                len(ids), change=reorganise.CHANGE_LABELS[kind], target=str(change.target))
         try:

@@ -17,7 +17,13 @@ CHUNK = 2000
 def run_reorganise(task_id: str, change_args: list, client_ids: list[int], expected: list[int] | None = None) -> dict:
     """`change_args`: Change.args(); `expected`: the ids the preview said would change (None: no preview)."""
     with tasks.running(task_id) as task:
-        change = reorganise.build(*change_args, task.user, current_app.config)
+        try:
+            change = reorganise.build(*change_args, task.user, current_app.config)
+        except reorganise.Unknown:  # nothing to retry: the change itself is gone
+            task.error = _("Nothing was changed: the target was deleted or deactivated, or your role no longer allows "
+                           "this change.")
+            db.session.commit()
+            return {"done": 0}
         outcome = task.result or {"done": 0, "unchanged": 0, "skipped": [], "since_preview": []}
         expected = set(expected) if expected is not None else None
         ids = list(dict.fromkeys(client_ids))
