@@ -46,7 +46,7 @@ class UserView(AdminOnlyView):
         "role": SelectField(_l("Role"), choices=select_choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
                                    choices=[SelectChoice("", "—"), SelectChoice("en", "English"), SelectChoice("fr", "Français"),
-                                            SelectChoice("nl", "Nederlands")]),
+                                            SelectChoice("nl", "Nederlands"), SelectChoice("de", "Deutsch")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
     column_extra_row_actions = [LinkRowAction(".deactivate_view", "fa fa-user-times", _l("Deactivate and hand over"))]

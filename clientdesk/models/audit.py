@@ -33,7 +33,7 @@ ACTION_LABELS = {
     "create": _l("Creation"), "update": _l("Modification"), "delete": _l("Deletion"), "invite": _l("Invitation"),
     "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activation"),
     "deactivate": _l("Deactivation"), "reactivate": _l("Reactivation"), "replace_contact": _l("Primary contact replaced"),
-    "void_invitation": _l("Invitation voided"),
+    "void_invitation": _l("Invitation voided"), "invite_colleague": _l("Colleague invited"),
     "invitation_failed": _l("Invitation e-mail not sent"), "retry_delivery": _l("Invitation e-mail sent again"),
     "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),
     "peppol_retry": _l("Peppol registration retried"), "peppol_sync": _l("Peppol registration"),
@@ -44,13 +44,15 @@ ACTION_LABELS = {
     "change_group": _l("Group changed"), "change_firm_contact": _l("Firm contact changed"),
     "change_client_facing_contact": _l("Client-facing contact changed"), "apply_template": _l("Template applied"),
     "hand_over": _l("Clients handed over"),
+    "propose": _l("Correction proposed"), "accept_proposal": _l("Correction accepted"),
+    "refuse_proposal": _l("Correction refused"), "withdraw_proposal": _l("Correction withdrawn"),
 }
 OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "client_user": _l("Client user"), "config_template": _l("Configuration template"),
     "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
-    "firm_settings": _l("Firm settings"),
+    "firm_settings": _l("Firm settings"), "change_proposal": _l("Proposed correction"),
 }
 
 # changes_json: compact, and without the check for circular references (changes are plain values built here).

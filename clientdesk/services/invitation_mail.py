@@ -1,5 +1,5 @@
-"""The invitation e-mail, in the primary contact's language (English, French, Dutch, German), whatever
-the language of the user who sends it: one template per language, dates written as in Belgium."""
+"""The invitation e-mail (the company's, or a colleague's from one of its owners), in the invited contact's language
+(English, French, Dutch, German), whatever the language of the user who sends it: one template per language, dates written as in Belgium."""
 import functools
 from datetime import date
 
@@ -17,6 +17,12 @@ SUBJECTS = {
     "fr": "{firm} invite {client} sur ClientDesk",
     "nl": "{firm} nodigt {client} uit op ClientDesk",
     "de": "{firm} lädt {client} zu ClientDesk ein",
+}
+COLLEAGUE_SUBJECTS = {
+    "en": "{inviter} invites you to join {client} on ClientDesk",
+    "fr": "{inviter} vous invite à rejoindre {client} sur ClientDesk",
+    "nl": "{inviter} nodigt u uit om {client} te vervoegen op ClientDesk",
+    "de": "{inviter} lädt Sie ein, {client} auf ClientDesk beizutreten",
 }
 
 
@@ -57,16 +63,20 @@ def invitation_mail(invitation: Invitation) -> Mail:
     if invitation.token is None:
         raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
+    firm = current_app.config["FIRM_NAME"]
     context = {
-        "firm": current_app.config["FIRM_NAME"],
+        "firm": firm,
         "client": invitation.client.name,
         "contact": invitation.contact,
         "link": invitation_link(invitation.token),
         "expires": _long_date(to_user_timezone(invitation.expires_at).date(), language),
+        # A colleague's invitation names the owner who sent it (the firm, should that account be gone).
+        "inviter": str(invitation.invited_by or firm) if invitation.is_colleague else None,
     }
+    subjects = COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS
     return Mail(
         to=invitation.contact.email,
-        subject=SUBJECTS[language].format(firm=context["firm"], client=context["client"]),
+        subject=subjects[language].format(firm=context["firm"], client=context["client"], inviter=context["inviter"]),
         text=_render(f"mail/invitation.{language}.txt", context),
         html=_render(f"mail/invitation.{language}.html", context),
         ref=invitation.id,
