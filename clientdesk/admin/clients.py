@@ -76,13 +76,14 @@ from .client_proposals import ClientProposalsMixin
 from .client_users import ClientUsersMixin
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
+from .reorganise import ACTION_ROLES as REORGANISE_ROLES, ReorganiseMixin
 from .wizard import NewClientWizard
 
 # Who may run what: actions on selected rows (supervisors and admins), and on one client from its page.
 BULK_ACTION_ROLES = {
     "invite": Role.SUPERVISOR, "resend": Role.SUPERVISOR, "retry_delivery": Role.SUPERVISOR, "deactivate": Role.SUPERVISOR,
     "activate": Role.ADMIN, "delete": Role.ADMIN, "peppol_on": Role.SUPERVISOR, "peppol_off": Role.SUPERVISOR,
-    "retry_deliveries": Role.SUPERVISOR,
+    "retry_deliveries": Role.SUPERVISOR, **REORGANISE_ROLES,
 }
 CLIENT_ACTION_ROLES = {
     "invite": Role.STAFF, "resend": Role.STAFF, "retry_delivery": Role.STAFF, "deactivate": Role.SUPERVISOR, "reactivate": Role.SUPERVISOR,
@@ -228,13 +229,15 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
-class ClientView(ClientExtrasMixin, ClientProposalsMixin, ClientUsersMixin, ScopedModelView):
+class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, ClientUsersMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
     create_role = None
     export_role = Role.SUPERVISOR
     export_types = ["csv", "xlsx"]
     column_auto_select_related = False
+    can_set_page_size = True  # up to 100 rows on a page, all selected at once for an action
+    page_size_options = (25, 50, 100)
 
     column_list = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",

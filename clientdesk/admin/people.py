@@ -1,19 +1,23 @@
 """Admin-only screens: staff users and groups (teams)."""
-from flask import flash
+import sqlalchemy as sa
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Optional
 
-from .. import two_factor
+from .. import reorganise, scoping, tasks, two_factor
 from ..errors import Refused
 from ..extensions import db
 from ..forms import select_choices_of, validators as v
-from ..models import Role, audit
+from ..jobs.reorganise import run_reorganise
+from ..models import Client, Role, audit
 from ..models.base import choices_of
 from ..passwords import AcceptablePassword, password_changed
-from .base import ScopedModelView
+from ..web_input import record_id
+from .base import LinkRowAction, ScopedModelView
 
 
 class AdminOnlyView(ScopedModelView):
@@ -45,6 +49,7 @@ class UserView(AdminOnlyView):
                                             SelectChoice("nl", "Nederlands"), SelectChoice("de", "Deutsch")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
+    column_extra_row_actions = [LinkRowAction(".deactivate_view", "fa fa-user-times", _l("Deactivate and hand over"))]
 
     def on_model_change(self, form, model, is_created):
         if form.new_password.data:
@@ -58,6 +63,58 @@ class UserView(AdminOnlyView):
         model.ui_language = model.ui_language or None
         if model.id == current_user.id and (model.role != Role.ADMIN or not model.active):
             raise Refused(_("You cannot remove your own admin role or deactivate yourself."))
+        if not is_created and sa.inspect(model).attrs.active.history.deleted == [True]:
+            with db.session.no_autoflush:
+                if reorganise.clients_of(model):
+                    raise Refused(_("%(name)s still looks after clients: use “Deactivate and hand over” to say who takes "
+                                    "them over.", name=model))
+
+    @expose("/deactivate/", methods=("GET", "POST"))
+    def deactivate_view(self):
+        """Deactivate a user, and hand their clients over (firm contact, client-facing contact) in one task."""
+        user = self.get_one(request.values.get("id"))
+        back = url_for(".index_view")
+        if user.id == current_user.id:
+            flash(_("You cannot remove your own admin role or deactivate yourself."), "error")
+            return redirect(back)
+        counts = {column: db.session.scalar(sa.select(sa.func.count()).where(getattr(Client, column) == user.id))
+                  for column in ("firm_contact_id", "client_facing_contact_id")}
+        successors = [other for other in db.session.scalars(scoping.staff_users()) if other.id != user.id]
+        if request.method == "POST":
+            chosen = [self._successor(request.form.get(field), successors, counts[column])
+                      for field, column in (("firm_contact", "firm_contact_id"),
+                                            ("client_facing_contact", "client_facing_contact_id"))]
+            if None not in chosen:
+                return self._deactivate(user, [successor or None for successor in chosen]) or redirect(back)
+            flash(_("Choose who takes over the user's clients."), "error")
+        return self.render("admin/hand_over.html", user=user, counts=counts, successors=successors, return_url=back)
+
+    @staticmethod
+    def _successor(value, successors, clients: int):
+        """The chosen successor; False when none is needed (no clients in that role); None when one is missing."""
+        pk = record_id(value)
+        chosen = next((user for user in successors if user.id == pk), None)
+        if chosen is None and value:
+            abort(400)
+        return chosen or (False if not clients else None)
+
+    def _deactivate(self, user, successors):
+        user.active = False
+        client_ids = reorganise.clients_of(user)
+        if not client_ids:
+            db.session.commit()
+            flash(_("%(name)s is deactivated.", name=user), "success")
+            return None
+        change = reorganise.Change("hand_over", leaving=user, successors=tuple(successors))
+        try:
+            task = tasks.launch("hand_over", _("Hand over the clients of %(name)s", name=user), run_reorganise,
+                                change.args(), client_ids, user=current_user, total=len(client_ids), queue="bulk")
+        except tasks.QueueUnavailable as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            return None
+        flash(_("%(name)s is deactivated: their clients are being handed over.", name=user), "info")
+        return redirect(url_for("task.details_view", id=task.id))
 
     def on_model_delete(self, model):
         if model.id == current_user.id:

@@ -3,7 +3,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired
 
-from .. import rules
+from .. import rules, scoping
+from ..extensions import db
 from ..forms import select_choices_of
 from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
 from ..models.base import choices_of
@@ -50,7 +51,8 @@ class ConfigTemplateView(AdminOnlyView):
         "delivery_method": choices_of(DeliveryMethod),
         "credit_card_statements": choices_of(CreditCardStatements),
     }
-    form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS}
+    form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS,
+                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()}}
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)

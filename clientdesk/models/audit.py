@@ -41,6 +41,9 @@ ACTION_LABELS = {
     "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
     "hide": _l("Hidden from staff"), "unhide": _l("Visible to staff again"),
     "end_sessions": _l("Signed out everywhere"),
+    "change_group": _l("Group changed"), "change_firm_contact": _l("Firm contact changed"),
+    "change_client_facing_contact": _l("Client-facing contact changed"), "apply_template": _l("Template applied"),
+    "hand_over": _l("Clients handed over"),
     "propose": _l("Correction proposed"), "accept_proposal": _l("Correction accepted"),
     "refuse_proposal": _l("Correction refused"), "withdraw_proposal": _l("Correction withdrawn"),
 }

@@ -35,6 +35,8 @@ class TaskKind(LabelledEnum):
     PASSWORD_RESET = "password_reset", _l("Password reset e-mail")
     PASSWORD_RESET_RETRY = "password_reset_retry", _l("Password reset e-mails tried again")
     VAT_RECHECK = "vat_recheck", _l("VAT numbers re-checked")
+    REORGANISE = "reorganise", _l("Reorganise clients")
+    HAND_OVER = "hand_over", _l("Hand over a deactivated user's clients")
 
 
 class Task(db.Model):

@@ -41,22 +41,47 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
         """The Peppol switches this template turns on (send=True, receive=True), none if it leaves Peppol off."""
         return {switch: True for switch in ("send", "receive") if getattr(self, f"peppol_{switch}")}
 
-    def apply_to(self, client) -> None:
-        """Copy this template's defaults onto a client; later edits to the client override them. Its Peppol
-        switches are not copied: they go through the Peppol switches (einvoicing.switch_as_template)."""
+    def defaults_for(self, client, *, mandate: bool = True) -> dict:
+        """The client columns this template sets on `client`: its own values, and a group and firm contact only
+        where the client has none (a deactivated assigned user is no one's firm contact). `mandate`: False on an
+        existing client, whose e-invoicing mandate is the client's to give (the portal records who gave it), not a
+        template's."""
+        values = {"template_id": self.id, "subscription_mode": self.subscription_mode}
+        if mandate:
+            values["e_invoicing_mandate"] = self.e_invoicing_mandate
+        if self.assigned_group_id is not None and client.group is None:
+            values["group_id"] = self.assigned_group_id
+        if self.assigned_user is not None and self.assigned_user.active and client.firm_contact is None:
+            values["firm_contact_id"] = self.assigned_user_id
+        return values
+
+    def integration_defaults(self) -> dict | None:
+        """The accounting software and delivery settings this template sets, None when it sets none."""
+        if self.integration_product_id is None:
+            return None
+        return {"product_id": self.integration_product_id,
+                **{column: getattr(self, column) for column in DeliverySettings.__dict__ if not column.startswith("_")}}
+
+    def apply_to(self, client, *, mandate: bool = True) -> None:
+        """Copy this template's defaults (defaults_for, integration_defaults) onto a client; later edits to the client
+        override them. Its Peppol switches are not copied: they go through the Peppol switches
+        (einvoicing.switch_as_template)."""
         from .integration import ClientIntegration
 
+        values = self.defaults_for(client, mandate=mandate)
         client.template = self
         client.subscription_mode = self.subscription_mode
-        client.e_invoicing_mandate = self.e_invoicing_mandate
-        if self.assigned_group is not None and client.group is None:
+        if mandate:
+            client.e_invoicing_mandate = self.e_invoicing_mandate
+        if "group_id" in values:
             client.group = self.assigned_group
-        if self.assigned_user is not None and client.firm_contact is None:
+        if "firm_contact_id" in values:
             client.firm_contact = self.assigned_user
-        if self.integration_product is not None:
+        integration_values = self.integration_defaults()
+        if integration_values is not None:
             integration = client.integration or ClientIntegration()
             integration.product = self.integration_product
-            for column in DeliverySettings.__dict__:
-                if not column.startswith("_"):
-                    setattr(integration, column, getattr(self, column))
+            for column, value in integration_values.items():
+                if column != "product_id":
+                    setattr(integration, column, value)
             client.integration = integration
