@@ -282,6 +282,7 @@ def test_xlsx_export_keeps_formula_like_names_as_text(make, as_user, teams):
         make.client(gent, name=name)
     response = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/export/xlsx/")
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    response.close()  # closes the spooled file it was sent from, as the WSGI server does
     cells = [row[1] for row in sheet.iter_rows(min_row=2)]
     assert sorted(cell.value for cell in cells) == sorted(FORMULA_NAMES)  # as stored
     assert {cell.data_type for cell in cells} == {"s"}
