@@ -72,9 +72,11 @@ CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
 class IsolatedClient(FlaskClient):
     """A test client whose every request runs in an empty context: Flask would otherwise reuse an app
     context the test holds open (e.g. db_session), sharing `g` (the signed-in user!) and the database
-    session between the test and its requests, and between requests of different users."""
+    session between the test and its requests, and between requests of different users. Bodies are read at once
+    and closed, as a WSGI server closes them (a file sent stays open otherwise), unless `buffered=False`."""
 
     def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
         context = contextvars.Context()
         response = context.run(super().open, *args, **kwargs)
         if response.is_streamed:

@@ -242,7 +242,7 @@ def test_export_streams_the_visible_clients_as_stored_values(make, as_user, team
     make.client(gent, name="Verborgen NV", hidden=True)
     supervisor = as_user(make.user(Role.SUPERVISOR))
 
-    response = supervisor.get("/admin/client/export/csv/")
+    response = supervisor.get("/admin/client/export/csv/", buffered=False)
 
     assert response.status_code == 200 and response.is_streamed
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
