@@ -40,8 +40,9 @@ from .models import (
     utcnow,
 )
 from .models.audit import audit_action, bulk_updated_events
-from .models.client import DEFAULT_PLAN, TRIAL_DAYS
+from .models.client import TRIAL_DAYS
 from .models.invitation import OPEN_INVITATIONS
+from .models.plan import Plan
 
 USABLE_INVITATIONS = tuple(status.value for status in OPEN_INVITATIONS)  # Invitation.is_usable, in SQL
 
@@ -309,7 +310,7 @@ class ClientLifecycle:
             client.status = ClientStatus.ACTIVE.value
             client.activated_at = utcnow()
             client.invitation_expires_at = None
-            client.plan = client.plan or DEFAULT_PLAN
+            client.plan = client.plan or Plan.default()
             client.trial_end = today() + timedelta(days=TRIAL_DAYS)
             db.session.flush()
         return client_user

@@ -12,6 +12,7 @@ from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
 from .password_reset import PasswordReset
+from .plan import Plan
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
@@ -25,7 +26,7 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState",
+    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "Plan",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
