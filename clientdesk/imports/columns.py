@@ -166,15 +166,6 @@ COLUMNS = (
         width=20,
     ),
     Column(
-        "plan", False,
-        {"fr": "Formule", "nl": "Formule", "en": "Plan"},
-        {"fr": "Le nom d'une formule proposée du catalogue ; vide : la première formule proposée, à l'acceptation.",
-         "nl": "De naam van een aangeboden formule uit de catalogus; leeg: de eerste aangeboden formule, bij de aanvaarding.",
-         "en": "The name of a plan offered in the catalogue; empty: the first plan offered, when the client accepts."},
-        aliases=("Abonnement", "Plan tarifaire", "Tariefplan", "Subscription plan"),
-        width=16,
-    ),
-    Column(
         "invitation", False,
         {"fr": "Invitation (Oui/Non)", "nl": "Uitnodiging (Ja/Nee)", "en": "Invitation (Yes/No)"},
         _yes_no_hint("Oui : le contact est invité juste après l'import.",
@@ -191,6 +182,15 @@ COLUMNS = (
          "en": "The team that follows the client (an existing group); empty: the group chosen for the import."},
         aliases=("Équipe", "Team"),
         width=18,
+    ),
+    Column(
+        "plan", False,
+        {"fr": "Formule", "nl": "Formule", "en": "Plan"},
+        {"fr": "Le nom d'une formule proposée du catalogue ; vide : la première formule proposée, à l'acceptation.",
+         "nl": "De naam van een aangeboden formule uit de catalogus; leeg: de eerste aangeboden formule, bij de aanvaarding.",
+         "en": "The name of a plan offered in the catalogue; empty: the first plan offered, when the client accepts."},
+        aliases=("Abonnement", "Plan tarifaire", "Tariefplan", "Subscription plan"),
+        width=16,
     ),
 )
 
