@@ -23,7 +23,9 @@ def choose(client: Client, plan_id, by: str) -> None:
     invoices as agreed."""
     if not can_choose(client):
         raise Refused(_("Your plan can no longer be changed here: ask %(firm)s.", firm=current_app.config["FIRM_NAME"]))
-    plan = db.session.scalars(Plan.offered().where(Plan.id == plan_id)).first() if str(plan_id).isdigit() else None
+    text, plan = str(plan_id or ""), None
+    if text.isascii() and text.isdigit() and len(text) <= 9:  # an id as a form sends it, in the id column's range
+        plan = db.session.scalars(Plan.offered().where(Plan.id == int(text))).first()
     if plan is None:
         raise Refused(_("Choose one of the plans offered."))
     known = rules.problems(client)

@@ -98,13 +98,13 @@ def test_the_client_chooses_a_plan_during_the_trial_audited_as_the_client_user(a
     assert "Premium" in staff_page and "Plan chosen by" in staff_page and owner.email in staff_page
 
 
-@pytest.mark.parametrize("value", ["legacy", "another", "", "1 OR 1=1"])
+@pytest.mark.parametrize("value", ["legacy", "another", "", "1 OR 1=1", "99999999999999999999", "²"])
 def test_the_portal_refuses_a_plan_not_offered(app, make, store, catalogue, trial_client, value):
     owner = make.client_user(trial_client)
-    ids = {"legacy": str(catalogue["legacy"].id), "another": "999999", "": "", "1 OR 1=1": "1 OR 1=1"}
+    ids = {"legacy": str(catalogue["legacy"].id), "another": "999999"}
     http = app.test_client()
     portal_login(http, owner.email)
-    refused = post(http, "/portal/plan", {"plan": ids[value]})
+    refused = post(http, "/portal/plan", {"plan": ids.get(value, value)})
     assert refused.status_code == 400 and "Choose one of the plans offered." in refused.text
     client = store.get(Client, trial_client.id)
     assert client.plan_id == catalogue["legacy"].id and client.plan_chosen_at is None
@@ -231,3 +231,51 @@ def test_free_text_plans_become_catalogue_entries_in_the_migration(app_config, t
         restored = dict(db.session.execute(sa.text("SELECT name, plan FROM client")).all())
         assert restored == {"Maes NV": "standard", "Peeters BV": "premium", "Dubois SRL": "standard"}
         db.session.remove()
+
+
+def test_onboarding_column_and_filter_follow_the_portals_checklist(app, make, as_user, store):
+    from clientdesk.models import AllowedSender
+
+    done = make.client(name="Done BV", status="active", ibans=["BE68539007547034"], e_invoicing_mandate=True,
+                       billing_street="Rue Haute", billing_postal_code="1000", billing_city="Bruxelles")
+    store.run(lambda s: s.add(AllowedSender(client_id=done.id, pattern="@supplier.example.com")))
+    half = make.client(name="Half BV", status="active", ibans=["BE71096123456769"], billing_street="",
+                       billing_postal_code="1000", billing_city="Bruxelles")
+    make.client(name="Nothing BV", status="created")
+    http = as_user(make.user(Role.SUPERVISOR))
+    page = http.get("/admin/client/").text
+    cells = dict(re.findall(r'>([A-Z][a-z]+ BV)</a>.*?<td class="col-onboarding_missing">(.*?)</td>', page, re.S))
+    assert {name: text_of(cell).strip() for name, cell in cells.items()} == {
+        "Done BV": "done", "Half BV": "3 steps missing", "Nothing BV": "4 steps missing"}
+    assert listed(http, "/admin/client/?flt0_onboarding_is=done") == 1
+    assert listed(http, "/admin/client/?flt0_onboarding_is=not_done") == 2
+    # The portal shows the same steps.
+    owner = make.client_user(half)
+    portal = app.test_client()
+    portal_login(portal, owner.email)
+    steps = dict(re.findall(r'data-step="(\w+)" data-done="(\w+)"', portal.get("/portal/").text))
+    assert steps == {"bank_account": "yes", "billing_address": "no", "mandate": "no", "allowed_senders": "no"}
+
+
+def test_clients_stuck_in_onboarding_are_a_dashboard_number_and_a_filter(make, as_user, store):
+    from clientdesk.models import AllowedSender, Invitation
+
+    def accepted(name, days_ago, **fields):
+        client = make.client(name=name, status="active", **fields)
+        store.run(lambda s: s.add(Invitation(client_id=client.id, contact_id=client.contacts[0].id, token_hash=name,
+                                             status="accepted", expires_at=utcnow(),
+                                             accepted_at=utcnow() - timedelta(days=days_ago))))
+        return client
+
+    accepted("Stuck BV", 15)
+    accepted("Fresh BV", 13)
+    finished = accepted("Finished BV", 30, ibans=["BE68539007547034"], e_invoicing_mandate=True, billing_street="Rue Haute",
+                        billing_postal_code="1000", billing_city="Bruxelles")
+    store.run(lambda s: s.add(AllowedSender(client_id=finished.id, pattern="@supplier.example.com")))
+    make.client(name="Not Accepted BV", status="active", activated_at=utcnow() - timedelta(days=40))
+    http = as_user(make.user(Role.SUPERVISOR))
+    url = "/admin/client/?flt0_onboarding_is=stuck"
+    assert listed(http, url) == 1 and "Stuck BV" in http.get(url).text
+    dashboard = http.get("/admin/").text
+    assert f'href="{url}">1</a>' in dashboard.replace("&amp;", "&")
+    assert "1 not done 14 days after accepting the invitation" in text_of(dashboard)
