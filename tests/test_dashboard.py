@@ -56,7 +56,7 @@ def test_blocks_count_what_they_say(portfolio, make, as_user):
     assert "1 expire within 3 days" in text
     assert "1 expired: resend them" in text  # the hidden client's expired link is not a supervisor's
     assert "1 end in the next 7 days" in text
-    assert "1 ended without a plan" in text and "1 not done 14 days after accepting the invitation" in text
+    assert "1 ended without a plan" in text and "1 not finished 14 days after accepting the invitation" in text
     assert "1 pending" in text and "1 failed" in text
     assert "3 documents waiting in inboxes" in text and "1 clients with documents waiting" in text
     assert "1 failed tasks" in text

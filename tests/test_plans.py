@@ -278,4 +278,4 @@ def test_clients_stuck_in_onboarding_are_a_dashboard_number_and_a_filter(make, a
     assert listed(http, url) == 1 and "Stuck BV" in http.get(url).text
     dashboard = http.get("/admin/").text
     assert f'href="{url}">1</a>' in dashboard.replace("&amp;", "&")
-    assert "1 not done 14 days after accepting the invitation" in text_of(dashboard)
+    assert "1 not finished 14 days after accepting the invitation" in text_of(dashboard)

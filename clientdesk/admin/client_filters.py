@@ -119,8 +119,8 @@ ONBOARDING = {"done": checklist.done_condition, "not_done": lambda: sa.not_(chec
 class OnboardingFilter(BaseSQLAFilter):
     def __init__(self):
         super().__init__(Client.id, _l("Onboarding"), options=[
-            ("done", _l("done")), ("not_done", _l("not done")),
-            ("stuck", _l("not done %(num)d days after the invitation was accepted", num=checklist.STUCK_AFTER_DAYS))])
+            ("done", _l("done")), ("not_done", _l("not finished")),
+            ("stuck", _l("not finished %(num)d days after accepting the invitation", num=checklist.STUCK_AFTER_DAYS))])
 
     def validate(self, value):
         return value in ONBOARDING

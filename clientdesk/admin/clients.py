@@ -288,7 +288,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
         ("integration", "integration.product.name"), "peppol_send", "peppol_receive",
-        "inbox_count", "onboarding_missing", ("plan", "plan.name"), "trial_end",
+        "inbox_count", ("plan", "plan.name"), "trial_end",
     )
     column_default_sort = [("name", False), ("id", False)]
     column_formatters = {
