@@ -45,9 +45,10 @@ def create_user(email, password, role, group_names, name):
     for group_name in group_names:
         group = Group.by_name(group_name) or Group(name=group_name.strip())
         user.groups.append(group)
+    user.join_default_group_if_in_none()
     db.session.add(user)
     db.session.commit()
-    click.echo(f"Created {role} {email}" + (f" in {', '.join(group_names)}" if group_names else "") + ".")
+    click.echo(f"Created {role} {email} in {', '.join(group.name for group in user.groups)}.")
 
 
 @groups_cli.command("create")

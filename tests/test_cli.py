@@ -23,6 +23,10 @@ def test_users_and_groups(app_config, store):
     user = store.one(User, email="nora@example.com")
     assert user.role == "staff" and user.password_hash != "long-enough-pw"
     assert store.run(lambda s: [g.name for g in s.get(User, user.id).groups]) == ["Team Namur"]
+    assert "Created supervisor ines@example.com in Everyone." in flask(
+        app_config, "users", "create", "--email", "ines@example.com", "--password", "long-enough-pw", "--role", "supervisor").stdout
+    ines = store.one(User, email="ines@example.com")
+    assert store.run(lambda s: [g.name for g in s.get(User, ines.id).groups]) == ["Everyone"]
     assert "at least 12" in flask(app_config, "users", "create", "--email", "x@example.com", "--password", "short", expect=1).stderr
     assert "not a valid e-mail" in flask(app_config, "users", "create", "--email", "nope", "--password", "long-enough-pw", expect=1).stderr
 

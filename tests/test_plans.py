@@ -206,7 +206,7 @@ def test_free_text_plans_become_catalogue_entries_in_the_migration(app_config, t
 
     own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'before.db'}"))
     with own.app_context():
-        flask_migrate.upgrade(revision="d5f7b9c1e3a4")
+        flask_migrate.upgrade(revision="842b5f6d378f")
         with db.engine.begin() as connection:
             group_id = connection.execute(sa.text('SELECT id FROM "group"')).scalar()
             for n, (name, plan) in enumerate((("Maes NV", "standard"), ("Peeters BV", "premium"), ("Dubois SRL", "standard"))):
@@ -227,7 +227,7 @@ def test_free_text_plans_become_catalogue_entries_in_the_migration(app_config, t
         db.session.commit()
         found = db.session.execute(sa.text("SELECT rowid FROM client_search WHERE client_search MATCH 'atelier'")).scalars().all()
         assert found == [db.session.scalar(sa.select(Client.id).where(Client.name == "Maes NV"))]
-        flask_migrate.downgrade(revision="d5f7b9c1e3a4")
+        flask_migrate.downgrade(revision="842b5f6d378f")
         restored = dict(db.session.execute(sa.text("SELECT name, plan FROM client")).all())
         assert restored == {"Maes NV": "standard", "Peeters BV": "premium", "Dubois SRL": "standard"}
         db.session.remove()

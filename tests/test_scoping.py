@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from clientdesk.models import AuditEvent, Client, Contact, Role
+from clientdesk.models import AuditEvent, Client, Contact, Group, Role, User
+from tests.factories import PASSWORD
 from tests.helpers import flashes, post
 
 
@@ -23,6 +24,17 @@ def world(make):
         "theirs": make.client(team_b, name="Theirs Brasserie SRL"),
         "hidden": make.client(team_a, name="Hidden Garage NV", hidden=True),
     }
+
+
+def test_a_staff_user_created_without_a_group_joins_the_default_one_and_sees_its_clients(make, as_user, store):
+    default = store.one(Group, name="Everyone")  # reference data of every installation
+    make.client(default, name="Everyones Bakkerij BV")
+    form = {"email": "nora@example.com", "full_name": "Nora Peeters", "role": "staff", "active": "y", "ui_language": "",
+            "new_password": PASSWORD}
+    assert post(as_user(make.user(Role.ADMIN)), "/admin/user/new/", form).status_code == 302
+    nora = store.one(User, email="nora@example.com")
+    assert store.run(lambda s: [g.name for g in s.get(User, nora.id).groups]) == ["Everyone"]
+    assert "Everyones Bakkerij BV" in as_user(nora).get("/admin/client/").text
 
 
 def test_list_and_count_show_only_own_groups(world, as_user):

@@ -98,6 +98,7 @@ class AuditView(ScopedModelView):
     column_labels = {
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "object_type": _l("Object"),
         "object_repr": _l("Name"), "client_id": _l("Client"), "changes_json": _l("Changes"), "object_id": _l("Object id"),
+        "client_user": _l("Client user"),
     }
     column_formatters = {
         "action": lambda view, context, event, name: event.action_label,

@@ -42,7 +42,7 @@ class UserView(AdminOnlyView):
         "role": SelectField(_l("Role"), choices=select_choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
                                    choices=[SelectChoice("", "—"), SelectChoice("en", "English"), SelectChoice("fr", "Français"),
-                                            SelectChoice("nl", "Nederlands")]),
+                                            SelectChoice("nl", "Nederlands"), SelectChoice("de", "Deutsch")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
 
@@ -53,6 +53,8 @@ class UserView(AdminOnlyView):
                 password_changed(model)
         elif is_created:
             raise Refused(_("A new user needs a password."))
+        if is_created:
+            model.join_default_group_if_in_none()
         model.ui_language = model.ui_language or None
         if model.id == current_user.id and (model.role != Role.ADMIN or not model.active):
             raise Refused(_("You cannot remove your own admin role or deactivate yourself."))

@@ -13,6 +13,7 @@ from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod
 from .invitation import Invitation, InvitationStatus
 from .password_reset import PasswordReset
 from .plan import Plan
+from .proposal import ChangeProposal, ProposalState, ProposalSubject
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
@@ -22,11 +23,12 @@ from .user import Role, SavedFilter, User
 _client.configure_computed_columns()
 
 __all__ = [
-    "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
+    "AllowedSender", "AuditEvent", "BankAccount", "ChangeProposal", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "Plan",
+    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "Plan", "ProposalState",
+    "ProposalSubject",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",

@@ -41,13 +41,15 @@ ACTION_LABELS = {
     "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
     "hide": _l("Hidden from staff"), "unhide": _l("Visible to staff again"),
     "end_sessions": _l("Signed out everywhere"),
+    "propose": _l("Correction proposed"), "accept_proposal": _l("Correction accepted"),
+    "refuse_proposal": _l("Correction refused"), "withdraw_proposal": _l("Correction withdrawn"),
 }
 OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "client_user": _l("Client user"), "config_template": _l("Configuration template"),
     "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
-    "firm_settings": _l("Firm settings"),
+    "firm_settings": _l("Firm settings"), "change_proposal": _l("Proposed correction"),
 }
 
 # changes_json: compact, and without the check for circular references (changes are plain values built here).
@@ -64,7 +66,8 @@ class AuditEvent(db.Model):
     id = db.Column(db.Integer, primary_key=True)
     at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     actor_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"), index=True)
-    actor = db.Column(db.String(254), nullable=False)
+    client_user_id = db.Column(db.ForeignKey("client_user.id", ondelete="SET NULL"), index=True)
+    actor = db.Column(db.String(254), nullable=False)  # the e-mail, kept when the account is gone
     action = db.Column(db.String(40), nullable=False)
     object_type = db.Column(db.String(40), nullable=False)
     object_id = db.Column(db.String(40), nullable=False)
@@ -72,6 +75,8 @@ class AuditEvent(db.Model):
     # Not a foreign key: the trail of a deleted client stays readable.
     client_id = db.Column(db.Integer, index=True)
     changes_json = db.Column(db.Text, nullable=False, default="{}")
+
+    client_user = db.relationship("ClientUser", lazy="selectin")
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_type} {self.object_repr}"
@@ -86,6 +91,8 @@ class AuditEvent(db.Model):
 
     @property
     def actor_label(self) -> str:
+        if self.client_user is not None:
+            return _l("%(name)s (client user, %(email)s)", name=self.client_user, email=self.actor)
         return _l("system") if self.actor == SYSTEM else self.actor
 
     @property
@@ -198,10 +205,11 @@ def _client_id(model, object_id, client_id):
 def audit_stamp(action: str) -> dict:
     """What the audit rows of one write share: when, who, under which action."""
     actor = current_actor()
+    from .client_user import ClientUser
     from .user import User
 
-    # Staff users are linked by id; a client user (portal) is named by their e-mail only.
     return {"at": utcnow(), "actor_id": actor.id if isinstance(actor, User) else None,
+            "client_user_id": actor.id if isinstance(actor, ClientUser) else None,
             "actor": actor.email if actor is not None else SYSTEM, "action": action}
 
 

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from ..extensions import db
 from .account import Account
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
-from .group import group_members
+from .group import Group, group_members
 
 
 class Role(LabelledEnum):
@@ -60,6 +60,12 @@ class User(Account, Timestamps, db.Model):
     @property
     def group_ids(self) -> list[int]:
         return [g.id for g in self.groups]
+
+    def join_default_group_if_in_none(self) -> None:
+        """A staff user created without a group joins the default one: otherwise they would see no client at all
+        until someone edits their groups."""
+        if not self.groups:
+            self.groups.append(Group.default())
 
 
 class SavedFilter(db.Model):

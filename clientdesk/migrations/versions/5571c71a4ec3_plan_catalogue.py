@@ -1,7 +1,7 @@
 """The plan catalogue: clients point to a plan instead of naming one in free text; the plan the client chose
 
 Revision ID: 5571c71a4ec3
-Revises: d5f7b9c1e3a4
+Revises: 842b5f6d378f
 Create Date: 2026-12-07 21:40:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 from clientdesk.search import SQLITE_DDL, SQLITE_DROP, SQLITE_SEARCH_SCOPE_INDEX
 
 revision = "5571c71a4ec3"
-down_revision = "d5f7b9c1e3a4"
+down_revision = "842b5f6d378f"
 branch_labels = None
 depends_on = None
 
