@@ -196,41 +196,71 @@ def test_accepting_starts_the_trial_on_the_first_plan_offered(app, make, store, 
     assert accepted.status == "active" and accepted.plan_id == catalogue["basic"].id and accepted.plan_chosen_at is None
 
 
-def test_free_text_plans_become_catalogue_entries_in_the_migration(app_config, tmp_path):
-    """On a database of its own (a SQLite file), migrated to just before the catalogue, with free-text plans."""
+@pytest.fixture
+def empty_database(app_config, tmp_path):
+    """The URL of an empty database of the suite's kind: a SQLite file, or a PostgreSQL database made for the test."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(app_config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'before.db'}"
+        return
+    name = f"{url.database}_plans_migration"
+    server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def test_free_text_plans_become_catalogue_entries_in_the_migration(app_config, empty_database):
+    """On a database of its own, migrated to just before the catalogue, with free-text plans; then back."""
     import flask_migrate
     import sqlalchemy as sa
 
     from clientdesk.app import create_app
     from clientdesk.extensions import db
 
-    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'before.db'}"))
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=empty_database))
     with own.app_context():
         flask_migrate.upgrade(revision="842b5f6d378f")
+        client = sa.table("client", *(sa.column(name) for name in (
+            "name", "country", "subscription_mode", "plan", "status", "language", "group_id", "inbound_email",
+            "peppol_state", "peppol_failed_attempts", "refused_senders_count", "search_text", "created_at", "updated_at")),
+            *(sa.column(name, sa.Boolean) for name in (
+                "hidden", "track_transactions_without_documents", "e_invoicing_mandate", "peppol_send", "peppol_receive",
+                "skip_vat_check")))
         with db.engine.begin() as connection:
             group_id = connection.execute(sa.text('SELECT id FROM "group"')).scalar()
-            for n, (name, plan) in enumerate((("Maes NV", "standard"), ("Peeters BV", "premium"), ("Dubois SRL", "standard"))):
-                connection.execute(sa.text(
-                    "INSERT INTO client (name, country, subscription_mode, plan, status, language, group_id, hidden, "
-                    "track_transactions_without_documents, inbound_email, e_invoicing_mandate, peppol_send, peppol_receive, "
-                    "peppol_state, peppol_failed_attempts, refused_senders_count, search_text, skip_vat_check, created_at, "
-                    "updated_at) VALUES (:name, 'BE', 'full', :plan, 'created', 'nl-BE', :group, 0, 0, :mail, 0, 0, 0, "
-                    "'off', 0, 0, :search, 0, '2026-01-01 09:00:00', '2026-01-01 09:00:00')"),
-                    {"name": name, "plan": plan, "group": group_id, "mail": f"c{n}@in.example.com", "search": name.lower()})
+            connection.execute(client.insert(), [
+                {"name": name, "country": "BE", "subscription_mode": "full", "plan": plan, "status": "created",
+                 "language": "nl-BE", "group_id": group_id, "inbound_email": f"c{n}@in.example.com", "peppol_state": "off",
+                 "peppol_failed_attempts": 0, "refused_senders_count": 0, "search_text": name.lower(),
+                 "created_at": utcnow(), "updated_at": utcnow(), "hidden": False, "track_transactions_without_documents": False,
+                 "e_invoicing_mandate": False, "peppol_send": False, "peppol_receive": False, "skip_vat_check": False}
+                for n, (name, plan) in enumerate((("Maes NV", "standard"), ("Peeters BV", "premium"), ("Dubois SRL", "standard")))])
         flask_migrate.upgrade(revision="heads")
         plans = db.session.scalars(sa.select(Plan).order_by(Plan.sort_order)).all()
         assert [(p.name, p.monthly_price, p.active) for p in plans] == [("premium", 0, True), ("standard", 0, True)]
         clients = {c.name: c.plan.name for c in db.session.scalars(sa.select(Client))}
         assert clients == {"Maes NV": "standard", "Peeters BV": "premium", "Dubois SRL": "standard"}
-        # The search index still follows the client table the migration copied.
-        db.session.execute(sa.update(Client).where(Client.name == "Maes NV").values(search_text="atelier maes"))
-        db.session.commit()
-        found = db.session.execute(sa.text("SELECT rowid FROM client_search WHERE client_search MATCH 'atelier'")).scalars().all()
-        assert found == [db.session.scalar(sa.select(Client.id).where(Client.name == "Maes NV"))]
+        if db.engine.dialect.name == "sqlite":  # the search index still follows the client table the migration copied
+            db.session.execute(sa.update(Client).where(Client.name == "Maes NV").values(search_text="atelier maes"))
+            db.session.commit()
+            found = db.session.execute(sa.text("SELECT rowid FROM client_search WHERE client_search MATCH 'atelier'")).scalars()
+            assert found.all() == [db.session.scalar(sa.select(Client.id).where(Client.name == "Maes NV"))]
+        db.session.remove()
         flask_migrate.downgrade(revision="842b5f6d378f")
-        restored = dict(db.session.execute(sa.text("SELECT name, plan FROM client")).all())
+        with db.engine.connect() as connection:
+            restored = dict(connection.execute(sa.text("SELECT name, plan FROM client")).all())
         assert restored == {"Maes NV": "standard", "Peeters BV": "premium", "Dubois SRL": "standard"}
         db.session.remove()
+        db.engine.dispose()
 
 
 def test_onboarding_column_and_filter_follow_the_portals_checklist(app, make, as_user, store):
