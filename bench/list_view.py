@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -95,7 +96,7 @@ def bare_app(url: str):
 
     class BareClientView(ModelView):
         column_list = ["name", "enterprise_number", "group_id", "firm_contact_id", "status", "peppol_send",
-                       "peppol_receive", "plan", "trial_end"]
+                       "peppol_receive", "plan_id", "trial_end"]
         column_searchable_list = ["name"]
         column_filters = ["status", "group_id"]
         page_size = 25  # as the ClientDesk list, so both render the same number of rows
@@ -208,6 +209,7 @@ def generate(app, size: int, seed: int = 2026) -> dict:
         Document,
         Group,
         IntegrationProduct,
+        Plan,
         Role,
         User,
         group_members,
@@ -243,6 +245,11 @@ def generate(app, size: int, seed: int = 2026) -> dict:
                 members.add((group_ids[demo.GROUPS[1 + i % (len(demo.GROUPS) - 1)]], user_id))
             conn.execute(sa.insert(group_members), [{"group_id": g, "user_id": u} for g, u in sorted(members)])
             product_ids = list(conn.execute(sa.select(IntegrationProduct.id)).scalars())
+            conn.execute(sa.insert(Plan.__table__), [
+                {"name": name, "monthly_price": Decimal(price), "includes": includes, "active": active, "sort_order": position,
+                 "created_at": now, "updated_at": now}
+                for position, (name, price, includes, active) in enumerate(demo.DEMO_PLANS)])
+            plan_ids = list(conn.execute(sa.select(Plan.id).order_by(Plan.sort_order)).scalars())
 
         statuses = ([ClientStatus.CREATED] * 3 + [ClientStatus.INVITED] * 3 + [ClientStatus.ACTIVE] * 6
                     + [ClientStatus.DEACTIVATED])
@@ -297,7 +304,7 @@ def generate(app, size: int, seed: int = 2026) -> dict:
                     "skip_vat_check": False, "external_reference": external_reference, "internal_reference": None,
                     "vat_frequency": rng.choice(("monthly", "quarterly", "quarterly", "not_liable")),
                     "subscription_mode": rng.choice(("full", "full", "delivery_only", "managed")),
-                    "plan": rng.choice(("standard", "standard", "standard", "premium", "basic")),
+                    "plan_id": rng.choice(plan_ids[:1] + plan_ids[1:2] * 3 + plan_ids[2:]),
                     "trial_end": trial_end, "status": status.value, "street": rng.choice(demo.STREETS),
                     "house_number": str(rng.randint(1, 250)), "box": None, "postal_code": postal_code, "city": city,
                     "website": None, "language": language, "group_id": group_ids[demo.GROUP_OF_CITY[city]],

@@ -1,6 +1,7 @@
 """Realistic Belgian demo data: groups, staff with known demo logins, clients in every status."""
 import random
 from datetime import timedelta
+from decimal import Decimal
 
 from stdnum import iban as stdnum_iban
 
@@ -18,6 +19,7 @@ from .models import (
     Contact,
     Group,
     PeppolState,
+    Plan,
     Role,
     SubscriptionMode,
     User,
@@ -124,6 +126,26 @@ def ensure_templates(groups) -> list[ConfigTemplate]:
     return templates
 
 
+DEMO_PLANS = (
+    # name, monthly price (EUR), what it includes, offered
+    ("Basic", "15.00", "Document delivery to your accounting software, 50 documents a month", True),
+    ("Standard", "35.00", "Full follow-up, Peppol sending and receiving, 250 documents a month", True),
+    ("Premium", "75.00", "Full follow-up, Peppol, unlimited documents, a dedicated accountant", True),
+    ("Legacy 2024", "25.00", "The former all-in plan, no longer offered", False),
+)
+
+
+def ensure_plans() -> list[Plan]:
+    plans = []
+    for position, (name, price, includes, active) in enumerate(DEMO_PLANS, start=1):
+        plan = db.session.scalars(db.select(Plan).where(Plan.name == name)).first()
+        if plan is None:
+            plan = Plan(name=name, monthly_price=Decimal(price), includes=includes, active=active, sort_order=10 * position)
+            db.session.add(plan)
+        plans.append(plan)
+    return plans
+
+
 def make_client(rng: random.Random, number: str, groups, staff, status: ClientStatus, index: int) -> Client:
     postal_code, city, language = rng.choice(CITIES)
     surname = rng.choice(NAMES)
@@ -164,6 +186,9 @@ def make_client(rng: random.Random, number: str, groups, staff, status: ClientSt
         client.activated_at = client.invited_at + timedelta(days=rng.randint(0, 5))
         client.trial_end = (client.activated_at + timedelta(days=30)).date()
         client.invitation_expires_at = None
+        if rng.random() < 0.5:
+            client.plan_chosen_at = client.activated_at + timedelta(days=rng.randint(1, 25))
+            client.plan_chosen_by = f"{client.contacts[0].full_name} <{client.contacts[0].email}>"
         if rng.random() < 0.4:
             client.peppol_send = client.peppol_receive = client.e_invoicing_mandate = True
             client.peppol_state = PeppolState.REGISTERED.value
@@ -196,6 +221,7 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
         groups = ensure_groups()
         users = ensure_users(groups)
         templates = ensure_templates(groups)
+        plans = ensure_plans()
         db.session.flush()
         staff = [u for u in users if u.role == Role.STAFF]
         products = list(db.session.scalars(db.select(IntegrationProduct)))
@@ -209,6 +235,7 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
                 continue
             existing.add(number)
             client = make_client(rng, number, groups, staff, rng.choice(statuses), start + created + 1)
+            client.plan = rng.choice(plans)
             if rng.random() < 0.6:
                 template = rng.choice(templates)
                 client.template = template

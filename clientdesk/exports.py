@@ -1,7 +1,7 @@
 """Client export (CSV or XLSX), streamed from the database: the list's export and `clients export`.
 
 Values are as stored, not as labels: enterprise number as 10 digits, status as its code, group by
-name, the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
+name, plan by name, the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
 failed; empty without an invitation). Text is kept from running as a formula (spreadsheets.py).
 """
 import io
@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .models import Client, Contact, Group, Invitation, User
+from .models import Client, Contact, Group, Invitation, Plan, User
 from .spreadsheets import csv_row, csv_writer, xlsx_value
 
 BATCH = 1000
@@ -38,7 +38,7 @@ EXPORT_COLUMNS = (
     ("external_reference", Client.external_reference),
     ("internal_reference", Client.internal_reference),
     ("subscription_mode", Client.subscription_mode),
-    ("plan", Client.plan),
+    ("plan", Plan.name),
     ("vat_frequency", Client.vat_frequency),
     ("language", Client.language),
     ("firm_contact", _firm_contact.email),
@@ -70,6 +70,7 @@ def export_statement(client_ids=None):
         .join(Group, Group.id == Client.group_id)
         .outerjoin(_primary, sa.and_(_primary.client_id == Client.id, _primary.is_primary.is_(True)))
         .outerjoin(_firm_contact, _firm_contact.id == Client.firm_contact_id)
+        .outerjoin(Plan, Plan.id == Client.plan_id)
         .order_by(Client.id)
     )
     if client_ids is not None:

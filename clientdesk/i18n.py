@@ -12,7 +12,16 @@ from datetime import UTC, date, datetime
 from babel.dates import get_datetime_format
 from babel.units import format_unit
 from flask import current_app, has_request_context, request, session
-from flask_babel import format_date, format_decimal, format_time, get_locale, lazy_gettext as _l, ngettext, to_user_timezone
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_decimal,
+    format_time,
+    get_locale,
+    lazy_gettext as _l,
+    ngettext,
+    to_user_timezone,
+)
 from flask_login import current_user
 
 DEFAULT_LANGUAGE = "en"
@@ -80,12 +89,17 @@ def localdatetime(value) -> str:
     return pattern.format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
 
 
+def local_today() -> date:
+    """Today in Brussels time."""
+    return to_user_timezone(datetime.now(UTC)).date()
+
+
 def local_days_until(value: date | datetime) -> int:
     """Calendar days from today to a date, or to a moment stored in UTC, counted in Brussels time: 0 for
     today, 1 for tomorrow (a link that ends at 09:00 tomorrow expires tomorrow, though it has less than a day left)."""
     if isinstance(value, datetime):
         value = to_user_timezone(value).date()
-    return (value - to_user_timezone(datetime.now(UTC)).date()).days
+    return (value - local_today()).days
 
 
 # What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".
@@ -113,6 +127,11 @@ def localnumber(value, format: str | None = None) -> str:
     return "" if value is None else format_decimal(value, format)
 
 
+def euros(value) -> str:
+    """An amount in EUR as the locale writes it: `€35.00` (en), `35,00 €` (fr), `€ 35,00` (nl)."""
+    return "" if value is None else format_currency(value, "EUR")
+
+
 def localsize(num_bytes: int) -> str:
     """A file size in the locale's units: `20 MB` (en, nl), `20 Mo` (fr), `512 kB`."""
     for unit, size in (("digital-megabyte", 1024 * 1024), ("digital-kilobyte", 1024)):
@@ -126,4 +145,5 @@ def init_app(app) -> None:
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language, time_left=time_left)
-    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber, localsize=localsize)
+    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber, localsize=localsize,
+                                 euros=euros)

@@ -40,8 +40,9 @@ from .models import (
     utcnow,
 )
 from .models.audit import audit_action, bulk_updated_events
-from .models.client import DEFAULT_PLAN, TRIAL_DAYS
+from .models.client import TRIAL_DAYS
 from .models.invitation import OPEN_INVITATIONS
+from .models.plan import Plan
 
 USABLE_INVITATIONS = tuple(status.value for status in OPEN_INVITATIONS)  # Invitation.is_usable, in SQL
 
@@ -297,6 +298,7 @@ class ClientLifecycle:
         if not claimed:  # another request accepted it a moment ago
             raise LifecycleError(_("This invitation link can no longer be used."))
         client = invitation.client
+        plan = client.plan or Plan.default()  # read before the changes: a query inside would flush them halfway
         with audit_action("accept"):
             contact = invitation.contact
             client_user = ClientUser(client=client, contact=contact, email=contact.email.strip().lower(),
@@ -309,7 +311,7 @@ class ClientLifecycle:
             client.status = ClientStatus.ACTIVE.value
             client.activated_at = utcnow()
             client.invitation_expires_at = None
-            client.plan = client.plan or DEFAULT_PLAN
+            client.plan = plan
             client.trial_end = today() + timedelta(days=TRIAL_DAYS)
             db.session.flush()
         return client_user

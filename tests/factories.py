@@ -1,8 +1,9 @@
 """Rows for tests, created in their own short app context and returned detached (ids readable)."""
 import itertools
+from decimal import Decimal
 
 from clientdesk.extensions import db
-from clientdesk.models import BankAccount, Client, ClientUser, ClientUserRole, Contact, Group, PeppolState, Role, User, utcnow
+from clientdesk.models import BankAccount, Client, ClientUser, ClientUserRole, Contact, Group, PeppolState, Plan, Role, User, utcnow
 from tests.helpers import PASSWORD
 
 _sequence = itertools.count(1)
@@ -54,6 +55,8 @@ class Factory:
                 fields.setdefault(status_date, utcnow())
             if fields.get("peppol_send") or fields.get("peppol_receive"):
                 fields.setdefault("peppol_state", PeppolState.REGISTERED.value)
+            if "plan" in fields:
+                fields["plan_id"] = fields.pop("plan").id
             client = Client(
                 name=fields.pop("name", f"Client {n} BV"),
                 enterprise_number=number,
@@ -74,6 +77,11 @@ class Factory:
             db.session.expunge_all()
         return client
 
+
+    def plan(self, name: str | None = None, price: str = "20.00", active: bool = True, sort_order: int = 0,
+             includes: str = "") -> Plan:
+        return self._save(Plan(name=name or f"Plan {next(_sequence)}", monthly_price=Decimal(price), active=active,
+                               sort_order=sort_order, includes=includes))
 
     def client_user(self, client: Client, role: ClientUserRole | str = ClientUserRole.OWNER, email: str | None = None,
                     password: str = PASSWORD, ui_language: str | None = None) -> ClientUser:

@@ -10,7 +10,7 @@ def client_form(group_id, contact_id, **overrides):
     """The client form as posted for the client whose (only) contact is `contact_id`."""
     data = {
         "name": "Brasserie Renard SRL", "country": "be", "enterprise_number": "BE 0403.170.701", "vat_number": "",
-        "language": "fr-be", "group": str(group_id), "subscription_mode": "full", "plan": "standard",
+        "language": "fr-be", "group": str(group_id), "subscription_mode": "full", "plan": "",
         "contacts-0-id": str(contact_id), "contacts-0-first_name": "Élodie", "contacts-0-last_name": "Renard",
         "contacts-0-email": "Elodie@Renard.example.com", "contacts-0-language": "fr-BE", "contacts-0-mobile": "0478 11 22 33",
         "contacts-0-is_primary": "y", "bank_accounts-0-iban": "BE71 0961 2345 6769",

@@ -13,7 +13,7 @@ from clientdesk.models import ClientIntegration, Document, IntegrationProduct, R
 
 LIST_COLUMNS = (
     "name", "enterprise_number", "group", "firm_contact", "status", "integration",
-    "peppol_send", "peppol_receive", "inbox_count", "plan", "trial_end",
+    "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end",
 )
 
 
@@ -107,8 +107,8 @@ def test_a_list_page_costs_the_same_statements_for_one_client_or_a_full_page(app
 @pytest.mark.parametrize("index, column", list(enumerate(LIST_COLUMNS)))
 def test_every_listed_column_sorts_both_ways(make, as_user, teams, index, column):
     gent, _ = teams
-    make.client(gent, name="Alpha BV", status="active", trial_end=date(2026, 12, 1), plan="basic")
-    make.client(gent, name="Beta BV", status="created", plan="standard")
+    make.client(gent, name="Alpha BV", status="active", trial_end=date(2026, 12, 1), plan=make.plan("Basic"))
+    make.client(gent, name="Beta BV", status="created", plan=make.plan("Standard"))
     supervisor = as_user(make.user(Role.SUPERVISOR))
 
     for desc in ("", "&desc=1"):

@@ -18,7 +18,7 @@ def team(make):
 def edit_form(client, contacts, **overrides):
     data = {"name": client.name, "country": "BE", "enterprise_number": client.enterprise_number, "vat_number": "",
             "language": "fr-BE", "group": str(client.group_id), "subscription_mode": client.subscription_mode,
-            "plan": "standard"}
+            "plan": ""}
     for i, c in enumerate(contacts):
         data.update({f"contacts-{i}-id": str(c.id), f"contacts-{i}-first_name": c.first_name,
                      f"contacts-{i}-last_name": c.last_name, f"contacts-{i}-email": c.email,

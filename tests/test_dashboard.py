@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from clientdesk.models import ChangeProposal, Document, Role, Task, utcnow
+from clientdesk.models import ChangeProposal, Document, Invitation, Role, Task, utcnow
 
 LIST_COUNT = re.compile(r"List \((\d+)\)")
 
@@ -22,6 +22,10 @@ def portfolio(make, store):
     make.client(south, status="created", peppol_state="pending")
     make.client(south, status="deactivated")
     make.client(south, status="invited", hidden=True, invitation_expires_at=now - timedelta(days=1))
+    make.client(south, status="active", trial_end=date.today() - timedelta(days=3))  # trial ended without a plan
+    stuck = make.client(north, status="active", trial_end=date.today() + timedelta(days=20))  # onboarding not done
+    store.run(lambda s: s.add(Invitation(client_id=stuck.id, contact_id=stuck.contacts[0].id, token_hash="stuck",
+                                         status="accepted", expires_at=now, accepted_at=now - timedelta(days=20))))
     inbox = make.client(north, status="active")
     store.run(lambda s: s.add_all([Document(client_id=inbox.id, filename=f"f{i}.pdf", storage_path="x", status="inbox") for i in range(3)]))
     store.run(lambda s: s.add(Task(id="t-failed", kind="client_invite", status="failed", client_id=inbox.id)))
@@ -39,7 +43,9 @@ def test_every_number_links_to_exactly_those_rows(portfolio, make, as_user):
     page = http.get("/admin/").text
     links = list(dashboard_links(page))
     client_links = [(href, n) for href, n in links if href.startswith("/admin/client/")]
-    assert len(client_links) >= 15
+    assert len(client_links) >= 17
+    assert any("flt0_trial_is=ended_without_plan" in href for href, _n in client_links)
+    assert any("flt0_onboarding_is=stuck" in href for href, _n in client_links)
     for href, number in client_links:
         listed = LIST_COUNT.search(http.get(href).text)
         assert listed and int(listed.group(1)) == number, href
@@ -51,6 +57,7 @@ def test_blocks_count_what_they_say(portfolio, make, as_user):
     assert "1 expire within 3 days" in text
     assert "1 expired: resend them" in text  # the hidden client's expired link is not a supervisor's
     assert "1 end in the next 7 days" in text
+    assert "1 ended without a plan" in text and "1 not finished 14 days after accepting the invitation" in text
     assert "1 pending" in text and "1 failed" in text
     assert "3 documents waiting in inboxes" in text and "1 clients with documents waiting" in text
     assert "1 failed tasks" in text

@@ -30,7 +30,8 @@ from tests.test_auth import key_derivations
 @pytest.fixture
 def acme(make):
     return make.client(name="Boulangerie Dupont SRL", status="active", trial_end=today() + timedelta(days=12),
-                       street="Rue Haute", house_number="12", postal_code="1000", city="Bruxelles")
+                       street="Rue Haute", house_number="12", postal_code="1000", city="Bruxelles",
+                       plan=make.plan("Standard", sort_order=20))
 
 
 @pytest.fixture
@@ -204,7 +205,7 @@ def test_the_company_page_shows_what_the_firm_keeps_in_the_users_language(app, m
     page = http.get("/portal/").text
     client = store.get(Client, acme.id)
     for shown in ("Boulangerie Dupont SRL", client.enterprise_number_display, client.vat_number, "Rue Haute 12",
-                  "1000 Bruxelles", acme.contacts[0].email, client.plan, "12 jours restants", "Octopus",
+                  "1000 Bruxelles", acme.contacts[0].email, "Standard", "12 jours restants", "Octopus",
                   client.inbound_email, '<html lang="fr">'):
         assert shown in page, shown
     assert "Autre Société SA" not in page and other.contacts[0].email not in page

@@ -16,6 +16,7 @@ from ..models import (
     FirmSettings,
     Group,
     IntegrationProduct,
+    Plan,
     Task,
     User,
 )
@@ -28,7 +29,7 @@ from .dashboard import DashboardView
 from .documents import DocumentView
 from .imports import ImportView
 from .people import GroupView, UserView
-from .setup import ConfigTemplateView, FirmSettingsView, IntegrationProductView
+from .setup import ConfigTemplateView, FirmSettingsView, IntegrationProductView, PlanView
 from .wizard import NewClientWizard
 
 
@@ -56,6 +57,7 @@ def build_admin(app) -> Admin:
         GroupView(Group, name=_l("Groups"), endpoint="group", category=setup),
         ConfigTemplateView(ConfigTemplate, name=_l("Templates"), endpoint="template", category=setup),
         IntegrationProductView(IntegrationProduct, name=_l("Integration catalogue"), endpoint="integration", category=setup),
+        PlanView(Plan, name=_l("Plans"), endpoint="plan", category=setup),
         FirmSettingsView(FirmSettings, name=_l("Firm"), endpoint="firm", category=setup),
         AuditView(AuditEvent, name=_l("Audit log"), endpoint="audit", category=setup),
     ]

@@ -1,11 +1,12 @@
 """Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents,
-outside effects that did not go through, corrections proposed by clients)."""
+outside effects that did not go through, corrections proposed by clients, trials ended without a plan, onboarding)."""
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 
+from .. import checklist, plans
 from ..models import ChangeProposal, Client, ClientStatus, Document, DocumentStatus, Invitation, PeppolState, ProposalState, utcnow
 
 EXPIRING_WITHIN_DAYS = 3
@@ -114,3 +115,37 @@ class NotDoneFilter(BaseSQLAFilter):
 
     def operation(self):
         return self.operation_name
+
+
+class TrialFilter(BaseSQLAFilter):
+    def __init__(self):
+        super().__init__(Client.trial_end, _l("Trial"), options=[("ended_without_plan", _l("ended without a plan"))])
+
+    def validate(self, value):
+        return value == "ended_without_plan"
+
+    def apply(self, query, value, alias=None):
+        return query.filter(plans.trial_ended_condition())
+
+    def operation(self):
+        return _l("is")
+
+
+ONBOARDING = {"done": checklist.done_condition, "not_done": lambda: sa.not_(checklist.done_condition()),
+              "stuck": checklist.stuck_condition}
+
+
+class OnboardingFilter(BaseSQLAFilter):
+    def __init__(self):
+        super().__init__(Client.id, _l("Onboarding"), options=[
+            ("done", _l("done")), ("not_done", _l("not finished")),
+            ("stuck", _l("not finished %(num)d days after accepting the invitation", num=checklist.STUCK_AFTER_DAYS))])
+
+    def validate(self, value):
+        return value in ONBOARDING
+
+    def apply(self, query, value, alias=None):
+        return query.filter(ONBOARDING[value]())
+
+    def operation(self):
+        return _l("is")

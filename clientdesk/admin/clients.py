@@ -46,6 +46,7 @@ from ..models import (
     Group,
     IntegrationProduct,
     PeppolState,
+    Plan,
     RefusedSender,
     Role,
     SubscriptionMode,
@@ -67,7 +68,9 @@ from .client_filters import (
     InboxFilter,
     InvitationFilter,
     NotDoneFilter,
+    OnboardingFilter,
     ProposalsFilter,
+    TrialFilter,
     client_delivery_not_done_condition,
     delivery_not_done_condition,
     peppol_not_done_condition,
@@ -122,6 +125,16 @@ def _staff_options():
     return [(u.id, str(u)) for u in db.session.scalars(scoping.staff_users())]
 
 
+def _plan_options():
+    return db.session.execute(db.select(Plan.id, Plan.name).order_by(Plan.sort_order, Plan.name)).all()
+
+
+def plans_to_choose(client=None):
+    """The form's plans: those offered, and the client's own even when it is no longer offered."""
+    current = client.plan_id if client is not None else None
+    return db.session.query(Plan).filter(sa.or_(Plan.active.is_(True), Plan.id == current)).order_by(Plan.sort_order, Plan.name)
+
+
 def _integration_options():
     return db.session.execute(db.select(IntegrationProduct.id, IntegrationProduct.name).order_by(IntegrationProduct.name)).all()
 
@@ -153,6 +166,13 @@ def trial_end(view, context, client, name):
     ended = local_days_until(client.trial_end) < 0
     note = per_request("trial-ended", lambda: _("ended")) if ended else time_left("trial", client.trial_end)
     return Markup(f'{escape(localdate(client.trial_end))} <small class="text-muted">({escape(note)})</small>')
+
+
+def onboarding_state(view, context, client, name):
+    missing = client.onboarding_missing
+    if not missing:
+        return per_request("onboarding-done", lambda: Markup('<span class="badge badge-success">{}</span>').format(_("done")))
+    return per_request(f"onboarding-missing:{missing}", lambda: ngettext("%(num)d step missing", "%(num)d steps missing", missing))
 
 
 def enterprise_number(view, context, client, name):
@@ -241,13 +261,14 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
 
     column_list = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",
-        "peppol_send", "peppol_receive", "inbox_count", "plan", "trial_end",
+        "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end",
     )
     column_labels = {
         "name": _l("Legal name"), "enterprise_number": _l("Enterprise number"), "vat_number": _l("VAT number"),
         "group": _l("Group"), "firm_contact": _l("Firm contact"), "client_facing_contact": _l("Client-facing contact"),
         "status": _l("Status"), "integration": _l("Integration"), "peppol_send": _l("Peppol send"),
         "peppol_receive": _l("Peppol receive"), "inbox_count": _l("Inbox"), "plan": _l("Plan"),
+        "onboarding_missing": _l("Onboarding"), "plan_chosen_at": _l("Plan chosen on"), "plan_chosen_by": _l("Plan chosen by"),
         "trial_end": _l("Trial end"), "skip_vat_check": _l("Don't verify VAT"),
         "vat_frequency": _l("VAT filing frequency"), "subscription_mode": _l("Subscription"),
         "external_reference": _l("External reference"), "internal_reference": _l("Internal reference"),
@@ -273,7 +294,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
         ("integration", "integration.product.name"), "peppol_send", "peppol_receive",
-        "inbox_count", "plan", "trial_end",
+        "inbox_count", ("plan", "plan.name"), "trial_end",
     )
     column_default_sort = [("name", False), ("id", False)]
     column_formatters = {
@@ -285,6 +306,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "peppol_send": peppol_flag,
         "peppol_receive": peppol_flag,
         "inbox_count": inbox_link,
+        "onboarding_missing": onboarding_state,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
     }
     # On the client page the name is the heading; no favourite star or link in its details table.
@@ -300,7 +322,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # Group, firm contact, client-facing contact and template are in the page's summary (client_details.html).
     column_details_list = (
         "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
-        "subscription_mode", "plan", "trial_end", "vat_frequency",
+        "subscription_mode", "plan", "plan_chosen_at", "plan_chosen_by", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at", "e_invoicing_mandate_by",
         "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from", "track_transactions_without_documents",
@@ -327,6 +349,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "group": {"query_factory": assignable_groups_query, "allow_blank": False, "validators": [DataRequired()]},
         "firm_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
         "client_facing_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
+        "plan": {"query_factory": plans_to_choose},
     }
     inline_models = (
         ContactInline(Contact),
@@ -343,8 +366,10 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             BooleanEqualFilter(Client.peppol_send, _l("Peppol send")),
             BooleanEqualFilter(Client.peppol_receive, _l("Peppol receive")),
             IntegrationFilter(Client.id, _l("Integration"), _integration_options),
-            FilterEqual(Client.plan, _l("Plan")),
+            DynamicOptionsFilter(Client.plan_id, _l("Plan"), _plan_options),
             DateBetweenFilter(Client.trial_end, _l("Trial end")),
+            TrialFilter(),
+            OnboardingFilter(),
             FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
             InvitationFilter(),
             InboxFilter(),
@@ -396,7 +421,9 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             joinedload(Client.group),
             joinedload(Client.firm_contact),
             joinedload(Client.integration).joinedload(ClientIntegration.product),
+            joinedload(Client.plan),
             undefer(Client.inbox_count),
+            undefer(Client.onboarding_missing),
         )
         position = {pk: index for index, pk in enumerate(ids)}
         return count, sorted(rows, key=lambda client: position[client.id])
@@ -440,6 +467,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # Admin-only fields
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
+        form.plan.query_factory = lambda: plans_to_choose(obj)
         if not current_user.is_admin:
             del form.client_facing_contact
             del form.hidden

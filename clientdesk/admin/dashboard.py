@@ -9,7 +9,7 @@ from flask import url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 
-from .. import scoping
+from .. import checklist, plans, scoping
 from ..extensions import db
 from ..models import Client, ClientStatus, Document, DocumentStatus, Group, PeppolState, Task, TaskStatus, today, utcnow
 from .base import ProtectedView
@@ -31,7 +31,7 @@ def client_list_url(**filters) -> str:
         "status": "status_equals", "group": "group_equals", "invitation": "invitation_is",
         "trial_end": "trial_end_between", "peppol_state": "peppol_state_equals", "inbox": "inbox_has",
         "peppol_not_done": "peppol_registration_not_done", "delivery_not_done": "document_delivery_not_done",
-        "proposals": "changes_proposed_are",
+        "trial": "trial_is", "onboarding": "onboarding_is", "proposals": "changes_proposed_are",
     }
     args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
     return url_for("client.index_view", **args)
@@ -63,10 +63,17 @@ def invitation_deadlines():
 
 
 def trials_ending():
+    """Active clients whose trial ends in the next TRIAL_WINDOW_DAYS, and those whose trial ended without a plan."""
     start, end = today(), today() + timedelta(days=TRIAL_WINDOW_DAYS)
-    query = _scoped(sa.select(sa.func.count()).select_from(Client).where(
-        Client.status == ClientStatus.ACTIVE.value, Client.trial_end.between(start, end)))
-    return {"count": db.session.scalar(query), "range": f"{start.isoformat()} to {end.isoformat()}"}
+    query = _scoped(sa.select(sa.func.count().filter(Client.trial_end.between(start, end)),
+                              sa.func.count().filter(plans.trial_ended_condition()))
+                    .select_from(Client).where(Client.status == ClientStatus.ACTIVE.value))
+    ending, ended = db.session.execute(query).one()
+    return {"count": ending, "range": f"{start.isoformat()} to {end.isoformat()}", "ended_without_plan": ended}
+
+
+def onboarding_stuck() -> int:
+    return db.session.scalar(_scoped(sa.select(sa.func.count()).select_from(Client).where(checklist.stuck_condition())))
 
 
 def peppol_problems():
@@ -121,6 +128,8 @@ class DashboardView(ProtectedView, AdminIndexView):
             expiring_within=EXPIRING_WITHIN_DAYS,
             trials=trials_ending(),
             trial_window=TRIAL_WINDOW_DAYS,
+            onboarding_stuck=onboarding_stuck(),
+            stuck_after=checklist.STUCK_AFTER_DAYS,
             peppol=peppol_problems(),
             not_done=deliveries_not_done(),
             failed_tasks=failed_tasks(),

@@ -17,7 +17,7 @@ from ..imports import create_batch
 from ..imports.columns import LANGUAGES
 from ..imports.service import fail_batch, import_checked_file
 from ..imports.workbooks import annotated_workbook, template_workbook
-from ..models import DEFAULT_GROUP_NAME, ConfigTemplate, Group, ImportBatch, ImportStatus, Role, Task
+from ..models import DEFAULT_GROUP_NAME, ConfigTemplate, Group, ImportBatch, ImportStatus, Plan, Role, Task
 from .base import ProtectedView
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -95,8 +95,9 @@ class ImportView(ProtectedView):
             abort(404)
         templates = db.session.scalars(db.select(ConfigTemplate.name)).all()
         groups = db.session.scalars(db.select(Group.name)).all()
+        plans = [plan.name for plan in db.session.scalars(Plan.offered())]
         buffer = io.BytesIO()
-        template_workbook(language, templates, groups).save(buffer)
+        template_workbook(language, templates, groups, plans).save(buffer)
         buffer.seek(0)
         name = {"fr": "modele-import-clients", "nl": "sjabloon-import-klanten", "en": "client-import-template"}[language]
         return send_file(buffer, mimetype=XLSX, as_attachment=True, download_name=f"{name}.xlsx")

@@ -1,12 +1,15 @@
-"""Admin-only screens: configuration templates, the integration catalogue and the firm's settings."""
-from flask_babel import lazy_gettext as _l
+"""Admin-only screens: configuration templates, the integration catalogue, the plan catalogue and the firm's settings."""
+import sqlalchemy as sa
+from flask import flash
+from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from .. import rules, scoping
 from ..extensions import db
 from ..forms import select_choices_of
-from ..models import CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
+from ..i18n import euros
+from ..models import Client, CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
 from ..models.base import choices_of
 from .children import (
     DELIVERY_FORM_ARGS,
@@ -78,6 +81,30 @@ class IntegrationProductView(AdminOnlyView):
         "delivery_methods": {"choices": select_choices_of(DeliveryMethod), "validators": [DataRequired()]},
         "sender_whitelist_required": {"description": _l("Shown as a note: e-mail from ClientDesk must be whitelisted in this software.")},
     }
+
+
+class PlanView(AdminOnlyView):
+    """The plan catalogue. A plan no longer offered is made inactive: it stays on the clients who have it."""
+
+    column_list = ("name", "monthly_price", "includes", "active", "sort_order")
+    column_labels = {"name": _l("Name"), "monthly_price": _l("Monthly price (EUR)"), "includes": _l("Includes"),
+                     "active": _l("Offered"), "sort_order": _l("Order")}
+    column_formatters = {"monthly_price": lambda view, context, plan, name: euros(plan.monthly_price)}
+    column_sortable_list = ("name", "monthly_price", "active", "sort_order")
+    column_default_sort = [("sort_order", False), ("name", False)]
+    form_columns = ("name", "monthly_price", "includes", "active", "sort_order")
+    form_args = {
+        "name": {"validators": [DataRequired()]},
+        "monthly_price": {"validators": [InputRequired(), NumberRange(min=0)], "places": 2},
+        "active": {"description": _l("Offered to clients choosing a plan; clients on an inactive plan keep it.")},
+        "sort_order": {"description": _l("Plans are offered from the lowest number up.")},
+    }
+
+    def delete_model(self, model):
+        if db.session.scalar(sa.select(sa.exists().where(Client.plan_id == model.id))):
+            flash(_("%(name)s is the plan of clients: make it inactive instead.", name=model.name), "error")
+            return False
+        return super().delete_model(model)
 
 
 class FirmSettingsView(AdminOnlyView):

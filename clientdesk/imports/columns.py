@@ -183,6 +183,15 @@ COLUMNS = (
         aliases=("Équipe", "Team"),
         width=18,
     ),
+    Column(
+        "plan", False,
+        {"fr": "Formule", "nl": "Formule", "en": "Plan"},
+        {"fr": "Le nom d'une formule proposée du catalogue ; vide : la première formule proposée, à l'acceptation.",
+         "nl": "De naam van een aangeboden formule uit de catalogus; leeg: de eerste aangeboden formule, bij de aanvaarding.",
+         "en": "The name of a plan offered in the catalogue; empty: the first plan offered, when the client accepts."},
+        aliases=("Abonnement", "Plan tarifaire", "Tariefplan", "Subscription plan"),
+        width=16,
+    ),
 )
 
 BY_KEY = {c.key: c for c in COLUMNS}

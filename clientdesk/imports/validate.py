@@ -19,7 +19,7 @@ from ..einvoicing import PeppolRefused, PeppolSwitches
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
-from ..models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group
+from ..models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group, Plan as PlanModel
 from ..search import fold
 from .columns import BY_KEY, EXAMPLE_EMAILS, match_headers
 from .reader import Sheet
@@ -143,6 +143,7 @@ class Lookups:
 
     templates: dict  # folded name -> ConfigTemplate
     groups: dict  # folded name -> Group
+    plans: dict  # folded name -> Plan (those no longer offered too: a client may keep its own)
     default_group: Group | None  # the group chosen for the whole import (--group)
     config: dict = field(default_factory=dict)  # the app's configuration (the Peppol switches need it)
     _defaults: dict = field(default_factory=dict)
@@ -152,6 +153,7 @@ class Lookups:
         return cls(
             templates={_name_key(t.name): t for t in db.session.scalars(sa.select(ConfigTemplate))},
             groups={_name_key(g.name): g for g in db.session.scalars(sa.select(Group))},
+            plans={_name_key(p.name): p for p in db.session.scalars(sa.select(PlanModel))},
             default_group=default_group, config=config or {},
         )
 
@@ -214,6 +216,7 @@ def _cleaners(lookups: Lookups) -> dict[str, Callable]:
         contact_email=v.email, contact_language=v.locale, iban=v.iban, mandate=v.yes_no, invitation=v.yes_no,
         template=_lookup_cleaner(lookups.templates, _l("There is no template called “%(name)s” (existing: %(known)s).")),
         group=_lookup_cleaner(lookups.groups, _l("There is no group called “%(name)s” (existing: %(known)s).")),
+        plan=_lookup_cleaner(lookups.plans, _l("There is no plan called “%(name)s” (existing: %(known)s).")),
     )
     return cleaners
 
@@ -328,11 +331,13 @@ def _match_existing(rows: list[Row], lookups: Lookups, plan: Plan) -> None:
         if row.number in invalid_rows or target is False:
             continue
         if target is None:
-            if _keeps_the_rules(row, lookups.defaults(row), plan):
+            if "plan" in row.values and not row.values["plan"].active:
+                plan.error(row.number, "plan", _no_longer_offered(row.values["plan"]))
+            elif _keeps_the_rules(row, lookups.defaults(row), plan):
                 plan.new.append(row)
             continue
         changes = _changes(row, target, lookups)
-        refusal = _refused_change(changes, target)
+        refusal = _refused_change(changes, target, row.values)
         if refusal:
             plan.error(row.number, refusal[0], refusal[1])
         elif not changes:
@@ -388,8 +393,14 @@ def _identify(row: Row, by_number: dict, email_owner: dict, existing: dict, plan
     return target
 
 
-def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None:
+def _no_longer_offered(chosen) -> str:
+    return _("The plan “%(name)s” is no longer offered: choose another one.", name=chosen.name)
+
+
+def _refused_change(changes: dict, existing: Existing, values: dict) -> tuple[str, str] | None:
     """A change an import may not make to an existing client: (column key, why)."""
+    if "plan" in changes and not values["plan"].active:
+        return "plan", _no_longer_offered(values["plan"])
     if "contact_email" in changes and existing.contact and existing.status != ClientStatus.CREATED:
         return "contact_email", _("%(name)s was already invited at %(email)s: change its contact in the client's page, "
                                   "not by import.", name=existing.fields["name"], email=existing.contact["email"])
@@ -397,7 +408,7 @@ def _refused_change(changes: dict, existing: Existing) -> tuple[str, str] | None
 
 
 def _snapshots(client_ids: list[int]) -> dict[int, Existing]:
-    attributes = dict.fromkeys([*CLIENT_FIELDS.values(), *RULE_FIELDS, "template_id", "group_id"])
+    attributes = dict.fromkeys([*CLIENT_FIELDS.values(), *RULE_FIELDS, "template_id", "group_id", "plan_id"])
     found = {
         row.id: Existing(row.id, row.status, dict(row._mapping), None, set())
         for row in db.session.execute(sa.select(Client.id, *(getattr(Client, a) for a in attributes))
@@ -433,4 +444,7 @@ def _changes(row: Row, existing: Existing, lookups: Lookups) -> dict:
     group = values.get("group") or lookups.default_group
     if group is not None and group.id != existing.fields["group_id"]:
         changes["group"] = (lookups.name_of(lookups.groups, existing.fields["group_id"]), group.name)
+    chosen = values.get("plan")
+    if chosen is not None and chosen.id != existing.fields["plan_id"]:
+        changes["plan"] = (lookups.name_of(lookups.plans, existing.fields["plan_id"]), chosen.name)
     return changes

@@ -71,8 +71,9 @@ TEXTS = {
 }
 
 
-def template_workbook(language: str, template_names: list[str], group_names: list[str]) -> Workbook:
-    """The import template in `language` (fr, nl or en), with dropdowns of the current templates and groups."""
+def template_workbook(language: str, template_names: list[str], group_names: list[str], plan_names: list[str]) -> Workbook:
+    """The import template in `language` (fr, nl or en), with dropdowns of the current templates, groups and plans
+    offered (in the catalogue's order)."""
     texts = TEXTS[language]
     workbook = Workbook()
     data = workbook.active
@@ -96,6 +97,7 @@ def template_workbook(language: str, template_names: list[str], group_names: lis
         "contact_language": [f"{lang}-BE" for lang in SUPPORTED_LANGUAGES],
         "template": sorted(template_names, key=str.casefold),
         "group": sorted(group_names, key=str.casefold),
+        "plan": plan_names,
     }
     yes_no = '"{},{}"'.format(*YES_NO[language])
     for list_column, (_key, values) in enumerate(choices.items(), start=1):

@@ -151,6 +151,8 @@ def _chunk_inserts(rows: list[Row], ids: dict, lookups: Lookups, fallback_group_
         client.update({attribute: values[key] for key, attribute in CLIENT_FIELDS.items() if key in values})
         client.update(defaults.peppol)
         client.setdefault("group_id", fallback_group_id)
+        if "plan" in values:
+            client["plan_id"] = values["plan"].id
         client.update(
             language=values["contact_language"], status=ClientStatus.CREATED.value, import_batch_id=batch_id,
             inbound_email=new_inbound_address(), created_at=now, updated_at=now,
@@ -201,6 +203,8 @@ def _update(client: Client, values: dict, changes: dict, lookups: Lookups) -> No
             setattr(client, attribute, values[key])
     if "group" in changes:
         client.group = values.get("group") or lookups.default_group
+    if "plan" in changes:
+        client.plan = values["plan"]
     contact = client.primary_contact
     if contact is None:
         contact = Contact(is_primary=True)

@@ -12,6 +12,7 @@ from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationStatus
 from .password_reset import PasswordReset
+from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskKind, TaskStatus
@@ -26,7 +27,7 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "ProposalState",
+    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "Plan", "ProposalState",
     "ProposalSubject",
     "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",

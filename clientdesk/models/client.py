@@ -43,7 +43,6 @@ class PeppolState(LabelledEnum):
     FAILED = "failed", _l("Failed")
 
 
-DEFAULT_PLAN = "standard"
 TRIAL_DAYS = 30
 INBOUND_MAIL_DOMAIN = "in.clientdesk.example"
 
@@ -87,7 +86,10 @@ class Client(Timestamps, db.Model):
     internal_reference = db.Column(db.String(80))
     vat_frequency = db.Column(db.String(12))
     subscription_mode = db.Column(db.String(16), nullable=False, default=SubscriptionMode.FULL.value)
-    plan = db.Column(db.String(40), nullable=False, default=DEFAULT_PLAN, index=True)
+    plan_id = db.Column(db.ForeignKey("plan.id"), index=True)
+    # When the client chose its plan in the portal, and who (the client user); unset, a trial that ended is "trial ended".
+    plan_chosen_at = db.Column(db.DateTime)
+    plan_chosen_by = db.Column(db.String(300))
     trial_end = db.Column(db.Date, index=True)
     status = db.Column(db.String(12), nullable=False, default=ClientStatus.CREATED.value, index=True)
 
@@ -148,6 +150,7 @@ class Client(Timestamps, db.Model):
     firm_contact = db.relationship("User", foreign_keys=[firm_contact_id])
     client_facing_contact = db.relationship("User", foreign_keys=[client_facing_contact_id])
     template = db.relationship("ConfigTemplate")
+    plan = db.relationship("Plan")
     contacts = db.relationship(
         "Contact", back_populates="client", cascade="all, delete-orphan", order_by="(Contact.is_primary.desc(), Contact.id)"
     )
@@ -253,4 +256,7 @@ def inbox_counts():
 def configure_computed_columns() -> None:
     """Columns computed from other tables; added once every model is defined."""
     if not hasattr(Client, "inbox_count"):
+        from ..checklist import missing_count
+
         Client.inbox_count = column_property(_inbox_count_expression(), deferred=True)
+        Client.onboarding_missing = column_property(missing_count(), deferred=True)

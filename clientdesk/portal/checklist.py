@@ -1,11 +1,9 @@
-"""Onboarding in the portal: what the firm needs from the client, as a checklist with its progress, and the changes
-a client user makes to finish it. Each change is checked by the client rules (rules.py) before it is written, and
+"""Onboarding in the portal: the checklist (clientdesk/checklist.py: what each step is) with its progress, and the
+changes a client user makes to finish it. Each change is checked by the client rules (rules.py) before it is written, and
 audited under the client user's name (the audit's actor is the signed-in account)."""
-from dataclasses import dataclass
+from flask_babel import gettext as _
 
-from flask_babel import gettext as _, lazy_gettext as _l
-
-from .. import rules
+from .. import checklist, rules
 from ..einvoicing import PeppolSwitches
 from ..errors import Refused
 from ..extensions import db
@@ -15,27 +13,9 @@ BILLING_FIELDS = ("billing_street", "billing_house_number", "billing_box", "bill
                   "billing_country")
 
 
-@dataclass(frozen=True)
-class Step:
-    key: str
-    label: str
-    done: bool
-
-
-def steps(client: Client) -> list[Step]:
-    return [
-        Step("bank_account", _l("Bank account"), bool(client.bank_accounts)),
-        Step("billing_address", _l("Billing address"),
-             bool(client.billing_street and client.billing_postal_code and client.billing_city)),
-        Step("mandate", _l("E-invoicing mandate"), client.e_invoicing_mandate),
-        Step("allowed_senders", _l("Allowed senders"), bool(client.allowed_senders)),
-    ]
-
-
-def progress(client: Client) -> int:
+def progress(steps: list[checklist.Step]) -> int:
     """Percentage of the steps done."""
-    all_steps = steps(client)
-    return round(100 * sum(step.done for step in all_steps) / len(all_steps))
+    return round(100 * sum(step.done for step in steps) / len(steps))
 
 
 def add_bank_account(client: Client, iban: str) -> None:

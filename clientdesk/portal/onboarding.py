@@ -7,12 +7,17 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from .. import checklist as shared_checklist, plans
 from ..einvoicing import launch_registration
 from ..errors import QueueUnavailable, Refused
 from ..extensions import db
 from ..forms import validators as v
-from ..models import AllowedSender, BankAccount, Client
+from ..models import AllowedSender, BankAccount, Client, Plan
 from . import bp, checklist, own, own_company
+
+
+class PlanForm(FlaskForm):
+    plan = StringField()  # a plan's id; plans.choose refuses any other
 
 
 class BankAccountForm(FlaskForm):
@@ -50,11 +55,14 @@ def home_page(client: Client, status: int = 200, **forms):
                      else BillingAddressForm(formdata=None))
     forms.setdefault("mandate_form", MandateForm(formdata=None))
     forms.setdefault("sender_form", AllowedSenderForm(formdata=None))
-    return render_template("portal/home.html", client=client, steps=checklist.steps(client),
-                           progress=checklist.progress(client), **forms), status
+    forms.setdefault("plan_form", PlanForm(formdata=None))
+    steps = shared_checklist.steps(client)
+    return render_template("portal/home.html", client=client, steps=steps, progress=checklist.progress(steps),
+                           plans=db.session.scalars(Plan.offered()).all(), can_choose_plan=plans.can_choose(client),
+                           **forms), status
 
 
-def _apply(client: Client, form_name: str, form, change, done_message: str, validate: bool = True):
+def apply_change(client: Client, form_name: str, form, change, done_message: str, validate: bool = True):
     """Validate `form` (unless it only shows the errors of a removal, whose CSRF token the app checks), make the
     `change`; done: commit and back home; refused: the home page with the reason (400; 503 when the change needs the
     background queue and it is down), nothing written."""
@@ -77,7 +85,7 @@ def _apply(client: Client, form_name: str, form, change, done_message: str, vali
 @login_required
 def add_bank_account():
     client, form = own_company(), BankAccountForm()
-    return _apply(client, "bank_account_form", form, lambda: checklist.add_bank_account(client, form.iban.data),
+    return apply_change(client, "bank_account_form", form, lambda: checklist.add_bank_account(client, form.iban.data),
                   _("The bank account is added."))
 
 
@@ -85,7 +93,7 @@ def add_bank_account():
 @login_required
 def remove_bank_account(bank_account_id: int):
     account, client = own(BankAccount, bank_account_id), own_company()
-    return _apply(client, "bank_account_form", BankAccountForm(formdata=None), lambda: checklist.remove_bank_account(account),
+    return apply_change(client, "bank_account_form", BankAccountForm(formdata=None), lambda: checklist.remove_bank_account(account),
                   _("The bank account is removed."), validate=False)
 
 
@@ -93,7 +101,7 @@ def remove_bank_account(bank_account_id: int):
 @login_required
 def set_billing_address():
     client, form = own_company(), BillingAddressForm()
-    return _apply(client, "billing_form", form, lambda: checklist.set_billing_address(client, form.data),
+    return apply_change(client, "billing_form", form, lambda: checklist.set_billing_address(client, form.data),
                   _("The billing address is saved."))
 
 
@@ -102,7 +110,7 @@ def set_billing_address():
 def give_mandate():
     client, form = own_company(), MandateForm()
     by = f"{current_user.full_name} <{current_user.email}>"
-    return _apply(client, "mandate_form", form, lambda: checklist.give_mandate(client, by, request.remote_addr),
+    return apply_change(client, "mandate_form", form, lambda: checklist.give_mandate(client, by, request.remote_addr),
                   _("Thank you: the e-invoicing mandate is recorded."))
 
 
@@ -116,7 +124,7 @@ def withdraw_mandate():
             launch_registration(_("Peppol receiving off for %(name)s (mandate withdrawn)", name=client.name), [client.id],
                                 None, client=client)
 
-    return _apply(client, "mandate_form", MandateForm(formdata=None), withdraw,
+    return apply_change(client, "mandate_form", MandateForm(formdata=None), withdraw,
                   _("The e-invoicing mandate is withdrawn: Peppol receiving is being turned off."), validate=False)
 
 
@@ -124,7 +132,7 @@ def withdraw_mandate():
 @login_required
 def add_allowed_sender():
     client, form = own_company(), AllowedSenderForm()
-    return _apply(client, "sender_form", form, lambda: checklist.add_allowed_sender(client, form.pattern.data),
+    return apply_change(client, "sender_form", form, lambda: checklist.add_allowed_sender(client, form.pattern.data),
                   _("The sender is allowed."))
 
 
@@ -132,5 +140,5 @@ def add_allowed_sender():
 @login_required
 def remove_allowed_sender(allowed_sender_id: int):
     sender, client = own(AllowedSender, allowed_sender_id), own_company()
-    return _apply(client, "sender_form", AllowedSenderForm(formdata=None), lambda: checklist.remove_allowed_sender(sender),
+    return apply_change(client, "sender_form", AllowedSenderForm(formdata=None), lambda: checklist.remove_allowed_sender(sender),
                   _("The sender is no longer allowed."), validate=False)
