@@ -1,5 +1,5 @@
-"""The invitation e-mail, in the primary contact's language (English, French, Dutch, German), whatever
-the language of the user who sends it: one template per language, dates written as in Belgium."""
+"""The invitation e-mail and its reminders, in the primary contact's language (English, French, Dutch, German),
+whatever the language of the user who sends it: one template per language, dates written as in Belgium."""
 import functools
 from datetime import date
 
@@ -9,7 +9,7 @@ from flask import current_app
 from flask_babel import to_user_timezone
 
 from ..i18n import locale_of
-from ..models import Invitation
+from ..models import Invitation, InvitationReminder
 from .mail import Mail
 
 SUBJECTS = {
@@ -17,6 +17,12 @@ SUBJECTS = {
     "fr": "{firm} invite {client} sur ClientDesk",
     "nl": "{firm} nodigt {client} uit op ClientDesk",
     "de": "{firm} lädt {client} zu ClientDesk ein",
+}
+REMINDER_SUBJECTS = {
+    "en": "Reminder: your invitation to ClientDesk for {client} expires on {expires}",
+    "fr": "Rappel : votre invitation à ClientDesk pour {client} expire le {expires}",
+    "nl": "Herinnering: uw uitnodiging op ClientDesk voor {client} verloopt op {expires}",
+    "de": "Erinnerung: Ihre Einladung zu ClientDesk für {client} läuft am {expires} ab",
 }
 
 
@@ -54,6 +60,15 @@ def _long_date(day: date, language: str) -> str:
 
 def invitation_mail(invitation: Invitation) -> Mail:
     """The e-mail with the invitation's link (its token derived again: the lifecycle e-mails no other)."""
+    return _mail(invitation, "invitation", SUBJECTS, invitation.id)
+
+
+def reminder_mail(reminder: InvitationReminder) -> Mail:
+    """The reminder of an invitation, with the same link."""
+    return _mail(reminder.invitation, "invitation_reminder", REMINDER_SUBJECTS, reminder.id)
+
+
+def _mail(invitation: Invitation, template: str, subjects: dict, ref) -> Mail:
     if invitation.token is None:
         raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
@@ -66,8 +81,8 @@ def invitation_mail(invitation: Invitation) -> Mail:
     }
     return Mail(
         to=invitation.contact.email,
-        subject=SUBJECTS[language].format(firm=context["firm"], client=context["client"]),
-        text=_render(f"mail/invitation.{language}.txt", context),
-        html=_render(f"mail/invitation.{language}.html", context),
-        ref=invitation.id,
+        subject=subjects[language].format(**context),
+        text=_render(f"mail/{template}.{language}.txt", context),
+        html=_render(f"mail/{template}.{language}.html", context),
+        ref=ref,
     )
