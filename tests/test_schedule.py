@@ -169,6 +169,7 @@ def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once_in_the_con
     finally:
         for worker in workers:
             stop_process(worker)
+    assert [worker.returncode for worker in workers] == [0, 0]  # stopped by SIGTERM, scheduler and all
     assert len(smtp.messages) == 6
     for language, invitation in invitations.items():
         to = store.one(Contact, id=invitation.contact_id).email
