@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from croniter import croniter
 from flask import Flask, current_app
-from flask_babel import gettext as _
+from flask_babel import LazyString, gettext as _, lazy_gettext as _l
 from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.cron import CronScheduler
@@ -37,6 +37,7 @@ RETRY_SECONDS = 5  # after Redis did not answer the scheduler
 @dataclass(frozen=True)
 class Schedule:
     name: str
+    title: LazyString
     setting: str  # the environment variable (and app setting) that holds its cron expression
     default: str
     kind: TaskKind  # its runs' tasks
@@ -50,16 +51,16 @@ class Schedule:
 
 
 SCHEDULES = (
-    Schedule("invitation_reminders", "SCHEDULE_INVITATION_REMINDERS", "0 * * * *", TaskKind.INVITATION_REMINDERS,
-             "clientdesk.jobs.reminders:send_due", lambda config: _(
+    Schedule("invitation_reminders", _l("Invitation reminders"), "SCHEDULE_INVITATION_REMINDERS", "0 * * * *",
+             TaskKind.INVITATION_REMINDERS, "clientdesk.jobs.reminders:send_due", lambda config: _(
                  "E-mails a reminder, with the same link, to the contact of each invitation that expires in %(days)s days "
                  "(INVITATION_REMINDER_DAYS): once per invitation and per reminder, in the contact's language.",
                  days=", ".join(str(days) for days in sorted(config["INVITATION_REMINDER_DAYS"], reverse=True)))),
-    Schedule("vat_recheck", "SCHEDULE_VAT_RECHECK", "30 2 * * *", TaskKind.VAT_RECHECK,
+    Schedule("vat_recheck", _l("VAT re-check"), "SCHEDULE_VAT_RECHECK", "30 2 * * *", TaskKind.VAT_RECHECK,
              "clientdesk.jobs.register:recheck_vat", lambda config: _(
                  "Looks up the clients entered with “don't verify VAT” in the company register: those it now knows "
                  "are unmarked, the others stay flagged.")),
-    Schedule("purge_imports", "SCHEDULE_PURGE_IMPORTS", "0 3 * * *", TaskKind.PURGE_IMPORTS,
+    Schedule("purge_imports", _l("Import file purge"), "SCHEDULE_PURGE_IMPORTS", "0 3 * * *", TaskKind.PURGE_IMPORTS,
              "clientdesk.jobs.imports:purge_files", lambda config: _(
                  "Deletes the uploaded files of the imports older than %(days)d days (IMPORT_FILES_KEEP_DAYS); the "
                  "imports' records stay.", days=config["IMPORT_FILES_KEEP_DAYS"])),

@@ -35,7 +35,7 @@ def test_the_schedule_page_lists_each_schedule_with_its_last_and_next_run(app, a
     response = post(http, "/admin/schedule/run/", {"schedule": "purge_imports"})
     assert response.status_code == 302
     again = post(http, "/admin/schedule/run/", {"schedule": "purge_imports"}, follow_redirects=True)
-    assert "Old import files deleted is running already" in " ".join(flashes(again.text))
+    assert "Import file purge is running already" in " ".join(flashes(again.text))
     task = store.one(Task, schedule="purge_imports")
     assert task.kind == "purge_imports" and task.user_id == admin.id
 

@@ -35,9 +35,9 @@ class ScheduleView(ProtectedView):
             abort(404)
         try:
             schedule.run_now(item, current_user)
-            flash(_("%(schedule)s: started now.", schedule=item.kind.label), "info")
+            flash(_("%(schedule)s: started now.", schedule=item.title), "info")
         except schedule.AlreadyRunning:
-            flash(_("%(schedule)s is running already: see its task under “Last run”.", schedule=item.kind.label), "warning")
+            flash(_("%(schedule)s is running already: see its task under “Last run”.", schedule=item.title), "warning")
         except tasks.QueueUnavailable as error:
             flash(str(error), "error")
         return redirect(self.get_url(".index"))
