@@ -51,8 +51,8 @@ bench: install
 	$(BIN)/python bench/documents.py
 	$(BIN)/python bench/dashboard.py
 
-## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French and Dutch
-## catalogs (clientdesk/translations/{fr,nl}/LC_MESSAGES/messages.po); translate them, then `make compile-translations`.
+## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French, Dutch and
+## German catalogs (clientdesk/translations/{fr,nl,de}/LC_MESSAGES/messages.po); translate them, then `make compile-translations`.
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project ClientDesk \
 		--no-location --sort-output --no-wrap -o clientdesk/translations/messages.pot .

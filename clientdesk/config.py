@@ -100,6 +100,19 @@ def _schedules() -> dict:
     return settings
 
 
+# The kinds of file the portal's upload can tell by their content (portal/uploads.py FILE_TYPES says how).
+UPLOAD_TYPES = ("pdf", "xml", "jpeg", "png")
+
+
+def _upload_types() -> tuple[str, ...]:
+    value = os.environ.get("PORTAL_UPLOAD_TYPES") or ",".join(UPLOAD_TYPES)
+    names = tuple(dict.fromkeys(name.strip().lower() for name in value.split(",") if name.strip()))
+    unknown = [name for name in names if name not in UPLOAD_TYPES]
+    if unknown or not names:
+        raise ConfigError(f"PORTAL_UPLOAD_TYPES must name some of {', '.join(UPLOAD_TYPES)} (it is {value!r}).")
+    return names
+
+
 def allowed_networks(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """`127.0.0.1, 10.20.0.0/16, ::1` → networks; raises ValueError naming the bad entry."""
     networks = []
@@ -152,6 +165,9 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
+        # The portal's upload: the largest file (and upload request) it takes, in bytes, and the kinds of file.
+        "PORTAL_UPLOAD_MAX_BYTES": _whole_number("PORTAL_UPLOAD_MAX_BYTES", 20 * 1024 * 1024, "bytes"),
+        "PORTAL_UPLOAD_TYPES": _upload_types(),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
         # Days before an invitation expires that its contact is reminded of it (one e-mail per day mark).
@@ -171,7 +187,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en_GB",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Brussels",  # times are stored in UTC and shown in Belgian time
-        "LANGUAGES": ["en", "fr", "nl"],
+        "LANGUAGES": ["en", "fr", "nl", "de"],
         # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
         "REQUIRE_2FA": _two_factor_policy(),
         # How passwords are hashed (werkzeug's notation); stored hashes name their method, so a change applies to the

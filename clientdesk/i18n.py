@@ -1,8 +1,8 @@
 """Languages and formats of the interface.
 
-The interface speaks English, French and Dutch: the signed-in user's choice, else the choice made
+The interface speaks English, French, Dutch and German: the signed-in user's choice, else the choice made
 on a public page such as the login page (session), else the browser's. Its locale is the Belgian variant of that language
-(`fr_BE`, `nl_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
+(`fr_BE`, `nl_BE`, `de_BE`), so dates and numbers are written as in Belgium, and English as written in Europe
 (`en_GB`: day first, decimal point); times are shown in Brussels time (they are stored in UTC). Jobs
 run under the language of the request that started them (tasks.py). E-mails to a client's contact
 are written in the contact's own language (services/invitation_mail.py).
@@ -10,6 +10,7 @@ are written in the contact's own language (services/invitation_mail.py).
 from datetime import UTC, date, datetime
 
 from babel.dates import get_datetime_format
+from babel.units import format_unit
 from flask import current_app, has_request_context, request, session
 from flask_babel import format_date, format_decimal, format_time, get_locale, lazy_gettext as _l, ngettext, to_user_timezone
 from flask_login import current_user
@@ -60,13 +61,13 @@ def select_locale() -> str:
 
 
 def current_language() -> str:
-    """`en`, `fr` or `nl`: the language of the locale in force."""
+    """`en`, `fr`, `nl` or `de`: the language of the locale in force."""
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
 def localdate(value) -> str:
-    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`."""
+    """A date as people read it: `7 Mar 2025`, `7 mars 2025`, `7 mrt 2025`, `07.03.2025`."""
     return "" if value is None else format_date(value, "medium")
 
 
@@ -112,9 +113,17 @@ def localnumber(value, format: str | None = None) -> str:
     return "" if value is None else format_decimal(value, format)
 
 
+def localsize(num_bytes: int) -> str:
+    """A file size in the locale's units: `20 MB` (en, nl), `20 Mo` (fr), `512 kB`."""
+    for unit, size in (("digital-megabyte", 1024 * 1024), ("digital-kilobyte", 1024)):
+        if num_bytes >= size:
+            return format_unit(num_bytes / size, unit, length="short", format="#,##0.#", locale=get_locale())
+    return format_unit(num_bytes, "digital-byte", length="short", locale=get_locale())
+
+
 def init_app(app) -> None:
     from .extensions import babel
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language, time_left=time_left)
-    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber)
+    app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber, localsize=localsize)

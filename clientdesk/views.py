@@ -3,7 +3,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from flask_babel import force_locale, gettext as _
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
-from . import i18n
+from . import i18n, signin
 from .auth import safe_next_url
 
 bp = Blueprint("web", __name__)
@@ -22,12 +22,15 @@ def favicon():
 
 @bp.route("/language", methods=["POST"])
 def set_language():
-    """Remember the interface language: on the user when signed in, in the session otherwise."""
+    """Remember the interface language: on the account when signed in, in the session otherwise. The portal serves
+    this view too (/portal/language), so the choice lands in the realm of the page it was made on; without a `next`
+    page, back to that realm's home."""
     language = request.form.get("language", "")
     if language not in current_app.config["LANGUAGES"]:
         abort(400)
     i18n.remember_language(language)
-    return redirect(safe_next_url(request.form.get("next")) or url_for("admin.index"))
+    home = "portal.home" if signin.current_realm() == signin.PORTAL else "admin.index"
+    return redirect(safe_next_url(request.form.get("next")) or url_for(home))
 
 
 @bp.route("/healthz")

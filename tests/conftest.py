@@ -171,7 +171,11 @@ def app(app_config):
     app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade(revision="heads")
-    return app
+    yield app
+    from clientdesk.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()  # its pooled connections closed now, not found open by the garbage collector at exit
 
 
 def _clear_database(app) -> None:

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from clientdesk.models import Document, Role, Task, utcnow
+from clientdesk.models import ChangeProposal, Document, Role, Task, utcnow
 
 LIST_COUNT = re.compile(r"List \((\d+)\)")
 
@@ -25,6 +25,7 @@ def portfolio(make, store):
     inbox = make.client(north, status="active")
     store.run(lambda s: s.add_all([Document(client_id=inbox.id, filename=f"f{i}.pdf", storage_path="x", status="inbox") for i in range(3)]))
     store.run(lambda s: s.add(Task(id="t-failed", kind="client_invite", status="failed", client_id=inbox.id)))
+    store.run(lambda s: s.add(ChangeProposal(client_id=inbox.id, subject="company", changes_json='{"city": [null, "Gent"]}')))
     return {"north": north, "south": south}
 
 
@@ -53,6 +54,7 @@ def test_blocks_count_what_they_say(portfolio, make, as_user):
     assert "1 pending" in text and "1 failed" in text
     assert "3 documents waiting in inboxes" in text and "1 clients with documents waiting" in text
     assert "1 failed tasks" in text
+    assert "1 clients with corrections to accept or refuse" in text
 
 
 def test_staff_see_their_groups_only(portfolio, make, as_user):

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from clientdesk.documents import Part
 from clientdesk.extensions import db
 from clientdesk.models import AllowedSender, AuditEvent, Client, Document, FirmSettings, RefusedSender, Role
-from clientdesk.services.inbound import MAX_MIME_DEPTH, MAX_MIME_PARTS, InboundMessage, MalformedMessage, Part, controller
+from clientdesk.services.inbound import MAX_MIME_DEPTH, MAX_MIME_PARTS, InboundMessage, MalformedMessage, controller
 from clientdesk.services.storage import DocumentStore
 from tests.factories import Factory, Store
 from tests.helpers import post

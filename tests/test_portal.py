@@ -11,9 +11,11 @@ from clientdesk.models import (
     AllowedSender,
     AuditEvent,
     BankAccount,
+    ChangeProposal,
     Client,
     ClientIntegration,
     ClientUser,
+    Document,
     IntegrationProduct,
     PasswordReset,
     Role,
@@ -171,6 +173,26 @@ def test_accepting_the_invitation_signs_in_to_the_portal_in_the_contacts_languag
     assert signed_in_to_portal(fresh)
 
 
+def test_a_german_speaking_contact_is_invited_and_served_in_german(app, make, store):
+    invited = make.client(name="Bäckerei Schmitz GmbH")
+    store.update(type(invited.contacts[0]), invited.contacts[0].id, language="de-BE")
+    token = invitation_token(store, invited.id)
+    browser = app.test_client()
+    headers = {"Accept-Language": "en-GB,en;q=0.9"}  # the browser's language is not the contact's
+    page = browser.get(f"/invitation/{token}", headers=headers)
+    assert '<html lang="de">' in page.text and "Wählen Sie ein Passwort" in page.text
+    weak = post(browser, f"/invitation/{token}", {"password": "short", "password_confirm": "short", "accept_terms": "y"},
+                headers=headers)
+    assert weak.status_code == 200 and "Verwenden Sie mindestens 12 Zeichen." in weak.text
+
+    accepted = post(browser, f"/invitation/{token}", {"password": "a-strong-password", "password_confirm": "a-strong-password",
+                                                      "accept_terms": "y"}, headers=headers)
+    assert accepted.headers["Location"] == "/portal/"
+    home = browser.get("/portal/", headers=headers).text
+    assert '<html lang="de">' in home and "Bäckerei Schmitz GmbH" in home and 'aria-current="true">DE</button>' in home
+    assert store.one(ClientUser, client_id=invited.id).ui_language == "de"
+
+
 def test_the_company_page_shows_what_the_firm_keeps_in_the_users_language(app, make, store, acme):
     def connect(s):
         s.add(ClientIntegration(client_id=acme.id, product_id=s.query(IntegrationProduct.id).filter_by(name="Octopus").scalar()))
@@ -209,10 +231,13 @@ def test_portal_rows_are_the_client_users_company_only(app, make, acme, owner):
 def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app, make, acme, owner, store):
     other = make.client(name="Autre Société SA", status="active", ibans=["BE68539007547034"])
     sender = store.run(lambda s: s.merge(AllowedSender(client_id=other.id, pattern="@other.example.com")))
+    document = store.run(lambda s: s.merge(Document(client_id=other.id, filename="theirs.pdf", storage_path="theirs.pdf")))
+    proposal = store.run(lambda s: s.merge(ChangeProposal(client_id=other.id, subject="company",
+                                                          changes_json='{"name": ["Autre Société SA", "Autre SA"]}')))
     http = app.test_client()
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
-           "allowed_sender_id": sender.id}
+           "allowed_sender_id": sender.id, "document_id": document.id, "proposal_id": proposal.id}
     checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
@@ -225,8 +250,9 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
             response = http.get(path) if method == "GET" else post(http, path)
             assert response.status_code == 404, (method, path)
             checked.append(path)
-    assert len(checked) >= 2
+    assert len(checked) >= 3
     assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
+    assert store.count(ChangeProposal, client_id=other.id) == 1
 
 
 def test_a_session_expired_by_age_is_over_too(app, owner):
@@ -390,3 +416,44 @@ def test_contacts_who_had_accepted_become_owners_who_sign_in_after_the_migration
     http = own.test_client()
     portal_login(http, "lotte@maes.example.com", "a-strong-password")
     assert "Atelier Maes NV" in http.get("/portal/").text
+
+
+def test_german_speaking_client_users_get_german_after_the_migration(app_config, tmp_path):
+    """Made while the portal spoke no German, a de-BE contact's client user had no language: now German, unless the
+    client user chose one."""
+    import flask_migrate
+    import sqlalchemy as sa
+
+    from clientdesk.app import create_app
+    from clientdesk.extensions import db
+
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'before.db'}"))
+    with own.app_context():
+        flask_migrate.upgrade(revision="d5f7b9c1e3a4")
+        with db.engine.begin() as connection:
+            group_id = connection.execute(sa.text('SELECT id FROM "group"')).scalar()
+            client_id = connection.execute(sa.text(
+                "INSERT INTO client (name, country, subscription_mode, plan, status, language, group_id, hidden, "
+                "track_transactions_without_documents, inbound_email, e_invoicing_mandate, peppol_send, peppol_receive, "
+                "peppol_state, peppol_failed_attempts, refused_senders_count, search_text, skip_vat_check, trial_end, "
+                "activated_at, created_at, updated_at) VALUES ('Bäckerei Schmitz GmbH', 'BE', 'full', 'Starter', "
+                "'active', 'de-BE', :group, 0, 0, 'schmitz@in.example.com', 0, 0, 0, 'off', 0, 0, '', 0, '2030-01-31', "
+                "'2026-01-01 09:00:00', '2026-01-01 09:00:00', '2026-01-01 09:00:00') RETURNING id"),
+                {"group": group_id}).scalar()
+            for name, chosen in (("anna", None), ("paul", "fr")):
+                contact_id = connection.execute(sa.text(
+                    "INSERT INTO contact (client_id, first_name, last_name, email, language, is_primary, created_at, "
+                    "updated_at) VALUES (:client, :name, 'Schmitz', :email, 'de-BE', :primary, '2026-01-01 09:00:00', "
+                    "'2026-01-01 09:00:00') RETURNING id"),
+                    {"client": client_id, "name": name, "email": f"{name}@schmitz.example.com",
+                     "primary": chosen is None}).scalar()
+                connection.execute(sa.text(
+                    "INSERT INTO client_user (client_id, contact_id, full_name, role, email, password_hash, active, "
+                    "ui_language, session_token, created_at, updated_at) VALUES (:client, :contact, :name, 'owner', "
+                    ":email, 'x', 1, :chosen, :name, '2026-01-01 09:00:00', '2026-01-01 09:00:00')"),
+                    {"client": client_id, "contact": contact_id, "name": name, "email": f"{name}@schmitz.example.com",
+                     "chosen": chosen})
+        flask_migrate.upgrade(revision="heads")
+        languages = dict(db.session.execute(sa.select(ClientUser.email, ClientUser.ui_language)).all())
+        assert languages == {"anna@schmitz.example.com": "de", "paul@schmitz.example.com": "fr"}
+        db.session.remove()

@@ -1,4 +1,4 @@
-"""The interface in French and Dutch, with nothing left in English.
+"""The interface in French, Dutch and German, with nothing left in English.
 
 Nets, so that text added without its translation fails here with the list of what is missing:
 - the source: template text and flashed messages go through gettext, and no gettext call hides in an
@@ -36,10 +36,12 @@ from clientdesk.models import (
     BankAccount,
     Client,
     ClientIntegration,
+    ClientUser,
     ConfigTemplate,
     Document,
     ImportBatch,
     IntegrationProduct,
+    PasswordReset,
     RefusedSender,
     Role,
     Task,
@@ -48,15 +50,15 @@ from clientdesk.models import (
 )
 from clientdesk.services.kbo_loader import SAMPLE, load_register
 from tests.conftest import IsolatedClient
-from tests.helpers import csrf_token, login, post
+from tests.helpers import csrf_token, login, portal_login, post
 from tests.import_files import run_jobs
 
 CHECKOUT = Path(clientdesk.__file__).resolve().parent.parent
 TRANSLATIONS = CHECKOUT / "clientdesk" / "translations"
-LANGUAGES = ("fr", "nl")
+LANGUAGES = ("fr", "nl", "de")
 # The Makefile's `translations` target extracts with these keywords (on top of Babel's defaults).
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
-HOW_TO_FIX = ("run `make translations`, translate the new entries in clientdesk/translations/{fr,nl}/LC_MESSAGES/"
+HOW_TO_FIX = ("run `make translations`, translate the new entries in clientdesk/translations/{fr,nl,de}/LC_MESSAGES/"
               "messages.po, then `make compile-translations`")
 
 
@@ -414,6 +416,10 @@ def test_every_screen_is_translated(language, app_config, make, store, monkeypat
     responses += [staff.get("/admin/", headers=browser), staff.get("/admin/user/", headers=browser),
                   staff.get(f"/admin/client/details/?id={portfolio['clients'][-1].id}", headers=browser)]
     responses += _public_pages(walked, store, language)
+    with walked.app_context():
+        from clientdesk.extensions import db
+
+        db.engine.dispose()  # the walked app's own connections: closed now, not whenever it is collected
 
     broken = [f"{r.request.method} {r.request.full_path}: {r.status_code}" for r in responses
               if r.status_code >= 500 or (r.status_code in (400, 405))]
@@ -454,7 +460,9 @@ def test_the_browser_language_is_the_default(client):
     assert '<html lang="fr">' in french and "Se connecter" in french and "Mot de passe" in french
     dutch = client.get("/login", headers={"Accept-Language": "nl-BE"}).text
     assert '<html lang="nl">' in dutch and "Aanmelden" in dutch and "Wachtwoord" in dutch
-    assert "Sign in" in client.get("/login", headers={"Accept-Language": "de-DE"}).text  # not offered: English
+    german = client.get("/login", headers={"Accept-Language": "de-BE,de;q=0.9"}).text
+    assert '<html lang="de">' in german and "Anmelden" in german and "Passwort" in german
+    assert "Sign in" in client.get("/login", headers={"Accept-Language": "es-ES"}).text  # not offered: English
 
 
 def test_public_pages_have_their_own_language_switch(client, make, store):
@@ -475,16 +483,53 @@ def test_public_pages_have_their_own_language_switch(client, make, store):
     assert "Aanmelden" not in client.get("/login").text  # the staff pages keep their own choice
 
 
+def test_one_language_switch_serves_both_realms(app, make, as_user, store):
+    """/language and /portal/language are one view: each keeps the choice in its own realm and, without a page to
+    go back to, returns to that realm's home; both need the CSRF token of their realm."""
+    staff = as_user(make.user(Role.STAFF, groups=[make.group("Team Eupen")]))
+    assert post(staff, "/language", {"language": "de"}).headers["Location"] == "/admin/"
+    assert "Abmelden" in staff.get("/admin/").text
+    owner = make.client_user(make.client(name="Bäckerei Schmitz GmbH", status="active"), ui_language="fr")
+    portal = app.test_client()
+    portal_login(portal, owner.email)
+    assert post(portal, "/portal/language", {"language": "de"}).headers["Location"] == "/portal/"
+    assert store.get(ClientUser, owner.id).ui_language == "de" and '<html lang="de">' in portal.get("/portal/").text
+    for http, url in ((staff, "/language"), (portal, "/portal/language")):
+        assert http.post(url, data={"language": "nl"}).status_code == 400  # no CSRF token
+        assert post(http, url, {"language": "es"}).status_code == 400
+
+
+@pytest.mark.parametrize("language, greeting, subject", [
+    ("en", "Hello", "Choose a new ClientDesk password"), ("fr", "Bonjour", "Choisissez un nouveau mot de passe ClientDesk"),
+    ("nl", "Hallo", "Kies een nieuw ClientDesk-wachtwoord"), ("de", "Guten Tag", "Wählen Sie ein neues ClientDesk-Passwort"),
+])
+def test_the_password_reset_e_mail_is_in_the_account_s_language(app, make, store, language, greeting, subject):
+    from clientdesk.jobs.password_reset import reset_mail
+
+    user = make.user(Role.STAFF, groups=[make.group("Team Eupen")])
+
+    def build(s):
+        account = s.get(User, user.id)
+        account.ui_language = language
+        reset = PasswordReset.issue(account)
+        s.flush()
+        return reset_mail(reset)
+
+    mail = store.run(build)
+    assert mail.text.startswith(greeting) and mail.subject == subject and "/password/reset/" in mail.text
+
+
 def test_dates_and_numbers_are_written_the_belgian_way_in_each_language(make, as_user, store):
     trial_end = date(2030, 3, 7)
     make.client(name="Atelier Dupont SA", status="active", trial_end=trial_end)
     admin = make.user(Role.ADMIN)
     http = as_user(admin)
     shown = {}
-    for language in ("en", "fr", "nl"):
+    for language in ("en", "fr", "nl", "de"):
         post(http, "/language", {"language": language})
         shown[language] = http.get("/admin/client/").text
     assert "7 Mar 2030" in shown["en"] and "7 mars 2030" in shown["fr"] and "7 mrt 2030" in shown["nl"]
+    assert "07.03.2030" in shown["de"]
     assert "2030-03-07" not in shown["fr"]
 
 

@@ -23,6 +23,11 @@ EXTENSION = "clientdesk.audit_fields"
 OTHER_LABELS = {
     "client": {"to": _l("Recipient"), "error": _l("Error")},
     "client_note": {"client": _l("Client"), "author": _l("Author"), "text": _l("Note")},
+    "change_proposal": {
+        "client_id": _l("Client"), "proposed_by_id": _l("Proposed by"), "subject": _l("Subject"), "contact_id": _l("Contact"),
+        "changes_json": _l("Changes"), "comment": _l("Comment"), "state": _l("State"), "decided_by_id": _l("Decided by"),
+        "decided_at": _l("Decided on"), "reason": _l("Reason"),
+    },
     "client_user": {
         "client_id": _l("Client"), "contact_id": _l("Contact"), "full_name": _l("Name"), "role": _l("Role"),
         "email": _l("E-mail"), "password_hash": _l("Password"), "active": _l("Active"), "ui_language": _l("Language"),

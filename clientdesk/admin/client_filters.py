@@ -1,12 +1,12 @@
 """Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents,
-outside effects that did not go through)."""
+outside effects that did not go through, corrections proposed by clients)."""
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter
 from flask_babel import lazy_gettext as _l
 
-from ..models import Client, ClientStatus, Document, DocumentStatus, Invitation, PeppolState, utcnow
+from ..models import ChangeProposal, Client, ClientStatus, Document, DocumentStatus, Invitation, PeppolState, ProposalState, utcnow
 
 EXPIRING_WITHIN_DAYS = 3
 # Outside effects that did not go through: failed for good, retrying (a passing failure, tried again later), or either.
@@ -58,6 +58,25 @@ class InboxFilter(BaseSQLAFilter):
 
     def operation(self):
         return _l("has")
+
+
+def proposals_condition():
+    """Clients with corrections proposed in the portal that staff have not yet accepted or refused."""
+    return sa.exists().where(ChangeProposal.client_id == Client.id, ChangeProposal.state == ProposalState.OPEN.value)
+
+
+class ProposalsFilter(BaseSQLAFilter):
+    def __init__(self):
+        super().__init__(Client.id, _l("Changes proposed"), options=[("open", _l("to review"))])
+
+    def validate(self, value):
+        return value == "open"
+
+    def apply(self, query, value, alias=None):
+        return query.filter(proposals_condition())
+
+    def operation(self):
+        return _l("are")
 
 
 def not_done_options():

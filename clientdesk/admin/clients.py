@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
-from .. import onboarding, rules, scoping, tasks
+from .. import onboarding, proposals, rules, scoping, tasks
 from ..einvoicing import (
     PeppolNotConnected,
     PeppolRefused,
@@ -67,10 +67,12 @@ from .client_filters import (
     InboxFilter,
     InvitationFilter,
     NotDoneFilter,
+    ProposalsFilter,
     client_delivery_not_done_condition,
     delivery_not_done_condition,
     peppol_not_done_condition,
 )
+from .client_proposals import ClientProposalsMixin
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 from .wizard import NewClientWizard
@@ -225,7 +227,7 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
-class ClientView(ClientExtrasMixin, ScopedModelView):
+class ClientView(ClientExtrasMixin, ClientProposalsMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
     create_role = None
@@ -342,6 +344,7 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             FilterEqual(Client.peppol_state, _l("Peppol state"), options=choices_of(PeppolState)),
             InvitationFilter(),
             InboxFilter(),
+            ProposalsFilter(),
             NotDoneFilter(Client.id, _l("Peppol registration"), _l("not done"), peppol_not_done_condition),
             NotDoneFilter(Client.id, _l("Document delivery"), _l("not done"), client_delivery_not_done_condition),
             IdEqualFilter(Client.import_batch_id, _l("Import batch")),
@@ -675,6 +678,9 @@ class ClientView(ClientExtrasMixin, ScopedModelView):
             "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
+            "proposals": proposals.open_proposals(client),
+            "proposal_lines": proposals.lines,
+            "proposal_decisions": proposals.recent_decisions(client),
             "document_counts": dict(db.session.execute(
                 db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
                 .group_by(Document.status)).all()),

@@ -13,7 +13,13 @@ from .. import scoping
 from ..extensions import db
 from ..models import Client, ClientStatus, Document, DocumentStatus, Group, PeppolState, Task, TaskStatus, today, utcnow
 from .base import ProtectedView
-from .client_filters import EXPIRING_WITHIN_DAYS, client_delivery_not_done_condition, invitation_condition, peppol_not_done_condition
+from .client_filters import (
+    EXPIRING_WITHIN_DAYS,
+    client_delivery_not_done_condition,
+    invitation_condition,
+    peppol_not_done_condition,
+    proposals_condition,
+)
 
 TRIAL_WINDOW_DAYS = 7
 FAILED_TASKS_WINDOW_DAYS = 30
@@ -25,6 +31,7 @@ def client_list_url(**filters) -> str:
         "status": "status_equals", "group": "group_equals", "invitation": "invitation_is",
         "trial_end": "trial_end_between", "peppol_state": "peppol_state_equals", "inbox": "inbox_has",
         "peppol_not_done": "peppol_registration_not_done", "delivery_not_done": "document_delivery_not_done",
+        "proposals": "changes_proposed_are",
     }
     args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
     return url_for("client.index_view", **args)
@@ -78,6 +85,11 @@ def deliveries_not_done():
     return {"peppol": peppol, "documents": documents}
 
 
+def clients_with_proposals():
+    """Clients with corrections proposed in the portal, waiting for staff to accept or refuse them."""
+    return db.session.scalar(_scoped(sa.select(sa.func.count()).select_from(Client).where(proposals_condition())))
+
+
 def failed_tasks():
     since = utcnow() - timedelta(days=FAILED_TASKS_WINDOW_DAYS)
     query = sa.select(sa.func.count()).select_from(Task).where(Task.status == TaskStatus.FAILED.value, Task.created_at >= since)
@@ -114,5 +126,6 @@ class DashboardView(ProtectedView, AdminIndexView):
             failed_tasks=failed_tasks(),
             failed_tasks_window=FAILED_TASKS_WINDOW_DAYS,
             documents=documents_waiting(),
+            proposals=clients_with_proposals(),
             client_list_url=client_list_url,
         )

@@ -1,6 +1,6 @@
 """Accounting documents of the clients a user sees: the list (Inbox / Sent / Failed), sending to the
 accountant (selected rows, or a client's whole inbox), and the download of the stored file."""
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
+from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -8,12 +8,11 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup
 
-from .. import tasks
+from .. import documents, tasks
 from ..i18n import localdatetime, localnumber
 from ..jobs.documents import retry_now, run_send_documents
 from ..models import Document, DocumentStatus, DocumentType, Role, SenderVerdict
 from ..models.base import choices_of
-from ..services.storage import DocumentStore
 from .base import IdEqualFilter, ScopedModelView
 from .client_filters import NotDoneFilter, delivery_not_done_condition
 
@@ -117,18 +116,4 @@ class DocumentView(ScopedModelView):
     @expose("/download/")
     def download_view(self):
         """The stored file (or its UBL with ubl=1), only for a document the user's scope reaches."""
-        document = self.get_one(request.args.get("id"))
-        store = DocumentStore.from_config(current_app.config)
-        want_ubl = request.args.get("ubl") == "1"
-        relative = document.ubl_storage_path if want_ubl else document.storage_path
-        if not relative:
-            abort(404)
-        try:
-            path = store.path(relative)
-        except ValueError:  # a stored path outside the documents folder is no file of ours
-            abort(404)
-        if not path.is_file():
-            abort(404)
-        name = (document.ubl_filename or "invoice.xml") if want_ubl else document.filename
-        return send_file(path, mimetype="application/xml" if want_ubl else document.content_type, as_attachment=True,
-                         download_name=name)
+        return documents.download(self.get_one(request.args.get("id")), ubl=request.args.get("ubl") == "1")

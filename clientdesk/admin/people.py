@@ -42,7 +42,7 @@ class UserView(AdminOnlyView):
         "role": SelectField(_l("Role"), choices=select_choices_of(Role)),
         "ui_language": SelectField(_l("Interface language"),
                                    choices=[SelectChoice("", "—"), SelectChoice("en", "English"), SelectChoice("fr", "Français"),
-                                            SelectChoice("nl", "Nederlands")]),
+                                            SelectChoice("nl", "Nederlands"), SelectChoice("de", "Deutsch")]),
     }
     form_args = {"email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]}}
 

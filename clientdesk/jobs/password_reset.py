@@ -15,6 +15,7 @@ SUBJECTS = {  # e-mails are written per language, as the invitation's (templates
     "en": "Choose a new ClientDesk password",
     "fr": "Choisissez un nouveau mot de passe ClientDesk",
     "nl": "Kies een nieuw ClientDesk-wachtwoord",
+    "de": "Wählen Sie ein neues ClientDesk-Passwort",
 }
 
 

@@ -12,6 +12,7 @@ from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationReminder, InvitationStatus, ReminderStatus
 from .password_reset import PasswordReset
+from .proposal import ChangeProposal, ProposalState, ProposalSubject
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
@@ -21,12 +22,14 @@ from .user import Role, SavedFilter, User
 _client.configure_computed_columns()
 
 __all__ = [
-    "AllowedSender", "AuditEvent", "BankAccount", "Civility", "Client", "ClientIntegration", "ClientNote",
+    "AllowedSender", "AuditEvent", "BankAccount", "ChangeProposal", "Civility", "Client", "ClientIntegration", "ClientNote",
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
     "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "PasswordReset", "PeppolState",
-    "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
+    "ProposalState", "ProposalSubject",
+    "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
+    "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -42,13 +42,15 @@ ACTION_LABELS = {
     "import.checked": _l("Import check"), "import.invalid": _l("Import refused"), "import.failed": _l("Import failed"),
     "hide": _l("Hidden from staff"), "unhide": _l("Visible to staff again"),
     "end_sessions": _l("Signed out everywhere"),
+    "propose": _l("Correction proposed"), "accept_proposal": _l("Correction accepted"),
+    "refuse_proposal": _l("Correction refused"), "withdraw_proposal": _l("Correction withdrawn"),
 }
 OBJECT_LABELS = {
     "client": _l("Client"), "contact": _l("Contact"), "bank_account": _l("Bank account"),
     "allowed_sender": _l("Allowed sender"), "client_integration": _l("Accounting software"), "document": _l("Document"),
     "group": _l("Group"), "user": _l("User"), "client_user": _l("Client user"), "config_template": _l("Configuration template"),
     "integration_product": _l("Integration catalogue"), "import_batch": _l("Import"), "client_note": _l("Note"),
-    "firm_settings": _l("Firm settings"),
+    "firm_settings": _l("Firm settings"), "change_proposal": _l("Proposed correction"),
 }
 
 # changes_json: compact, and without the check for circular references (changes are plain values built here).

@@ -1,12 +1,12 @@
 """Sign-in, sign-out and the language of the portal (the shared machinery is in signin.py)."""
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .. import i18n, password_reset, signin
+from .. import password_reset, signin, views
 from ..auth import WRONG_CREDENTIALS, safe_next_url
 from ..models import ClientUser
 from . import bp
@@ -46,15 +46,7 @@ def logout():
     return redirect(url_for("portal.login"))
 
 
-@bp.route("/language", methods=["POST"])
-def set_language():
-    language = request.form.get("language", "")
-    if language not in current_app.config["LANGUAGES"]:
-        abort(400)
-    i18n.remember_language(language)
-    return redirect(safe_next_url(request.form.get("next")) or url_for("portal.home"))
-
-
-# "Forgot password": the staff pages' views, in the portal's realm, for client users.
+# The staff pages' views, in the portal's realm: the language switch, and "forgot password" for client users.
+bp.add_url_rule("/language", "set_language", views.set_language, methods=["POST"])
 bp.add_url_rule("/password/forgot", "forgot_password", password_reset.forgot, methods=["GET", "POST"])
 bp.add_url_rule("/password/reset/<token>", "reset_password", password_reset.reset, methods=["GET", "POST"])

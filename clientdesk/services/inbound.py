@@ -32,37 +32,20 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 from email.utils import parseaddr
-from pathlib import PurePath
-from xml.etree import ElementTree
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
+from ..documents import Part, clean_filename, delete_files, new_documents, pair_ubl
 from ..extensions import db
-from ..models import (
-    AllowedSender,
-    Client,
-    ClientStatus,
-    Document,
-    DocumentStatus,
-    DocumentType,
-    FirmSettings,
-    RefusedSender,
-    SenderVerdict,
-    UnauthenticatedMail,
-    utcnow,
-)
+from ..models import AllowedSender, Client, ClientStatus, Document, FirmSettings, RefusedSender, SenderVerdict, UnauthenticatedMail
 from .resolvers import resolver
 from .sender_auth import UNCHECKED, Authentication, SenderCheck
 from .storage import DocumentStore
 
 log = logging.getLogger(__name__)
 
-UBL_ROOTS = {
-    "{urn:oasis:names:specification:ubl:schema:xsd:Invoice-2}Invoice",
-    "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote",
-}
 TEMPORARY = "451 4.3.0 Mailbox temporarily unavailable, please try again later"
 MAX_MIME_DEPTH = 20  # multiparts inside multiparts: a forward of a forward of a scan is 4 or 5 deep
 MAX_MIME_PARTS = 1000
@@ -81,22 +64,6 @@ def _checked(text: str, what: str) -> str:
     except UnicodeEncodeError:
         raise MalformedMessage(f"{what} is not valid text") from None
     return text
-
-
-@dataclass
-class Part:
-    filename: str
-    content_type: str
-    data: bytes
-
-    @property
-    def is_ubl(self) -> bool:
-        if not (self.content_type.endswith("xml") or self.filename.lower().endswith(".xml")):
-            return False
-        try:
-            return ElementTree.fromstring(self.data).tag in UBL_ROOTS
-        except ElementTree.ParseError:
-            return False
 
 
 def _text(value) -> str:
@@ -138,28 +105,9 @@ def attachments(message) -> list[Part]:
         data = part.get_payload(decode=True) or b""
         if not data:
             continue
-        name = PurePath(_text(filename or f"attachment-{len(parts) + 1}").replace("\\", "/")).name.strip() or "attachment"
-        parts.append(Part(name[:255], part.get_content_type()[:100], data))
+        name = clean_filename(_text(filename or f"attachment-{len(parts) + 1}"), "attachment")
+        parts.append(Part(name, part.get_content_type()[:100], data))
     return parts
-
-
-def pair_ubl(parts: list[Part]) -> list[tuple[Part, Part | None]]:
-    """(document file, its UBL or None): a UBL goes with the file of the same name, else with the only other file."""
-    ubls = [p for p in parts if p.is_ubl]
-    files = [p for p in parts if p not in ubls]
-    if not files:
-        return [(ubl, None) for ubl in ubls]
-    pairs = {id(f): [f, None] for f in files}
-    for ubl in ubls:
-        stem = PurePath(ubl.filename).stem.lower()
-        match = next((f for f in files if PurePath(f.filename).stem.lower() == stem and pairs[id(f)][1] is None), None)
-        if match is None and len(files) == 1 and pairs[id(files[0])][1] is None:
-            match = files[0]
-        if match is None:
-            pairs[id(ubl)] = [ubl, None]
-        else:
-            pairs[id(match)][1] = ubl
-    return [tuple(pair) for pair in pairs.values()]
 
 
 @dataclass
@@ -264,7 +212,7 @@ class InboxWriter:
                     db.session.remove()
         except Exception as error:  # nothing of the batch is kept
             for outcome in outcomes:
-                self._delete_files(outcome.documents)
+                delete_files(self.store, outcome.documents)
             waiting = [(message, reply) for message, reply in batch if not reply.done()]
             if len(waiting) > 1:  # most likely one message's fault (a value the database refuses): each on its own
                 for one in waiting:
@@ -353,27 +301,13 @@ class InboxWriter:
         documents = []
         try:
             for client_id, verdict in verdicts.items():
-                for part, ubl in message.pairs:
-                    document = Document(client_id=client_id, filename=part.filename, content_type=part.content_type,
-                                        size=len(part.data), sender=message.sender[:254] or None,
-                                        sender_verdict=verdict.value, sender_authentication=message.authentication.results,
-                                        message_id=message.message_id, doc_type=DocumentType.PURCHASE.value,
-                                        status=DocumentStatus.INBOX.value, received_at=utcnow(),
-                                        storage_path=self.store.save(client_id, part.filename, part.data))
-                    documents.append(document)
-                    if ubl is not None:
-                        document.ubl_storage_path = self.store.save(client_id, ubl.filename, ubl.data)
-                        document.ubl_filename = ubl.filename
+                documents += new_documents(self.store, client_id, message.pairs, sender=message.sender[:254] or None,
+                                           sender_verdict=verdict.value, sender_authentication=message.authentication.results,
+                                           message_id=message.message_id)
         except BaseException:
-            self._delete_files(documents)
+            delete_files(self.store, documents)
             raise
         return documents
-
-    def _delete_files(self, documents: list[Document]) -> None:
-        for document in documents:
-            for path in (document.storage_path, document.ubl_storage_path):
-                if path:
-                    self.store.delete(path)
 
 
 class InboundHandler:
