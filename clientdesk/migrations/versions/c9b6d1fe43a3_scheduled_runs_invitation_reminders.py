@@ -1,13 +1,13 @@
 """Scheduled runs keyed by schedule and due time; invitation reminders
 
 Revision ID: c9b6d1fe43a3
-Revises: e8a1c3f5b7d9
+Revises: 842b5f6d378f
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "c9b6d1fe43a3"
-down_revision = "e8a1c3f5b7d9"
+down_revision = "842b5f6d378f"
 branch_labels = None
 depends_on = None
 
