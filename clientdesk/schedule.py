@@ -163,6 +163,9 @@ def run_scheduler(app: Flask, name: str, ended: threading.Event) -> None:
             except (RedisError, OSError) as error:
                 log.warning("scheduler: %s (trying again in %d s)", error, RETRY_SECONDS)
                 wait = RETRY_SECONDS
+            except Exception:  # a bug here must not end the scheduling for as long as the worker runs
+                log.exception("scheduler")
+                wait = RETRY_SECONDS
             ended.wait(wait)
     finally:
         try:

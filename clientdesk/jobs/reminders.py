@@ -120,7 +120,8 @@ def send_due(task_id: str) -> dict:
         tasks.progress(task, 0, total)
         for start in range(0, len(leftover), CHUNK):
             _send(mailer, _load(leftover[start:start + CHUNK]), outcome)
-            tasks.progress(task, start + len(leftover[start:start + CHUNK]), total)
+            task.result = outcome
+            tasks.progress(task, min(start + CHUNK, len(leftover)), total)
         for start in range(0, len(pairs), CHUNK):
             _send(mailer, _load(_claim(pairs[start:start + CHUNK], task.id)), outcome)
             task.result = outcome
