@@ -69,8 +69,8 @@ def _send(mailer: Mailer, reminders: list[InvitationReminder], outcome: dict) ->
                 "Its link cannot be made again (the secret key changed): use “Resend invitation” for a new link.")
     reminders = [reminder for reminder in reminders if reminder.status == ReminderStatus.PENDING]
     mails = [reminder_mail(reminder) for reminder in reminders]  # rendered while loaded (the commit expires them)
-    facts = {reminder.id: (reminder.invitation.client, {"to": reminder.invitation.contact.email,
-                                                        "days_before": reminder.days_before}) for reminder in reminders}
+    facts = {reminder.id: (reminder.invitation.client_id, {"to": reminder.invitation.contact.email,
+                                                           "days_before": reminder.days_before}) for reminder in reminders}
     db.session.commit()
     failures = {failure.mail.ref: failure for failure in mailer.send_many(mails)}
     now = utcnow()
@@ -79,19 +79,23 @@ def _send(mailer: Mailer, reminders: list[InvitationReminder], outcome: dict) ->
         db.session.execute(sa.update(InvitationReminder).where(InvitationReminder.id.in_(sent))
                            .values(status=ReminderStatus.SENT.value, sent_at=now, error=None, retry_at=None)
                            .execution_options(synchronize_session=False))
+        # The clients (the commit expired them) by one query, not one each as the events name them.
+        clients = {client.id: client for client in db.session.scalars(
+            sa.select(Client).where(Client.id.in_({facts[ref][0] for ref in sent})))}
         for reminder_id in sent:
-            record("reminder", *facts[reminder_id])
+            client_id, fact = facts[reminder_id]
+            record("reminder", clients[client_id], fact)
     outcome["done"] += len(sent)
     for reminder_id, failure in failures.items():
         reminder = db.session.get(InvitationReminder, reminder_id)
         reminder.record_failure(failure.reason, failure.transient, now)
-        client, fact = facts[reminder_id]
+        client = reminder.invitation.client
         row = {"client_id": client.id, "client": client.name, "reason": reminder.error}
         if reminder.retry_at is not None:
             outcome["retrying"].append({**row, "reason": _("%(reply)s (next attempt: %(time)s)", reply=reminder.error,
                                                            time=localdatetime(reminder.retry_at))})
         else:
-            record("reminder_failed", client, {**fact, "error": reminder.error})
+            record("reminder_failed", client, {**facts[reminder_id][1], "error": reminder.error})
             outcome["failed"].append(row)
 
 
