@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, PasswordField
 from wtforms.validators import DataRequired, EqualTo
 
-from . import signin
+from . import client_users, signin
+from .errors import Refused
 from .extensions import db
 from .i18n import language_of_locale, locale_of
-from .lifecycle import AccessTaken, ClientLifecycle, LifecycleError
+from .lifecycle import ClientLifecycle, LifecycleError
 from .models import Contact, Invitation, InvitationStatus
 from .models.audit import record
 from .models.invitation import OPEN_INVITATIONS
@@ -61,12 +62,13 @@ def accept(token: str):
             return _gone(invitation, firm)
         form = AcceptForm(invitation.contact)
         if form.validate_on_submit():
+            accept = client_users.accept if invitation.is_colleague else ClientLifecycle.accept
             try:
-                client_user = ClientLifecycle.accept(invitation, form.password.data)
+                client_user = accept(invitation, form.password.data)
             except LifecycleError:  # accepted by another request a moment ago
                 db.session.rollback()
                 return _gone(invitation, firm)
-            except AccessTaken as refusal:
+            except Refused as refusal:  # AccessTaken, or a company left without an owner
                 db.session.rollback()
                 flash(str(refusal), "error")
                 return render_template("invitation/accept.html", form=form, invitation=invitation, firm=firm,
@@ -82,10 +84,11 @@ VOIDED = "voided_invitations"
 
 
 def _void_when_the_invited_person_changes(session: Session, flush_context, instances) -> None:
-    """An open invitation is for its contact, at the address it was e-mailed to, as the client's primary contact.
-    Whoever got the link could otherwise accept for someone else: when the contact's e-mail changes, when
-    another contact becomes primary (or the contact stops being it), or when the contact is deleted, the
-    client's open invitations are voided, as "replace the primary contact" does, whatever path made the change
+    """An open invitation is for its contact, at the address it was e-mailed to: the company's as the client's primary
+    contact, a colleague's as a contact who is not primary. Whoever got the link could otherwise accept for someone
+    else: when the contact's e-mail changes, when another contact becomes primary (or the contact stops being it), or
+    when the contact is deleted, the contact's open invitations (and, for a change of primary, the company's) are
+    voided, as "replace the primary contact" does, whatever path made the change
     (screens, import, CLI, jobs), each with a "void_invitation" event on the client. Runs before every flush."""
     contact_ids, client_ids = set(), set()
     for contact in session.dirty:
@@ -95,6 +98,7 @@ def _void_when_the_invited_person_changes(session: Session, flush_context, insta
                 contact_ids.add(contact.id)
             if state.attrs.is_primary.history.has_changes():
                 client_ids.add(contact.client_id)
+                contact_ids.add(contact.id)  # a colleague's link is not for the primary contact either
     for contact in session.deleted:
         if isinstance(contact, Contact):
             contact_ids.add(contact.id)
@@ -105,7 +109,7 @@ def _void_when_the_invited_person_changes(session: Session, flush_context, insta
         return
     open_invitations = session.scalars(sa.select(Invitation).where(
         Invitation.status.in_([status.value for status in OPEN_INVITATIONS]),
-        sa.or_(Invitation.contact_id.in_(contact_ids), Invitation.client_id.in_(client_ids))))
+        sa.or_(Invitation.contact_id.in_(contact_ids), sa.and_(Invitation.client_id.in_(client_ids), Invitation.of_company()))))
     for invitation in open_invitations:
         email = sa.inspect(invitation.contact).attrs.email.history
         address = email.deleted[0] if email.deleted else invitation.contact.email

@@ -7,7 +7,8 @@ template), the Peppol switches, the lifecycle, the demo data. A path without a C
 rows) passes the values as a mapping of column names.
 
 Each rule is also written in SQL: `violations()` lists every row of the database that breaks one, with
-what the lifecycle keeps true besides (one primary contact, at most one usable invitation). The test suite
+what the lifecycle keeps true besides (one primary contact, at most one usable invitation) and what client_users.py
+keeps (where a colleague's invitation may be; an active owner, check_owner). The test suite
 runs it after every test, on SQLite and PostgreSQL, so a path that bypasses these rules fails the suite.
 """
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import aliased
 from stdnum.be import vat as be_vat
 
 from .errors import Refused
@@ -23,6 +25,8 @@ from .models import (
     BankAccount,
     Client,
     ClientStatus,
+    ClientUser,
+    ClientUserRole,
     ConfigTemplate,
     Contact,
     Document,
@@ -122,6 +126,27 @@ def _primary_contacts() -> sa.ScalarSelect:
 
 _USABLE = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
+
+def _colleague_invitation_misplaced() -> sa.ColumnElement:
+    """SQL: a client with a usable colleague invitation that is not where one may be (see its rule)."""
+    usable = (Invitation.status.in_(_USABLE), Invitation.role.is_not(None))
+    other = aliased(Invitation)
+    return sa.or_(
+        sa.and_(Client.status != ClientStatus.ACTIVE.value, _has(Invitation, *usable)),
+        _has(Invitation, *usable, Invitation.contact.has(sa.or_(
+            Contact.is_primary.is_(True), Contact.accepted_at.is_not(None), Contact.client_id != Invitation.client_id))),
+        _has(Invitation, *usable, sa.select(sa.func.count()).where(
+            other.contact_id == Invitation.contact_id, other.status.in_(_USABLE), other.role.is_not(None))
+            .scalar_subquery() > 1))
+
+
+# Asked by the paths that change client users (check_owner), not by every check of a client.
+OWNER_RULE = Rule(
+    "client_users",
+    None,
+    lambda: _("A company with client users keeps at least one active owner: the owner invites and removes the others."),
+    lambda: sa.and_(_has(ClientUser), ~_has(ClientUser, ClientUser.active.is_(True), ClientUser.role == ClientUserRole.OWNER.value)))
+
 RULES = (
     Rule("bank_accounts",
          lambda c: c["subscription_mode"] == SubscriptionMode.MANAGED and not c["bank_accounts"],
@@ -177,18 +202,36 @@ RULES = (
          lambda: sa.or_(sa.and_(Client.status == ClientStatus.INVITED.value, Client.invited_at.is_(None)),
                         sa.and_(Client.status == ClientStatus.ACTIVE.value, Client.activated_at.is_(None)),
                         sa.and_(Client.status == ClientStatus.DEACTIVATED.value, Client.deactivated_at.is_(None)))),
+    # The company's invitation (Invitation.role NULL): the firm's, to the primary contact, while the client is invited.
     Rule("status",
          None,
          lambda: _("Only an invited client has a usable invitation link, and at most one."),
          lambda: sa.or_(
-             sa.and_(Client.status != ClientStatus.INVITED.value, _has(Invitation, Invitation.status.in_(_USABLE))),
-             sa.select(sa.func.count()).where(Invitation.client_id == Client.id, Invitation.status.in_(_USABLE))
+             sa.and_(Client.status != ClientStatus.INVITED.value,
+                     _has(Invitation, Invitation.status.in_(_USABLE), Invitation.role.is_(None))),
+             sa.select(sa.func.count()).where(Invitation.client_id == Client.id, Invitation.status.in_(_USABLE),
+                                              Invitation.role.is_(None))
              .correlate(Client).scalar_subquery() > 1)),
     Rule("contacts",
          None,
          lambda: _("An invitation link works only for the client's primary contact."),
-         lambda: _has(Invitation, Invitation.status.in_(_USABLE), ~Invitation.contact.has(Contact.is_primary.is_(True)))),
+         lambda: _has(Invitation, Invitation.status.in_(_USABLE), Invitation.role.is_(None),
+                      ~Invitation.contact.has(Contact.is_primary.is_(True)))),
+    # A colleague's invitation (role set): an owner's, from the portal, to another person of the company.
+    Rule("client_users",
+         None,
+         lambda: _("A colleague's invitation link works only while the client is active, for one of its contacts who is "
+                   "not the primary one and has no access yet, and only one at a time for each."),
+         _colleague_invitation_misplaced),
+    OWNER_RULE,
 )
+
+
+def check_owner(client: Client) -> None:
+    """Raise RuleViolation when `client`'s client users, as they would be saved, leave it without an active owner."""
+    users = kept(client.client_users)
+    if users and not any(user.active and user.is_owner for user in users):
+        raise RuleViolation({OWNER_RULE.field: OWNER_RULE.message()})
 
 
 def problems(client: "Client | Mapping", **changes) -> dict[str, str]:

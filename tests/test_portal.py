@@ -234,10 +234,12 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
     document = store.run(lambda s: s.merge(Document(client_id=other.id, filename="theirs.pdf", storage_path="theirs.pdf")))
     proposal = store.run(lambda s: s.merge(ChangeProposal(client_id=other.id, subject="company",
                                                           changes_json='{"name": ["Autre Société SA", "Autre SA"]}')))
+    theirs = make.client_user(other, email="someone@autre.example.com")
     http = app.test_client()
     portal_login(http, owner.email)
     ids = {"client_id": other.id, "contact_id": other.contacts[0].id, "bank_account_id": other.bank_accounts[0].id,
-           "allowed_sender_id": sender.id, "document_id": document.id, "proposal_id": proposal.id}
+           "allowed_sender_id": sender.id, "document_id": document.id, "proposal_id": proposal.id,
+           "client_user_id": theirs.id}
     checked = []
     for rule in app.url_map.iter_rules():
         id_arguments = [name for name in rule.arguments if f"<int:{name}>" in rule.rule]
@@ -253,6 +255,7 @@ def test_every_portal_route_with_an_id_answers_404_for_another_companys_row(app,
     assert len(checked) >= 3
     assert store.count(BankAccount, client_id=other.id) == 1 and store.count(AllowedSender, client_id=other.id) == 1
     assert store.count(ChangeProposal, client_id=other.id) == 1
+    assert store.get(ClientUser, theirs.id).active
 
 
 def test_a_session_expired_by_age_is_over_too(app, owner):

@@ -129,6 +129,7 @@ def test_no_route_answers_500_to_malformed_input(app, world, role, kind):
             except Exception as error:  # TESTING: an error the app did not handle reaches the test instead of a 500
                 wrong.append(f"{method} {rule.rule}: {type(error).__name__}: {str(error)[:200]}")
                 continue
+            response.close()  # a file the route sends (favicon.ico) stays open until its response is closed
             missing = [header for header in SECURITY_HEADERS if header not in response.headers]
             if response.status_code >= 500 or missing:
                 wrong.append(f"{method} {rule.rule}: {response.status_code}" + (f", no {', '.join(missing)}" if missing else ""))

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
-from .. import onboarding, proposals, rules, scoping, tasks
+from .. import client_users, onboarding, proposals, rules, scoping, tasks
 from ..einvoicing import (
     PeppolNotConnected,
     PeppolRefused,
@@ -73,6 +73,7 @@ from .client_filters import (
     peppol_not_done_condition,
 )
 from .client_proposals import ClientProposalsMixin
+from .client_users import ClientUsersMixin
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
 from .wizard import NewClientWizard
@@ -227,7 +228,7 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
-class ClientView(ClientExtrasMixin, ClientProposalsMixin, ScopedModelView):
+class ClientView(ClientExtrasMixin, ClientProposalsMixin, ClientUsersMixin, ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
     create_role = None
@@ -671,6 +672,7 @@ class ClientView(ClientExtrasMixin, ClientProposalsMixin, ScopedModelView):
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
             "invitation": client.current_invitation,
+            "colleague_invitations": client_users.open_invitations(client),
             "time_left": time_left,
             "tasks": recent_tasks,
             "activity": activity,

@@ -135,6 +135,24 @@ def run_bulk_action(task_id: str, action: str, client_ids: list[int]) -> dict:
         return _summary(outcome)
 
 
+def run_send_invitations(task_id: str, invitation_ids: list[int]) -> dict:
+    """E-mail invitations issued one at a time (a colleague's, from the portal): those still pending without an
+    outcome (a rerun after a crash sends again, with the same link, only what was never recorded); a failure is
+    recorded, and tried again, as the bulk tasks' are."""
+    with tasks.running(task_id) as task:
+        mailer = Mailer.from_config(current_app.config)
+        outcome = task.result or _new_outcome()
+        invitations = db.session.scalars(
+            sa.select(Invitation).where(Invitation.id.in_(invitation_ids), Invitation.status == InvitationStatus.PENDING.value,
+                                        Invitation.first_failed_at.is_(None))
+            .options(joinedload(Invitation.client), joinedload(Invitation.contact)).order_by(Invitation.id)).all()
+        _send(mailer, [invitation for invitation in invitations if invitation.token is not None], False, outcome)
+        task.result = outcome
+        task.error = _delivery_note(outcome)
+        tasks.progress(task, len(invitation_ids), len(invitation_ids))
+        return _summary(outcome)
+
+
 def retry_due() -> int:
     """Start, as one task, the invitation e-mails whose retry time has passed; returns how many (the reconciler calls it)."""
     return start_due(Invitation, Invitation.retry_at, lambda ids: tasks.launch(

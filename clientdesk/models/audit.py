@@ -33,7 +33,7 @@ ACTION_LABELS = {
     "create": _l("Creation"), "update": _l("Modification"), "delete": _l("Deletion"), "invite": _l("Invitation"),
     "resend": _l("Invitation resent"), "accept": _l("Invitation accepted"), "activate": _l("Activation"),
     "deactivate": _l("Deactivation"), "reactivate": _l("Reactivation"), "replace_contact": _l("Primary contact replaced"),
-    "void_invitation": _l("Invitation voided"),
+    "void_invitation": _l("Invitation voided"), "invite_colleague": _l("Colleague invited"),
     "invitation_failed": _l("Invitation e-mail not sent"), "retry_delivery": _l("Invitation e-mail sent again"),
     "reminder": _l("Invitation reminder"), "reminder_failed": _l("Invitation reminder not sent"),
     "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),

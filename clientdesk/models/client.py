@@ -158,6 +158,8 @@ class Client(Timestamps, db.Model):
     documents = db.relationship("Document", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     refused_senders = db.relationship("RefusedSender", back_populates="client", cascade="all, delete-orphan", lazy="dynamic")
     invitations = db.relationship("Invitation", back_populates="client", cascade="all, delete-orphan", order_by="Invitation.id.desc()")
+    client_users = db.relationship("ClientUser", back_populates="client", cascade="all, delete-orphan",
+                                   order_by="ClientUser.full_name, ClientUser.id")
     favourited_by = db.relationship("User", secondary=client_favourites)
     notes = db.relationship("ClientNote", back_populates="client", cascade="all, delete-orphan",
                             order_by="ClientNote.created_at.desc()")
@@ -185,7 +187,8 @@ class Client(Timestamps, db.Model):
 
     @property
     def current_invitation(self):
-        return self.invitations[0] if self.invitations else None
+        """The latest of the company's invitations (colleagues' are not the client's status)."""
+        return next((invitation for invitation in self.invitations if not invitation.is_colleague), None)
 
 
 class ClientNote(db.Model):

@@ -30,7 +30,7 @@ class ClientUser(Account, Timestamps, db.Model):
     full_name = db.Column(db.String(161), nullable=False, default="")
     role = db.Column(db.String(6), nullable=False, default=ClientUserRole.MEMBER.value)
 
-    client = db.relationship("Client")
+    client = db.relationship("Client", back_populates="client_users")
     contact = db.relationship("Contact")
 
     def __str__(self) -> str:
@@ -46,6 +46,10 @@ class ClientUser(Account, Timestamps, db.Model):
         from .client import ClientStatus
 
         return self.active and self.client.status == ClientStatus.ACTIVE
+
+    @property
+    def role_label(self) -> str:
+        return ClientUserRole(self.role).label
 
     @property
     def is_owner(self) -> bool:

@@ -1,5 +1,10 @@
 """Invitation links: valid 21 days, single use, and the delivery of their e-mail.
 
+Two kinds, told apart by `role`: the company's invitation (`role` NULL), which the firm sends to the client's
+primary contact and whose acceptance activates the client and makes that contact its first owner; and a colleague's
+(`role` set: the role the new client user gets), which an owner sends from the portal to another person of an active
+company, kept as one of its non-primary contacts (portal/colleagues.py). rules.py says what holds for each.
+
 A link's token is derived from a random nonce kept on the row (HMAC-SHA256 with the app's SECRET_KEY), so
 the same link can be e-mailed again (after a crash, a failed delivery, a "Resend") without voiding one that
 may already be in the contact's mailbox. Only the token's hash is stored for looking it up.
@@ -19,6 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..extensions import db
 from ..retries import after_failure
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
+from .client_user import ClientUserRole
 
 INVITATION_VALID_DAYS = 21
 
@@ -53,7 +59,7 @@ def derive_token(nonce: str) -> str:
 class Invitation(Timestamps, db.Model):
     __tablename__ = "invitation"
     __audit__ = False  # recorded as the client's invite/resend/accept events
-    __table_args__ = (choice_check("status", InvitationStatus),)
+    __table_args__ = (choice_check("status", InvitationStatus), choice_check("role", ClientUserRole, nullable=True))
 
     id = db.Column(db.Integer, primary_key=True)
     client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -75,15 +81,32 @@ class Invitation(Timestamps, db.Model):
     first_failed_at = db.Column(db.DateTime)
     retry_at = db.Column(db.DateTime, index=True)
     created_by_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    # A colleague's invitation: the role to give, and the client user (an owner) who sent it; NULL on the company's.
+    role = db.Column(db.String(6))
+    invited_by_id = db.Column(db.ForeignKey("client_user.id", ondelete="SET NULL"))
     # The task that sends it: a rerun of that task e-mails it again if its outcome was never recorded.
     task_id = db.Column(db.String(36))
 
     client = db.relationship("Client", back_populates="invitations")
     contact = db.relationship("Contact")
     created_by = db.relationship("User")
+    invited_by = db.relationship("ClientUser")
 
     def __str__(self) -> str:
         return f"Invitation #{self.id} ({self.status})"
+
+    @property
+    def is_colleague(self) -> bool:
+        return self.role is not None
+
+    @property
+    def role_label(self) -> str | None:
+        return ClientUserRole(self.role).label if self.role else None
+
+    @classmethod
+    def of_company(cls) -> sa.ColumnElement:
+        """The company's invitations (to its primary contact), not colleagues'."""
+        return cls.role.is_(None)
 
     @staticmethod
     def valid_until():
@@ -174,8 +197,8 @@ class Invitation(Timestamps, db.Model):
 
     @classmethod
     def of_latest(cls, client_id, expression) -> sa.ScalarSelect:
-        """`expression` of the latest invitation of the client `client_id` (a correlated column), NULL without one."""
-        return (sa.select(expression).where(cls.client_id == client_id).order_by(cls.id.desc()).limit(1)
+        """`expression` of the latest company invitation of the client `client_id` (a correlated column), NULL without one."""
+        return (sa.select(expression).where(cls.client_id == client_id, cls.of_company()).order_by(cls.id.desc()).limit(1)
                 .scalar_subquery())
 
     @classmethod

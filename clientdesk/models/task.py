@@ -28,6 +28,7 @@ class TaskKind(LabelledEnum):
     CLIENT_RESEND = "client_resend", _l("Resend an invitation")
     CLIENT_RETRY_DELIVERY = "client_retry_delivery", _l("Send an invitation e-mail again")
     INVITATION_RETRY = "invitation_retry", _l("Invitation e-mails tried again")
+    COLLEAGUE_INVITE = "colleague_invite", _l("Invite a colleague (portal)")
     IMPORT = "import", _l("Client import")
     PEPPOL_SYNC = "peppol_sync", _l("Peppol registration")
     SEND_DOCUMENTS = "send_documents", _l("Document delivery")

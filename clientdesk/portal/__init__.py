@@ -28,7 +28,7 @@ def own_company():
 
 def init_app(app) -> None:
     from ..forms.validators import format_iban
-    from . import company, corrections, documents, onboarding, sign_in  # noqa: F401  (their routes)
+    from . import company, corrections, documents, onboarding, sign_in, users  # noqa: F401  (their routes)
 
     app.register_blueprint(bp)
     app.jinja_env.filters.update(format_iban=format_iban)

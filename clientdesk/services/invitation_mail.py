@@ -1,5 +1,6 @@
-"""The invitation e-mail and its reminders, in the primary contact's language (English, French, Dutch, German),
-whatever the language of the user who sends it: one template per language, dates written as in Belgium."""
+"""The invitation e-mail (the company's, or a colleague's from one of its owners) and the company invitation's reminders,
+in the invited contact's language (English, French, Dutch, German), whatever the language of the user who sends it: one
+template per language, dates written as in Belgium."""
 import functools
 from datetime import date
 
@@ -17,6 +18,12 @@ SUBJECTS = {
     "fr": "{firm} invite {client} sur ClientDesk",
     "nl": "{firm} nodigt {client} uit op ClientDesk",
     "de": "{firm} lädt {client} zu ClientDesk ein",
+}
+COLLEAGUE_SUBJECTS = {
+    "en": "{inviter} invites you to join {client} on ClientDesk",
+    "fr": "{inviter} vous invite à rejoindre {client} sur ClientDesk",
+    "nl": "{inviter} nodigt u uit om {client} te vervoegen op ClientDesk",
+    "de": "{inviter} lädt Sie ein, {client} auf ClientDesk beizutreten",
 }
 REMINDER_SUBJECTS = {
     "en": "Reminder: your invitation to ClientDesk for {client} expires on {expires}",
@@ -60,11 +67,11 @@ def _long_date(day: date, language: str) -> str:
 
 def invitation_mail(invitation: Invitation) -> Mail:
     """The e-mail with the invitation's link (its token derived again: the lifecycle e-mails no other)."""
-    return _mail(invitation, "invitation", SUBJECTS, invitation.id)
+    return _mail(invitation, "invitation", COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS, invitation.id)
 
 
 def reminder_mail(reminder: InvitationReminder) -> Mail:
-    """The reminder of an invitation, with the same link."""
+    """The reminder of a company's invitation, with the same link."""
     return _mail(reminder.invitation, "invitation_reminder", REMINDER_SUBJECTS, reminder.id)
 
 
@@ -72,12 +79,15 @@ def _mail(invitation: Invitation, template: str, subjects: dict, ref) -> Mail:
     if invitation.token is None:
         raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
+    firm = current_app.config["FIRM_NAME"]
     context = {
-        "firm": current_app.config["FIRM_NAME"],
+        "firm": firm,
         "client": invitation.client.name,
         "contact": invitation.contact,
         "link": invitation_link(invitation.token),
         "expires": _long_date(to_user_timezone(invitation.expires_at).date(), language),
+        # A colleague's invitation names the owner who sent it (the firm, should that account be gone).
+        "inviter": str(invitation.invited_by or firm) if invitation.is_colleague else None,
     }
     return Mail(
         to=invitation.contact.email,
