@@ -1,9 +1,10 @@
 """Invitation reminders, the run of the schedule "invitation_reminders" (schedule.py): an e-mail with the invitation's
 same link, so many days before it expires (INVITATION_REMINDER_DAYS), in the contact's language.
 
-Who: the invitations whose e-mail was sent (one still being sent or refused is the firm's to act on: the client list
-shows it), of clients still invited, that have not expired, by the clock of scheduled work (clock.py). Which day mark:
-the smallest one the invitation has reached, so that a run after a long pause sends one reminder, not one per mark.
+Who: the company invitations (not a colleague's) whose e-mail was sent (one still being sent or refused is the firm's
+to act on: the client list shows it), of clients still invited, that have not expired, by the clock of scheduled work
+(clock.py). Which day mark: the smallest one the invitation has reached, so that a run after a long pause sends one
+reminder, not one per mark.
 
 Once: a reminder row per invitation and mark is inserted before its e-mail leaves, under a unique key; a run at the same
 time inserts nothing for it and sends nothing. The rows are committed before the chunk's e-mails leave, and a rerun of
@@ -39,7 +40,8 @@ def due(marks, now: datetime) -> list[tuple[int, int]]:
         reminded = sa.exists().where(InvitationReminder.invitation_id == Invitation.id, InvitationReminder.days_before == days)
         found += [(invitation_id, days) for invitation_id in db.session.scalars(
             sa.select(Invitation.id).join(Client, Client.id == Invitation.client_id)
-            .where(Invitation.status == InvitationStatus.SENT.value, Client.status == ClientStatus.INVITED.value,
+            .where(Invitation.of_company(), Invitation.status == InvitationStatus.SENT.value,
+                   Client.status == ClientStatus.INVITED.value,
                    Invitation.expires_at > after, Invitation.expires_at <= until, ~reminded)
             .order_by(Invitation.id))]
         after = until

@@ -1,13 +1,13 @@
 """Scheduled runs keyed by schedule and due time; invitation reminders
 
 Revision ID: c9b6d1fe43a3
-Revises: 842b5f6d378f
+Revises: a93cfc8cf105
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "c9b6d1fe43a3"
-down_revision = "842b5f6d378f"
+down_revision = "a93cfc8cf105"
 branch_labels = None
 depends_on = None
 
