@@ -22,12 +22,15 @@ REMINDERS = schedule.BY_NAME["invitation_reminders"]
 SUBJECT_START = {"fr-BE": "Rappel :", "nl-BE": "Herinnering:", "en-GB": "Reminder:"}
 
 
-def invited(app, make, store, language="fr-BE", status=InvitationStatus.SENT, client_status="invited"):
-    """A client invited (its invitation's e-mail `status`, valid 21 days from now), its contact speaking `language`."""
-    acme = make.client(status=client_status)
+def invited(app, make, store, language="fr-BE", status=InvitationStatus.SENT, client_status="invited", role=None):
+    """A client invited (its invitation's e-mail `status`, valid 21 days from now), its contact speaking `language`;
+    with a `role`, a colleague's invitation to its second contact."""
+    acme = make.client(status=client_status, contacts=2 if role else 1)
     store.update(Contact, acme.contacts[0].id, language=language)
     with app.app_context():
         [invitation] = Invitation.issue_many([db.session.get(Client, acme.id)], Invitation.valid_until())
+        if role:
+            invitation.role, invitation.contact_id = role, acme.contacts[1].id
         invitation.status = status.value
         invitation.sent_at = utcnow() if status != InvitationStatus.PENDING else None
         db.session.commit()
@@ -63,7 +66,8 @@ def test_reminders_at_7_and_2_days_once_each_and_only_of_open_invitations(app, m
     waiting = invited(app, make, store, "nl-BE")
     others = [invited(app, make, store, status=InvitationStatus.ACCEPTED, client_status="active"),
               invited(app, make, store, status=InvitationStatus.VOIDED),
-              invited(app, make, store, status=InvitationStatus.PENDING)]  # its e-mail is still being sent
+              invited(app, make, store, status=InvitationStatus.PENDING),  # its e-mail is still being sent
+              invited(app, make, store, client_status="active", role="member")]  # a colleague's, not the company's
 
     for days, expected in [(13, []), (14.1, [7]), (14.2, [7]), (19.1, [2, 7]), (20.9, [2, 7]), (21.1, [2, 7])]:
         move_clock(app, days)
