@@ -144,13 +144,15 @@ def purge_imports_command():
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--queue", "queues", multiple=True, help="Queue to listen on (repeatable; default: all).")
+@click.option("--with-scheduler", is_flag=True, help="Also run the scheduler of the scheduled work (each run happens once, "
+                                                     "however many workers run it).")
 @with_appcontext
-def worker_command(burst, queues):
+def worker_command(burst, queues, with_scheduler):
     """Run an RQ worker on the app's queues."""
     from .broker import QUEUE_NAMES
     from .jobs.worker import run_worker
 
-    run_worker(queues or QUEUE_NAMES, burst=burst)
+    run_worker(queues or QUEUE_NAMES, burst=burst, with_scheduler=with_scheduler)
 
 
 @click.command("inbound")
@@ -170,7 +172,8 @@ def inbound_command(host, port):
 @click.option("--demo-clients", default=200, show_default=True, help="Demo clients to load into an empty database.")
 @with_appcontext
 def dev_command(host, port, demo_clients):
-    """Set up and run everything for a demo: migrate, load demo data, start a worker and the web server."""
+    """Set up and run everything for a demo: migrate, load demo data, start a worker (with the scheduler) and the web
+    server."""
     from flask_migrate import upgrade
 
     # Both stop everything, through the `finally` below. A shell starts a script's background jobs with SIGINT
@@ -193,7 +196,7 @@ def dev_command(host, port, demo_clients):
     redis_url(app)  # the embedded Redis, if it is the one, started here: it runs as long as this process
     # The worker derives the invitation links from the same key as the web server.
     env = dict(os.environ, INSTANCE_PATH=app.config["INSTANCE_PATH"], SECRET_KEY=app.config["SECRET_KEY"])
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"], env=env,
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--with-scheduler"], env=env,
                               cwd=Path(__file__).resolve().parent.parent)
     try:
         click.echo("")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from .schedule import SCHEDULES, cron_expression
+
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
 # Where `flask dev` (`make run`) serves by default, and so where the links inside e-mails point by default.
 DEV_HOST, DEV_PORT = "127.0.0.1", 5000
@@ -76,6 +78,26 @@ def _password_hash_method() -> str:
     except ValueError as error:
         raise ConfigError(f"PASSWORD_HASH_METHOD: {error} (e.g. scrypt, or pbkdf2:sha256:600000).") from None
     return value
+
+
+def _days_list(name: str, default: str) -> tuple[int, ...]:
+    """"7,2" → (2, 7): whole numbers of days, at least one, each at least 1."""
+    value = os.environ.get(name) or default
+    days = [part.strip() for part in value.split(",")]
+    if not all(part.isdigit() and int(part) >= 1 for part in days):
+        raise ConfigError(f"{name} must be whole numbers of days, at least 1, separated by commas (it is {value!r}).")
+    return tuple(sorted({int(part) for part in days}))
+
+
+def _schedules() -> dict:
+    """Each schedule's setting (schedule.SCHEDULES): its cron expression, or "off"."""
+    settings = {}
+    for schedule in SCHEDULES:
+        try:
+            settings[schedule.setting] = cron_expression(schedule.setting, os.environ.get(schedule.setting) or schedule.default)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    return settings
 
 
 # The kinds of file the portal's upload can tell by their content (portal/uploads.py FILE_TYPES says how).
@@ -148,6 +170,12 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "PORTAL_UPLOAD_TYPES": _upload_types(),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
+        # Days before an invitation expires that its contact is reminded of it (one e-mail per day mark).
+        "INVITATION_REMINDER_DAYS": _days_list("INVITATION_REMINDER_DAYS", "7,2"),
+        # When the scheduled work runs (schedule.py; `flask worker --with-scheduler` runs the scheduler).
+        **_schedules(),
+        # Tests only: scheduled work reads the time moved by the seconds in Redis under clock.SHIFT_KEY (clock.py).
+        "TEST_CLOCK": os.environ.get("TEST_CLOCK") == "1",
         # A session ends after this long without a request, and this long after sign-in whatever its use.
         "SESSION_IDLE_MINUTES": _whole_number("SESSION_IDLE_MINUTES", 60, "minutes"),
         "SESSION_MAX_HOURS": _whole_number("SESSION_MAX_HOURS", 12, "hours"),

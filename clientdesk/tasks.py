@@ -63,16 +63,18 @@ def require_queue() -> None:
 
 
 def launch(kind: str, description: str, func, *args, user=None, client=None, total: int = 0, queue: str = "default",
-           retries: int = RETRIES) -> Task:
+           retries: int = RETRIES, schedule: str | None = None, scheduled_for: datetime | None = None) -> Task:
     """Create the Task row (committing the session with it), then enqueue `func(task_id, *args)`. Refused while
     Redis is down; should the enqueue itself fail, the task waits, queued, for the reconciler. `kind`: a TaskKind
-    (ValueError otherwise: the task screens show each kind by its label)."""
+    (ValueError otherwise: the task screens show each kind by its label). A scheduled run (schedule.py) names its
+    schedule and due time: IntegrityError, nothing enqueued, when that run exists already."""
     kind = TaskKind(kind)
     require_queue()
     task = Task(id=str(uuid.uuid4()), kind=kind.value, description=description[:255], progress_total=total, queue=queue,
                 user_id=user.id if user is not None else None, client_id=client.id if client is not None else None,
                 job_func=f"{func.__module__}.{func.__qualname__}", job_args_json=json.dumps(list(args)),
-                language=i18n.current_language() if has_request_context() else None, retries_left=retries)
+                language=i18n.current_language() if has_request_context() else None, retries_left=retries,
+                schedule=schedule, scheduled_for=scheduled_for)
     db.session.add(task)
     enqueue(task)
     return task

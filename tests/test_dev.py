@@ -50,7 +50,7 @@ def test_dev_started_without_a_terminal_stops_web_worker_and_redis(tmp_path, sto
     try:
         wait_for(lambda: "Running on" in log.read_text() and "Listening on" in log.read_text(), timeout=120)
         commands = running_in_group(dev.pid).values()
-        assert any(" dev " in c for c in commands) and any(c.endswith(" worker ") for c in commands)
+        assert any(" dev " in c for c in commands) and any(c.endswith(" worker --with-scheduler ") for c in commands)
         assert any("redis-server" in c for c in commands)
 
         dev.send_signal(stop)

@@ -3,7 +3,8 @@
 Beside the jobs, threads of the worker (Housekeeping) keep the tasks healthy (tasks.py): one beats every few
 seconds on the task this worker runs and keeps the worker registered with RQ (again after a Redis restart);
 another, when no other worker holds the lock, runs the reconciler: tasks, then the outside effects whose
-retry is due (RETRY_SWEEPS); a third carries out the cold stop below.
+retry is due (RETRY_SWEEPS); a third carries out the cold stop below. A worker started with the scheduler runs
+RQ's cron scheduler in a fourth (schedule.py): it ends with the worker, so nothing is left behind.
 
 Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
 task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
@@ -24,7 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import tasks
 from ..broker import QUEUE_NAMES, get_redis
-from . import documents, lifecycle, password_reset, peppol
+from ..schedule import run_scheduler
+from . import documents, lifecycle, password_reset, peppol, reminders
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ RECONCILE_SECONDS = 10
 RESTART_SECONDS = 2
 RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
-RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due, password_reset.retry_due)
+RETRY_SWEEPS = (lifecycle.retry_due, peppol.retry_due, documents.retry_due, password_reset.retry_due, reminders.retry_due)
 
 
 class AppWorker(SimpleWorker):
@@ -43,6 +45,7 @@ class AppWorker(SimpleWorker):
     housekeeping threads (below) from its registration with RQ to its goodbye."""
 
     app = None
+    with_scheduler = False
     running_job_id = None  # what the heartbeat beats on (RQ keeps it only in Redis, which may restart)
     housekeeping = None
     stop_asked_early = None  # the signal that asked to stop while the worker registered
@@ -91,8 +94,9 @@ class AppWorker(SimpleWorker):
 
 class Housekeeping:
     """The worker's threads beside its jobs: "beats" (the heartbeat on the running task, and the registration),
-    "reconciler", and "cold-stop", which, STOP_GRACE_SECONDS after a stop was asked, sends the second SIGTERM that
-    is RQ's cold stop (it ends a job that does not reach its next progress point in time).
+    "reconciler", "cold-stop", which, STOP_GRACE_SECONDS after a stop was asked, sends the second SIGTERM that
+    is RQ's cold stop (it ends a job that does not reach its next progress point in time), and "scheduler" when the
+    worker runs it.
 
     They are started once the worker is registered, and stopped and waited for before it says goodbye: none runs
     on while the interpreter exits, and no cold stop fires into a worker that is on its way out. The signal handler
@@ -110,6 +114,9 @@ class Housekeeping:
                              name="reconciler", daemon=True),
             threading.Thread(target=self.cold_stop, name="cold-stop", daemon=True),
         ]
+        if worker.with_scheduler:
+            self.threads.append(threading.Thread(target=run_scheduler, args=(self.app, worker.name, self.ended),
+                                                 name="scheduler", daemon=True))
         for thread in self.threads:
             thread.start()
 
@@ -172,14 +179,14 @@ def _reconcile(housekeeping: Housekeeping) -> None:
             lock.release()
 
 
-def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
+def run_worker(queues=QUEUE_NAMES, burst: bool = False, with_scheduler: bool = False) -> bool:
     app = current_app._get_current_object()
     # The ~150,000 objects of the loaded app live as long as the worker: frozen, they are left out of the
     # full collections that a bulk job's many short-lived ORM objects trigger.
     gc.freeze()
     while True:
         try:
-            worked = _work(app, queues, burst)
+            worked = _work(app, queues, burst, with_scheduler)
         except (RedisError, OSError) as error:  # Redis gone as the worker said goodbye
             worked, reason = False, error
         else:
@@ -192,7 +199,7 @@ def run_worker(queues=QUEUE_NAMES, burst: bool = False) -> bool:
         time.sleep(RESTART_SECONDS)
 
 
-def _work(app, queues, burst: bool) -> bool:
+def _work(app, queues, burst: bool, with_scheduler: bool) -> bool:
     worker = AppWorker(list(queues), connection=get_redis(app))
-    worker.app = app
+    worker.app, worker.with_scheduler = app, with_scheduler
     return worker.work(burst=burst, logging_level="INFO")

@@ -10,7 +10,7 @@ from .firm import FirmSettings, UnauthenticatedMail
 from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
-from .invitation import Invitation, InvitationStatus
+from .invitation import Invitation, InvitationReminder, InvitationStatus, ReminderStatus
 from .password_reset import PasswordReset
 from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
@@ -27,9 +27,10 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationStatus", "PasswordReset", "PeppolState", "Plan", "ProposalState",
-    "ProposalSubject",
-    "RecoveryCode", "RefusedSender", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter", "SenderVerdict",
+    "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "PasswordReset", "PeppolState", "Plan",
+    "ProposalState", "ProposalSubject",
+    "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
+    "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

@@ -206,3 +206,40 @@ class Invitation(Timestamps, db.Model):
         """Failed for good, or retrying (is_retrying): what the client list's "not delivered" filter shows."""
         return sa.or_(cls.status == InvitationStatus.FAILED.value,
                       sa.and_(cls.status == InvitationStatus.PENDING.value, cls.first_failed_at.is_not(None)))
+
+
+class ReminderStatus(LabelledEnum):
+    PENDING = "pending", _l("Sending")
+    SENT = "sent", _l("Sent")
+    FAILED = "failed", _l("Sending failed")
+
+
+class InvitationReminder(Timestamps, db.Model):
+    """A reminder e-mail of an open invitation, with its link, so many days before it expires (INVITATION_REMINDER_DAYS):
+    one row per invitation and day mark, made before the e-mail leaves, so that each is sent at most once; and the
+    delivery of that e-mail, as an invitation's (a passing failure is tried again at `retry_at`)."""
+    __tablename__ = "invitation_reminder"
+    __audit__ = False  # recorded as the client's reminder events
+    __table_args__ = (sa.UniqueConstraint("invitation_id", "days_before", name="uq_invitation_reminder_invitation_days"),
+                      choice_check("status", ReminderStatus))
+
+    id = db.Column(db.Integer, primary_key=True)
+    invitation_id = db.Column(db.ForeignKey("invitation.id", ondelete="CASCADE"), nullable=False)
+    days_before = db.Column(db.Integer, nullable=False)
+    status = db.Column(db.String(8), nullable=False, default=ReminderStatus.PENDING.value)
+    sent_at = db.Column(db.DateTime)
+    error = db.Column(db.String(500))
+    failed_attempts = db.Column(db.Integer, nullable=False, default=0, server_default="0")
+    first_failed_at = db.Column(db.DateTime)
+    retry_at = db.Column(db.DateTime, index=True)
+    task_id = db.Column(db.String(36))  # the task that sends it: a rerun of it sends what it left pending
+
+    invitation = db.relationship("Invitation")
+
+    def record_failure(self, reason: str, transient: bool, at) -> None:
+        """As Invitation.record_failure."""
+        self.error = reason[:500]
+        retry = after_failure(self.first_failed_at, self.failed_attempts, transient, at)
+        self.first_failed_at, self.failed_attempts, self.retry_at = retry.first_failed_at, retry.failed_attempts, retry.retry_at
+        if self.retry_at is None:
+            self.status = ReminderStatus.FAILED.value

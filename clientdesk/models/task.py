@@ -37,12 +37,18 @@ class TaskKind(LabelledEnum):
     VAT_RECHECK = "vat_recheck", _l("VAT numbers re-checked")
     REORGANISE = "reorganise", _l("Reorganise clients")
     HAND_OVER = "hand_over", _l("Hand over a deactivated user's clients")
+    INVITATION_REMINDERS = "invitation_reminders", _l("Invitation reminders")
+    INVITATION_REMINDER_RETRY = "invitation_reminder_retry", _l("Invitation reminders tried again")
+    PURGE_IMPORTS = "purge_imports", _l("Old import files deleted")
 
 
 class Task(db.Model):
     __tablename__ = "task"
     __audit__ = False
-    __table_args__ = (choice_check("status", TaskStatus),)
+    # A scheduled run (schedule.py) is keyed by its schedule and the time it is due: the key is unique, so when two
+    # schedulers enqueue the same run, the second finds it taken.
+    __table_args__ = (choice_check("status", TaskStatus),
+                      db.UniqueConstraint("schedule", "scheduled_for", name="uq_task_schedule_scheduled_for"))
 
     id = db.Column(db.String(36), primary_key=True)
     kind = db.Column(db.String(40), nullable=False, index=True)
@@ -69,6 +75,8 @@ class Task(db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     started_at = db.Column(db.DateTime)
     ended_at = db.Column(db.DateTime)
+    schedule = db.Column(db.String(40))  # the schedule (schedule.SCHEDULES) whose run it is
+    scheduled_for = db.Column(db.DateTime)  # the time that run was due (pressed, for "Run now")
 
     client = db.relationship("Client")
     user = db.relationship("User")

@@ -1,5 +1,6 @@
-"""The invitation e-mail (the company's, or a colleague's from one of its owners), in the invited contact's language
-(English, French, Dutch, German), whatever the language of the user who sends it: one template per language, dates written as in Belgium."""
+"""The invitation e-mail (the company's, or a colleague's from one of its owners) and the company invitation's reminders,
+in the invited contact's language (English, French, Dutch, German), whatever the language of the user who sends it: one
+template per language, dates written as in Belgium."""
 import functools
 from datetime import date
 
@@ -9,7 +10,7 @@ from flask import current_app
 from flask_babel import to_user_timezone
 
 from ..i18n import locale_of
-from ..models import Invitation
+from ..models import Invitation, InvitationReminder
 from .mail import Mail
 
 SUBJECTS = {
@@ -23,6 +24,12 @@ COLLEAGUE_SUBJECTS = {
     "fr": "{inviter} vous invite à rejoindre {client} sur ClientDesk",
     "nl": "{inviter} nodigt u uit om {client} te vervoegen op ClientDesk",
     "de": "{inviter} lädt Sie ein, {client} auf ClientDesk beizutreten",
+}
+REMINDER_SUBJECTS = {
+    "en": "Reminder: your invitation to ClientDesk for {client} expires on {expires}",
+    "fr": "Rappel : votre invitation à ClientDesk pour {client} expire le {expires}",
+    "nl": "Herinnering: uw uitnodiging op ClientDesk voor {client} verloopt op {expires}",
+    "de": "Erinnerung: Ihre Einladung zu ClientDesk für {client} läuft am {expires} ab",
 }
 
 
@@ -60,6 +67,15 @@ def _long_date(day: date, language: str) -> str:
 
 def invitation_mail(invitation: Invitation) -> Mail:
     """The e-mail with the invitation's link (its token derived again: the lifecycle e-mails no other)."""
+    return _mail(invitation, "invitation", COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS, invitation.id)
+
+
+def reminder_mail(reminder: InvitationReminder) -> Mail:
+    """The reminder of a company's invitation, with the same link."""
+    return _mail(reminder.invitation, "invitation_reminder", REMINDER_SUBJECTS, reminder.id)
+
+
+def _mail(invitation: Invitation, template: str, subjects: dict, ref) -> Mail:
     if invitation.token is None:
         raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
@@ -73,11 +89,10 @@ def invitation_mail(invitation: Invitation) -> Mail:
         # A colleague's invitation names the owner who sent it (the firm, should that account be gone).
         "inviter": str(invitation.invited_by or firm) if invitation.is_colleague else None,
     }
-    subjects = COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS
     return Mail(
         to=invitation.contact.email,
-        subject=subjects[language].format(firm=context["firm"], client=context["client"], inviter=context["inviter"]),
-        text=_render(f"mail/invitation.{language}.txt", context),
-        html=_render(f"mail/invitation.{language}.html", context),
-        ref=invitation.id,
+        subject=subjects[language].format(**context),
+        text=_render(f"mail/{template}.{language}.txt", context),
+        html=_render(f"mail/{template}.{language}.html", context),
+        ref=ref,
     )
