@@ -49,8 +49,12 @@ def database_in_use() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """A pass on a database that does not answer fails under REQUIRE_POSTGRES (CI), and is otherwise skipped,
+    """The long tests first (`@pytest.mark.long`), so that under pytest-xdist none of them starts when the other
+    workers are nearly done and keeps one busy alone at the end of the pass.
+
+    A pass on a database that does not answer fails under REQUIRE_POSTGRES (CI), and is otherwise skipped,
     every test and the summary saying why."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable: the rest keep their order
     problem = unreachable_database()
     if problem is None:
         return
