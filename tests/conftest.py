@@ -244,6 +244,25 @@ def clean_state(app):
 
 
 @pytest.fixture
+def make_app(app_config):
+    """Another app of the suite's settings with `config` over them (a Redis that is down, another database...); its
+    pooled connections are closed when the test ends, not found open by the garbage collector."""
+    from clientdesk.app import create_app
+    from clientdesk.extensions import db
+
+    made = []
+
+    def make(screens: bool = True, **config):
+        made.append(create_app(dict(app_config, **config), screens=screens))
+        return made[-1]
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
 def store(app):
     """Direct database reads and writes, each in its own short app context (rows come back detached)."""
     return factories.Store(app)
