@@ -27,7 +27,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import days_left_words, local_days_until, localdate, localdatetime
+from ..i18n import country_name, days_left_words, language_name, local_days_until, localdate, localdatetime
 from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -261,7 +261,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
 
     column_list = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",
-        "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end",
+        "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end", "country", "language",
     )
     column_labels = {
         "name": _l("Legal name"), "enterprise_number": _l("Enterprise number"), "vat_number": _l("VAT number"),
@@ -308,6 +308,9 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "inbox_count": inbox_link,
         "onboarding_missing": onboarding_state,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
+        "country": lambda view, context, client, name: country_name(getattr(client, name)),
+        "billing_country": lambda view, context, client, name: country_name(getattr(client, name)),
+        "language": lambda view, context, client, name: language_name(client.language),
     }
     # On the client page the name is the heading; no favourite star or link in its details table.
     column_formatters_detail = {name: f for name, f in column_formatters.items() if name != "name"}
