@@ -65,14 +65,18 @@ from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce
 from .changes import shown_changes
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import (
+    SHOW_DEACTIVATED,
     InboxFilter,
     InvitationFilter,
     NotDoneFilter,
     OnboardingFilter,
     ProposalsFilter,
+    StatusFilter,
     TrialFilter,
     client_delivery_not_done_condition,
     delivery_not_done_condition,
+    hides_deactivated,
+    not_deactivated_condition,
     peppol_not_done_condition,
 )
 from .client_proposals import ClientProposalsMixin
@@ -363,7 +367,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # Filters: stable names, per-user options
     def get_filters(self):
         return [
-            FilterEqual(Client.status, _l("Status"), options=choices_of(ClientStatus)),
+            StatusFilter(Client.status, _l("Status"), options=choices_of(ClientStatus)),
             DynamicOptionsFilter(Client.group_id, _l("Group"), _visible_groups),
             DynamicOptionsFilter(Client.firm_contact_id, _l("Firm contact"), _staff_options),
             BooleanEqualFilter(Client.peppol_send, _l("Peppol send")),
@@ -396,7 +400,24 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             count_query = None  # the count comes with the page's ids (get_list)
         return query.filter(condition), count_query, joins, count_joins
 
+    def list_query(self, query):
+        """The list's rows (and its count and export): deactivated clients left out unless the switch or the status
+        filter asks for them. Not in get_query, which also finds the one client of a page or an action."""
+        filters = [self._filters[idx] for idx, _name, _value in self._get_list_filter_args()]
+        return query.filter(not_deactivated_condition()) if hides_deactivated(request.args, filters) else query
+
+    def get_count_query(self):  # the list's and its export's only
+        return self.list_query(super().get_count_query())
+
+    def deactivated_switch_url(self) -> tuple[bool, str]:
+        """Whether the list shows deactivated clients on request, and the link that turns that around (back to page 1)."""
+        (key, value), = SHOW_DEACTIVATED.items()
+        args = {name: arg for name, arg in request.args.items() if name not in (key, "page")}
+        shown = request.args.get(key) == value
+        return shown, url_for(".index_view", **(args if shown else {**args, key: value}))
+
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        query = self.list_query(query)  # the last step of Flask-Admin's get_list before paging that sees the query
         if sort_column == "inbox_count":  # through one aggregate, not Client.inbox_count computed client by client
             counts = inbox_counts()
             value = sa.func.coalesce(counts.c.inbox_count, 0)
