@@ -381,3 +381,14 @@ def test_client_pick_lists_offer_no_deactivated_client(make, as_user, with_deact
     found = http.get("/admin/contact/ajax/lookup/?name=client&query=BV").json
 
     assert sorted(name for _id, name in found) == ["Actief BV", "Nieuw BV"]
+
+
+@pytest.mark.parametrize("language, label", [("fr", "Afficher les clients désactivés"), ("nl", "Gedeactiveerde klanten tonen"),
+                                             ("de", "Deaktivierte Kunden anzeigen")])
+def test_the_switch_speaks_the_users_language(make, as_user, store, language, label):
+    from clientdesk.models import User
+
+    user = make.user(Role.SUPERVISOR)
+    store.update(User, user.id, ui_language=language)
+
+    assert label in as_user(user).get("/admin/client/").text

@@ -17,7 +17,7 @@ NAMES = {
 
 
 def cell(page: str, column: str) -> str:
-    return html.unescape(re.search(rf'<td class="col-{column}">([^<]*)</td>', page).group(1))
+    return html.unescape(re.search(rf'<td class="col-{column}">([^<]*)</td>', page).group(1)).strip()
 
 
 @pytest.fixture
@@ -58,3 +58,12 @@ def test_export_keeps_the_codes(make, as_user, dutch_company):
     csv = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/export/csv/").text
 
     assert '"NL"' in csv and '"nl-BE"' in csv and "Netherlands" not in csv
+
+
+def test_contact_list_names_the_language(make, store, as_user, dutch_company):
+    user = make.user(Role.SUPERVISOR)
+    store.update(User, user.id, ui_language="nl")
+
+    listed = as_user(user).get("/admin/contact/").text
+
+    assert cell(listed, "language") == "Duits (België)"
