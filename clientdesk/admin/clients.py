@@ -417,7 +417,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         return shown, url_for(".index_view", **(args if shown else {**args, key: value}))
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
-        query = self.list_query(query)  # the last step of Flask-Admin's get_list before paging that sees the query
+        # Flask-Admin's get_list has no hook for its rows' query alone; sorting is the one it always calls, before paging.
+        query = self.list_query(query)
         if sort_column == "inbox_count":  # through one aggregate, not Client.inbox_count computed client by client
             counts = inbox_counts()
             value = sa.func.coalesce(counts.c.inbox_count, 0)
