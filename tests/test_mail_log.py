@@ -1,10 +1,14 @@
 """The e-mail log: every e-mail sent is logged with its outcome (a real worker, a real SMTP server), never its link;
 shown on the client's page and on the admins' /admin/email-log/."""
+from datetime import timedelta
+
 import pytest
 
-from clientdesk.models import MailLog, Role
+from clientdesk.jobs.documents import retry_due
+from clientdesk.models import Document, MailLog, Role, utcnow
 from tests.helpers import post
 from tests.servers import SmtpServer, run_worker_burst
+from tests.test_documents import connect, documents, team  # noqa: F401 - the documents' fixtures
 
 LOG = "/admin/email-log/"
 
@@ -65,6 +69,36 @@ def test_a_sent_password_reset_is_logged_without_a_client(app, app_config, make,
     run_worker_burst(app_config, MAIL_URL=smtp.url)
     entry = store.one(MailLog)
     assert (entry.kind, entry.outcome, entry.client_id, entry.recipient) == ("password_reset", "sent", None, user.email)
+
+
+def test_documents_by_e_mail_retrying_failed_after_retries_and_refused(team, make, as_user, app, app_config,  # noqa: F811
+                                                                      documents, store):  # noqa: F811
+
+    smtp = SmtpServer(defer={"greylisted@octopus.example.com"}, refuse={"gone@octopus.example.com"}).start()
+    try:
+        deferred, refused = make.client(team.group, name="Deferred BV"), make.client(team.group, name="Refused BV")
+        connect(store, deferred, "Octopus", delivery_method="email", delivery_email="greylisted@octopus.example.com")
+        connect(store, refused, "Octopus", delivery_method="email", delivery_email="gone@octopus.example.com")
+        later, stale = documents(deferred, ("later.pdf", "purchase"), ("stale.pdf", "purchase"))
+        never, = documents(refused, ("never.pdf", "purchase"))
+        post(as_user(team.staff), "/admin/document/action/", {"action": "send", "rowid": [str(later.id), str(never.id)]})
+        run_worker_burst(app_config, MAIL_URL=smtp.url)
+        # The last attempt of a retry window: the reconciler starts it, it fails for a passing reason again.
+        store.update(Document, stale.id, error="451", failed_attempts=14, first_failed_at=utcnow() - timedelta(hours=24),
+                     retry_at=utcnow() - timedelta(seconds=1))
+        with app.app_context():
+            assert retry_due() == 1
+        run_worker_burst(app_config, MAIL_URL=smtp.url)
+    finally:
+        smtp.stop()
+    logged = {entry.subject: entry for entry in store.all(MailLog)}
+    assert {subject: (entry.kind, entry.client_id, entry.outcome) for subject, entry in logged.items()} == {
+        "Deferred BV: later.pdf": ("document", deferred.id, "retrying"),
+        "Deferred BV: stale.pdf": ("document", deferred.id, "failed"),
+        "Refused BV: never.pdf": ("document", refused.id, "refused"),
+    }
+    assert "451" in logged["Deferred BV: later.pdf"].reply and "550" in logged["Refused BV: never.pdf"].reply
+    assert store.get(Document, stale.id).status == "failed"
 
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.SUPERVISOR])
