@@ -45,6 +45,7 @@ from ..models import (
     DocumentType,
     Group,
     IntegrationProduct,
+    MailLog,
     PeppolState,
     Plan,
     RefusedSender,
@@ -731,6 +732,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "colleague_invitations": client_users.open_invitations(client),
             "time_left": time_left,
             "tasks": recent_tasks,
+            "mails": db.session.scalars(db.select(MailLog).where(MailLog.client_id == client.id)
+                                        .order_by(MailLog.at.desc(), MailLog.id.desc()).limit(10)).all(),
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
             "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
