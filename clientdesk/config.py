@@ -7,6 +7,7 @@ from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from .models.base import FIRM_TIMEZONE
 from .schedule import SCHEDULES, cron_expression
 
 CHECKOUT_DIR = Path(__file__).resolve().parent.parent
@@ -186,7 +187,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "FLASK_ADMIN_RAISE_ON_INTEGRITY_ERROR": False,
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "en_GB",
-        "BABEL_DEFAULT_TIMEZONE": "Europe/Brussels",  # times are stored in UTC and shown in Belgian time
+        "BABEL_DEFAULT_TIMEZONE": FIRM_TIMEZONE.key,  # times are stored in UTC and shown in Belgian time
         "LANGUAGES": ["en", "fr", "nl", "de"],
         # Who must sign in with a second factor (TOTP): "admin", "all" staff users, or "none" (each user may still).
         "REQUIRE_2FA": _two_factor_policy(),

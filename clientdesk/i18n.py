@@ -7,7 +7,7 @@ on a public page such as the login page (session), else the browser's. Its local
 run under the language of the request that started them (tasks.py). E-mails to a client's contact
 are written in the contact's own language (services/invitation_mail.py).
 """
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_datetime_format
@@ -24,6 +24,8 @@ from flask_babel import (
     to_user_timezone,
 )
 from flask_login import current_user
+
+from .models.base import today
 
 DEFAULT_LANGUAGE = "en"
 LOCALES = {"en": "en_GB", "fr": "fr_BE", "nl": "nl_BE", "de": "de_BE"}
@@ -90,17 +92,12 @@ def localdatetime(value) -> str:
     return pattern.format(format_time(local, "short", rebase=False), format_date(local, "medium", rebase=False))
 
 
-def local_today() -> date:
-    """Today in Brussels time."""
-    return to_user_timezone(datetime.now(UTC)).date()
-
-
 def local_days_until(value: date | datetime) -> int:
     """Calendar days from today to a date, or to a moment stored in UTC, counted in Brussels time: 0 for
     today, 1 for tomorrow (a link that ends at 09:00 tomorrow expires tomorrow, though it has less than a day left)."""
     if isinstance(value, datetime):
         value = to_user_timezone(value).date()
-    return (value - local_today()).days
+    return (value - today()).days
 
 
 # What an invitation link or a trial that ends soon says on its last two days, instead of "0 days left".

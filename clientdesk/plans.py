@@ -7,15 +7,14 @@ from flask_babel import gettext as _
 from . import rules
 from .errors import Refused
 from .extensions import db
-from .i18n import local_today
-from .models import Client, ClientStatus, Plan, utcnow
+from .models import Client, ClientStatus, Plan, today, utcnow
 
 
 def can_choose(client: Client) -> bool:
     """An active client chooses during its trial, or after it while it has not chosen."""
     if client.status != ClientStatus.ACTIVE.value or client.trial_end is None:
         return False
-    return client.trial_end >= local_today() or client.plan_chosen_at is None
+    return client.trial_end >= today() or client.plan_chosen_at is None
 
 
 def choose(client: Client, plan_id, by: str) -> None:
@@ -37,4 +36,4 @@ def choose(client: Client, plan_id, by: str) -> None:
 
 def trial_ended_condition():
     """Active clients whose trial is over without a plan chosen by the client (they stay active)."""
-    return sa.and_(Client.status == ClientStatus.ACTIVE.value, Client.trial_end < local_today(), Client.plan_chosen_at.is_(None))
+    return sa.and_(Client.status == ClientStatus.ACTIVE.value, Client.trial_end < today(), Client.plan_chosen_at.is_(None))

@@ -1,11 +1,11 @@
 """The dashboard: every number links to the client list filtered to exactly those rows, within the user's scope."""
 import html
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from clientdesk.models import ChangeProposal, Document, Invitation, Role, Task, utcnow
+from clientdesk.models import ChangeProposal, Document, Invitation, Role, Task, today, utcnow
 
 LIST_COUNT = re.compile(r"List \((\d+)\)")
 
@@ -17,13 +17,13 @@ def portfolio(make, store):
     make.client(north, status="invited", invitation_expires_at=now + timedelta(days=1))  # expiring
     make.client(north, status="invited", invitation_expires_at=now - timedelta(days=2))  # expired
     make.client(north, status="invited", invitation_expires_at=now + timedelta(days=15))
-    make.client(north, status="active", trial_end=date.today() + timedelta(days=3))
-    make.client(south, status="active", trial_end=date.today() + timedelta(days=40), peppol_state="failed")
+    make.client(north, status="active", trial_end=today() + timedelta(days=3))
+    make.client(south, status="active", trial_end=today() + timedelta(days=40), peppol_state="failed")
     make.client(south, status="created", peppol_state="pending")
     make.client(south, status="deactivated")
     make.client(south, status="invited", hidden=True, invitation_expires_at=now - timedelta(days=1))
-    make.client(south, status="active", trial_end=date.today() - timedelta(days=3))  # trial ended without a plan
-    stuck = make.client(north, status="active", trial_end=date.today() + timedelta(days=20))  # onboarding not done
+    make.client(south, status="active", trial_end=today() - timedelta(days=3))  # trial ended without a plan
+    stuck = make.client(north, status="active", trial_end=today() + timedelta(days=20))  # onboarding not done
     store.run(lambda s: s.add(Invitation(client_id=stuck.id, contact_id=stuck.contacts[0].id, token_hash="stuck",
                                          status="accepted", expires_at=now, accepted_at=now - timedelta(days=20))))
     inbox = make.client(north, status="active")

@@ -1,12 +1,12 @@
 """The lifecycle over HTTP with a real Redis, a real worker process and a real SMTP server."""
 import re
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from clientdesk.lifecycle import ClientLifecycle
-from clientdesk.models import AuditEvent, Client, ClientUser, Invitation, Role, Task, utcnow
+from clientdesk.models import AuditEvent, Client, ClientUser, Invitation, Role, Task, today, utcnow
 from clientdesk.models.invitation import hash_token
 from clientdesk.retries import DELAYS_MINUTES
 from tests.helpers import csrf_token, flashes, post
@@ -70,7 +70,7 @@ def test_invite_email_accept_active_with_30_day_trial(team, make, as_user, app_c
 
     active = store.get(Client, acme.id)
     assert active.status == "active"
-    assert active.trial_end == date.today() + timedelta(days=30)
+    assert active.trial_end == today() + timedelta(days=30)
     assert client.get(f"/invitation/{token}").status_code == 410
     assert store.count(AuditEvent, client_id=acme.id, action="accept") >= 1
     assert store.count(AuditEvent, client_id=acme.id, action="invite") >= 1

@@ -46,6 +46,7 @@ from clientdesk.models import (
     Role,
     Task,
     User,
+    today,
     utcnow,
 )
 from clientdesk.services.kbo_loader import SAMPLE, load_register
@@ -230,7 +231,7 @@ def _portfolio(app, make, store) -> dict:
     make.user(Role.SUPERVISOR)
     created = make.client(team, name="Boulangerie Lefèvre SRL")
     invited = make.client(team, name="Brouwerij De Kroon BV", contacts=2)
-    active = make.client(team, name="Atelier Dupont SA", status="active", trial_end=date.today() + timedelta(days=12),
+    active = make.client(team, name="Atelier Dupont SA", status="active", trial_end=today() + timedelta(days=12),
                          activated_at=utcnow(), e_invoicing_mandate=True, peppol_send=True, peppol_receive=True,
                          peppol_state="registered")
     taken = make.client(team, name="Garage Martin SRL", status="active", e_invoicing_mandate=True, peppol_send=True,

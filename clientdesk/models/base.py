@@ -1,10 +1,13 @@
 """Shared column helpers."""
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from ..extensions import db
+
+FIRM_TIMEZONE = ZoneInfo("Europe/Brussels")
 
 
 def utcnow() -> datetime:
@@ -12,7 +15,9 @@ def utcnow() -> datetime:
 
 
 def today() -> date:
-    return utcnow().date()
+    """Today where the firm works (Brussels, as BABEL_DEFAULT_TIMEZONE): trial ends, "expires today" and the
+    dashboard's windows count in its calendar days, not in UTC's (a day ahead between midnight and 01:00 or 02:00)."""
+    return datetime.now(FIRM_TIMEZONE).date()
 
 
 def choice_check(column: str, choices: type[StrEnum], nullable: bool = False) -> sa.CheckConstraint:
