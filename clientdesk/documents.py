@@ -1,5 +1,6 @@
 """Accounting documents as files: how received files become documents in a client's Inbox, whichever way they came
-(inbound e-mail, services/inbound.py; the portal's upload, portal/documents.py), and how a stored one is downloaded.
+(inbound e-mail, services/inbound.py; the portal's upload, portal/documents.py), and how a stored one is downloaded
+or, when it is really a PDF or an image, shown in the browser.
 
 A UBL invoice (XML) that comes with a file of the same name, or with the only other file, is kept as that file's UBL
 (attached on e-mail delivery when asked) rather than as a document of its own."""
@@ -19,6 +20,15 @@ UBL_ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote",
 }
 MAX_FILENAME = 255  # Document.filename
+# How a file's first bytes tell its kind: the portal's upload (portal/uploads.py) and the preview trust nothing else.
+SIGNATURES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+# The preview's policies. Stored files are untrusted: no script, no request anywhere, no framing; an image's page is
+# sandboxed besides. A PDF's is not: Chrome refuses to run its PDF viewer in a sandboxed document ("This page has been
+# blocked by Chrome"), and the viewer's page needs its inline styles. A PDF's own scripts run in the viewer, which
+# has no access to our origin; nosniff and the content check keep anything else from being shown as a PDF.
+PREVIEW_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+PREVIEW_POLICIES = {"application/pdf": PREVIEW_POLICY, "image/jpeg": f"sandbox; {PREVIEW_POLICY}",
+                    "image/png": f"sandbox; {PREVIEW_POLICY}"}
 
 
 def is_ubl(data: bytes) -> bool:
@@ -100,10 +110,17 @@ def delete_files(store: DocumentStore, documents: list[Document]) -> None:
                 store.delete(path)
 
 
-def download(document: Document, ubl: bool = False):
-    """The document's stored file (or its UBL) as an attachment under a safe name; 404 when there is none, or when its
-    stored path leads outside the documents folder."""
-    relative = document.ubl_storage_path if ubl else document.storage_path
+def has_signature(content_type: str, data: bytes) -> bool:
+    return data.startswith(SIGNATURES[content_type])
+
+
+def previewable(document: Document) -> bool:
+    """Whether the document is stored as a kind the browser may show (preview() checks its content too)."""
+    return document.content_type in PREVIEW_POLICIES
+
+
+def _stored_file(relative: str | None):
+    """The stored file's path; 404 when there is none, or when the path leads outside the documents folder."""
     if not relative:
         abort(404)
     try:
@@ -112,6 +129,29 @@ def download(document: Document, ubl: bool = False):
         abort(404)
     if not path.is_file():
         abort(404)
+    return path
+
+
+def download(document: Document, ubl: bool = False):
+    """The document's stored file (or its UBL) as an attachment under a safe name; 404 when there is none."""
+    path = _stored_file(document.ubl_storage_path if ubl else document.storage_path)
     name = (document.ubl_filename or "invoice.xml") if ubl else document.filename
     return send_file(path, mimetype="application/xml" if ubl else document.content_type, as_attachment=True,
                      download_name=clean_filename(name, "document"))
+
+
+def preview(document: Document):
+    """The document's stored file shown in the browser (inline), under PREVIEW_POLICIES, when it is a PDF, JPEG or PNG
+    both by its stored type and by its content; 404 otherwise (its download stays). The route that serves it must
+    leave the Content-Security-Policy header to this response (security_headers.own_policy)."""
+    if not previewable(document):
+        abort(404)
+    path = _stored_file(document.storage_path)
+    with path.open("rb") as file:
+        if not has_signature(document.content_type, file.read(16)):
+            abort(404)
+    response = send_file(path, mimetype=document.content_type, as_attachment=False,
+                         download_name=clean_filename(document.filename, "document"))
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICIES[document.content_type]
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

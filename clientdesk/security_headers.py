@@ -4,6 +4,7 @@ and no framing, no MIME sniffing, a referrer policy, and HSTS when the session c
 Scripts come from our own static files; the few inline <script> tags of Flask-Admin's templates carry the
 per-request nonce (Talisman's `csp_nonce` template global, Admin's csp_nonce_generator). Inline styles stay
 allowed: progress bars and Flask-Admin's templates set widths in style attributes, and a style runs no code.
+A view whose responses carry their own policy (a document's preview, documents.py) is marked with `own_policy`.
 """
 from flask_talisman import Talisman
 
@@ -36,3 +37,8 @@ def init_app(app) -> None:
         session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
     )
 
+
+
+def own_policy(view):
+    """Talisman leaves the Content-Security-Policy header to this view's response (its other headers stay)."""
+    return talisman(content_security_policy=None)(view)

@@ -1,5 +1,5 @@
 """Accounting documents of the clients a user sees: the list (Inbox / Sent / Failed), sending to the
-accountant (selected rows, or a client's whole inbox), and the download of the stored file."""
+accountant (selected rows, or a client's whole inbox), and the download and preview of the stored file."""
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -13,6 +13,7 @@ from ..i18n import localdatetime, localnumber
 from ..jobs.documents import retry_now, run_send_documents
 from ..models import Document, DocumentStatus, DocumentType, Role, SenderVerdict
 from ..models.base import choices_of
+from ..security_headers import own_policy
 from .base import IdEqualFilter, ScopedModelView
 from .client_filters import NotDoneFilter, delivery_not_done_condition
 
@@ -117,3 +118,9 @@ class DocumentView(ScopedModelView):
     def download_view(self):
         """The stored file (or its UBL with ubl=1), only for a document the user's scope reaches."""
         return documents.download(self.get_one(request.args.get("id")), ubl=request.args.get("ubl") == "1")
+
+    @expose("/preview/")
+    @own_policy
+    def preview_view(self):
+        """The stored PDF or image shown in the browser, only for a document the user's scope reaches."""
+        return documents.preview(self.get_one(request.args.get("id")))
