@@ -13,6 +13,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from flask import abort, current_app, send_file
 
 from .models import Document, DocumentStatus, DocumentType, utcnow
+from .security_headers import use_own_policy
 from .services.storage import DocumentStore
 
 UBL_ROOTS = {
@@ -142,8 +143,7 @@ def download(document: Document, ubl: bool = False):
 
 def preview(document: Document):
     """The document's stored file shown in the browser (inline), under PREVIEW_POLICIES, when it is a PDF, JPEG or PNG
-    both by its stored type and by its content; 404 otherwise (its download stays). The route that serves it must
-    leave the Content-Security-Policy header to this response (security_headers.own_policy)."""
+    both by its stored type and by its content; 404 otherwise (its download stays)."""
     if not previewable(document):
         abort(404)
     path = _stored_file(document.storage_path)
@@ -152,6 +152,6 @@ def preview(document: Document):
             abort(404)
     response = send_file(path, mimetype=document.content_type, as_attachment=False,
                          download_name=clean_filename(document.filename, "document"))
-    response.headers["Content-Security-Policy"] = PREVIEW_POLICIES[document.content_type]
+    use_own_policy(PREVIEW_POLICIES[document.content_type])
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

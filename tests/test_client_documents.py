@@ -110,7 +110,9 @@ def test_no_preview_for_what_is_not_really_a_pdf_or_an_image(team, make, as_user
     acme = make.client(team.group)
     document = stored(acme, "file", content_type, data)
     http = as_user(team.staff)
-    assert http.get(f"/admin/document/preview/?id={document.id}").status_code == 404
+    refused = http.get(f"/admin/document/preview/?id={document.id}")
+    assert refused.status_code == 404
+    assert "script-src 'self'" in refused.headers["Content-Security-Policy"]  # the app's, as on every error page
     download = http.get(f"/admin/document/download/?id={document.id}")
     assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
 
