@@ -9,6 +9,7 @@ are written in the contact's own language (services/invitation_mail.py).
 """
 from datetime import UTC, date, datetime
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import get_datetime_format
 from babel.units import format_unit
 from flask import current_app, has_request_context, request, session
@@ -140,10 +141,30 @@ def localsize(num_bytes: int) -> str:
     return format_unit(num_bytes, "digital-byte", length="short", locale=get_locale())
 
 
+def country_name(code: str | None) -> str:
+    """A country code by its name in the user's language: `BE` → `Belgium`, `Belgique`, `België`, `Belgien`;
+    an unknown code as it is."""
+    if not code:
+        return ""
+    return get_locale().territories.get(code.upper(), code)
+
+
+def language_name(code: str | None) -> str:
+    """A language code (`nl-BE`, `fr`) by its name in the user's language: `Nederlands (België)`,
+    `Néerlandais (Belgique)`; an unknown code as it is."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(get_locale())
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name[:1].upper() + name[1:] if name else code  # alone in a cell, not inside a sentence
+
+
 def init_app(app) -> None:
     from .extensions import babel
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, current_language=current_language, time_left=time_left)
     app.jinja_env.filters.update(localdate=localdate, localdatetime=localdatetime, localnumber=localnumber, localsize=localsize,
-                                 euros=euros)
+                                 euros=euros, country_name=country_name, language_name=language_name)

@@ -17,7 +17,7 @@ from dnslib.server import BaseResolver, DNSServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from tests.servers import free_port
+from tests.servers import SERVE_POLL_SECONDS, free_port
 
 
 def free_udp_port() -> int:
@@ -92,7 +92,9 @@ class DnsServer:
 
     def start(self):
         self.server = DNSServer(self.resolver, address="127.0.0.1", port=self.port)
-        self.server.start_thread()
+        # dnslib's start_thread() serves with socketserver's default poll of 0.5 s, which each stop() waits out.
+        self.server.thread = threading.Thread(target=self.server.server.serve_forever, args=(SERVE_POLL_SECONDS,), daemon=True)
+        self.server.thread.start()
         return self
 
     def stop(self):
@@ -120,7 +122,7 @@ class HttpServer:
 
     def start(self):
         self.server = make_server(self.host, self.port, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(SERVE_POLL_SECONDS,), daemon=True)
         self.thread.start()
         return self
 

@@ -20,6 +20,9 @@ import redis
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
+# How often a test's threaded server (socketserver's serve_forever) looks for a shutdown request: its stop() waits up
+# to that long, and the default 0.5 s, at every stop of every server of every test, added up to half a minute a pass.
+SERVE_POLL_SECONDS = 0.02
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ def flask(app_config, *args, expect=0):
     return result
 
 
+@pytest.mark.long
 def test_users_and_groups(app_config, store):
     flask(app_config, "groups", "create", "Team Namur")
     assert "already exists" in flask(app_config, "groups", "create", "team namur", expect=1).stderr
@@ -45,6 +46,7 @@ def test_demo_load_makes_every_status_with_valid_numbers(app_config, store):
     assert store.count(User) == 6 and store.count(Client) == 65
 
 
+@pytest.mark.long
 def test_export_csv_and_xlsx(app_config, make, tmp_path, store):
     group = make.group("Team Export")
     make.client(group, name="=HYPERLINK(\"http://evil\")", enterprise_number="0403170701")

@@ -318,3 +318,77 @@ def test_sqlite_planner_statistics_are_gathered_once_the_list_is_used(app, make,
     with app.app_context():
         analysed = db.session.scalars(sa.text("SELECT idx FROM sqlite_stat1 WHERE tbl = 'client'")).all()
     assert "ix_client_scope" in analysed
+
+
+LIST_COUNT = re.compile(r"List \((\d+)\)")
+
+
+@pytest.fixture
+def with_deactivated(make, teams):
+    gent, _ = teams
+    make.client(gent, name="Actief BV", status="active")
+    make.client(gent, name="Gestopt BV", status="deactivated")
+    make.client(gent, name="Nieuw BV", status="created")
+
+
+def test_the_list_leaves_deactivated_clients_out_and_counts_what_it_shows(make, as_user, with_deactivated):
+    page = as_user(make.user(Role.SUPERVISOR)).get("/admin/client/").text
+
+    assert listed_names(page) == ["Actief BV", "Nieuw BV"]
+    assert LIST_COUNT.search(page).group(1) == "2"
+    assert 'href="/admin/client/?deactivated=shown"' in page and 'aria-checked="false"' in page
+
+
+def test_the_switch_shows_them_and_keeps_the_other_arguments(make, as_user, with_deactivated, teams):
+    gent, _ = teams
+    http = as_user(make.user(Role.SUPERVISOR))
+
+    shown = http.get("/admin/client/?deactivated=shown").text
+    grouped = http.get(f"/admin/client/?flt0_group_equals={gent.id}&deactivated=shown&page=0").text
+
+    assert listed_names(shown) == ["Actief BV", "Gestopt BV", "Nieuw BV"] and LIST_COUNT.search(shown).group(1) == "3"
+    assert 'aria-checked="true"' in shown and 'href="/admin/client/"' in shown  # the switch turns it off again
+    assert listed_names(grouped) == ["Actief BV", "Gestopt BV", "Nieuw BV"]
+    assert f'href="/admin/client/?flt0_group_equals={gent.id}"' in grouped
+
+
+def test_the_status_filter_shows_the_deactivated_clients(make, as_user, with_deactivated):
+    http = as_user(make.user(Role.SUPERVISOR))
+
+    deactivated = http.get("/admin/client/?flt0_status_equals=deactivated").text
+    active = http.get("/admin/client/?flt0_status_equals=active").text
+
+    assert listed_names(deactivated) == ["Gestopt BV"] and LIST_COUNT.search(deactivated).group(1) == "1"
+    assert listed_names(active) == ["Actief BV"]
+
+
+def test_search_and_export_follow_the_list_and_the_page_stays_reachable(make, as_user, with_deactivated, store):
+    from clientdesk.models import Client
+
+    http = as_user(make.user(Role.SUPERVISOR))
+    gone = store.run(lambda s: s.scalars(sa.select(Client).where(Client.name == "Gestopt BV")).one())
+
+    assert listed_names(http.get("/admin/client/?search=BV").text) == ["Actief BV", "Nieuw BV"]
+    assert listed_names(http.get("/admin/client/?search=BV&deactivated=shown").text) == ["Actief BV", "Gestopt BV", "Nieuw BV"]
+    assert "Gestopt BV" not in http.get("/admin/client/export/csv/").text
+    assert "Gestopt BV" in http.get("/admin/client/export/csv/?deactivated=shown").text
+    assert http.get(f"/admin/client/details/?id={gone.id}").status_code == 200
+
+
+def test_client_pick_lists_offer_no_deactivated_client(make, as_user, with_deactivated):
+    http = as_user(make.user(Role.SUPERVISOR))
+
+    found = http.get("/admin/contact/ajax/lookup/?name=client&query=BV").json
+
+    assert sorted(name for _id, name in found) == ["Actief BV", "Nieuw BV"]
+
+
+@pytest.mark.parametrize("language, label", [("fr", "Afficher les clients désactivés"), ("nl", "Gedeactiveerde klanten tonen"),
+                                             ("de", "Deaktivierte Kunden anzeigen")])
+def test_the_switch_speaks_the_users_language(make, as_user, store, language, label):
+    from clientdesk.models import User
+
+    user = make.user(Role.SUPERVISOR)
+    store.update(User, user.id, ui_language=language)
+
+    assert label in as_user(user).get("/admin/client/").text

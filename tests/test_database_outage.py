@@ -81,7 +81,9 @@ def test_connections_that_a_database_restart_closed_are_replaced(app, database_u
         db.engine.dispose()  # the pool now holds only the connection opened below
         with db.engine.connect() as connection:
             pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-    admin_engine = sa.create_engine(database_url, poolclass=NullPool)
+    # Each statement its own transaction: within one, pg_stat_activity answers from a snapshot taken at its first read,
+    # and a backend still seen there (pg_terminate_backend only signals it) would be seen until the timeout.
+    admin_engine = sa.create_engine(database_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
     with admin_engine.connect() as connection:
         connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         wait_for(lambda: not connection.execute(

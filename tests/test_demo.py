@@ -2,6 +2,7 @@
 import html
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from clientdesk import rules
@@ -16,6 +17,7 @@ def field_errors(html: str) -> list[str]:
             for error in re.findall(r'<div class="invalid-feedback">(.*?)</div>', html, re.S)]
 
 
+@pytest.mark.long
 def test_every_demo_client_is_saved_unchanged_by_the_edit_form(app):
     with app.app_context():
         load_demo(clients=200)

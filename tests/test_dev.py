@@ -37,6 +37,7 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_dev_started_without_a_terminal_stops_web_worker_and_redis(tmp_path, stop):
     instance, port = tmp_path / "instance", free_port()

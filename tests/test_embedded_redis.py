@@ -71,6 +71,7 @@ def without_test_settings(tmp: Path) -> dict:
     return dict(env, TMPDIR=str(tmp))
 
 
+@pytest.mark.long
 def test_a_test_session_leaves_nothing_outside_its_folders(tmp_path_factory):
     """The session's Redis and a test's own one (test_health) keep every file in the test's folders."""
     tmp, base = tmp_path_factory.mktemp("tmp"), tmp_path_factory.mktemp("b")  # short: a socket's path has 107 bytes
@@ -82,6 +83,7 @@ def test_a_test_session_leaves_nothing_outside_its_folders(tmp_path_factory):
     assert list(tmp.iterdir()) == []
 
 
+@pytest.mark.long
 def test_the_bulk_invitation_benchmark_leaves_nothing_behind(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("b")  # short: the benchmark's Redis socket is in a folder below it (107 bytes at most)
     result = run_command([sys.executable, "bench/bulk_invite.py", "--clients", "20", "--rounds", "1", "--posts", "1"],

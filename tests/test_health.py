@@ -3,7 +3,6 @@ CONFIG allowed or not), a real SMTP server, a real RQ worker process."""
 import contextlib
 from datetime import timedelta
 
-from clientdesk.app import create_app
 from clientdesk.models import Task, utcnow
 from tests.servers import RedisServer, SmtpServer, start_worker, stop_process, wait_for
 
@@ -18,16 +17,16 @@ def redis_server(folder, **config):
         server.stop()
 
 
-def healthz(app_config, **config):
-    response = create_app(dict(app_config, **config)).test_client().get("/healthz")
+def healthz(make_app, **config):
+    response = make_app(**config).test_client().get("/healthz")
     return response.status_code, response.json
 
 
-def test_every_part_answering_is_ok(app_config, smtp, tmp_path):
+def test_every_part_answering_is_ok(app_config, make_app, smtp, tmp_path):
     with redis_server(tmp_path, appendonly="yes") as redis_url:
         worker = start_worker(app_config, REDIS_URL=redis_url)
         try:
-            app = create_app(dict(app_config, REDIS_URL=redis_url, MAIL_URL=smtp.url))
+            app = make_app(REDIS_URL=redis_url, MAIL_URL=smtp.url)
             http = app.test_client()
             response = wait_for(lambda: (r := http.get("/healthz")).json["workers_alive"] and r)
             assert response.status_code == 200
@@ -42,10 +41,10 @@ def test_every_part_answering_is_ok(app_config, smtp, tmp_path):
         assert (response.status_code, response.json["workers"], response.json["workers_alive"]) == (200, "down", 0)
 
 
-def test_mail_unreachable_no_worker_and_no_persistence_are_degraded(app_config, tmp_path):
+def test_mail_unreachable_no_worker_and_no_persistence_are_degraded(make_app, tmp_path):
     stopped_mail_server = SmtpServer()  # a port where nothing listens
     with redis_server(tmp_path, appendonly="no") as redis_url:
-        status, body = healthz(app_config, REDIS_URL=redis_url, MAIL_URL=stopped_mail_server.url)
+        status, body = healthz(make_app, REDIS_URL=redis_url, MAIL_URL=stopped_mail_server.url)
     assert status == 200
     assert (body["status"], body["database"], body["redis"], body["mail"], body["workers"]) == (
         "degraded", "ok", "ok", "down", "down")
@@ -56,21 +55,21 @@ def test_mail_unreachable_no_worker_and_no_persistence_are_degraded(app_config, 
     assert any("appendonly" in reason for reason in body["reasons"])
 
 
-def test_the_outbox_folder_needs_no_mail_server(app_config, tmp_path):
+def test_the_outbox_folder_needs_no_mail_server(make_app, tmp_path):
     with redis_server(tmp_path) as redis_url:
-        status, body = healthz(app_config, REDIS_URL=redis_url, MAIL_URL=None)
+        status, body = healthz(make_app, REDIS_URL=redis_url, MAIL_URL=None)
     assert (status, body["mail"]) == (200, "ok")
 
 
-def test_persistence_unknown_when_redis_refuses_config(app_config, tmp_path):
+def test_persistence_unknown_when_redis_refuses_config(make_app, tmp_path):
     with redis_server(tmp_path, **{"rename-command": ["CONFIG", ""]}) as redis_url:
-        status, body = healthz(app_config, REDIS_URL=redis_url)
+        status, body = healthz(make_app, REDIS_URL=redis_url)
     assert body["redis_persistence"] is None
     assert not any("persistence" in reason for reason in body["reasons"])
 
 
-def test_redis_down_is_down(app_config):
-    status, body = healthz(app_config, REDIS_URL="redis://127.0.0.1:1/0")
+def test_redis_down_is_down(make_app):
+    status, body = healthz(make_app, REDIS_URL="redis://127.0.0.1:1/0")
     assert status == 503
     assert (body["status"], body["database"], body["redis"], body["workers"]) == ("down", "ok", "down", "down")
     assert body["redis_persistence"] is None

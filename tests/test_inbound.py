@@ -477,6 +477,7 @@ def test_a_malformed_message_is_refused_for_good_with_the_reason(acme, listener,
     assert "database unavailable" not in caplog.text
 
 
+@pytest.mark.long
 def test_the_deepest_and_largest_messages_allowed_are_stored(acme, listener, store):
     for content in (nested(MAX_MIME_DEPTH), many_parts(MAX_MIME_PARTS - 3)):  # the message, its body and its multipart
         with smtplib.SMTP("127.0.0.1", listener.port, timeout=30) as smtp:
@@ -634,6 +635,7 @@ def test_an_admin_chooses_on_the_firm_screen_what_happens_to_unauthenticated_mai
     assert post(staff, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "keep"}).status_code == 403
 
 
+@pytest.mark.long  # two DNS lookups that time out (5 s each)
 def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept_mail_is_marked(
         supplier, listener, dns_server, store):
     dns_server.stop()  # nothing answers: each lookup times out

@@ -78,6 +78,7 @@ def test_an_address_refused_fails_for_good_and_shows(app_config, make, superviso
     assert export(app_config, tmp_path)["Refused BV"] == "failed"
 
 
+@pytest.mark.long
 def test_undelivered_invitations_filtered_counted_exported_and_retried_now(app_config, make, supervisor, as_user,
                                                                            smtp, store, client, tmp_path):
     waiting = [make.client(name=f"Waiting {n} BV") for n in range(2)]

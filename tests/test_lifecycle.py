@@ -199,12 +199,11 @@ def test_retries_end_after_the_retry_window_failed_for_good(team, make, as_user,
     assert "the mail server refused" in store.one(Task, kind="invitation_retry").error
 
 
-def test_redis_down_answers_a_clear_error_and_changes_nothing(team, make, app_config, store):
-    from clientdesk.app import create_app
+def test_redis_down_answers_a_clear_error_and_changes_nothing(team, make, store, make_app):
     from tests.helpers import login
 
     acme = make.client(team["group"])
-    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     http = down.test_client()
     login(http, team["supervisor"].email)
     response = post(http, "/admin/client/action/", {"action": "invite", "rowid": [str(acme.id)]}, follow_redirects=True)

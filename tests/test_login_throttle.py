@@ -90,11 +90,8 @@ def test_a_throttled_attempt_gets_the_sign_in_page_in_the_users_language(app, ma
     assert flashes(french.text) == ["Trop de tentatives échouées. Réessayez dans 1 minute."]
 
 
-def test_redis_down_signs_in_and_still_throttles_in_memory(app_config, make, caplog):
-    from clientdesk.app import create_app
-
-    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0",
-                           LOGIN_LIMITS_PER_ADDRESS="50/minute", LOGIN_LIMITS_PER_ACCOUNT="2/minute"))
+def test_redis_down_signs_in_and_still_throttles_in_memory(make_app, make, caplog):
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0", LOGIN_LIMITS_PER_ADDRESS="50/minute", LOGIN_LIMITS_PER_ACCOUNT="2/minute")
     user = make.user(Role.STAFF)
     assert attempt(browser(down, USUAL), user.email, PASSWORD).status_code == 302
     attacker = browser(down, ATTACKER)
@@ -102,10 +99,8 @@ def test_redis_down_signs_in_and_still_throttles_in_memory(app_config, make, cap
     assert "counted in this process only" in caplog.text
 
 
-def test_behind_a_proxy_the_forwarded_address_is_the_one_throttled(app_config, make):
-    from clientdesk.app import create_app
-
-    proxied = create_app(dict(app_config, TRUSTED_PROXIES=1, LOGIN_LIMITS_PER_ADDRESS="2/minute"))
+def test_behind_a_proxy_the_forwarded_address_is_the_one_throttled(make, make_app):
+    proxied = make_app(TRUSTED_PROXIES=1, LOGIN_LIMITS_PER_ADDRESS="2/minute")
     user = make.user(Role.STAFF)
     http = browser(proxied, "127.0.0.1")  # the proxy
     for n in range(2):

@@ -112,11 +112,10 @@ def test_mail_server_down_the_same_link_is_sent_later(app, make, app_config, smt
     assert store.one(Task, kind="password_reset_retry").status == "finished"
 
 
-def test_redis_down_answers_the_same_error_for_every_address(make, app_config, store):
-    from clientdesk.app import create_app
+def test_redis_down_answers_the_same_error_for_every_address(make, make_app, store):
 
     user = make.user(Role.STAFF)
-    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     answers = [post(down.test_client(), "/password/forgot", {"email": email}) for email in (user.email, "nobody@example.com")]
     assert [a.status_code for a in answers] == [503, 503]
     assert all("queue is not reachable" in flashes(a.text)[0] for a in answers)

@@ -87,6 +87,7 @@ def test_admin_user_form_applies_the_rule(make, as_user, store):
     assert store.one(User, email="nora@example.com").password_hash
 
 
+@pytest.mark.long
 def test_cli_applies_the_rule(app_config, store):
     refused = flask(app_config, "users", "create", "--email", "nora@example.com", "--password", "password1234", expect=1)
     assert COMMON in refused.stderr

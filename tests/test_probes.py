@@ -104,6 +104,7 @@ def _routes(app):
     return sorted(rules, key=lambda rule: (rule.endpoint == LOGOUT, rule.rule))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("kind", BAD_VALUES)
 @pytest.mark.parametrize("role", VISITORS)
 def test_no_route_answers_500_to_malformed_input(app, world, role, kind):

@@ -3,6 +3,8 @@ import os
 import re
 import sys
 
+import pytest
+
 from clientdesk.models import Role
 from tests.servers import ROOT, run_command
 
@@ -49,6 +51,7 @@ def test_make_bench_runs_every_benchmark_the_readme_lists():
     assert sorted(in_make_bench) == sorted(in_readme) == scripts
 
 
+@pytest.mark.long
 def test_the_kbo_benchmark_runs_without_postgresql_as_make_bench_starts_it(tmp_path):
     """`make bench` stops at the first script that fails: without BENCH_PG_URL, the PostgreSQL part is skipped."""
     env = {key: value for key, value in os.environ.items() if key != "BENCH_PG_URL"}

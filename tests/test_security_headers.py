@@ -36,10 +36,9 @@ def test_error_answers_carry_them_too(client):
     assert response.status_code == 400 and "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
-def test_hsts_when_the_session_cookie_is_https_only(app_config):
-    from clientdesk.app import create_app
+def test_hsts_when_the_session_cookie_is_https_only(make_app):
 
-    secure = create_app(dict(app_config, SESSION_COOKIE_SECURE=True), screens=False)
+    secure = make_app(screens=False, SESSION_COOKIE_SECURE=True)
     response = secure.test_client().get("/healthz", base_url="https://clientdesk.test")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31556926")
 

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.servers import free_port, run_command
 
 ONE_TEST = "tests/test_readme.py::test_the_command_line_section_says_which_flask_to_run"
@@ -16,6 +18,7 @@ def run_pytest(tmp_path, **settings) -> subprocess.CompletedProcess:
                        dict(env, **settings), timeout=300)
 
 
+@pytest.mark.long
 def test_a_pass_says_which_database_it_ran_on(tmp_path):
     result = run_pytest(tmp_path)
 

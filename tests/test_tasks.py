@@ -52,6 +52,7 @@ def wait_registered(app, count: int = 1) -> None:
         wait_for(lambda: len(Worker.all(connection=get_redis())) >= count, timeout=30)
 
 
+@pytest.mark.long
 def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, app_config, invite_task, store, client):
     task, clients = invite_task
     slow_smtp, first, second = SmtpServer(delay=0.5).start(), None, None
@@ -79,6 +80,7 @@ def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, a
         assert len(links) == 1 and client.get(f"/invitation/{links.pop()}").status_code == 200
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("after", [0, tasks.HEARTBEAT_SECONDS, RECONCILE_SECONDS], ids=["at-once", "at-a-beat", "at-a-round"])
 def test_an_idle_worker_stops_within_5_s_of_sigterm_and_leaves_nothing_behind(app, app_config, after):
     """Also when the signal comes as its housekeeping threads are at work: a heartbeat, a reconciler round."""
@@ -97,6 +99,7 @@ def test_an_idle_worker_stops_within_5_s_of_sigterm_and_leaves_nothing_behind(ap
         assert Worker.all(connection=get_redis()) == []  # it said goodbye
 
 
+@pytest.mark.long
 def test_a_busy_worker_stops_within_10_s_and_its_task_continues_elsewhere(app, app_config, invite_task, store):
     task, clients = invite_task
     stuck_smtp, smtp, busy, other = SmtpServer(delay=60).start(), SmtpServer().start(), None, None
@@ -181,6 +184,7 @@ class RedisProcess:
         kill_group(self.process)
 
 
+@pytest.mark.long
 def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_task(app, app_config, invite_task,
                                                                                     store, smtp, tmp_path, monkeypatch):
     task, clients = invite_task
@@ -205,6 +209,7 @@ def test_after_a_redis_restart_the_worker_is_registered_again_and_runs_the_next_
     assert invited_once(store, clients)
 
 
+@pytest.mark.long
 def test_a_running_worker_starts_the_e_mails_whose_retry_is_due(app_config, invite_task, store, smtp):
     """Mail server down during the bulk invitation: the e-mails wait with their retry time; once it has come,
     a running worker's reconciler sends them, with the links that were issued."""

@@ -350,11 +350,10 @@ def test_the_draft_is_on_the_server_for_its_user_only_and_expires(register, staf
         assert SESSION_KEY not in session
 
 
-def test_redis_down_the_wizard_says_so_and_the_list_keeps_working(register, staff, app_config):
-    from clientdesk.app import create_app
+def test_redis_down_the_wizard_says_so_and_the_list_keeps_working(register, staff, make_app):
     from tests.helpers import login
 
-    down = create_app(dict(app_config, REDIS_URL="redis://127.0.0.1:1/0"))
+    down = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     http = down.test_client()
     login(http, staff.email)
     assert http.get(WIZARD).status_code == 200  # no draft yet: nothing to read

@@ -16,12 +16,13 @@ from ..models import (
     FirmSettings,
     Group,
     IntegrationProduct,
+    MailLog,
     Plan,
     Task,
     User,
 )
 from . import changes
-from .activity import AuditView, TaskView
+from .activity import AuditView, MailLogView, TaskView
 from .children import AllowedSenderView, BankAccountView, ClientIntegrationView
 from .clients import ClientView
 from .contacts import ContactView
@@ -62,6 +63,7 @@ def build_admin(app) -> Admin:
         PlanView(Plan, name=_l("Plans"), endpoint="plan", category=setup),
         FirmSettingsView(FirmSettings, name=_l("Firm"), endpoint="firm", category=setup),
         AuditView(AuditEvent, name=_l("Audit log"), endpoint="audit", category=setup),
+        MailLogView(MailLog, name=_l("E-mail log"), endpoint="maillog", url="email-log", category=setup),
     ]
     admin.add_views(*views)
     app.extensions[changes.EXTENSION] = changes.AuditFields(view for view in views if isinstance(view, ModelView))

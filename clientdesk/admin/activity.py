@@ -1,13 +1,13 @@
 """Background tasks and the audit trail."""
 from flask import abort, flash, get_template_attribute, redirect, request
 from flask_admin import expose
-from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.contrib.sqla.filters import DateTimeBetweenFilter, FilterEqual, FilterLike
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
 from .. import scoping, tasks
-from ..models import AuditEvent, Role, Task, TaskKind, TaskStatus
+from ..models import AuditEvent, MailKind, MailLog, MailOutcome, Role, Task, TaskKind, TaskStatus
 from ..models.audit import ACTION_LABELS, OBJECT_LABELS
 from ..models.base import choices_of
 from .base import IdEqualFilter, ScopedModelView, shown_client
@@ -119,4 +119,31 @@ class AuditView(ScopedModelView):
             FilterEqual(AuditEvent.action, _l("Action"), options=list(ACTION_LABELS.items())),
             FilterEqual(AuditEvent.object_type, _l("Object"), options=list(OBJECT_LABELS.items())),
             FilterEqual(AuditEvent.actor, _l("Who")),
+        ]
+
+
+class MailLogView(ScopedModelView):
+    """Every e-mail the app sent, read-only: admins only, as the audit."""
+
+    required_role = Role.ADMIN
+    create_role = edit_role = delete_role = None
+    column_list = ("at", "kind", "recipient", "client_id", "subject", "outcome", "reply")
+    column_labels = {
+        "at": _l("When"), "kind": _l("Kind"), "recipient": _l("Recipient"), "client_id": _l("Client"),
+        "subject": _l("Subject"), "outcome": _l("Outcome"), "reply": _l("Server reply"),
+    }
+    column_choices = {"kind": choices_of(MailKind), "outcome": choices_of(MailOutcome)}
+    column_formatters = {"client_id": lambda view, context, entry, name: shown_client(entry.client_id)}
+    column_sortable_list = ("at", "kind", "recipient", "outcome")
+    column_default_sort = [("at", True)]
+    column_searchable_list = ("recipient", "subject")
+    page_size = 50
+
+    def get_filters(self):
+        return [
+            FilterEqual(MailLog.kind, _l("Kind"), options=choices_of(MailKind)),
+            FilterEqual(MailLog.outcome, _l("Outcome"), options=choices_of(MailOutcome)),
+            DateTimeBetweenFilter(MailLog.at, _l("When")),
+            FilterLike(MailLog.recipient, _l("Recipient")),
+            IdEqualFilter(MailLog.client_id, _l("Client id")),
         ]

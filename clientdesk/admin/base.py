@@ -31,6 +31,7 @@ from ..i18n import localdate, localdatetime
 from ..models import Client, Role
 from ..search import client_search_condition
 from ..web_input import record_id
+from .client_filters import not_deactivated_condition
 
 AJAX_LIMIT = 20
 MAX_PAGE = 1_000_000  # far past the last page of any list; a larger page number answers 404, like a negative one
@@ -345,7 +346,8 @@ def announce_voided_invitations() -> None:
 
 
 class ScopedClientLoader(QueryAjaxModelLoader):
-    """AJAX client picker: only clients the user sees, searched through the client search index."""
+    """AJAX client picker: only clients the user sees, searched through the client search index. It offers no
+    deactivated client, but keeps one already chosen (get_one): a deactivated client's rows stay editable."""
 
     def __init__(self, name, **options):
         super().__init__(name, db, Client, fields=["name"], **options)
@@ -359,7 +361,8 @@ class ScopedClientLoader(QueryAjaxModelLoader):
 
     def get_list(self, term, offset=0, limit=AJAX_LIMIT):
         limit = max(1, min(limit or AJAX_LIMIT, AJAX_LIMIT))
-        query = self.get_query().filter(client_search_condition(term or "", db.engine.dialect.name))
+        query = self.get_query().filter(client_search_condition(term or "", db.engine.dialect.name),
+                                        not_deactivated_condition())
         return query.order_by(Client.name).offset(max(0, offset or 0)).limit(limit).all()
 
 

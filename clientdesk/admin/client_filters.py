@@ -1,9 +1,10 @@
 """Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents,
-outside effects that did not go through, corrections proposed by clients, trials ended without a plan, onboarding)."""
+outside effects that did not go through, corrections proposed by clients, trials ended without a plan, onboarding),
+and which clients the list leaves out unless asked: the deactivated ones."""
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_babel import lazy_gettext as _l
 
 from .. import checklist, plans
@@ -12,6 +13,25 @@ from ..models import ChangeProposal, Client, ClientStatus, Document, DocumentSta
 EXPIRING_WITHIN_DAYS = 3
 # Outside effects that did not go through: failed for good, retrying (a passing failure, tried again later), or either.
 NOT_DONE = ("any", "failed", "retrying")
+
+
+# The list's "Show deactivated" switch: `?deactivated=shown`. Links that count deactivated clients carry it.
+SHOW_DEACTIVATED = {"deactivated": "shown"}
+
+
+class StatusFilter(FilterEqual):
+    """The status filter: set, it shows the clients of that status, deactivated ones included."""
+
+
+def hides_deactivated(args, filters) -> bool:
+    """Whether the list leaves deactivated clients out: unless its switch is on (`args`, the query string) or a status
+    is asked for (`filters`: the list's active filters)."""
+    (key, value), = SHOW_DEACTIVATED.items()
+    return args.get(key) != value and not any(isinstance(flt, StatusFilter) for flt in filters)
+
+
+def not_deactivated_condition():
+    return Client.status != ClientStatus.DEACTIVATED.value
 
 
 def invitation_condition(which: str):

@@ -28,7 +28,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
 from ..forms.contact import ContactForm
-from ..i18n import days_left_words, local_days_until, localdate, localdatetime
+from ..i18n import country_name, days_left_words, language_name, local_days_until, localdate, localdatetime
 from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run_send_inbox
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
@@ -46,6 +46,7 @@ from ..models import (
     DocumentType,
     Group,
     IntegrationProduct,
+    MailLog,
     PeppolState,
     Plan,
     RefusedSender,
@@ -66,14 +67,18 @@ from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce
 from .changes import shown_changes
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import (
+    SHOW_DEACTIVATED,
     InboxFilter,
     InvitationFilter,
     NotDoneFilter,
     OnboardingFilter,
     ProposalsFilter,
+    StatusFilter,
     TrialFilter,
     client_delivery_not_done_condition,
     delivery_not_done_condition,
+    hides_deactivated,
+    not_deactivated_condition,
     peppol_not_done_condition,
 )
 from .client_proposals import ClientProposalsMixin
@@ -263,7 +268,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
 
     column_list = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",
-        "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end",
+        "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end", "country", "language",
     )
     column_labels = {
         "name": _l("Legal name"), "enterprise_number": _l("Enterprise number"), "vat_number": _l("VAT number"),
@@ -310,6 +315,9 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "inbox_count": inbox_link,
         "onboarding_missing": onboarding_state,
         "integration": lambda view, context, client, name: client.integration.product.name if client.integration else "",
+        "country": lambda view, context, client, name: country_name(getattr(client, name)),
+        "billing_country": lambda view, context, client, name: country_name(getattr(client, name)),
+        "language": lambda view, context, client, name: language_name(client.language),
     }
     # On the client page the name is the heading; no favourite star or link in its details table.
     column_formatters_detail = {name: f for name, f in column_formatters.items() if name != "name"}
@@ -362,7 +370,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # Filters: stable names, per-user options
     def get_filters(self):
         return [
-            FilterEqual(Client.status, _l("Status"), options=choices_of(ClientStatus)),
+            StatusFilter(Client.status, _l("Status"), options=choices_of(ClientStatus)),
             DynamicOptionsFilter(Client.group_id, _l("Group"), _visible_groups),
             DynamicOptionsFilter(Client.firm_contact_id, _l("Firm contact"), _staff_options),
             BooleanEqualFilter(Client.peppol_send, _l("Peppol send")),
@@ -395,7 +403,25 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             count_query = None  # the count comes with the page's ids (get_list)
         return query.filter(condition), count_query, joins, count_joins
 
+    def list_query(self, query):
+        """The list's rows (and its count and export): deactivated clients left out unless the switch or the status
+        filter asks for them. Not in get_query, which also finds the one client of a page or an action."""
+        filters = [self._filters[idx] for idx, _name, _value in self._get_list_filter_args()]
+        return query.filter(not_deactivated_condition()) if hides_deactivated(request.args, filters) else query
+
+    def get_count_query(self):  # the list's and its export's only
+        return self.list_query(super().get_count_query())
+
+    def deactivated_switch_url(self) -> tuple[bool, str]:
+        """Whether the list shows deactivated clients on request, and the link that turns that around (back to page 1)."""
+        (key, value), = SHOW_DEACTIVATED.items()
+        args = {name: arg for name, arg in request.args.items() if name not in (key, "page")}
+        shown = request.args.get(key) == value
+        return shown, url_for(".index_view", **(args if shown else {**args, key: value}))
+
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        # Flask-Admin's get_list has no hook for its rows' query alone; sorting is the one it always calls, before paging.
+        query = self.list_query(query)
         if sort_column == "inbox_count":  # through one aggregate, not Client.inbox_count computed client by client
             counts = inbox_counts()
             value = sa.func.coalesce(counts.c.inbox_count, 0)
@@ -708,6 +734,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "colleague_invitations": client_users.open_invitations(client),
             "time_left": time_left,
             "tasks": recent_tasks,
+            "mails": db.session.scalars(db.select(MailLog).where(MailLog.client_id == client.id)
+                                        .order_by(MailLog.at.desc(), MailLog.id.desc()).limit(10)).all(),
             "activity": activity,
             "can_replace_contact": client.status in (ClientStatus.CREATED, ClientStatus.INVITED),
             "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired
 from .. import rules
 from ..extensions import db
 from ..forms import validators as v
+from ..i18n import language_name
 from ..lifecycle import ClientLifecycle
 from .base import ScopedClientLoader, ScopedModelView
 
@@ -32,7 +33,8 @@ class ContactView(ScopedModelView):
     column_sortable_list = (("client", "client.name"), "first_name", "last_name", "email", "is_primary")
     column_searchable_list = ("email", "last_name", "first_name")
     column_default_sort = [("last_name", False), ("id", False)]
-    column_formatters = {"phone": lambda v_, c, m, n: v.format_phone(m.phone), "mobile": lambda v_, c, m, n: v.format_phone(m.mobile)}
+    column_formatters = {"phone": lambda v_, c, m, n: v.format_phone(m.phone), "mobile": lambda v_, c, m, n: v.format_phone(m.mobile),
+                         "language": lambda v_, c, m, n: language_name(m.language)}
     form_columns = ("client", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
     form_choices = CONTACT_FORM_CHOICES
     form_ajax_refs = {"client": ScopedClientLoader("client")}

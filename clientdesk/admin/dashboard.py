@@ -15,6 +15,7 @@ from ..models import Client, ClientStatus, Document, DocumentStatus, Group, Pepp
 from .base import ProtectedView
 from .client_filters import (
     EXPIRING_WITHIN_DAYS,
+    SHOW_DEACTIVATED,
     client_delivery_not_done_condition,
     invitation_condition,
     peppol_not_done_condition,
@@ -23,6 +24,11 @@ from .client_filters import (
 
 TRIAL_WINDOW_DAYS = 7
 FAILED_TASKS_WINDOW_DAYS = 30
+
+
+# The dashboard's filters that only match clients of one status (the status asked for; invited; active for the
+# trial ended without a plan and the onboarding stuck), never deactivated ones.
+WITHIN_ONE_STATUS = {"status", "invitation", "trial", "onboarding"}
 
 
 def client_list_url(**filters) -> str:
@@ -34,7 +40,9 @@ def client_list_url(**filters) -> str:
         "trial": "trial_is", "onboarding": "onboarding_is", "proposals": "changes_proposed_are",
     }
     args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
-    return url_for("client.index_view", **args)
+    # The other numbers count deactivated clients too, which the list only shows when asked.
+    shows_deactivated = {} if filters.keys() & WITHIN_ONE_STATUS else SHOW_DEACTIVATED
+    return url_for("client.index_view", **args, **shows_deactivated)
 
 
 def _scoped(query):

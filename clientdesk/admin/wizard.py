@@ -26,7 +26,7 @@ from ..einvoicing import launch_registration
 from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
-from ..forms.wizard import LANGUAGE_NAMES, CompanyForm, DetailsForm
+from ..forms.wizard import CompanyForm, DetailsForm
 from ..models import Client, ConfigTemplate, Group, PeppolState, SubscriptionMode, User
 from ..services.register import company_register
 from ..tasks import QueueUnavailable
@@ -186,7 +186,7 @@ class NewClientWizard(ProtectedView):
             group=db.session.get(Group, details["group_id"]),
             firm_contact=db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None,
             subscription=SubscriptionMode(details["subscription_mode"]).label,
-            language=LANGUAGE_NAMES[details["language"]], number=v.format_enterprise_number(company["enterprise_number"]),
+            language=i18n.language_name(details["language"]), number=v.format_enterprise_number(company["enterprise_number"]),
             iban=v.format_iban(details["iban"]),
         )
 

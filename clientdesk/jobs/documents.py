@@ -46,7 +46,8 @@ def _item(document, integration, store: DocumentStore) -> Item:
         content_type=document.content_type, doc_type=delivery_type(document.doc_type, integration.credit_card_statements),
         client_name=document.client.name, vat_number=document.client.vat_number,
         ubl_path=store.path(document.ubl_storage_path) if document.ubl_storage_path else None,
-        ubl_filename=document.ubl_filename,
+        ubl_filename=document.ubl_filename, client_id=document.client_id, first_failed_at=document.first_failed_at,
+        failed_attempts=document.failed_attempts,
     )
 
 

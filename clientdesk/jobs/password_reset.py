@@ -7,9 +7,9 @@ from sqlalchemy.orm import joinedload
 
 from .. import tasks
 from ..extensions import db
-from ..models import PasswordReset, utcnow
+from ..models import MailKind, PasswordReset, utcnow
 from ..retries import start_due
-from ..services.mail import Mail, Mailer
+from ..services.mail import Logged, Mail, Mailer
 
 SUBJECTS = {  # e-mails are written per language, as the invitation's (templates/mail/)
     "en": "Choose a new ClientDesk password",
@@ -32,7 +32,8 @@ def reset_mail(reset: PasswordReset) -> Mail:
     language = language if language in SUBJECTS else "en"
     text = render_template(f"mail/password_reset.{language}.txt", user=account, link=reset_link(reset),
                            firm=current_app.config["FIRM_NAME"])
-    return Mail(to=account.email, subject=SUBJECTS[language], text=text, ref=reset.id)
+    return Mail(to=account.email, subject=SUBJECTS[language], text=text, ref=reset.id,
+                log=Logged(MailKind.PASSWORD_RESET, None, reset.first_failed_at, reset.failed_attempts, reset.expires_at))
 
 
 def _send(resets: list[PasswordReset]) -> None:

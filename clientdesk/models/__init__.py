@@ -11,6 +11,7 @@ from .group import DEFAULT_GROUP_NAME, Group, group_members
 from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationReminder, InvitationStatus, ReminderStatus
+from .mail_log import MailKind, MailLog, MailOutcome
 from .password_reset import PasswordReset
 from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
@@ -27,7 +28,8 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "PasswordReset", "PeppolState", "Plan",
+    "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "MailKind", "MailLog", "MailOutcome",
+    "PasswordReset", "PeppolState", "Plan",
     "ProposalState", "ProposalSubject",
     "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
     "SenderVerdict",

@@ -17,15 +17,16 @@ import logging
 import posixpath
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paramiko
 from flask_babel import gettext as _
 
-from ..models import CreditCardStatements, DeliveryMethod, DocumentType
+from ..models import CreditCardStatements, DeliveryMethod, DocumentType, MailKind
 from .http import HttpError, request
-from .mail import Attachment, Mail, Mailer
+from .mail import Attachment, Logged, Mail, Mailer
 from .outbound import ForbiddenDestination, Outbound
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class Item:
     vat_number: str | None = None
     ubl_path: Path | None = None
     ubl_filename: str | None = None
+    client_id: int | None = None  # with the retry bookkeeping, for the e-mail log
+    first_failed_at: datetime | None = None
+    failed_attempts: int = 0
 
 
 @dataclass
@@ -94,6 +98,7 @@ class EmailDeliverer:
                 text=_("%(type)s document of %(client)s: %(file)s", type=DocumentType(item.doc_type).label,
                        client=item.client_name, file=item.filename),
                 ref=item.document_id, attachments=attachments,
+                log=Logged(MailKind.DOCUMENT, item.client_id, item.first_failed_at, item.failed_attempts),
             ))
             results[item.document_id] = Result(item.document_id, delivered_to=address)
         for failure in self.mailer.send_many(mails):

@@ -10,8 +10,8 @@ from flask import current_app
 from flask_babel import to_user_timezone
 
 from ..i18n import locale_of
-from ..models import Invitation, InvitationReminder
-from .mail import Mail
+from ..models import Invitation, InvitationReminder, MailKind
+from .mail import Logged, Mail
 
 SUBJECTS = {
     "en": "{firm} invites {client} to ClientDesk",
@@ -67,15 +67,18 @@ def _long_date(day: date, language: str) -> str:
 
 def invitation_mail(invitation: Invitation) -> Mail:
     """The e-mail with the invitation's link (its token derived again: the lifecycle e-mails no other)."""
-    return _mail(invitation, "invitation", COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS, invitation.id)
+    kind = MailKind.COLLEAGUE_INVITATION if invitation.is_colleague else MailKind.INVITATION
+    return _mail(invitation, "invitation", COLLEAGUE_SUBJECTS if invitation.is_colleague else SUBJECTS, invitation.id,
+                 Logged(kind, invitation.client_id, invitation.first_failed_at, invitation.failed_attempts))
 
 
 def reminder_mail(reminder: InvitationReminder) -> Mail:
     """The reminder of a company's invitation, with the same link."""
-    return _mail(reminder.invitation, "invitation_reminder", REMINDER_SUBJECTS, reminder.id)
+    return _mail(reminder.invitation, "invitation_reminder", REMINDER_SUBJECTS, reminder.id,
+                 Logged(MailKind.REMINDER, reminder.invitation.client_id, reminder.first_failed_at, reminder.failed_attempts))
 
 
-def _mail(invitation: Invitation, template: str, subjects: dict, ref) -> Mail:
+def _mail(invitation: Invitation, template: str, subjects: dict, ref, log: Logged) -> Mail:
     if invitation.token is None:
         raise ValueError(f"{invitation} has no derivable link: the lifecycle issues a new invitation instead")
     language = mail_language(invitation.contact.language)
@@ -95,4 +98,5 @@ def _mail(invitation: Invitation, template: str, subjects: dict, ref) -> Mail:
         text=_render(f"mail/{template}.{language}.txt", context),
         html=_render(f"mail/{template}.{language}.html", context),
         ref=ref,
+        log=log,
     )

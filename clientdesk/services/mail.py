@@ -11,6 +11,9 @@ Messages are written by `Mailer.render` (UTF-8 text and HTML parts in quoted-pri
 base64, RFC 2047/2231 headers) rather than by the `email` package: building and flattening an EmailMessage
 costs more than the SMTP exchange itself and takes the bulk invitation below its budget (bench/bulk_invite.py).
 tests/test_mail.py reads every kind of message back with the `email` parser.
+
+A Mailer made by `from_config` (every one the app makes) logs each batch it sends in the e-mail log
+(models/mail_log.py), in the database session's transaction: each Mail says what is logged of it (`Logged`).
 """
 import base64
 import binascii
@@ -22,12 +25,15 @@ import ssl
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import encode_rfc2231, formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask_babel import gettext as _
+
+from ..models.mail_log import record_sends
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +70,19 @@ class Mail:
     ref: object = None  # the caller's key for this message (e.g. an invitation id)
     headers: dict = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    log: "Logged | None" = None  # what the e-mail log keeps of it (every mail the app sends has one)
+
+
+@dataclass(frozen=True)
+class Logged:
+    """What the e-mail log (models/mail_log.py) keeps of a mail besides its address and subject, and the retry
+    bookkeeping of the sender's row, so that a passing failure is logged as failed once its retry window is over."""
+
+    kind: str
+    client_id: int | None = None
+    first_failed_at: datetime | None = None
+    failed_attempts: int = 0
+    retry_until: datetime | None = None  # no attempt after this (e.g. the link's expiry)
 
 
 class Undelivered(NamedTuple):
@@ -133,12 +152,14 @@ def _session(smtp: smtplib.SMTP):
 
 
 class Mailer:
-    def __init__(self, mail_url: str | None, outbox_dir: str, sender: str, retry_delays=(), timeout: float = 10):
+    def __init__(self, mail_url: str | None, outbox_dir: str, sender: str, retry_delays=(), timeout: float = 10,
+                 journal=None):
         self.url = urlsplit(mail_url) if mail_url else None
         self.outbox = Path(outbox_dir)
         self.sender = sender
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
+        self.journal = journal  # journal(mails, undelivered): the app's e-mail log
         if self.url is not None and self.url.scheme not in ("smtp", "smtps"):
             raise MailError(f"MAIL_URL must start with smtp:// or smtps://, not {self.url.scheme}://")
         name, self.envelope_from = parseaddr(sender)
@@ -147,7 +168,8 @@ class Mailer:
 
     @classmethod
     def from_config(cls, config, timeout: float = 10) -> "Mailer":
-        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"], timeout)
+        return cls(config.get("MAIL_URL"), config["OUTBOX_DIR"], config["MAIL_FROM"], config["MAIL_RETRY_DELAYS"], timeout,
+                   journal=record_sends)
 
     def render(self, mail: Mail) -> bytes:
         """The message as sent: a text part, an HTML alternative when there is one, then the attachments."""
@@ -169,11 +191,16 @@ class Mailer:
         return () if mail.to.isascii() and self.envelope_from.isascii() else ("SMTPUTF8", "BODY=8BITMIME")
 
     def send_many(self, mails: list[Mail]) -> list[Undelivered]:
-        """Deliver `mails`; returns the ones that could not be delivered."""
+        """Deliver `mails`; returns the ones that could not be delivered. Every path that sends e-mail comes here:
+        the journal logs the batch (not committed: with the sender's own outcome)."""
         if not mails:
             return []
-        if self.url is None:
-            return self._write_outbox(mails)
+        failed = self._write_outbox(mails) if self.url is None else self._deliver(mails)
+        if self.journal is not None:
+            self.journal(mails, failed)
+        return failed
+
+    def _deliver(self, mails: list[Mail]) -> list[Undelivered]:
         pending, failed = list(mails), []
         for delay in (0.0, *self.retry_delays):
             if delay:

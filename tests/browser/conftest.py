@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.servers import free_port, start_worker, stop_process
+from tests.servers import SERVE_POLL_SECONDS, free_port, start_worker, stop_process
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
 def live_server(app):
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(SERVE_POLL_SECONDS,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
