@@ -1,5 +1,6 @@
 """Accounting documents as files: how received files become documents in a client's Inbox, whichever way they came
-(inbound e-mail, services/inbound.py; the portal's upload, portal/documents.py), and how a stored one is downloaded.
+(inbound e-mail, services/inbound.py; the portal's upload, portal/documents.py), and how a stored one is downloaded
+or, when it is really a PDF or an image, shown in the browser.
 
 A UBL invoice (XML) that comes with a file of the same name, or with the only other file, is kept as that file's UBL
 (attached on e-mail delivery when asked) rather than as a document of its own."""
@@ -12,6 +13,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from flask import abort, current_app, send_file
 
 from .models import Document, DocumentStatus, DocumentType, utcnow
+from .security_headers import use_own_policy
 from .services.storage import DocumentStore
 
 UBL_ROOTS = {
@@ -19,6 +21,13 @@ UBL_ROOTS = {
     "{urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2}CreditNote",
 }
 MAX_FILENAME = 255  # Document.filename
+# How a file's first bytes tell its kind: the portal's upload (portal/uploads.py) and the preview trust nothing else.
+SIGNATURES = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+# The preview's policy: a stored file is untrusted, so its page is sandboxed (a unique origin: no cookies, no script
+# of ours), loads nothing and cannot be framed. Chrome's PDF viewer shows a PDF under it when the preview is opened
+# in its own tab (checked with Chromium 156; in a sandboxed <iframe> Chrome blocks it, hence the tab); its page's
+# inline styles need 'unsafe-inline' in older versions.
+PREVIEW_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def is_ubl(data: bytes) -> bool:
@@ -100,10 +109,17 @@ def delete_files(store: DocumentStore, documents: list[Document]) -> None:
                 store.delete(path)
 
 
-def download(document: Document, ubl: bool = False):
-    """The document's stored file (or its UBL) as an attachment under a safe name; 404 when there is none, or when its
-    stored path leads outside the documents folder."""
-    relative = document.ubl_storage_path if ubl else document.storage_path
+def has_signature(content_type: str, data: bytes) -> bool:
+    return data.startswith(SIGNATURES[content_type])
+
+
+def previewable(document: Document) -> bool:
+    """Whether the document is stored as a kind the browser may show (preview() checks its content too)."""
+    return document.content_type in SIGNATURES
+
+
+def _stored_file(relative: str | None):
+    """The stored file's path; 404 when there is none, or when the path leads outside the documents folder."""
     if not relative:
         abort(404)
     try:
@@ -112,6 +128,28 @@ def download(document: Document, ubl: bool = False):
         abort(404)
     if not path.is_file():
         abort(404)
+    return path
+
+
+def download(document: Document, ubl: bool = False):
+    """The document's stored file (or its UBL) as an attachment under a safe name; 404 when there is none."""
+    path = _stored_file(document.ubl_storage_path if ubl else document.storage_path)
     name = (document.ubl_filename or "invoice.xml") if ubl else document.filename
     return send_file(path, mimetype="application/xml" if ubl else document.content_type, as_attachment=True,
                      download_name=clean_filename(name, "document"))
+
+
+def preview(document: Document):
+    """The document's stored file shown in the browser (inline), under PREVIEW_POLICY, when it is a PDF, JPEG or PNG
+    both by its stored type and by its content; 404 otherwise (its download stays)."""
+    if not previewable(document):
+        abort(404)
+    path = _stored_file(document.storage_path)
+    with path.open("rb") as file:
+        if not has_signature(document.content_type, file.read(16)):
+            abort(404)
+    response = send_file(path, mimetype=document.content_type, as_attachment=False,
+                         download_name=clean_filename(document.filename, "document"))
+    use_own_policy(PREVIEW_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -4,7 +4,9 @@ and no framing, no MIME sniffing, a referrer policy, and HSTS when the session c
 Scripts come from our own static files; the few inline <script> tags of Flask-Admin's templates carry the
 per-request nonce (Talisman's `csp_nonce` template global, Admin's csp_nonce_generator). Inline styles stay
 allowed: progress bars and Flask-Admin's templates set widths in style attributes, and a style runs no code.
+A response with a policy of its own (a document's preview, documents.py) asks for it with `use_own_policy`.
 """
+from flask import g
 from flask_talisman import Talisman
 
 CONTENT_SECURITY_POLICY = {
@@ -24,6 +26,9 @@ talisman = Talisman()
 
 def init_app(app) -> None:
     secure = app.config["SESSION_COOKIE_SECURE"]
+    # Registered before Talisman's: Flask runs after_request functions last registered first, so this one comes after
+    # Talisman has set the app's policy.
+    app.after_request(_apply_own_policy)
     talisman.init_app(
         app,
         force_https=False,  # TLS ends at the proxy in front (README); redirecting is its job
@@ -36,3 +41,16 @@ def init_app(app) -> None:
         session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
     )
 
+
+
+def use_own_policy(policy: str) -> None:
+    """This request's response carries `policy` as its Content-Security-Policy instead of the app's (an error
+    answered after all, or any other response, keeps the app's)."""
+    g.own_content_security_policy = policy
+
+
+def _apply_own_policy(response):
+    policy = g.pop("own_content_security_policy", None)
+    if policy is not None:
+        response.headers["Content-Security-Policy"] = policy
+    return response

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload, undefer
 from wtforms.validators import DataRequired
 
 from .. import client_users, onboarding, proposals, rules, scoping, tasks
+from ..documents import previewable
 from ..einvoicing import (
     PeppolNotConnected,
     PeppolRefused,
@@ -99,6 +100,7 @@ CLIENT_ACTION_ROLES = {
 }
 PEPPOL_ACTIONS = ("peppol_on", "peppol_off")
 HISTORY_ROLE = Role.SUPERVISOR  # who reads a client's history on its page
+PAGE_DOCUMENTS = 20  # the newest documents on the client page; the Documents list has them all
 
 CLIENT_ACTION_LABELS = {
     "invite": _l("Send invitation"), "resend": _l("Resend invitation"),
@@ -747,6 +749,10 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
                 .group_by(Document.status)).all()),
             "documents_retrying": db.session.scalar(db.select(db.func.count(Document.id)).where(
                 Document.client_id == client.id, delivery_not_done_condition("retrying"))),
+            "documents": db.session.scalars(db.select(Document).where(Document.client_id == client.id).order_by(
+                Document.received_at.desc(), Document.id.desc()).limit(PAGE_DOCUMENTS)).all(),
+            "document_labels": {kind.value: kind.label for kind in (*DocumentStatus, *DocumentType)},
+            "previewable": previewable,
             "mail_from": current_app.config["MAIL_FROM"],
             "document_types": (DocumentType.PURCHASE, DocumentType.SALES, DocumentType.MISC),
         }

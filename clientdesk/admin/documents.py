@@ -1,5 +1,5 @@
 """Accounting documents of the clients a user sees: the list (Inbox / Sent / Failed), sending to the
-accountant (selected rows, or a client's whole inbox), and the download of the stored file."""
+accountant (selected rows, or a client's whole inbox), and the download and preview of the stored file."""
 from flask import flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -117,3 +117,8 @@ class DocumentView(ScopedModelView):
     def download_view(self):
         """The stored file (or its UBL with ubl=1), only for a document the user's scope reaches."""
         return documents.download(self.get_one(request.args.get("id")), ubl=request.args.get("ubl") == "1")
+
+    @expose("/preview/")
+    def preview_view(self):
+        """The stored PDF or image shown in the browser, only for a document the user's scope reaches."""
+        return documents.preview(self.get_one(request.args.get("id")))

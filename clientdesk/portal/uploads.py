@@ -3,11 +3,12 @@ its name or the type the browser gives), none empty or larger than PORTAL_UPLOAD
 upload, or none."""
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from ..documents import Part, clean_filename, is_ubl
+from ..documents import Part, clean_filename, has_signature, is_ubl
 from ..i18n import localsize
 
 
@@ -21,10 +22,10 @@ class FileType:
 
 # By config.UPLOAD_TYPES' names.
 FILE_TYPES = {
-    "pdf": FileType("PDF", "application/pdf", (".pdf",), lambda data: data.startswith(b"%PDF-")),
+    "pdf": FileType("PDF", "application/pdf", (".pdf",), partial(has_signature, "application/pdf")),
     "xml": FileType(_l("UBL invoice or credit note (XML)"), "application/xml", (".xml",), is_ubl),
-    "jpeg": FileType("JPEG", "image/jpeg", (".jpg", ".jpeg"), lambda data: data.startswith(b"\xff\xd8\xff")),
-    "png": FileType("PNG", "image/png", (".png",), lambda data: data.startswith(b"\x89PNG\r\n\x1a\n")),
+    "jpeg": FileType("JPEG", "image/jpeg", (".jpg", ".jpeg"), partial(has_signature, "image/jpeg")),
+    "png": FileType("PNG", "image/png", (".png",), partial(has_signature, "image/png")),
 }
 
 
