@@ -6,10 +6,10 @@ to act on: the client list shows it), of clients still invited, that have not ex
 (clock.py). Which day mark: the smallest one the invitation has reached, so that a run after a long pause sends one
 reminder, not one per mark.
 
-Once: a reminder row per invitation and mark is inserted before its e-mail leaves, under a unique key; a run at the same
-time inserts nothing for it and sends nothing. The rows are committed before the chunk's e-mails leave, and a rerun of
-the task after a crash sends again those it left pending (a duplicate e-mail, never a missing one). An e-mail that fails
-for a passing reason is tried again as an invitation's is (retries.py, `retry_due`).
+Once (once.py): a reminder row per invitation and mark is inserted before its e-mail leaves, under a unique key; a run
+at the same time inserts nothing for it and sends nothing. The rows are committed before the chunk's e-mails leave, and
+a rerun of the task after a crash sends again those it left pending (a duplicate e-mail, never a missing one). An e-mail
+that fails for a passing reason is tried again as an invitation's is (retries.py, `retry_due`).
 """
 from datetime import datetime, timedelta
 

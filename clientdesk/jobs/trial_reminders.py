@@ -66,6 +66,8 @@ def _load(ids: list[int]) -> list[TrialReminder]:
 
 def _send(mailer: Mailer, reminders: list[TrialReminder], outcome: dict) -> None:
     """E-mail `reminders` (committed as pending first) and record each outcome, with the client's audit event."""
+    if not reminders:
+        return
     mails = [trial_reminder_mail(reminder) for reminder in reminders]  # rendered while loaded (the commit expires them)
     facts = {mail.ref: (reminder.client_id, {"to": mail.to, "recipient": reminder.recipient, "days_before": reminder.days_before})
              for mail, reminder in zip(mails, reminders, strict=True)}
