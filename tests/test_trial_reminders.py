@@ -11,7 +11,7 @@ from clientdesk.extensions import db
 from clientdesk.i18n import local_today
 from clientdesk.jobs.trial_reminders import send_due
 from clientdesk.models import AuditEvent, Client, Contact, MailLog, TrialReminder, User, utcnow
-from tests.servers import stop_process, wait_for
+from tests.servers import SmtpServer, stop_process, wait_for
 from tests.test_schedule import finished_runs, move_clock, start_scheduling_worker
 
 TRIAL = schedule.BY_NAME["trial_reminders"]
@@ -111,3 +111,22 @@ def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once(app, app_c
         to_staff = [m for m in smtp.messages if m["To"] == staff]
         assert len(to_staff) == 2 and all(m["Subject"].startswith(FIRM_SUBJECT[staff_language or "en"]) for m in to_staff)
         assert reminded(store, client) == [(1, "client"), (1, "firm"), (7, "client"), (7, "firm")]
+
+
+def test_a_refused_reminder_fails_and_is_audited_the_other_goes_out(app, make, store, test_clock, monkeypatch):
+    client = in_trial(app, make, store)
+    contact, staff = addresses(store, client)
+    server = SmtpServer(refuse={contact}).start()
+    try:
+        monkeypatch.setitem(app.config, "MAIL_URL", server.url)
+        move_clock(app, 3)
+        assert run_reminders(app) == {"done": 1, "failed": 1}
+    finally:
+        server.stop()
+    assert [m["To"] for m in server.messages] == [staff]
+    failed = store.one(TrialReminder, client_id=client.id, recipient="client")
+    assert failed.status == "failed" and "550" in failed.error
+    assert store.one(AuditEvent, action="trial_reminder_failed").client_id == client.id
+    move_clock(app, 4)
+    run_reminders(app)  # not tried again
+    assert store.count(TrialReminder, client_id=client.id) == 2
