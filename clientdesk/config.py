@@ -173,6 +173,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
         # Days before an invitation expires that its contact is reminded of it (one e-mail per day mark).
         "INVITATION_REMINDER_DAYS": _days_list("INVITATION_REMINDER_DAYS", "7,2"),
+        # Days before an active client's trial ends without a plan that its contact and firm contact are reminded of it.
+        "TRIAL_REMINDER_DAYS": _days_list("TRIAL_REMINDER_DAYS", "7,1"),
         # When the scheduled work runs (schedule.py; `flask worker --with-scheduler` runs the scheduler).
         **_schedules(),
         # Tests only: scheduled work reads the time moved by the seconds in Redis under clock.SHIFT_KEY (clock.py).

@@ -64,7 +64,12 @@ SCHEDULES = (
              "clientdesk.jobs.imports:purge_files", lambda config: _(
                  "Deletes the uploaded files of the imports older than %(days)d days (IMPORT_FILES_KEEP_DAYS); the "
                  "imports' records stay.", days=config["IMPORT_FILES_KEEP_DAYS"])),
-    # Next here: picking up the company register's update files from KBO_INBOX_DIR, and the trial-ending reminders.
+    Schedule("trial_reminders", _l("Trial-ending reminders"), "SCHEDULE_TRIAL_REMINDERS", "0 8 * * *",
+             TaskKind.TRIAL_REMINDERS, "clientdesk.jobs.trial_reminders:send_due", lambda config: _(
+                 "E-mails the primary contact and the firm contact of each active client without a plan whose trial ends "
+                 "in %(days)s days (TRIAL_REMINDER_DAYS): once per client and per reminder, each in their language.",
+                 days=", ".join(str(days) for days in sorted(config["TRIAL_REMINDER_DAYS"], reverse=True)))),
+    # Next here: picking up the company register's update files from KBO_INBOX_DIR.
 )
 BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 

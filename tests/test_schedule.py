@@ -147,8 +147,8 @@ def start_scheduling_worker(app_config, **env):
     return start_process([*FLASK, "worker", "--with-scheduler"], worker_env(app_config, **env), log)
 
 
-def finished_runs(store) -> int:
-    return store.count(Task, schedule=REMINDERS.name, status="finished")
+def finished_runs(store, name: str = REMINDERS.name) -> int:
+    return store.count(Task, schedule=name, status="finished")
 
 
 def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once_in_the_contacts_language(app, app_config, make,

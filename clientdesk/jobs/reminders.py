@@ -6,17 +6,16 @@ to act on: the client list shows it), of clients still invited, that have not ex
 (clock.py). Which day mark: the smallest one the invitation has reached, so that a run after a long pause sends one
 reminder, not one per mark.
 
-Once: a reminder row per invitation and mark is inserted before its e-mail leaves, under a unique key; a run at the same
-time inserts nothing for it and sends nothing. The rows are committed before the chunk's e-mails leave, and a rerun of
-the task after a crash sends again those it left pending (a duplicate e-mail, never a missing one). An e-mail that fails
-for a passing reason is tried again as an invitation's is (retries.py, `retry_due`).
+Once (once.py): a reminder row per invitation and mark is inserted before its e-mail leaves, under a unique key; a run
+at the same time inserts nothing for it and sends nothing. The rows are committed before the chunk's e-mails leave, and
+a rerun of the task after a crash sends again those it left pending (a duplicate e-mail, never a missing one). An e-mail
+that fails for a passing reason is tried again as an invitation's is (retries.py, `retry_due`).
 """
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _, ngettext
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from .. import clock, tasks
@@ -24,6 +23,7 @@ from ..extensions import db
 from ..i18n import localdatetime
 from ..models import Client, ClientStatus, Invitation, InvitationReminder, InvitationStatus, ReminderStatus, utcnow
 from ..models.audit import record
+from ..once import claim
 from ..retries import start_due
 from ..services.invitation_mail import reminder_mail
 from ..services.mail import Mailer
@@ -50,10 +50,8 @@ def due(marks, now: datetime) -> list[tuple[int, int]]:
 
 def _claim(pairs: list[tuple[int, int]], task_id: str) -> list[int]:
     """Insert the reminder rows of `pairs`; the ids of those inserted (a pair that has its row already is left out)."""
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(InvitationReminder)
-    rows = [{"invitation_id": invitation_id, "days_before": days, "task_id": task_id} for invitation_id, days in pairs]
-    return list(db.session.scalars(insert.on_conflict_do_nothing(index_elements=["invitation_id", "days_before"])
-                                   .returning(InvitationReminder.id), rows))
+    return claim(InvitationReminder, ["invitation_id", "days_before"],
+                 [{"invitation_id": invitation_id, "days_before": days, "task_id": task_id} for invitation_id, days in pairs])
 
 
 def _load(ids: list[int]) -> list[InvitationReminder]:

@@ -18,6 +18,7 @@ from .proposal import ChangeProposal, ProposalState, ProposalSubject
 from .register import RegisterLoad, RegisterLoadStatus
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
+from .trial_reminder import TrialReminder, TrialReminderRecipient
 from .two_factor import RecoveryCode
 from .user import Role, SavedFilter, User
 
@@ -33,6 +34,6 @@ __all__ = [
     "ProposalState", "ProposalSubject",
     "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
     "SenderVerdict",
-    "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "UnauthenticatedMail", "User",
+    "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "TrialReminder", "TrialReminderRecipient", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
 ]

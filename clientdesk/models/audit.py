@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "void_invitation": _l("Invitation voided"), "invite_colleague": _l("Colleague invited"),
     "invitation_failed": _l("Invitation e-mail not sent"), "retry_delivery": _l("Invitation e-mail sent again"),
     "reminder": _l("Invitation reminder"), "reminder_failed": _l("Invitation reminder not sent"),
+    "trial_reminder": _l("Trial-ending reminder"), "trial_reminder_failed": _l("Trial-ending reminder not sent"),
     "peppol_on": _l("Peppol on"), "peppol_off": _l("Peppol off"),
     "peppol_retry": _l("Peppol registration retried"), "peppol_sync": _l("Peppol registration"),
     "vat_recheck": _l("VAT number re-checked"), "import": _l("Import"), "import.imported": _l("Import"),

@@ -15,6 +15,7 @@ class MailKind(LabelledEnum):
     REMINDER = "reminder", _l("Invitation reminder")
     PASSWORD_RESET = "password_reset", _l("Password reset")
     DOCUMENT = "document", _l("Document")
+    TRIAL_REMINDER = "trial_reminder", _l("Trial-ending reminder")
 
 
 class MailOutcome(LabelledEnum):

@@ -40,6 +40,7 @@ class TaskKind(LabelledEnum):
     INVITATION_REMINDERS = "invitation_reminders", _l("Invitation reminders")
     INVITATION_REMINDER_RETRY = "invitation_reminder_retry", _l("Invitation reminders tried again")
     PURGE_IMPORTS = "purge_imports", _l("Old import files deleted")
+    TRIAL_REMINDERS = "trial_reminders", _l("Trial-ending reminders")
 
 
 class Task(db.Model):
