@@ -8,9 +8,8 @@ import pytest
 
 from clientdesk import schedule
 from clientdesk.extensions import db
-from clientdesk.i18n import local_today
 from clientdesk.jobs.trial_reminders import send_due
-from clientdesk.models import AuditEvent, Client, Contact, MailLog, TrialReminder, User, utcnow
+from clientdesk.models import AuditEvent, Client, Contact, MailLog, TrialReminder, User, today, utcnow
 from tests.servers import SmtpServer, stop_process, wait_for
 from tests.test_schedule import finished_runs, move_clock, start_scheduling_worker
 
@@ -31,7 +30,7 @@ def in_trial(app, make, store, language="fr-BE", staff_language=None, days=10, *
     staff = make.user()
     store.update(User, staff.id, ui_language=staff_language)
     with app.app_context():
-        trial_end = local_today() + timedelta(days=days)
+        trial_end = today() + timedelta(days=days)
     client = make.client(status=fields.pop("status", "active"), trial_end=trial_end, firm_contact_id=staff.id, **fields)
     store.update(Contact, client.contacts[0].id, language=language)
     return client
