@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/list_view.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/bulk_invite.py
+	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/reassign.py
 	$(BIN)/python bench/kbo.py
 	$(BIN)/python bench/documents.py
