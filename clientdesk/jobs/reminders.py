@@ -23,12 +23,10 @@ from ..extensions import db
 from ..i18n import localdatetime
 from ..models import Client, ClientStatus, Invitation, InvitationReminder, InvitationStatus, ReminderStatus, utcnow
 from ..models.audit import record
-from ..once import claim
+from ..once import CHUNK, claim, send_in_chunks
 from ..retries import start_due
 from ..services.invitation_mail import reminder_mail
 from ..services.mail import Mailer
-
-CHUNK = 200
 
 
 def due(marks, now: datetime) -> list[tuple[int, int]]:
@@ -120,16 +118,7 @@ def send_due(task_id: str) -> dict:
             InvitationReminder.task_id == task.id, InvitationReminder.status == ReminderStatus.PENDING.value,
             InvitationReminder.first_failed_at.is_(None))))
         pairs = due(current_app.config["INVITATION_REMINDER_DAYS"], clock.now())
-        total = len(leftover) + len(pairs)
-        tasks.progress(task, 0, total)
-        for start in range(0, len(leftover), CHUNK):
-            _send(mailer, _load(leftover[start:start + CHUNK]), outcome)
-            task.result = outcome
-            tasks.progress(task, min(start + CHUNK, len(leftover)), total)
-        for start in range(0, len(pairs), CHUNK):
-            _send(mailer, _load(_claim(pairs[start:start + CHUNK], task.id)), outcome)
-            task.result = outcome
-            tasks.progress(task, len(leftover) + min(start + CHUNK, len(pairs)), total)
+        send_in_chunks(task, outcome, leftover, pairs, _claim, _load, lambda reminders: _send(mailer, reminders, outcome))
         task.result, task.error = outcome, _note(outcome)
         db.session.commit()
         return {key: value if isinstance(value, int) else len(value) for key, value in outcome.items()}

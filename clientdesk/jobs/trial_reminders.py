@@ -17,11 +17,9 @@ from .. import clock, tasks
 from ..extensions import db
 from ..models import Client, ClientStatus, ReminderStatus, TrialReminder, TrialReminderRecipient, utcnow
 from ..models.audit import record
-from ..once import claim
+from ..once import claim, send_in_chunks
 from ..services.mail import Mailer
 from ..services.trial_mail import trial_reminder_mail
-
-CHUNK = 200
 
 
 def due(marks, today: date) -> list[tuple[int, int]]:
@@ -102,16 +100,7 @@ def send_due(task_id: str) -> dict:
             TrialReminder.task_id == task.id, TrialReminder.status == ReminderStatus.PENDING.value)))
         today = to_user_timezone(clock.now().replace(tzinfo=UTC)).date()
         pairs = due(current_app.config["TRIAL_REMINDER_DAYS"], today)
-        total = len(leftover) + len(pairs)
-        tasks.progress(task, 0, total)
-        for start in range(0, len(leftover), CHUNK):
-            _send(mailer, _load(leftover[start:start + CHUNK]), outcome)
-            task.result = outcome
-            tasks.progress(task, min(start + CHUNK, len(leftover)), total)
-        for start in range(0, len(pairs), CHUNK):
-            _send(mailer, _load(_claim(pairs[start:start + CHUNK], task.id)), outcome)
-            task.result = outcome
-            tasks.progress(task, len(leftover) + min(start + CHUNK, len(pairs)), total)
+        send_in_chunks(task, outcome, leftover, pairs, _claim, _load, lambda reminders: _send(mailer, reminders, outcome))
         task.result = outcome
         if outcome["failed"]:
             task.error = ngettext("%(num)d reminder could not be sent: the mail server refused it.",
