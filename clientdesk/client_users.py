@@ -10,15 +10,13 @@ who accepts).
 """
 import secrets
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from . import rules
 from .errors import Refused
 from .extensions import db
-from .i18n import language_of_locale
-from .lifecycle import USABLE_INVITATIONS, AccessTaken, LifecycleError
-from .models import Client, ClientStatus, ClientUser, ClientUserRole, Contact, Invitation, InvitationStatus, User, utcnow
+from .lifecycle import LifecycleError, account_of, claim_invitation
+from .models import Client, ClientStatus, ClientUser, ClientUserRole, Contact, Invitation, User
 from .models.audit import acting_as, audit_action, record
 from .models.invitation import OPEN_INVITATIONS, derive_token, hash_token
 
@@ -86,26 +84,12 @@ def invite(client: Client, by: ClientUser, first_name: str, last_name: str, emai
 def accept(invitation: Invitation, password: str) -> ClientUser:
     """The colleague accepts: they become a client user of the company with the invitation's role and this
     password (WeakPassword when the password rule refuses it). Returns the new client user."""
-    client, contact = invitation.client, invitation.contact
+    client = invitation.client
     if not invitation.is_usable or client.status != ClientStatus.ACTIVE:
         raise LifecycleError(_("This invitation link can no longer be used."))
-    if ClientUser.by_email(contact.email) is not None:
-        raise AccessTaken(_("%(email)s already signs in to a client space. Ask your accountant to invite you at "
-                            "another address.", email=contact.email))
-    claimed = db.session.execute(
-        sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
-        .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())
-        .execution_options(synchronize_session=False)).rowcount
-    if not claimed:  # another request accepted it a moment ago
-        raise LifecycleError(_("This invitation link can no longer be used."))
-    client_user = ClientUser(client=client, contact=contact, email=contact.email.strip().lower(),
-                             full_name=contact.full_name, role=invitation.role,
-                             ui_language=language_of_locale(contact.language))
-    client_user.set_password(password)
-    db.session.add(client_user)
+    claim_invitation(invitation)
+    client_user = account_of(invitation, invitation.role, password)
     with acting_as(client_user), audit_action("accept"):
-        contact.accepted_at = utcnow()
-        invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed above
         rules.check_owner(client)  # a member joins a company that still has an active owner
         db.session.flush()
     return client_user

@@ -132,6 +132,33 @@ _CHANGES = {"activate": _activate, "deactivate": _deactivate, "reactivate": _rea
 _INVITING = {"invite": _invite, "resend": _resend, "retry_delivery": _retry_delivery}
 
 
+def claim_invitation(invitation: Invitation) -> None:
+    """Mark `invitation` accepted in the database at once, unless its address already signs in to a client space
+    (AccessTaken) or another request accepted it a moment ago (LifecycleError)."""
+    if ClientUser.by_email(invitation.contact.email) is not None:
+        raise AccessTaken(_("%(email)s already signs in to a client space. Ask your accountant to invite you at "
+                            "another address.", email=invitation.contact.email))
+    claimed = db.session.execute(
+        sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
+        .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise LifecycleError(_("This invitation link can no longer be used."))
+
+
+def account_of(invitation: Invitation, role: str, password: str) -> ClientUser:
+    """The client user the invited contact becomes, with `role` and `password` (WeakPassword when the password rule
+    refuses it); the contact and the invitation (claimed by claim_invitation) marked accepted."""
+    contact = invitation.contact
+    client_user = ClientUser(client=invitation.client, contact=contact, email=contact.email.strip().lower(),
+                             full_name=contact.full_name, role=role, ui_language=language_of_locale(contact.language))
+    client_user.set_password(password)
+    db.session.add(client_user)
+    contact.accepted_at = utcnow()
+    invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed
+    return client_user
+
+
 class ClientLifecycle:
     # Eligibility
     @staticmethod
@@ -288,26 +315,11 @@ class ClientLifecycle:
         password rule refuses it); the client becomes active with a 30-day trial. Returns the new client user."""
         if not invitation.is_usable:
             raise LifecycleError(_("This invitation link can no longer be used."))
-        if ClientUser.by_email(invitation.contact.email) is not None:
-            raise AccessTaken(_("%(email)s already signs in to a client space. Ask your accountant to invite you at "
-                                "another address.", email=invitation.contact.email))
-        claimed = db.session.execute(
-            sa.update(Invitation).where(Invitation.id == invitation.id, Invitation.status.in_(USABLE_INVITATIONS))
-            .values(status=InvitationStatus.ACCEPTED.value, accepted_at=utcnow())
-            .execution_options(synchronize_session=False)).rowcount
-        if not claimed:  # another request accepted it a moment ago
-            raise LifecycleError(_("This invitation link can no longer be used."))
+        claim_invitation(invitation)
         client = invitation.client
         plan = client.plan or Plan.default()  # read before the changes: a query inside would flush them halfway
         with audit_action("accept"):
-            contact = invitation.contact
-            client_user = ClientUser(client=client, contact=contact, email=contact.email.strip().lower(),
-                                     full_name=contact.full_name, role=ClientUserRole.OWNER.value,
-                                     ui_language=language_of_locale(contact.language))
-            client_user.set_password(password)
-            db.session.add(client_user)
-            contact.accepted_at = utcnow()
-            invitation.status, invitation.accepted_at = InvitationStatus.ACCEPTED.value, utcnow()  # as claimed above
+            client_user = account_of(invitation, ClientUserRole.OWNER.value, password)
             client.status = ClientStatus.ACTIVE.value
             client.activated_at = utcnow()
             client.invitation_expires_at = None
