@@ -17,6 +17,7 @@ WRONG_CREDENTIALS = _l("Wrong e-mail or password.")
 
 
 class LoginForm(FlaskForm):
+    """Staff and client users alike (their e-mail columns come from models/account.py)."""
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=User.email.type.length)])
     password = PasswordField(_l("Password"), validators=[DataRequired()])
 
@@ -31,23 +32,30 @@ def safe_next_url(target: str | None) -> str | None:
     return target
 
 
-@bp.route("/login", methods=["GET", "POST"])
-def login():
+def login_page(template: str, home: str, signed_in):
+    """A realm's sign-in page (staff or portal): the password checked through signin (throttled, one answer for a
+    wrong e-mail or password), then `signed_in(account, next_url)` answers."""
     next_url = safe_next_url(request.values.get("next"))
     if current_user.is_authenticated:
-        return redirect(next_url or url_for("admin.index"))
+        return redirect(next_url or url_for(home))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = signin.check_password(form.email.data, form.password.data)
+            account = signin.check_password(form.email.data, form.password.data)
         except signin.TooManyAttempts as error:
             headers = error.flash()
-            return render_template("auth/login.html", form=form, next_url=next_url), 429, headers
-        if user is None:
+            return render_template(template, form=form, next_url=next_url), 429, headers
+        if account is None:
             flash(WRONG_CREDENTIALS, "error")
-            return render_template("auth/login.html", form=form, next_url=next_url), 200
-        return two_factor.second_step(user, next_url) or finish_login(user, next_url)
-    return render_template("auth/login.html", form=form, next_url=next_url)
+            return render_template(template, form=form, next_url=next_url), 200
+        return signed_in(account, next_url)
+    return render_template(template, form=form, next_url=next_url)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    return login_page("auth/login.html", "admin.index",
+                      lambda user, next_url: two_factor.second_step(user, next_url) or finish_login(user, next_url))
 
 
 def finish_login(user: User, next_url: str | None):

@@ -1,40 +1,22 @@
 """Sign-in, sign-out and the language of the portal (the shared machinery is in signin.py)."""
-from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import flash, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
 
 from .. import password_reset, signin, views
-from ..auth import WRONG_CREDENTIALS, safe_next_url
+from ..auth import login_page
 from ..models import ClientUser
 from . import bp
 
 
-class PortalLoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=ClientUser.email.type.length)])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    next_url = safe_next_url(request.values.get("next"))
-    if current_user.is_authenticated:
-        return redirect(next_url or url_for("portal.home"))
-    form = PortalLoginForm()
-    if form.validate_on_submit():
-        try:
-            client_user = signin.check_password(form.email.data, form.password.data)
-        except signin.TooManyAttempts as error:
-            headers = error.flash()
-            return render_template("portal/login.html", form=form, next_url=next_url), 429, headers
-        if client_user is None:
-            flash(WRONG_CREDENTIALS, "error")
-            return render_template("portal/login.html", form=form, next_url=next_url), 200
-        signin.finish_sign_in(client_user)
-        return redirect(next_url or url_for("portal.home"))
-    return render_template("portal/login.html", form=form, next_url=next_url)
+    return login_page("portal/login.html", "portal.home", _signed_in)
+
+
+def _signed_in(client_user: ClientUser, next_url: str | None):
+    signin.finish_sign_in(client_user)
+    return redirect(next_url or url_for("portal.home"))
 
 
 @bp.route("/logout", methods=["POST"])
