@@ -114,7 +114,7 @@ class ReorganiseMixin:
         kind = request.form.get("change", "")
         if kind == "hand_over" or not reorganise.allowed(kind, current_user):
             abort(403)
-        ids = list(dict.fromkeys(db.session.scalars(self.filtered_ids())))
+        ids = list(dict.fromkeys(pk for (pk,) in self.filtered_ids()))
         change = None
         if record_id(request.form.get("target")) is not None:
             kind, change = self._change()
