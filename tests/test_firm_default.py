@@ -164,3 +164,17 @@ def test_a_template_sets_the_firm_default_and_the_client_facing_contact(team, ma
     later = make.client(team.group).id
     _confirm(admin, app, _preview(admin, "template", template.id, [later]))
     assert store.get(Client, later).client_facing_contact_id is None and store.get(Client, later).template_id == template.id
+
+
+def test_a_new_client_gets_the_templates_client_facing_contact_unless_it_is_deactivated(make, db_session):
+    """Creation (wizard) and import copy a template through ConfigTemplate.apply_to, onto a client with no contact."""
+    facing, gone = make.user(Role.STAFF), make.user(Role.STAFF)
+    template = ConfigTemplate(name="With a contact", client_facing_contact_id=facing.id)
+    db_session.add(template)
+    db_session.flush()
+    client = Client(name="Nouveau SRL")
+    template.apply_to(client)
+    assert client.client_facing_contact.id == facing.id
+    template.client_facing_contact = db_session.get(User, gone.id)
+    template.client_facing_contact.active = False
+    assert "client_facing_contact_id" not in template.defaults_for(Client(name="Later SRL"))
