@@ -128,6 +128,12 @@ def test_a_default_the_clients_software_does_not_take_leaves_it_on_manual_with_a
                                                       "sftp_url": "sftp://firm@sftp.example.com/in", "sftp_password": "pw"},
                     follow_redirects=True)
     assert "1 client on the firm default uses software that does not take this delivery" in " ".join(flashes(response.text))
+    other = make.client(team.group)
+    yuki = store.run(lambda s: s.scalar(sa.select(IntegrationProduct.id).where(IntegrationProduct.name == "Yuki")))
+    saved = post(staff, "/admin/clientintegration/new/", {"client": other.id, "product": yuki, "uses_firm_default": "y",
+                                                          "delivery_method": "manual", "credit_card_statements": "purchase"},
+                 follow_redirects=True)
+    assert "does not go to Yuki" in " ".join(flashes(saved.text))
     tab = _integration_tab(staff, client.id)
     assert "delivery: Manual" in tab and "does not go to Yuki" in tab
     document, = documents(client, ("F-1.pdf", "purchase"))

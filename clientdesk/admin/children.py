@@ -1,6 +1,6 @@
 """Screens for rows that belong to one client: bank accounts, allowed senders, the client's integration."""
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, flash
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -164,6 +164,12 @@ class ClientIntegrationView(ScopedModelView):
                             "software. Change or remove that one instead.", client=client.name, product=other.product.name))
         keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.product)
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        unsupported = effective_delivery(model).unsupported
+        if unsupported:
+            flash(unsupported, "warning")
 
     def edit_form(self, obj=None):
         return _host_key_for_admins(super().edit_form(obj))
