@@ -23,9 +23,11 @@ from clientdesk.models import (
 from tests.helpers import flashes, post
 from tests.servers import run_worker_burst
 from tests.test_documents import connect, documents as documents_fixture
+from tests.test_plans import empty_database as empty_database_fixture
 from tests.test_reorganise import _confirm, _preview
 
 documents = documents_fixture  # stored documents in a client's inbox (a fixture of test_documents.py)
+empty_database = empty_database_fixture  # an empty database of the suite's kind (a fixture of test_plans.py)
 
 FIRM_FORM = {"unauthenticated_mail": "keep", "delivery_method": "email", "delivery_email": "boekhouding@firm.example.com",
              "credit_card_statements": "purchase"}
@@ -184,3 +186,42 @@ def test_a_new_client_gets_the_templates_client_facing_contact_unless_it_is_deac
     template.client_facing_contact = db_session.get(User, gone.id)
     template.client_facing_contact.active = False
     assert "client_facing_contact_id" not in template.defaults_for(Client(name="Later SRL"))
+
+
+def test_existing_integrations_keep_their_own_settings_through_the_migration(app_config, empty_database):
+    """On a database of its own, migrated to just before the firm default, with an integration; then back."""
+    import flask_migrate
+
+    from clientdesk.app import create_app
+    from clientdesk.extensions import db
+
+    own = create_app(dict(app_config, SQLALCHEMY_DATABASE_URI=empty_database))
+    with own.app_context():
+        flask_migrate.upgrade(revision="4f4b4de603f0")
+        group_id = db.session.scalar(sa.text('SELECT id FROM "group"'))
+        product_id = db.session.scalar(sa.text("SELECT id FROM integration_product WHERE name = 'Yuki'"))
+        client = Client(name="Ancien BV", country="BE", language="nl-BE", group_id=group_id, inbound_email="ancien@in.example.com")
+        db.session.add(client)
+        db.session.commit()
+        integration = sa.table("client_integration", *(sa.column(name) for name in (
+            "client_id", "product_id", "delivery_method", "delivery_email", "credit_card_statements", "created_at",
+            "updated_at")), sa.column("attach_ubl", sa.Boolean))
+        db.session.execute(integration.insert().values(
+            client_id=client.id, product_id=product_id, delivery_method="email", delivery_email="ancien@yukiworks.example.com",
+            credit_card_statements="purchase", attach_ubl=True, created_at=sa.func.now(), updated_at=sa.func.now()))
+        db.session.commit()
+        db.session.remove()
+
+        flask_migrate.upgrade(revision="heads")
+        kept = db.session.scalars(sa.select(ClientIntegration)).one()
+        assert (kept.uses_firm_default, kept.delivery_method, kept.delivery_email, kept.attach_ubl) == (
+            False, "email", "ancien@yukiworks.example.com", True)
+        firm = db.session.get(FirmSettings, 1)
+        assert firm is None or (firm.delivery_method, firm.credit_card_statements, firm.attach_ubl) == ("manual", "purchase", False)
+        db.session.remove()
+        flask_migrate.downgrade(revision="4f4b4de603f0")
+        with db.engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT delivery_email FROM client_integration")).scalar() == (
+                "ancien@yukiworks.example.com")
+        db.session.remove()
+        db.engine.dispose()
