@@ -21,6 +21,7 @@ from clientdesk.models import (
     User,
 )
 from tests.helpers import flashes, post
+from tests.import_files import BANQUP_FR, banqup_row, run_import, write_xlsx
 from tests.servers import run_worker_burst
 from tests.test_documents import connect, documents as documents_fixture
 from tests.test_plans import empty_database as empty_database_fixture
@@ -88,7 +89,8 @@ def test_a_client_on_the_firm_default_follows_it_and_one_with_its_own_settings_d
     tab = _integration_tab(staff, on_default.id)
     assert "Octopus, delivery: E-mail (boekhouding@firm.example.com" in tab and "Firm default" in tab
     assert "Firm default" not in _integration_tab(staff, own.id)
-    assert "E-mail (firm default)" in _text(staff.get("/admin/clientintegration/").text)
+    listed = _text(staff.get("/admin/clientintegration/").text)
+    assert "E-mail (firm default) boekhouding@firm.example.com" in listed
 
     documents(on_default, ("F-1.pdf", "purchase"))
     documents(own, ("P-1.pdf", "purchase"))
@@ -225,3 +227,18 @@ def test_existing_integrations_keep_their_own_settings_through_the_migration(app
                 "ancien@yukiworks.example.com")
         db.session.remove()
         db.engine.dispose()
+
+
+def test_an_import_with_the_template_puts_clients_on_the_firm_default_with_its_client_facing_contact(
+        app, make, store, tmp_path):
+    admin, facing = make.user(Role.ADMIN), make.user(Role.STAFF)
+    yuki = store.run(lambda s: s.scalar(sa.select(IntegrationProduct.id).where(IntegrationProduct.name == "Yuki")))
+    store.run(lambda s: (s.add(ConfigTemplate(name="Yuki, firm default", integration_product_id=yuki, uses_firm_default=True,
+                                              client_facing_contact_id=facing.id)), s.commit()))
+    path = write_xlsx(tmp_path / "t.xlsx", BANQUP_FR, [banqup_row("Imported BV", "i@example.org", "0403170701",
+                                                                  template="Yuki, firm default")])
+    batch = run_import(app, path, admin)
+    assert batch.status == "imported", batch.errors
+    client = store.one(Client, enterprise_number="0403170701")
+    assert client.client_facing_contact_id == facing.id
+    assert store.one(ClientIntegration, client_id=client.id).uses_firm_default

@@ -142,7 +142,8 @@ class ClientIntegrationView(ScopedModelView):
     column_list = ("client", "product", "delivery_method", "delivery_email", "attach_ubl", "credit_card_statements")
     column_labels = {"client": _l("Client"), "product": _l("Accounting software"), **DELIVERY_LABELS}
     column_choices = {"delivery_method": choices_of(DeliveryMethod), "credit_card_statements": choices_of(CreditCardStatements)}
-    column_formatters = {"product": _product, "delivery_method": _delivery_method}
+    column_formatters = {"product": _product, "delivery_method": _delivery_method,
+                         "delivery_email": lambda view, context, integration, name: effective_delivery(integration).settings.delivery_email}
     column_sortable_list = (("client", "client.name"), ("product", "product.name"), "delivery_method")
     column_details_exclude_list = ("sftp_password", "api_token")
     form_columns = ("client", "product", "uses_firm_default", *DELIVERY_FORM_COLUMNS)
