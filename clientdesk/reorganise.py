@@ -138,7 +138,8 @@ def load(change: Change, client_ids, user) -> dict[int, Client]:
         sa.bindparam("ids", list(client_ids), expanding=True, literal_execute=True))), user)
     if change.kind == "template":  # the rules read contacts and bank accounts; the defaults the group and contact
         query = query.options(selectinload(Client.contacts), selectinload(Client.bank_accounts),
-                              selectinload(Client.integration), joinedload(Client.group), joinedload(Client.firm_contact))
+                              selectinload(Client.integration), joinedload(Client.group), joinedload(Client.firm_contact),
+                              joinedload(Client.client_facing_contact))
     else:
         query = query.options(load_only(*LIGHT_COLUMNS))
     return {client.id: client for client in db.session.scalars(query)}

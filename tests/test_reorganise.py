@@ -6,7 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from clientdesk.models import AuditEvent, Client, ConfigTemplate, IntegrationProduct, Role, Task, User
+from clientdesk.models import AuditEvent, Client, ClientIntegration, ConfigTemplate, IntegrationProduct, Role, Task, User
 from tests.helpers import PASSWORD, csrf_token, flashes, post
 from tests.import_files import run_jobs
 
@@ -300,3 +300,71 @@ def test_a_target_deactivated_before_the_task_runs_changes_nothing(app, make, st
     task = _task(store)
     assert task.status == "finished" and "Nothing was changed" in task.error
     assert store.get(Client, client_id).firm_contact_id is None
+
+
+def _matching_button(listing: str) -> tuple[str, dict]:
+    """The list's "apply to all matching clients" form: its action (with the list's filters) and fields."""
+    form = re.search(r'<form method="post" action="([^"]*)" class="apply-to-matching">.*?</form>', listing, re.S)
+    fields = {name: html_lib.unescape(value) for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0))}
+    return html_lib.unescape(form.group(1)), fields
+
+
+def test_a_template_applied_to_every_client_a_filter_matches_as_the_preview_says(app, make, store, as_user, teams):
+    north, south = teams
+    supervisor = make.user(Role.SUPERVISOR)
+    product = store.run(lambda s: s.scalar(sa.select(IntegrationProduct.id).where(IntegrationProduct.name == "Yuki")))
+    template = store.run(lambda s: _add(s, ConfigTemplate(
+        name="North defaults", integration_product_id=product, delivery_method="email", delivery_email="docs@firm.example.com")))
+    matching = [make.client(group=north).id for _ in range(3)]
+    already = make.client(group=north, template_id=template).id
+    store.run(lambda s: (s.add(ClientIntegration(client_id=already, product_id=product, delivery_method="email",
+                                                 delivery_email="docs@firm.example.com")), s.commit()))
+    hidden = make.client(group=north, hidden=True).id
+    elsewhere = make.client(group=south).id
+    http = as_user(supervisor)
+
+    assert "apply-to-matching" not in http.get("/admin/client/").text  # only once the list is narrowed
+    listing = http.get(f"/admin/client/?flt0_group_equals={north.id}&apply_template={template}").text
+    assert "Apply “North defaults” to all 4 matching clients" in _text(listing)
+    action, fields = _matching_button(listing)
+    assert fields["target"] == str(template) and f"flt0_group_equals={north.id}" in action
+    page = post(http, action, fields).text
+    text = _text(page)
+    assert "4 selected clients" in text and "3 clients change" in text and "already set as the template says: 1" in text
+    assert store.get(Client, hidden).name not in text and store.get(Client, elsewhere).name not in text
+    assert sorted(map(int, _confirm_form(page)["ids"].split(","))) == sorted([*matching, already])
+
+    _confirm(http, app, page)
+    result = _task(store).result
+    assert (result["done"], result["unchanged"], result["skipped"], result["since_preview"]) == (3, 1, [], [])
+    for client_id in matching:
+        client = store.get(Client, client_id)
+        assert client.template_id == template
+        assert store.one(ClientIntegration, client_id=client_id).delivery_email == "docs@firm.example.com"
+    assert store.get(Client, hidden).template_id is None and store.get(Client, elsewhere).template_id is None
+
+
+def test_apply_to_matching_clients_is_scoped_for_supervisors_and_refused_to_staff(app, make, store, as_user, teams):
+    north, _south = teams
+    template = store.run(lambda s: _add(s, ConfigTemplate(name="Plain")))
+    visible = make.client(group=north, name="Visible NV").id
+    hidden = make.client(group=north, hidden=True, name="Verborgen NV").id
+    action = f"/admin/client/reorganise/filtered/?flt0_group_equals={north.id}"
+    data = {"change": "template", "target": str(template)}
+
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+    page = post(supervisor, action, data).text
+    assert "1 selected client" in _text(page) and _confirm_form(page)["ids"] == str(visible)
+    searched = post(supervisor, "/admin/client/reorganise/filtered/?search=Verborgen", data)
+    assert searched.status_code == 302 and store.get(Client, hidden).template_id is None  # nothing it can see matches
+    assert post(supervisor, action, {**data, "change": "hand_over"}).status_code == 403
+
+    staff = as_user(make.user(Role.STAFF, groups=[north]))
+    assert "apply-to-matching" not in staff.get(f"/admin/client/?flt0_group_equals={north.id}").text
+    assert post(staff, action, data).status_code == 403
+    assert supervisor.post(action, data=data).status_code == 400  # no CSRF token
+    assert supervisor.get(action).status_code == 405
+    admin = as_user(make.user(Role.ADMIN))
+    page = post(admin, action, data).text
+    assert sorted(map(int, _confirm_form(page)["ids"].split(","))) == sorted([visible, hidden])  # admins see hidden ones
+    assert store.count(Task) == 0

@@ -1,6 +1,6 @@
 """Screens for rows that belong to one client: bank accounts, allowed senders, the client's integration."""
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, flash
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -13,7 +13,7 @@ from ..extensions import db
 from ..forms import validators as v
 from ..models import ClientIntegration, CreditCardStatements, DeliveryMethod
 from ..models.base import choices_of
-from ..services.delivery import settings_problems
+from ..services.delivery import effective_delivery, settings_problems
 from ..services.outbound import ForbiddenDestination, Outbound
 from .base import ScopedClientLoader, ScopedModelView
 
@@ -27,7 +27,8 @@ class SecretField(PasswordField):
 
 
 DELIVERY_LABELS = {
-    "delivery_method": _l("Delivery"), "delivery_email": _l("Delivery e-mail (all documents)"),
+    "uses_firm_default": _l("Use the firm default delivery"), "delivery_method": _l("Delivery"),
+    "delivery_email": _l("Delivery e-mail (all documents)"),
     "delivery_email_purchase": _l("E-mail for purchases"), "delivery_email_sales": _l("E-mail for sales"),
     "delivery_email_misc": _l("E-mail for miscellaneous"), "attach_ubl": _l("Attach the UBL"),
     "sftp_url": _l("sFTP folder (sftp://user@host:port/folder)"), "sftp_password": _l("sFTP password"),
@@ -55,6 +56,9 @@ DELIVERY_FORM_ARGS = {
     "api_token": {"description": _l("Leave empty to keep the stored token.")},
 }
 DELIVERY_FORM_OVERRIDES = {"sftp_password": SecretField, "api_token": SecretField}
+FIRM_DEFAULT_ARGS = {"uses_firm_default": {"description": _l(
+    "Documents go as the firm's default delivery says (Setup > Firm), and follow it when it changes; the settings "
+    "below are kept, unused, until this is unticked.")}}
 
 
 def keep_secrets_with_their_destination(form, settings) -> None:
@@ -110,11 +114,18 @@ class AllowedSenderView(ScopedModelView):
 
 def _product(view, context, integration, name):
     product = integration.product
-    if product.sender_whitelist_required and integration.delivery_method == DeliveryMethod.EMAIL:
+    if product.sender_whitelist_required and effective_delivery(integration).method == DeliveryMethod.EMAIL:
         return Markup('{} <small class="text-muted">({})</small>').format(
             product.name, _("add %(sender)s as a whitelisted sender in %(product)s",
                             sender=current_app.config["MAIL_FROM"], product=product.name))
     return product.name
+
+
+def _delivery_method(view, context, integration, name):
+    delivery = effective_delivery(integration)
+    if delivery.firm_default:
+        return _("%(method)s (firm default)", method=delivery.method_label)
+    return delivery.method_label
 
 
 def _host_key_for_admins(form):
@@ -131,14 +142,16 @@ class ClientIntegrationView(ScopedModelView):
     column_list = ("client", "product", "delivery_method", "delivery_email", "attach_ubl", "credit_card_statements")
     column_labels = {"client": _l("Client"), "product": _l("Accounting software"), **DELIVERY_LABELS}
     column_choices = {"delivery_method": choices_of(DeliveryMethod), "credit_card_statements": choices_of(CreditCardStatements)}
-    column_formatters = {"product": _product}
+    column_formatters = {"product": _product, "delivery_method": _delivery_method,
+                         "delivery_email": lambda view, context, integration, name: effective_delivery(integration).settings.delivery_email}
     column_sortable_list = (("client", "client.name"), ("product", "product.name"), "delivery_method")
     column_details_exclude_list = ("sftp_password", "api_token")
-    form_columns = ("client", "product", *DELIVERY_FORM_COLUMNS)
+    form_columns = ("client", "product", "uses_firm_default", *DELIVERY_FORM_COLUMNS)
     form_choices = {"delivery_method": choices_of(DeliveryMethod), "credit_card_statements": choices_of(CreditCardStatements)}
     form_overrides = DELIVERY_FORM_OVERRIDES
     form_ajax_refs = {"client": ScopedClientLoader("client")}
-    form_args = {"client": {"validators": [DataRequired()]}, "product": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS}
+    form_args = {"client": {"validators": [DataRequired()]}, "product": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS,
+                 **FIRM_DEFAULT_ARGS}
     delete_role = "staff"
 
     def on_model_change(self, form, model, is_created):
@@ -152,6 +165,12 @@ class ClientIntegrationView(ScopedModelView):
                             "software. Change or remove that one instead.", client=client.name, product=other.product.name))
         keep_secrets_with_their_destination(form, model)
         check_delivery(model, model.product)
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        unsupported = effective_delivery(model).unsupported
+        if unsupported:
+            flash(unsupported, "warning")
 
     def edit_form(self, obj=None):
         return _host_key_for_admins(super().edit_form(obj))

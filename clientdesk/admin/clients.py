@@ -62,6 +62,7 @@ from ..models.base import choices_of
 from ..models.client import VatCheck, inbox_counts
 from ..models.invitation import INVITATION_VALID_DAYS
 from ..search import client_search_condition, search_counted_with_page
+from ..services.delivery import effective_delivery
 from ..tasks import QueueUnavailable
 from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
 from .changes import shown_changes
@@ -754,6 +755,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "document_labels": {kind.value: kind.label for kind in (*DocumentStatus, *DocumentType)},
             "previewable": previewable,
             "mail_from": current_app.config["MAIL_FROM"],
+            "delivery": effective_delivery(client.integration) if client.integration is not None else None,
             "document_types": (DocumentType.PURCHASE, DocumentType.SALES, DocumentType.MISC),
         }
 
@@ -840,10 +842,15 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             abort(403)
         if export_type not in self.export_types:
             abort(404)
+        return client_export_response(self.filtered_ids(), export_type)
+
+    def filtered_ids(self):
+        """The ids of every client the list shows with the request's filters, search and sort (all pages): a query
+        built on the scoped base query, for the export and "apply to all matching clients"."""
         view_args = self._get_list_extra_args()
         sort = self._get_column_by_idx(view_args.sort)
         _count, query = super().get_list(
             0, sort[0] if sort else None, view_args.sort_desc, view_args.search, view_args.filters,
             execute=False, page_size=0,
         )
-        return client_export_response(query.with_entities(Client.id).order_by(None), export_type)
+        return query.with_entities(Client.id).order_by(None)

@@ -12,7 +12,9 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user
 
 from .. import reorganise, tasks
+from ..extensions import db
 from ..jobs.reorganise import run_reorganise
+from ..models import ConfigTemplate
 from ..tasks import QueueUnavailable
 from ..web_input import record_id
 
@@ -90,6 +92,33 @@ class ReorganiseMixin:
         return self.render("admin/reorganise.html", kind=kind, label=reorganise.CHANGE_LABELS[kind], target_label=TARGET_LABELS[kind],
                            targets=reorganise.targets(kind, current_user), change=change, ids=ids, preview=shown,
                            shown_rows=SHOWN_ROWS, return_url=url_for(".index_view"))
+
+    def can_reorganise(self, kind: str) -> bool:
+        return reorganise.allowed(kind, current_user)
+
+    def template_to_apply(self):
+        """The template the template page sent the user here to apply (`apply_template`), if any."""
+        pk = record_id(request.args.get("apply_template"))
+        return db.session.get(ConfigTemplate, pk) if pk is not None and self.can_reorganise("template") else None
+
+    def filtered_list(self) -> bool:
+        """Whether the list is narrowed by a filter or a search (it then offers to change all its clients)."""
+        return any(name == "search" or name.startswith("flt") for name, value in request.args.items() if value)
+
+    @expose("/reorganise/filtered/", methods=("POST",))
+    def reorganise_filtered_view(self):
+        """A change to every client the list shows with the filters and search of this URL's query string (the
+        list's own), resolved through the scoped base query now: the preview names them, and the task acts on
+        those ids, each decided again (and re-scoped) as it stands then. Clients that match only later are not
+        taken in: what runs is what the preview showed."""
+        kind = request.form.get("change", "")
+        if kind == "hand_over" or not reorganise.allowed(kind, current_user):
+            abort(403)
+        ids = list(dict.fromkeys(pk for (pk,) in self.filtered_ids()))
+        change = None
+        if record_id(request.form.get("target")) is not None:
+            kind, change = self._change()
+        return self._reorganise_page(kind, ids, change)
 
     @expose("/reorganise/run/", methods=("POST",))
     def reorganise_run_view(self):

@@ -1,21 +1,32 @@
 """Admin-only screens: configuration templates, the integration catalogue, the plan catalogue and the firm's settings."""
 import sqlalchemy as sa
 from flask import flash
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from .. import rules, scoping
+from ..errors import Refused
 from ..extensions import db
 from ..forms import select_choices_of
 from ..i18n import euros
-from ..models import Client, CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
+from ..models import (
+    Client,
+    ClientIntegration,
+    CreditCardStatements,
+    DeliveryMethod,
+    IntegrationProduct,
+    SubscriptionMode,
+    UnauthenticatedMail,
+)
 from ..models.base import choices_of
+from ..services.delivery import method_problems
 from .children import (
     DELIVERY_FORM_ARGS,
     DELIVERY_FORM_COLUMNS,
     DELIVERY_FORM_OVERRIDES,
     DELIVERY_LABELS,
+    FIRM_DEFAULT_ARGS,
     check_delivery,
     keep_secrets_with_their_destination,
 )
@@ -36,7 +47,8 @@ class ConfigTemplateView(AdminOnlyView):
     column_list = ("name", "description", "assigned_group", "assigned_user", "integration_product", "subscription_mode")
     column_labels = {
         "name": _l("Name"), "description": _l("Description"), "assigned_group": _l("Assigned group"),
-        "assigned_user": _l("Assigned staff"), "integration_product": _l("Accounting software"),
+        "assigned_user": _l("Assigned staff"), "client_facing_contact": _l("Client-facing contact"),
+        "integration_product": _l("Accounting software"),
         "subscription_mode": _l("Subscription"), "e_invoicing_mandate": _l("E-invoicing mandate"),
         "peppol_send": _l("Peppol send"), "peppol_receive": _l("Peppol receive"), **DELIVERY_LABELS,
     }
@@ -44,8 +56,9 @@ class ConfigTemplateView(AdminOnlyView):
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = (
-        "name", "description", "assigned_group", "assigned_user", "subscription_mode", "e_invoicing_mandate",
-        "peppol_send", "peppol_receive", "integration_product", *DELIVERY_FORM_COLUMNS,
+        "name", "description", "assigned_group", "assigned_user", "client_facing_contact", "subscription_mode",
+        "e_invoicing_mandate", "peppol_send", "peppol_receive", "integration_product", "uses_firm_default",
+        *DELIVERY_FORM_COLUMNS,
     )
     column_details_exclude_list = ("sftp_password", "api_token")
     form_overrides = DELIVERY_FORM_OVERRIDES
@@ -54,8 +67,11 @@ class ConfigTemplateView(AdminOnlyView):
         "delivery_method": choices_of(DeliveryMethod),
         "credit_card_statements": choices_of(CreditCardStatements),
     }
-    form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS,
-                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()}}
+    form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS, **FIRM_DEFAULT_ARGS,
+                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()},
+                 "client_facing_contact": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all(),
+                                           "description": _l("Set on clients that have none.")}}
+    details_template = "admin/template_details.html"  # adds "Apply to existing clients"
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
@@ -108,14 +124,40 @@ class PlanView(AdminOnlyView):
 
 
 class FirmSettingsView(AdminOnlyView):
-    """The firm's one row of settings: edited, never added or deleted."""
+    """The firm's one row of settings: edited, never added or deleted. Its delivery is the firm default, used by
+    every client whose integration says so: changing it changes where their documents go, at once."""
 
     create_role = delete_role = None
-    column_list = ("unauthenticated_mail", "updated_at")
-    column_labels = {"unauthenticated_mail": _l("Mail from an allowed sender that SPF and DKIM do not authenticate")}
-    column_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail)}
-    form_columns = ("unauthenticated_mail",)
-    form_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail)}
-    form_args = {"unauthenticated_mail": {"description": _l(
+    column_list = ("unauthenticated_mail", "delivery_method", "delivery_email", "updated_at")
+    column_labels = {"unauthenticated_mail": _l("Mail from an allowed sender that SPF and DKIM do not authenticate"),
+                     **DELIVERY_LABELS, "delivery_method": _l("Default delivery"), "updated_at": _l("Changed")}
+    column_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail), "delivery_method": choices_of(DeliveryMethod),
+                      "credit_card_statements": choices_of(CreditCardStatements)}
+    column_details_exclude_list = ("sftp_password", "api_token")
+    form_columns = ("unauthenticated_mail", *DELIVERY_FORM_COLUMNS)
+    form_overrides = DELIVERY_FORM_OVERRIDES
+    form_choices = {"unauthenticated_mail": choices_of(UnauthenticatedMail), "delivery_method": choices_of(DeliveryMethod),
+                    "credit_card_statements": choices_of(CreditCardStatements)}
+    form_args = {**DELIVERY_FORM_ARGS, "unauthenticated_mail": {"description": _l(
         "Kept: the document is stored and shown as not authenticated. Refused: the sending server is told so, "
-        "and the message is counted with the client's refused messages.")}}
+        "and the message is counted with the client's refused messages.")}, "delivery_method": {"description": _l(
+        "The firm default: where the documents of every client on the firm default go. A client whose software does "
+        "not take this method stays on manual delivery, with a warning on its Integration tab.")}}
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        keep_secrets_with_their_destination(form, model)
+        problems = method_problems(model)
+        if problems:
+            raise Refused(" ".join(problems))
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        left_manual = db.session.scalar(sa.select(sa.func.count(ClientIntegration.id)).where(
+            ClientIntegration.uses_firm_default.is_(True),
+            ~ClientIntegration.product.has(IntegrationProduct.delivery_methods.contains(model.delivery_method))))
+        if left_manual:
+            flash(ngettext("%(num)d client on the firm default uses software that does not take this delivery: "
+                           "its documents are delivered manually.",
+                           "%(num)d clients on the firm default use software that does not take this delivery: "
+                           "their documents are delivered manually.", left_manual), "warning")

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..i18n import localdatetime
 from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, utcnow
 from ..retries import after_failure, start_due
-from ..services.delivery import DeliverySetupError, Item, Result, SftpDeliverer, deliverer_for, delivery_type
+from ..services.delivery import DeliverySetupError, Item, Result, SftpDeliverer, deliverer_for, delivery_type, effective_delivery
 from ..services.storage import DocumentStore
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,10 @@ def _skip(outcome, document, reason):
                                "reason": f"{document.filename}: {reason}"})
 
 
-def _item(document, integration, store: DocumentStore) -> Item:
+def _item(document, settings, store: DocumentStore) -> Item:
     return Item(
         document_id=document.id, path=store.path(document.storage_path), filename=document.filename,
-        content_type=document.content_type, doc_type=delivery_type(document.doc_type, integration.credit_card_statements),
+        content_type=document.content_type, doc_type=delivery_type(document.doc_type, settings.credit_card_statements),
         client_name=document.client.name, vat_number=document.client.vat_number,
         ubl_path=store.path(document.ubl_storage_path) if document.ubl_storage_path else None,
         ubl_filename=document.ubl_filename, client_id=document.client_id, first_failed_at=document.first_failed_at,
@@ -57,14 +57,17 @@ def _deliver_client(client, documents, store, outcome) -> None:
         for document in documents:
             _skip(outcome, document, _("%(name)s has no accounting software connected (Client integrations).", name=client.name))
         return
-    if integration.delivery_method == DeliveryMethod.MANUAL:
+    delivery = effective_delivery(integration)
+    if delivery.method == DeliveryMethod.MANUAL:
         for document in documents:
-            _skip(outcome, document, _("%(name)s's documents are delivered manually: nothing to send.", name=client.name))
+            _skip(outcome, document, delivery.unsupported or _("%(name)s's documents are delivered manually: nothing to send.",
+                                                                name=client.name))
         return
+    settings = delivery.settings
     deliverer, setup_error, by_id = None, None, {}
     try:
-        deliverer = deliverer_for(integration, current_app.config)
-        by_id = {r.document_id: r for r in deliverer.deliver([_item(d, integration, store) for d in documents])}
+        deliverer = deliverer_for(settings, current_app.config)
+        by_id = {r.document_id: r for r in deliverer.deliver([_item(d, settings, store) for d in documents])}
     except DeliverySetupError as error:
         setup_error = str(error)
     now = utcnow()
@@ -81,7 +84,7 @@ def _deliver_client(client, documents, store, outcome) -> None:
                 "%(file)s: tried again at %(time)s: %(reply)s", file=document.filename, time=localdatetime(document.retry_at),
                 reply=result.error)})
     if isinstance(deliverer, SftpDeliverer) and deliverer.seen_host_key:
-        integration.sftp_host_key = deliverer.seen_host_key  # trust on first use, checked from now on
+        settings.sftp_host_key = deliverer.seen_host_key  # trust on first use, checked from now on
 
 
 def _record(document: Document, result: Result, now) -> None:

@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from .base import LabelledEnum, Timestamps, choice_check
+from .integration import SECRET_SETTINGS, CreditCardStatements, DeliveryMethod, DeliverySettings
 
 
 class UnauthenticatedMail(LabelledEnum):
@@ -12,9 +13,17 @@ class UnauthenticatedMail(LabelledEnum):
     REFUSE = "refuse", _l("Refuse it")
 
 
-class FirmSettings(Timestamps, db.Model):
+class FirmSettings(DeliverySettings, Timestamps, db.Model):
+    """The firm's settings, with its default delivery: the one of every client whose integration uses the firm
+    default (ClientIntegration.uses_firm_default)."""
+
     __tablename__ = "firm_settings"
-    __table_args__ = (choice_check("unauthenticated_mail", UnauthenticatedMail),)
+    __audit_secret__ = SECRET_SETTINGS
+    __table_args__ = (
+        choice_check("unauthenticated_mail", UnauthenticatedMail),
+        choice_check("delivery_method", DeliveryMethod),
+        choice_check("credit_card_statements", CreditCardStatements),
+    )
 
     id = db.Column(db.Integer, primary_key=True)
     unauthenticated_mail = db.Column(db.String(8), nullable=False, default=UnauthenticatedMail.KEEP.value)

@@ -73,6 +73,7 @@ class DeliverySettings:
 
 
 SECRET_SETTINGS = ("sftp_password", "api_token")
+FIRM_DEFAULT_LABEL = _l("firm default")
 
 
 class ClientIntegration(DeliverySettings, Timestamps, db.Model):
@@ -87,17 +88,21 @@ class ClientIntegration(DeliverySettings, Timestamps, db.Model):
     # unique: at most one accounting software per client
     client_id = db.Column(db.ForeignKey("client.id", ondelete="CASCADE"), nullable=False, unique=True)
     product_id = db.Column(db.ForeignKey("integration_product.id"), nullable=False, index=True)
+    # True: documents go as the firm's default delivery says (FirmSettings), and this row's own delivery columns
+    # are kept but not used; services.delivery.effective_delivery resolves which applies.
+    uses_firm_default = db.Column(db.Boolean, nullable=False, default=False)
 
     client = db.relationship("Client", back_populates="integration")
     product = db.relationship("IntegrationProduct")
 
     def __str__(self) -> str:
+        if self.uses_firm_default:
+            return f"{self.product} ({FIRM_DEFAULT_LABEL})"
         return f"{self.product} ({self.delivery_method_label})"
 
     @property
     def delivery_method_label(self) -> str:
         return DeliveryMethod(self.delivery_method).label
-
 
 
 def ensure_catalogue() -> None:

@@ -18,14 +18,18 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
     name = db.Column(db.String(80), nullable=False, unique=True)
     description = db.Column(db.String(500))
     assigned_user_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
+    client_facing_contact_id = db.Column(db.ForeignKey("user.id", ondelete="SET NULL"))
     assigned_group_id = db.Column(db.ForeignKey("group.id", ondelete="SET NULL"))
     integration_product_id = db.Column(db.ForeignKey("integration_product.id", ondelete="SET NULL"))
     subscription_mode = db.Column(db.String(16), nullable=False, default=SubscriptionMode.FULL.value)
     e_invoicing_mandate = db.Column(db.Boolean, nullable=False, default=False)
     peppol_send = db.Column(db.Boolean, nullable=False, default=False)
     peppol_receive = db.Column(db.Boolean, nullable=False, default=False)
+    # The client's integration gets the firm's default delivery instead of this template's delivery columns.
+    uses_firm_default = db.Column(db.Boolean, nullable=False, default=False)
 
-    assigned_user = db.relationship("User")
+    assigned_user = db.relationship("User", foreign_keys=[assigned_user_id])
+    client_facing_contact = db.relationship("User", foreign_keys=[client_facing_contact_id])
     assigned_group = db.relationship("Group")
     integration_product = db.relationship("IntegrationProduct")
 
@@ -42,8 +46,8 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
         return {switch: True for switch in ("send", "receive") if getattr(self, f"peppol_{switch}")}
 
     def defaults_for(self, client, *, mandate: bool = True) -> dict:
-        """The client columns this template sets on `client`: its own values, and a group and firm contact only
-        where the client has none (a deactivated assigned user is no one's firm contact). `mandate`: False on an
+        """The client columns this template sets on `client`: its own values, and a group, firm contact and
+        client-facing contact only where the client has none (a deactivated user is no one's contact). `mandate`: False on an
         existing client, whose e-invoicing mandate is the client's to give (the portal records who gave it), not a
         template's."""
         values = {"template_id": self.id, "subscription_mode": self.subscription_mode}
@@ -53,13 +57,15 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
             values["group_id"] = self.assigned_group_id
         if self.assigned_user is not None and self.assigned_user.active and client.firm_contact is None:
             values["firm_contact_id"] = self.assigned_user_id
+        if self.client_facing_contact is not None and self.client_facing_contact.active and client.client_facing_contact is None:
+            values["client_facing_contact_id"] = self.client_facing_contact_id
         return values
 
     def integration_defaults(self) -> dict | None:
         """The accounting software and delivery settings this template sets, None when it sets none."""
         if self.integration_product_id is None:
             return None
-        return {"product_id": self.integration_product_id,
+        return {"product_id": self.integration_product_id, "uses_firm_default": self.uses_firm_default,
                 **{column: getattr(self, column) for column in DeliverySettings.__dict__ if not column.startswith("_")}}
 
     def apply_to(self, client, *, mandate: bool = True) -> None:
@@ -77,6 +83,8 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
             client.group = self.assigned_group
         if "firm_contact_id" in values:
             client.firm_contact = self.assigned_user
+        if "client_facing_contact_id" in values:
+            client.client_facing_contact = self.client_facing_contact
         integration_values = self.integration_defaults()
         if integration_values is not None:
             integration = client.integration or ClientIntegration()

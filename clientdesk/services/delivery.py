@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 import paramiko
 from flask_babel import gettext as _
 
-from ..models import CreditCardStatements, DeliveryMethod, DocumentType, MailKind
+from ..models import CreditCardStatements, DeliveryMethod, DocumentType, FirmSettings, MailKind
 from .http import HttpError, request
 from .mail import Attachment, Logged, Mail, Mailer
 from .outbound import ForbiddenDestination, Outbound
@@ -247,6 +247,40 @@ class ApiDeliverer:
         return results
 
 
+@dataclass
+class EffectiveDelivery:
+    """Where a client's documents go: its integration's own settings, or the firm's default delivery."""
+
+    settings: object  # the ClientIntegration, or the FirmSettings for a client on the firm default
+    firm_default: bool
+    # Why the firm default cannot go to this client's software (then nothing is sent: delivered manually)
+    unsupported: str | None = None
+
+    @property
+    def method(self) -> str:
+        return DeliveryMethod.MANUAL.value if self.unsupported else self.settings.delivery_method
+
+    @property
+    def method_label(self) -> str:
+        return DeliveryMethod(self.method).label
+
+
+def effective_delivery(integration) -> EffectiveDelivery:
+    """The one place that says which delivery settings a client's integration uses. The firm default is read
+    as it stands now, so a change of the default applies at once to every client on it. A default method the
+    client's software does not take leaves that client on manual delivery, with the reason shown."""
+    if not integration.uses_firm_default:
+        return EffectiveDelivery(integration, firm_default=False)
+    firm = FirmSettings.current()
+    product = integration.product
+    if firm.delivery_method not in product.delivery_method_list:
+        return EffectiveDelivery(firm, firm_default=True, unsupported=_(
+            "The firm default delivery (%(method)s) does not go to %(product)s: its documents are delivered manually "
+            "until the default or the client's own settings change.", method=DeliveryMethod(firm.delivery_method).label,
+            product=product.name))
+    return EffectiveDelivery(firm, firm_default=True)
+
+
 def deliverer_for(settings, config):
     """The deliverer for an integration's method; None for manual delivery. Raises DeliverySetupError."""
     method = settings.delivery_method
@@ -260,8 +294,11 @@ def deliverer_for(settings, config):
 
 
 def settings_problems(settings, product) -> list[str]:
-    """What keeps these delivery settings (a client's integration or a template's defaults) from working."""
+    """What keeps these delivery settings (a client's integration or a template's defaults) from working. On the
+    firm default (`uses_firm_default`) only the software is needed: the firm's settings are checked on their screen."""
     method = settings.delivery_method
+    if getattr(settings, "uses_firm_default", False):
+        return [] if product is not None else [_("Choose the accounting software that receives the documents.")]
     problems = []
     if product is None and method != DeliveryMethod.MANUAL:
         problems.append(_("Choose the accounting software that receives the documents."))
@@ -270,6 +307,13 @@ def settings_problems(settings, product) -> list[str]:
         supported = ", ".join(str(DeliveryMethod(m).label) for m in product.delivery_method_list if m in known)
         problems.append(_("%(product)s does not take documents by %(method)s (it takes: %(supported)s).", product=product.name,
                           method=DeliveryMethod(method).label, supported=supported))
+    return problems + method_problems(settings)
+
+
+def method_problems(settings) -> list[str]:
+    """What keeps these delivery settings from working, whatever the software (the firm default's check)."""
+    method = settings.delivery_method
+    problems = []
     if method == DeliveryMethod.EMAIL:
         missing = [DocumentType(t).label.lower() for t in ("purchase", "sales", "misc")
                    if not (getattr(settings, f"delivery_email_{t}") or settings.delivery_email)]

@@ -9,7 +9,7 @@ from tests.helpers import PASSWORD
 LANGUAGES = ("en", "fr", "nl")
 ROLES = (Role.STAFF, Role.SUPERVISOR, Role.ADMIN)
 CLIENT_TABS = ("contacts", "documents", "integration", "senders", "bank", "activity", "overview")
-ADMIN_PAGES = ("/admin/audit/", "/admin/import/", "/admin/template/", "/admin/user/", "/admin/group/")
+ADMIN_PAGES = ("/admin/audit/", "/admin/import/", "/admin/template/", "/admin/user/", "/admin/group/", "/admin/firm/edit/?id=1")
 
 
 class Problems:
