@@ -5,9 +5,9 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from .. import rules, scoping
+from .. import rules
 from ..extensions import db
-from ..forms import select_choices_of
+from ..forms import select_choices_of, validators as v
 from ..i18n import euros
 from ..models import Client, CreditCardStatements, DeliveryMethod, SubscriptionMode, UnauthenticatedMail
 from ..models.base import choices_of
@@ -19,7 +19,7 @@ from .children import (
     check_delivery,
     keep_secrets_with_their_destination,
 )
-from .people import AdminOnlyView
+from .people import AdminOnlyView, staff_label, staff_to_choose
 
 
 class DeliveryMethodsField(SelectMultipleField):
@@ -55,7 +55,13 @@ class ConfigTemplateView(AdminOnlyView):
         "credit_card_statements": choices_of(CreditCardStatements),
     }
     form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS,
-                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()}}
+                 "assigned_user": {"query_factory": staff_to_choose, "get_label": staff_label,
+                                   "validators": [v.offered_users_only]}}
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form.assigned_user.query_factory = lambda: staff_to_choose([obj.assigned_user])
+        return form
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
