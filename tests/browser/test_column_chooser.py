@@ -12,7 +12,7 @@ def headers(page) -> list[str]:
     return [text.strip() for text in page.locator("table.model-list th.column-header").all_inner_texts()]
 
 
-def test_hide_and_reorder_columns_with_the_keyboard(page, make, store):
+def test_hide_and_reorder_columns_with_the_keyboard(page, make, store, screenshot):
     group = make.group("Team Gent")
     make.client(group, name="Drukkerij Claes BV", external_reference="CLAES-42")
     staff = make.user(Role.STAFF, email="lotte@example.com", groups=[group])
@@ -31,6 +31,7 @@ def test_hide_and_reorder_columns_with_the_keyboard(page, make, store):
         page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.value") == "up:status"  # moved in place, the focus kept
     assert page.locator("li[data-column]").first.get_attribute("data-column") == "status"
+    screenshot("client-columns")
     page.get_by_role("button", name="Save").click()
 
     page.wait_for_url("**/admin/client/")
