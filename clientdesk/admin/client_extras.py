@@ -151,10 +151,11 @@ class ClientExtrasMixin:
     def columns_view(self):
         """Choose the list's columns: shown or not, in which order (up and down buttons, each a submit button, so
         that they work without a script), or back to the default."""
-        back = without_columns(safe_next_url(request.values.get("url")) or self.get_url(".index_view"))
+        came_from = safe_next_url(request.values.get("url")) or self.get_url(".index_view")
+        back = without_columns(came_from)
         columns = self.list_columns
-        if request.method == "GET":
-            shown = [name for name, _label in self.shown_columns(dict(parse_qsl(urlsplit(request.values.get("url") or "").query)))]
+        if request.method == "GET":  # as the list shows them now (a saved view's columns, if it was one)
+            shown = [name for name, _label in self.shown_columns(dict(parse_qsl(urlsplit(came_from).query)))]
             return self._columns_page(shown + [name for name in columns.available if name not in shown], shown, back)
         if "reset" in request.form:
             columns.reset(current_user)
