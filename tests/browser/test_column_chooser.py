@@ -27,9 +27,11 @@ def test_hide_and_reorder_columns_with_the_keyboard(page, make, store, screensho
     page.get_by_role("checkbox", name="External reference").check()
     move_up = page.get_by_role("button", name="Move Status up")
     move_up.focus()
+    page.evaluate("window.samePage = true")
     for _ in range(4):
         page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.value") == "up:status"  # moved in place, the focus kept
+    # Moved in place by the script (no round trip), the focus kept on the button.
+    assert page.evaluate("window.samePage === true && document.activeElement.value") == "up:status"
     assert page.locator("li[data-column]").first.get_attribute("data-column") == "status"
     screenshot("client-columns")
     page.get_by_role("button", name="Save").click()
