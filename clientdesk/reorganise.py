@@ -114,6 +114,28 @@ def clients_of(leaving: User) -> list[int]:
         Client.firm_contact_id == leaving.id, Client.client_facing_contact_id == leaving.id)).order_by(Client.id)))
 
 
+def templates_of(leaving: User) -> list[ConfigTemplate]:
+    """The configuration templates whose assigned staff (the firm contact of the clients made with them) is `leaving`."""
+    return list(db.session.scalars(sa.select(ConfigTemplate).where(ConfigTemplate.assigned_user_id == leaving.id)
+                                   .order_by(ConfigTemplate.name)))
+
+
+def hand_over_templates(leaving: User, successors: tuple) -> int:
+    """The templates of `leaving` go to the successors (firm contact, client-facing contact; a template whose
+    client-facing contact was `leaving` loses it when there is no successor for that role), audited as the hand-over;
+    in the session (the caller commits, with the user's deactivation). Returns how many had `leaving` as their
+    assigned staff."""
+    templates = templates_of(leaving)
+    facing = db.session.scalars(sa.select(ConfigTemplate).where(ConfigTemplate.client_facing_contact_id == leaving.id))
+    with audit_action(CHANGES["hand_over"][2]):
+        for template in templates:
+            template.assigned_user = successors[0]
+        for template in facing:
+            template.client_facing_contact = successors[1]
+        db.session.flush()
+    return len(templates)
+
+
 @dataclass
 class Decision:
     client_id: int

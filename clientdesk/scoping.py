@@ -60,8 +60,12 @@ def assignable_groups(user):
     return query
 
 
-def staff_users():
-    return sa.select(User).where(User.active.is_(True)).order_by(User.full_name, User.email)
+def staff_users(keep=()):
+    """The staff users one may choose: the active ones, and those of `keep` (ids: a record's own) whatever their state."""
+    condition = User.active.is_(True)
+    if keep:
+        condition = sa.or_(condition, User.id.in_(list(keep)))
+    return sa.select(User).where(condition).order_by(User.full_name, User.email)
 
 
 def portal_client_condition(client_user):

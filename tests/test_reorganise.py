@@ -368,3 +368,80 @@ def test_apply_to_matching_clients_is_scoped_for_supervisors_and_refused_to_staf
     page = post(admin, action, data).text
     assert sorted(map(int, _confirm_form(page)["ids"].split(","))) == sorted([visible, hidden])  # admins see hidden ones
     assert store.count(Task) == 0
+
+
+def test_deactivating_a_user_hands_their_templates_to_the_new_firm_contact(app, make, store, as_user, teams):
+    north, _south = teams
+    admin = make.user(Role.ADMIN)
+    leaving, successor, other = make.user(Role.STAFF), make.user(Role.STAFF), make.user(Role.STAFF)
+    store.run(lambda s: s.add_all([ConfigTemplate(name="Yuki", subscription_mode="full", assigned_user_id=leaving.id),
+                                   ConfigTemplate(name="Octopus", subscription_mode="full", assigned_user_id=leaving.id),
+                                   ConfigTemplate(name="Theirs", subscription_mode="full", assigned_user_id=other.id)]))
+    http = as_user(admin)
+
+    # The user form does not deactivate someone still assigned to templates.
+    edit = post(http, f"/admin/user/edit/?id={leaving.id}", {"email": leaving.email, "full_name": leaving.full_name,
+                                                             "role": "staff", "ui_language": ""}, follow_redirects=True)
+    assert any("assigned staff of configuration templates" in message for message in flashes(edit.text))
+    assert store.get(User, leaving.id).active
+
+    page = http.get(f"/admin/user/deactivate/?id={leaving.id}").text
+    assert "0 clients, 2 configuration templates" in _text(page)
+    assert re.search(r'name="firm_contact" class="form-control" required', page)
+    missing = post(http, "/admin/user/deactivate/", {"id": str(leaving.id)})
+    assert missing.status_code == 200 and store.get(User, leaving.id).active
+    assert {t.assigned_user_id for t in store.all(ConfigTemplate) if t.name != "Theirs"} == {leaving.id}
+
+    done = post(http, "/admin/user/deactivate/", {"id": str(leaving.id), "firm_contact": str(successor.id)},
+                follow_redirects=True)
+    assert f"{leaving} is deactivated; their 2 templates go to {successor}." in flashes(done.text)
+    assert not store.get(User, leaving.id).active
+    assert {t.name: t.assigned_user_id for t in store.all(ConfigTemplate)} == {
+        "Yuki": successor.id, "Octopus": successor.id, "Theirs": other.id}
+    events = store.all(AuditEvent, action="hand_over", object_type="config_template")
+    assert len(events) == 2 and {e.actor_id for e in events} == {admin.id}
+    assert all(e.changes == {"assigned_user_id": [leaving.id, successor.id]} for e in events)
+
+
+def test_a_hand_over_with_clients_moves_the_templates_at_once(app, make, store, as_user, teams):
+    north, _south = teams
+    leaving, successor = make.user(Role.STAFF), make.user(Role.STAFF)
+    client = make.client(group=north, firm_contact_id=leaving.id).id
+    store.run(lambda s: s.add(ConfigTemplate(name="Yuki", subscription_mode="full", assigned_user_id=leaving.id)))
+    response = post(as_user(make.user(Role.ADMIN)), "/admin/user/deactivate/",
+                    {"id": str(leaving.id), "firm_contact": str(successor.id)})
+    assert "/admin/task/details/" in response.location
+    assert store.one(ConfigTemplate, name="Yuki").assigned_user_id == successor.id
+    run_jobs(app)
+    assert store.get(Client, client).firm_contact_id == successor.id
+
+
+def test_the_template_form_offers_active_users_and_keeps_a_deactivated_one_shown_as_such(make, store, as_user):
+    active, gone, also_gone = make.user(Role.STAFF), make.user(Role.STAFF), make.user(Role.STAFF)
+    for user in (gone, also_gone):
+        store.update(User, user.id, active=False)
+    store.run(lambda s: s.add(ConfigTemplate(name="Old", subscription_mode="full", assigned_user_id=gone.id)))
+    template = store.one(ConfigTemplate, name="Old")
+    http = as_user(make.user(Role.ADMIN))
+
+    new = re.search(r'id="assigned_user".*?</select>', http.get("/admin/template/new/").text, re.S).group(0)
+    assert f'value="{active.id}"' in new and f'value="{gone.id}"' not in new and f'value="{also_gone.id}"' not in new
+    edit = re.search(r'id="assigned_user".*?</select>', http.get(f"/admin/template/edit/?id={template.id}").text,
+                     re.S).group(0)
+    assert re.search(rf'selected[^>]*value="{gone.id}">{gone} \(deactivated\)|value="{gone.id}"[^>]*selected', edit)
+    assert f"{gone} (deactivated)" in edit and f'value="{also_gone.id}"' not in edit
+    refused = post(http, f"/admin/template/edit/?id={template.id}",
+                   {"name": "Old", "subscription_mode": "full", "assigned_user": str(also_gone.id)})
+    assert refused.status_code == 200 and "Choose one of the users offered." in refused.text
+    assert store.one(ConfigTemplate, name="Old").assigned_user_id == gone.id
+
+
+def test_a_hand_over_moves_a_template_s_client_facing_contact_too(make, store, as_user):
+    leaving, successor = make.user(Role.STAFF), make.user(Role.STAFF)
+    store.run(lambda s: s.add_all([ConfigTemplate(name="Facing", subscription_mode="full", client_facing_contact_id=leaving.id),
+                                   ConfigTemplate(name="Also", subscription_mode="full", client_facing_contact_id=leaving.id)]))
+    http = as_user(make.user(Role.ADMIN))
+    post(http, "/admin/user/deactivate/", {"id": str(leaving.id), "client_facing_contact": str(successor.id)})
+    assert not store.get(User, leaving.id).active
+    assert {t.client_facing_contact_id for t in store.all(ConfigTemplate)} == {successor.id}
+    assert len(store.all(AuditEvent, action="hand_over", object_type="config_template")) == 2

@@ -1,7 +1,7 @@
-"""What each user keeps for themselves on the client screens (favourites, saved views) and the notes
+"""What each user keeps for themselves on the client screens (favourites, saved views, chosen columns) and the notes
 and visibility switch on the client page. Mixed into ClientView; every endpoint is a POST with CSRF
 and reaches the client through the view's scoped get_one."""
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, request
@@ -13,13 +13,15 @@ from markupsafe import Markup
 
 from ..auth import safe_next_url
 from ..extensions import db
+from ..list_columns import SEPARATOR, UnknownColumn
 from ..models import Client, ClientNote, Role, SavedFilter, client_favourites
 from ..models.audit import audit_action
 from ..web_input import record_id
 from .base import per_request
 
-# List arguments a saved view may keep (filters are flt<n>_<name>).
+# List arguments a saved view may keep in its query (filters are flt<n>_<name>); its columns are kept on their own.
 VIEW_ARGUMENTS = ("search", "sort", "desc", "page_size")
+COLUMNS_ARGUMENT = "columns"  # the list shows these columns (a saved view's) instead of the user's own
 MAX_NOTE_LENGTH = 5000
 
 
@@ -57,6 +59,25 @@ def back_to_client_page(view, client=None, tab=None):
         return redirect(target)
     url = view.get_url(".details_view", id=client.id) if client is not None else view.get_url(".index_view")
     return redirect(f"{url}#{tab}" if tab else url)
+
+
+def without_columns(url: str) -> str:
+    """A list URL without its saved view's columns: after a choice of columns, the list shows the user's own."""
+    parts = urlsplit(url)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != COLUMNS_ARGUMENT])
+    return parts.path + (f"?{query}" if query else "")
+
+
+def moved(order: list[str], move: str) -> list[str]:
+    """`order` with one column moved one place (`move`: "up:<name>" or "down:<name>")."""
+    direction, _sep, name = move.partition(":")
+    if direction not in ("up", "down") or name not in order:
+        raise UnknownColumn(name)
+    at = order.index(name)
+    to = max(at - 1, 0) if direction == "up" else min(at + 1, len(order) - 1)
+    order = list(order)
+    order[at], order[to] = order[to], order[at]
+    return order
 
 
 class ClientExtrasMixin:
@@ -105,15 +126,82 @@ class ClientExtrasMixin:
             flash(_("Note added."), "success")
         return back_to_client_page(self, client, "activity")
 
+    # Columns, per user
+    def shown_columns(self, args=None) -> list[tuple[str, str]]:
+        """(name, label) of the columns the list shows: a saved view's (the `columns` argument of `args`, by default
+        the request's), else the user's own choice, else the default."""
+        args = request.args if args is None else args
+        return per_request(f"shown-columns:{args.get(COLUMNS_ARGUMENT)}", lambda: self._shown_columns(args))
+
+    def _shown_columns(self, args) -> list[tuple[str, str]]:
+        names = None
+        if args.get(COLUMNS_ARGUMENT):
+            try:
+                names = self.list_columns.parse(args[COLUMNS_ARGUMENT])
+            except UnknownColumn as error:
+                flash(str(error), "error")
+        labels = dict(self._list_columns)
+        return [(name, labels[name]) for name in names or self.list_columns.of(current_user)]
+
+    def column_index(self, name: str) -> int:
+        """A column's place among all the list's columns: what `sort=` says, whichever columns are shown."""
+        return [column for column, _label in self._list_columns].index(name)
+
+    @expose("/columns/", methods=("GET", "POST"))
+    def columns_view(self):
+        """Choose the list's columns: shown or not, in which order (up and down buttons, each a submit button, so
+        that they work without a script), or back to the default."""
+        came_from = safe_next_url(request.values.get("url")) or self.get_url(".index_view")
+        back = without_columns(came_from)
+        columns = self.list_columns
+        if request.method == "GET":  # as the list shows them now (a saved view's columns, if it was one)
+            shown = [name for name, _label in self.shown_columns(dict(parse_qsl(urlsplit(came_from).query)))]
+            return self._columns_page(shown + [name for name in columns.available if name not in shown], shown, back)
+        if "reset" in request.form:
+            columns.reset(current_user)
+            db.session.commit()
+            flash(_("The list shows its default columns again."), "success")
+            return redirect(back)
+        try:
+            order = columns.check(request.form.getlist("order"))
+            shown = columns.check(request.form.getlist("shown"))
+            order += [name for name in columns.available if name not in order]
+            if request.form.get("move"):
+                return self._columns_page(moved(order, request.form["move"]), shown, back, focus=request.form["move"])
+            columns.save(current_user, [name for name in order if name in shown])
+        except UnknownColumn as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".columns_view", url=back))
+        db.session.commit()
+        flash(_("Columns saved."), "success")
+        return redirect(back)
+
+    def _columns_page(self, order, shown, back, focus=None):
+        labels = dict(self._list_columns)
+        rows = [(name, labels[name], name in shown, name in self.list_columns.required) for name in order]
+        return self.render("admin/client_columns.html", rows=rows, focus=focus, return_url=back)
+
     # Saved views of the list, per user
     def saved_views(self) -> list[SavedFilter]:
         return db.session.scalars(sa.select(SavedFilter).where(
             SavedFilter.user_id == current_user.id, SavedFilter.endpoint == self.endpoint).order_by(SavedFilter.name)).all()
 
+    def saved_view_url(self, saved: SavedFilter) -> str:
+        """Where a saved view opens: its query, and its columns if it was saved with them."""
+        query = f"{saved.query}&{urlencode({COLUMNS_ARGUMENT: saved.columns})}" if saved.columns else saved.query
+        return self.get_url(".index_view") + (f"?{query.lstrip('&')}" if query else "")
+
     @expose("/views/save/", methods=("POST",))
     def save_view_view(self):
         name = (request.form.get("name") or "").strip()[:80]
-        query = clean_view_query(request.form.get("query", ""))
+        posted = request.form.get("query", "")
+        query = clean_view_query(posted)
+        try:  # the columns the list showed: the view's it came from, else the user's own
+            chosen = dict(parse_qsl(posted)).get(COLUMNS_ARGUMENT)
+            columns = SEPARATOR.join(self.list_columns.parse(chosen) if chosen else self.list_columns.of(current_user))
+        except UnknownColumn as error:
+            flash(str(error), "error")
+            return redirect(self.get_url(".index_view"))
         if not name:
             flash(_("Give the view a name."), "error")
             return redirect(self.get_url(".index_view") + (f"?{query}" if query else ""))
@@ -123,12 +211,13 @@ class ClientExtrasMixin:
         saved = db.session.scalar(sa.select(SavedFilter).where(
             SavedFilter.user_id == current_user.id, SavedFilter.endpoint == self.endpoint, SavedFilter.name == name))
         if saved is None:
-            db.session.add(SavedFilter(user_id=current_user.id, endpoint=self.endpoint, name=name, query=query))
+            saved = SavedFilter(user_id=current_user.id, endpoint=self.endpoint, name=name, query=query, columns=columns)
+            db.session.add(saved)
         else:
-            saved.query = query
+            saved.query, saved.columns = query, columns
         db.session.commit()
         flash(_("View “%(name)s” saved.", name=name), "success")
-        return redirect(self.get_url(".index_view") + (f"?{query}" if query else ""))
+        return redirect(self.saved_view_url(saved))
 
     @expose("/views/delete/", methods=("POST",))
     def delete_view_view(self):

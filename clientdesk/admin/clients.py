@@ -33,6 +33,7 @@ from ..jobs.documents import launch_delivery, retry_now, run_send_documents, run
 from ..jobs.lifecycle import SENDS_MAIL, run_bulk_action
 from ..jobs.peppol import run_peppol
 from ..lifecycle import ClientLifecycle, LifecycleError
+from ..list_columns import Columns
 from ..models import (
     AllowedSender,
     AuditEvent,
@@ -267,9 +268,15 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     can_set_page_size = True  # up to 100 rows on a page, all selected at once for an action
     page_size_options = (25, 50, 100)
 
-    column_list = (
+    # The columns shown until a user chooses (list_columns), then every other one they may choose, appended so that
+    # the `sort=` index of a bookmark or a saved view keeps naming the same column.
+    default_columns = (
         "name", "enterprise_number", "group", "firm_contact", "status", "integration",
         "peppol_send", "peppol_receive", "inbox_count", "onboarding_missing", "plan", "trial_end", "country", "language",
+    )
+    column_list = (
+        *default_columns, "vat_number", "client_facing_contact", "subscription_mode", "vat_frequency", "vat_check",
+        "external_reference", "internal_reference", "postal_code", "city", "website", "activated_at",
     )
     column_labels = {
         "name": _l("Legal name"), "enterprise_number": _l("Enterprise number"), "vat_number": _l("VAT number"),
@@ -302,7 +309,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     column_sortable_list = (
         "name", "enterprise_number", ("group", "group.name"), ("firm_contact", "firm_contact.full_name"), "status",
         ("integration", "integration.product.name"), "peppol_send", "peppol_receive",
-        "inbox_count", ("plan", "plan.name"), "trial_end",
+        "inbox_count", ("plan", "plan.name"), "trial_end", "vat_number", "subscription_mode", "external_reference",
+        "internal_reference", "postal_code", "city", "activated_at",
     )
     column_default_sort = [("name", False), ("id", False)]
     column_formatters = {
@@ -319,6 +327,9 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "country": lambda view, context, client, name: country_name(getattr(client, name)),
         "billing_country": lambda view, context, client, name: country_name(getattr(client, name)),
         "language": lambda view, context, client, name: language_name(client.language),
+        "subscription_mode": lambda view, context, client, name: SubscriptionMode(client.subscription_mode).label,
+        "vat_frequency": lambda view, context, client, name: VatFrequency(client.vat_frequency).label if client.vat_frequency else "",
+        "activated_at": lambda view, context, client, name: localdate(client.activated_at) if client.activated_at else "",
     }
     # On the client page the name is the heading; no favourite star or link in its details table.
     column_formatters_detail = {name: f for name, f in column_formatters.items() if name != "name"}
@@ -367,6 +378,10 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         BankAccountInline(BankAccount),
         AllowedSenderInline(AllowedSender),
     )
+
+    @property
+    def list_columns(self) -> Columns:
+        return Columns(self.endpoint, available=self.column_list, default=self.default_columns, required=("name",))
 
     # Filters: stable names, per-user options
     def get_filters(self):
@@ -446,9 +461,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             ids = [pk for pk, _count in page_ids]
         else:
             ids = [pk for (pk,) in query.with_entities(Client.id)]
+        shown = {name for name, _label in self.shown_columns()}
         rows = self.get_query().filter(Client.id.in_(ids)).options(
             joinedload(Client.group),
             joinedload(Client.firm_contact),
+            *([joinedload(Client.client_facing_contact)] if "client_facing_contact" in shown else []),
             joinedload(Client.integration).joinedload(ClientIntegration.product),
             joinedload(Client.plan),
             undefer(Client.inbox_count),
@@ -470,7 +487,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     def list_row(self, context, client) -> Markup:
         """The `<td>` cells of one list row: its checkbox, its action icons and its columns (none editable)."""
         cells = [self._row_actions(context, client)]
-        for name, _label in self._list_columns:
+        for name, _label in self.shown_columns():
             formatter = self.column_formatters.get(name)
             value = formatter(self, None, client, name) if formatter is not None else getattr(client, name)
             cells.append(f'<td class="col-{name}">{escape("" if value is None else value)}</td>')

@@ -68,6 +68,9 @@ class UserView(AdminOnlyView):
                 if reorganise.clients_of(model):
                     raise Refused(_("%(name)s still looks after clients: use “Deactivate and hand over” to say who takes "
                                     "them over.", name=model))
+                if reorganise.templates_of(model):
+                    raise Refused(_("%(name)s is the assigned staff of configuration templates: use “Deactivate and "
+                                    "hand over” to say who takes them over.", name=model))
 
     @expose("/deactivate/", methods=("GET", "POST"))
     def deactivate_view(self):
@@ -79,31 +82,38 @@ class UserView(AdminOnlyView):
             return redirect(back)
         counts = {column: db.session.scalar(sa.select(sa.func.count()).where(getattr(Client, column) == user.id))
                   for column in ("firm_contact_id", "client_facing_contact_id")}
+        templates = len(reorganise.templates_of(user))  # they go to the new firm contact
         successors = [other for other in db.session.scalars(scoping.staff_users()) if other.id != user.id]
         if request.method == "POST":
-            chosen = [self._successor(request.form.get(field), successors, counts[column])
-                      for field, column in (("firm_contact", "firm_contact_id"),
-                                            ("client_facing_contact", "client_facing_contact_id"))]
+            chosen = [self._successor(request.form.get(field), successors, counts[column] + extra)
+                      for field, column, extra in (("firm_contact", "firm_contact_id", templates),
+                                                   ("client_facing_contact", "client_facing_contact_id", 0))]
             if None not in chosen:
                 return self._deactivate(user, [successor or None for successor in chosen]) or redirect(back)
             flash(_("Choose who takes over the user's clients."), "error")
-        return self.render("admin/hand_over.html", user=user, counts=counts, successors=successors, return_url=back)
+        return self.render("admin/hand_over.html", user=user, counts=counts, templates=templates, successors=successors,
+                           return_url=back)
 
     @staticmethod
-    def _successor(value, successors, clients: int):
-        """The chosen successor; False when none is needed (no clients in that role); None when one is missing."""
+    def _successor(value, successors, handed_over: int):
+        """The chosen successor; False when none is needed (no clients or templates in that role); None when one is
+        missing."""
         pk = record_id(value)
         chosen = next((user for user in successors if user.id == pk), None)
         if chosen is None and value:
             abort(400)
-        return chosen or (False if not clients else None)
+        return chosen or (False if not handed_over else None)
 
     def _deactivate(self, user, successors):
         user.active = False
+        templates = reorganise.hand_over_templates(user, successors)
         client_ids = reorganise.clients_of(user)
         if not client_ids:
             db.session.commit()
-            flash(_("%(name)s is deactivated.", name=user), "success")
+            flash(ngettext("%(name)s is deactivated; their template goes to %(successor)s.",
+                           "%(name)s is deactivated; their %(num)d templates go to %(successor)s.",
+                           templates, name=user, successor=successors[0]) if templates
+                  else _("%(name)s is deactivated.", name=user), "success")
             return None
         change = reorganise.Change("hand_over", leaving=user, successors=tuple(successors))
         try:
@@ -141,13 +151,31 @@ class UserView(AdminOnlyView):
         flash(ngettext("%(num)d user signed out everywhere.", "%(num)d users signed out everywhere.", len(users)), "success")
 
 
+def staff_label(user) -> str:
+    """A staff user in a pick-list or a list: a deactivated one says so."""
+    return str(user) if user.active else _("%(name)s (deactivated)", name=user)
+
+
+def staff_to_choose(current=()) -> list:
+    """A form's staff pick-list: the active users, and those of `current` (the record's own) deactivated since, so
+    that saving the form keeps them until someone takes them out."""
+    return list(db.session.scalars(scoping.staff_users(keep=[user.id for user in current if user is not None])))
+
+
 class GroupView(AdminOnlyView):
     column_list = ("name", "description", "members")
     column_labels = {"name": _l("Name"), "description": _l("Description"), "members": _l("Members")}
+    column_formatters = {"members": lambda view, context, group, name: ", ".join(map(staff_label, group.members))}
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = ("name", "description", "members")
-    form_args = {"name": {"validators": [DataRequired()]}}
+    form_args = {"name": {"validators": [DataRequired()]},
+                 "members": {"query_factory": staff_to_choose, "get_label": staff_label, "validators": [v.offered_users_only]}}
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form.members.query_factory = lambda: staff_to_choose(obj.members)
+        return form
 
     def on_model_delete(self, model):
         from ..extensions import db

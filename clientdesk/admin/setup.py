@@ -5,10 +5,10 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from wtforms.fields import SelectMultipleField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from .. import rules, scoping
+from .. import rules
 from ..errors import Refused
 from ..extensions import db
-from ..forms import select_choices_of
+from ..forms import select_choices_of, validators as v
 from ..i18n import euros
 from ..models import (
     Client,
@@ -30,7 +30,7 @@ from .children import (
     check_delivery,
     keep_secrets_with_their_destination,
 )
-from .people import AdminOnlyView
+from .people import AdminOnlyView, staff_label, staff_to_choose
 
 
 class DeliveryMethodsField(SelectMultipleField):
@@ -68,10 +68,18 @@ class ConfigTemplateView(AdminOnlyView):
         "credit_card_statements": choices_of(CreditCardStatements),
     }
     form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS, **FIRM_DEFAULT_ARGS,
-                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()},
-                 "client_facing_contact": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all(),
+                 "assigned_user": {"query_factory": staff_to_choose, "get_label": staff_label,
+                                   "validators": [v.offered_users_only]},
+                 "client_facing_contact": {"query_factory": staff_to_choose, "get_label": staff_label,
+                                           "validators": [v.offered_users_only],
                                            "description": _l("Set on clients that have none.")}}
     details_template = "admin/template_details.html"  # adds "Apply to existing clients"
+
+    def edit_form(self, obj=None):
+        form = super().edit_form(obj)
+        form.assigned_user.query_factory = lambda: staff_to_choose([obj.assigned_user])
+        form.client_facing_contact.query_factory = lambda: staff_to_choose([obj.client_facing_contact])
+        return form
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)

@@ -237,3 +237,11 @@ def wtforms_validator(normalise, **kwargs):
             raise FormValidationError(str(error)) from None
 
     return validate
+
+
+def offered_users_only(form, field):
+    """A pick-list answers only what it offered: Flask-Admin's query select fields drop a submitted id that is not
+    among their choices (a deactivated user, a tampered form) without a word; this says so instead."""
+    offered = {str(choice[0]) for choice in field.iter_choices()}
+    if any(value not in offered for value in field.raw_data or () if value):
+        raise FormValidationError(_("Choose one of the users offered."))

@@ -20,7 +20,7 @@ from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
 from .trial_reminder import TrialReminder, TrialReminderRecipient
 from .two_factor import RecoveryCode
-from .user import Role, SavedFilter, User
+from .user import ListColumns, Role, SavedFilter, User
 
 _client.configure_computed_columns()
 
@@ -29,7 +29,7 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "MailKind", "MailLog", "MailOutcome",
+    "IntegrationProduct", "Invitation", "ListColumns", "InvitationReminder", "InvitationStatus", "MailKind", "MailLog", "MailOutcome",
     "PasswordReset", "PeppolState", "Plan",
     "ProposalState", "ProposalSubject",
     "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",

@@ -1,4 +1,4 @@
-"""Staff users of the firm, their roles and saved list views."""
+"""Staff users of the firm, their roles, saved list views and chosen list columns."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
@@ -80,7 +80,24 @@ class SavedFilter(db.Model):
     endpoint = db.Column(db.String(40), nullable=False)
     name = db.Column(db.String(80), nullable=False)
     query = db.Column(db.String(1000), nullable=False)
+    # The columns shown when it was saved (ListColumns.columns); None: saved before columns could be chosen, so it
+    # shows the user's current columns.
+    columns = db.Column(db.String(1000))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     def __str__(self) -> str:
         return self.name
+
+
+class ListColumns(db.Model):
+    """A user's columns on a list: their names, comma-separated, in the order shown. No row: the list's default."""
+
+    __tablename__ = "list_columns"
+    __table_args__ = (sa.UniqueConstraint("user_id", "endpoint", name="uq_list_columns_user_endpoint"),)
+    __audit__ = False  # a personal preference, like a saved view
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    endpoint = db.Column(db.String(40), nullable=False)
+    columns = db.Column(db.String(1000), nullable=False)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)

@@ -83,6 +83,8 @@ def test_main_pages_load_without_console_errors_or_failed_requests(browser, live
         assert page.url.endswith("/admin/") and page.locator("html").get_attribute("lang") == language
 
         problems.visit("client list", "/admin/client/")
+        problems.visit("client list columns", "/admin/client/columns/?url=/admin/client/")
+        page.get_by_role("button").and_(page.locator("[value='up:status']")).click()
         problems.visit("client page", f"/admin/client/details/?id={portfolio['client'].id}")
         for tab in CLIENT_TABS:
             problems.where = f"client page, tab {tab}"
