@@ -18,6 +18,7 @@ import json
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _, ngettext
+from flask_login import current_user
 
 from . import scoping
 from .extensions import db
@@ -147,3 +148,8 @@ def link(notification: Notification, client_name: str | None, reader) -> str | N
     if notification.task_id is not None and (reader.is_admin or notification.task.user_id == reader.id):
         return url_for("task.details_view", id=notification.task_id)
     return None
+
+
+def init_app(app) -> None:
+    """The bell's count, for the staff layout (templates/admin/clientdesk_base.html)."""
+    app.jinja_env.globals["unread_notifications"] = lambda: unread_count(current_user)

@@ -36,7 +36,8 @@ class ConfigTemplateView(AdminOnlyView):
     column_list = ("name", "description", "assigned_group", "assigned_user", "integration_product", "subscription_mode")
     column_labels = {
         "name": _l("Name"), "description": _l("Description"), "assigned_group": _l("Assigned group"),
-        "assigned_user": _l("Assigned staff"), "integration_product": _l("Accounting software"),
+        "assigned_user": _l("Assigned staff"), "watchers": _l("Additional users to notify"),
+        "integration_product": _l("Accounting software"),
         "subscription_mode": _l("Subscription"), "e_invoicing_mandate": _l("E-invoicing mandate"),
         "peppol_send": _l("Peppol send"), "peppol_receive": _l("Peppol receive"), **DELIVERY_LABELS,
     }
@@ -44,7 +45,7 @@ class ConfigTemplateView(AdminOnlyView):
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = (
-        "name", "description", "assigned_group", "assigned_user", "subscription_mode", "e_invoicing_mandate",
+        "name", "description", "assigned_group", "assigned_user", "watchers", "subscription_mode", "e_invoicing_mandate",
         "peppol_send", "peppol_receive", "integration_product", *DELIVERY_FORM_COLUMNS,
     )
     column_details_exclude_list = ("sftp_password", "api_token")
@@ -55,7 +56,10 @@ class ConfigTemplateView(AdminOnlyView):
         "credit_card_statements": choices_of(CreditCardStatements),
     }
     form_args = {"name": {"validators": [DataRequired()]}, **DELIVERY_FORM_ARGS,
-                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()}}
+                 "assigned_user": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all()},
+                 "watchers": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all(), "description": _l(
+                     "Told of what happens to the clients of this template (notifications), besides their firm contact; "
+                     "added to each client the template is applied to.")}}
 
     def on_model_change(self, form, model, is_created):
         super().on_model_change(form, model, is_created)
