@@ -93,7 +93,7 @@ def client_names(notifications: list[Notification], reader) -> dict[int, str]:
     """{client id: what the reader is told of the client}: its name when the reader sees it, OUTSIDE_SCOPE otherwise."""
     ids = {n.client_id for n in notifications if n.client_id is not None}
     visible = scoping.visible_client_ids(ids, reader)
-    names = dict(db.session.execute(sa.select(Client.id, Client.name).where(Client.id.in_(visible)))) if visible else {}
+    names = dict(db.session.execute(sa.select(Client.id, Client.name).where(Client.id.in_(visible))).all()) if visible else {}
     return {client_id: names.get(client_id, OUTSIDE_SCOPE) for client_id in ids}
 
 
