@@ -21,7 +21,7 @@ class NotificationView(ProtectedView):
 
     @expose("/")
     def index(self):
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = record_id(request.args.get("page")) or 1
         rows = db.session.scalars(notifications.of_user(current_user).limit(PER_PAGE + 1)
                                   .offset((page - 1) * PER_PAGE)).all()
         more, rows = len(rows) > PER_PAGE, rows[:PER_PAGE]
@@ -45,7 +45,7 @@ class NotificationView(ProtectedView):
         notification = self._own(request.form.get("id"))
         notifications.mark_read(current_user, notification.id)
         db.session.commit()
-        return redirect(self.get_url(".index", page=request.form.get("page", 1, type=int)))
+        return redirect(self.get_url(".index", page=record_id(request.form.get("page")) or 1))
 
     @expose("/read-all/", methods=("POST",))
     def read_all_view(self):
