@@ -3,6 +3,7 @@ the starter of background work; active users only), written where the event happ
 notification page shows only the reader's own, names a client only in the reader's scope, marks read by POST with CSRF;
 the bell counts the unread ones."""
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from clientdesk import notifications, tasks
 from clientdesk.extensions import db
 from clientdesk.jobs.imports import import_clients
-from clientdesk.models import Client, ConfigTemplate, Notification, Role, Task, User
+from clientdesk.models import Client, ConfigTemplate, Notification, Role, Task, User, utcnow
 from tests.helpers import csrf_token, flashes, form_fields, portal_login, post
 from tests.import_files import BANQUP_FR, banqup_row, write_xlsx
 from tests.servers import SmtpServer, run_worker_burst
@@ -145,6 +146,21 @@ def test_a_task_that_fails_for_good_tells_its_starter_and_its_clients_people(app
     assert set(rows) == {team.supervisor.id, team.contact.id, team.watcher.id}
     assert rows[team.supervisor.id].params["title"] == "An import that cannot run"
     assert "987654" in rows[team.supervisor.id].params["error"]
+
+
+def test_a_task_whose_job_cannot_start_tells_its_starter_when_the_reconciler_fails_it(app, app_config, make, store, team):
+    with app.app_context():
+        task = tasks.launch("import", "A job renamed since", import_clients, 1, user=db.session.get(User, team.supervisor.id))
+        task.job_func = "clientdesk.jobs.gone.run"
+        tasks.enqueue(task)
+        db.session.remove()
+    run_worker_burst(app_config)  # the first job finds the task taken by the second, which cannot load
+    store.update(Task, task.id, queued_at=utcnow() - timedelta(seconds=tasks.LOST_SECONDS + 1))
+    with app.app_context():
+        tasks.reconcile()
+        db.session.remove()
+    row, = store.all(Notification, kind="task_failed")
+    assert row.user_id == team.supervisor.id and row.task_id == task.id and "could not start" in row.params["error"]
 
 
 def test_a_register_change_is_one_call(app, make, store, team):

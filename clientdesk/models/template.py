@@ -75,8 +75,8 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
                 **{column: getattr(self, column) for column in DeliverySettings.__dict__ if not column.startswith("_")}}
 
     def apply_to(self, client, *, mandate: bool = True) -> None:
-        """Copy this template's defaults (defaults_for, integration_defaults, its users to notify) onto a client; later edits to the client
-        override them. Its Peppol switches are not copied: they go through the Peppol switches
+        """Copy this template's defaults (defaults_for, integration_defaults, its users to notify) onto a client; later
+        edits to the client override them. Its Peppol switches are not copied: they go through the Peppol switches
         (einvoicing.switch_as_template)."""
         from .integration import ClientIntegration
 
