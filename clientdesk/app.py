@@ -20,13 +20,14 @@ def create_app(overrides: dict | None = None, screens: bool = True) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from . import invitations, models, search, security_headers, sqlite, web_input
+    from . import invitations, models, notifications, search, security_headers, sqlite, web_input
 
     web_input.init_app(app)
     security_headers.init_app(app)
     db.init_app(app)
     models.audit.init_app(app)
     invitations.init_app(app)
+    notifications.init_app(app)
     search.init_app(app)
     sqlite.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True,

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from . import rules
+from . import notifications, rules
 from .errors import Refused
 from .extensions import db
-from .models import Client, PeppolState, utcnow
-from .models.audit import audit_action
+from .models import Client, NotificationKind, PeppolState, utcnow
+from .models.audit import audit_action, current_actor
 from .retries import after_failure
 from .services.http import HttpError
 from .services.outbound import ForbiddenDestination, Outbound
@@ -202,6 +202,8 @@ class PeppolRegistration:
                 client.peppol_state = PeppolState.FAILED.value
                 for column, value in NO_RETRY.items():
                     setattr(client, column, value)
+                notifications.notify_client_event(NotificationKind.PEPPOL_FAILED, client, starter=current_actor(),
+                                                  reason=client.peppol_message)
             else:
                 client.peppol_state = PeppolState.PENDING.value
                 client.peppol_retry_at, client.peppol_first_failed_at = retry.retry_at, retry.first_failed_at

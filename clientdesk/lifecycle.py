@@ -24,6 +24,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from . import notifications
 from .errors import Refused
 from .extensions import db
 from .i18n import language_of_locale
@@ -35,6 +36,7 @@ from .models import (
     ClientUserRole,
     Invitation,
     InvitationStatus,
+    NotificationKind,
     SubscriptionMode,
     today,
     utcnow,
@@ -326,6 +328,7 @@ class ClientLifecycle:
             client.plan = plan
             client.trial_end = today() + timedelta(days=TRIAL_DAYS)
             db.session.flush()
+        notifications.notify_client_event(NotificationKind.INVITATION_ACCEPTED, client)
         return client_user
 
     @classmethod

@@ -10,11 +10,11 @@ import json
 
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from . import rules
+from . import notifications, rules
 from .errors import Refused
 from .extensions import db
 from .lifecycle import ClientLifecycle
-from .models import ChangeProposal, Client, ClientUser, Contact, ProposalState, ProposalSubject, User, utcnow
+from .models import ChangeProposal, Client, ClientUser, Contact, NotificationKind, ProposalState, ProposalSubject, User, utcnow
 from .models.audit import audit_action
 
 COMPANY_FIELDS = ("name", "street", "house_number", "box", "postal_code", "city")
@@ -58,6 +58,7 @@ def propose(client: Client, by: ClientUser, subject: str, values: dict, contact:
     with audit_action("propose"):
         db.session.add(proposal)
         db.session.flush()
+    notifications.notify_client_event(NotificationKind.CHANGES_PROPOSED, client, subject=subject)
     return proposal
 
 

@@ -225,7 +225,7 @@ def _template(change: Change, client: Client) -> Decision:
     current = client.integration
     integration_changes = integration is not None and (
         current is None or any(getattr(current, column) != value for column, value in integration.items()))
-    if not (values or peppol or integration_changes):
+    if not (values or peppol or integration_changes or template.watchers_to_add(client)):
         return Decision(client.id, client, reason=_("already set as the template says"), unchanged=True)
     return Decision(client.id, client, values={**values, **peppol})
 

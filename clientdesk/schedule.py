@@ -69,6 +69,10 @@ SCHEDULES = (
                  "E-mails the primary contact and the firm contact of each active client without a plan whose trial ends "
                  "in %(days)s days (TRIAL_REMINDER_DAYS): once per client and per reminder, each in their language.",
                  days=", ".join(str(days) for days in sorted(config["TRIAL_REMINDER_DAYS"], reverse=True)))),
+    Schedule("notification_digest", _l("Notification digest"), "SCHEDULE_NOTIFICATION_DIGEST", "0 7 * * *",
+             TaskKind.NOTIFICATION_DIGEST, "clientdesk.jobs.notification_digest:send_due", lambda config: _(
+                 "E-mails each user who chose a daily e-mail their notifications of the last day not e-mailed yet, "
+                 "in their language: each notification at most once.")),
     # Next here: picking up the company register's update files from KBO_INBOX_DIR.
 )
 BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}

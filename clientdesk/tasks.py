@@ -26,7 +26,7 @@ from rq import Worker, get_current_job
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from . import i18n
+from . import i18n, notifications
 from .broker import get_queue, get_redis
 from .errors import QueueUnavailable
 from .extensions import db
@@ -238,6 +238,7 @@ def _record_failure(task_id: str, error: Exception) -> None:
         log.exception("task %s (%s) failed, will retry in %d s", task.id, task.kind, delay)
     else:
         task.status, task.ended_at, task.error = TaskStatus.FAILED.value, utcnow(), message
+        notifications.notify_task_failed(task)
         log.exception("task %s (%s) failed", task.id, task.kind)
     db.session.commit()
 
@@ -318,6 +319,9 @@ def _fail(task: Task, job: Job | None) -> None:
     failed = db.session.execute(sa.update(Task).where(Task.id == task.id, Task.job_id == task.job_id,
                                                       Task.status == task.status)
                                 .values(status=TaskStatus.FAILED.value, ended_at=utcnow(), worker=None, error=str(error)))
+    if failed.rowcount:
+        db.session.refresh(task)
+        notifications.notify_task_failed(task)
     db.session.commit()
     if failed.rowcount:
         log.error("task %s (%s) failed: %s", task.id, task.kind, error)

@@ -29,6 +29,7 @@ from .contacts import ContactView
 from .dashboard import DashboardView
 from .documents import DocumentView
 from .imports import ImportView
+from .notifications import NotificationView
 from .people import GroupView, UserView
 from .schedule import ScheduleView
 from .setup import ConfigTemplateView, FirmSettingsView, IntegrationProductView, PlanView
@@ -55,6 +56,7 @@ def build_admin(app) -> Admin:
         DocumentView(Document, name=_l("Documents"), endpoint="document", category=clients),
         ImportView(name=_l("Import clients"), endpoint="import", category=clients),
         TaskView(Task, name=_l("Tasks"), endpoint="task"),
+        NotificationView(name=_l("Notifications"), endpoint="notifications", url="notifications"),
         ScheduleView(name=_l("Schedule"), endpoint="schedule", url="schedule", category=setup),
         UserView(User, name=_l("Users"), endpoint="user", category=setup),
         GroupView(Group, name=_l("Groups"), endpoint="group", category=setup),

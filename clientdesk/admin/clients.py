@@ -281,7 +281,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     column_labels = {
         "name": _l("Legal name"), "enterprise_number": _l("Enterprise number"), "vat_number": _l("VAT number"),
         "group": _l("Group"), "firm_contact": _l("Firm contact"), "client_facing_contact": _l("Client-facing contact"),
-        "status": _l("Status"), "integration": _l("Integration"), "peppol_send": _l("Peppol send"),
+        "watchers": _l("Users to notify"), "status": _l("Status"), "integration": _l("Integration"), "peppol_send": _l("Peppol send"),
         "peppol_receive": _l("Peppol receive"), "inbox_count": _l("Inbox"), "plan": _l("Plan"),
         "onboarding_missing": _l("Onboarding"), "plan_chosen_at": _l("Plan chosen on"), "plan_chosen_by": _l("Plan chosen by"),
         "trial_end": _l("Trial end"), "skip_vat_check": _l("Don't verify VAT"),
@@ -344,7 +344,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # Group, firm contact, client-facing contact and template are in the page's summary (client_details.html).
     column_details_list = (
         "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
-        "subscription_mode", "plan", "plan_chosen_at", "plan_chosen_by", "trial_end", "vat_frequency",
+        "watchers", "subscription_mode", "plan", "plan_chosen_at", "plan_chosen_by", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
         "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at", "e_invoicing_mandate_by",
         "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from", "track_transactions_without_documents",
@@ -355,7 +355,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
 
     form_columns = (
         "name", "legal_form", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
-        "plan", "language", "group", "firm_contact", "client_facing_contact", "hidden", "external_reference",
+        "plan", "language", "group", "firm_contact", "watchers", "client_facing_contact", "hidden", "external_reference",
         "internal_reference", "website", "street", "house_number", "box", "postal_code", "city",
         "billing_street", "billing_house_number", "billing_box", "billing_postal_code", "billing_city",
         "billing_country", "sync_from", "track_transactions_without_documents", "e_invoicing_mandate",
@@ -371,6 +371,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "group": {"query_factory": assignable_groups_query, "allow_blank": False, "validators": [DataRequired()]},
         "firm_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
         "client_facing_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
+        "watchers": {"query_factory": lambda: db.session.scalars(scoping.staff_users()).all(),
+                     "description": _l("Told of what happens to this client (notifications), besides its firm contact.")},
         "plan": {"query_factory": plans_to_choose},
     }
     inline_models = (

@@ -13,7 +13,7 @@ from ..errors import Refused
 from ..extensions import db
 from ..forms import select_choices_of, validators as v
 from ..jobs.reorganise import run_reorganise
-from ..models import Client, Role, audit
+from ..models import Client, NotifyBy, Role, audit
 from ..models.base import choices_of
 from ..passwords import AcceptablePassword, password_changed
 from ..web_input import record_id
@@ -31,10 +31,10 @@ class UserView(AdminOnlyView):
         "email": _l("E-mail"), "full_name": _l("Name"), "role": _l("Role"), "groups": _l("Groups"),
         "active": _l("Active"), "last_login_at": _l("Last login"), "ui_language": _l("Interface language"),
         "password_hash": _l("Password"), "totp_enabled_at": _l("Two-step sign-in since"),
-        "totp_secret": _l("Two-step sign-in key"),
+        "totp_secret": _l("Two-step sign-in key"), "notify_by": _l("Notifications"),
     }
     column_details_exclude_list = ("password_hash", "session_token", "totp_secret", "totp_last_step")
-    column_choices = {"role": choices_of(Role)}
+    column_choices = {"role": choices_of(Role), "notify_by": choices_of(NotifyBy)}
     column_searchable_list = ("email", "full_name")
     column_sortable_list = ("email", "full_name", "role", "active", "last_login_at")
     column_filters = ("role", "active")

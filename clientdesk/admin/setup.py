@@ -48,6 +48,7 @@ class ConfigTemplateView(AdminOnlyView):
     column_labels = {
         "name": _l("Name"), "description": _l("Description"), "assigned_group": _l("Assigned group"),
         "assigned_user": _l("Assigned staff"), "client_facing_contact": _l("Client-facing contact"),
+        "watchers": _l("Additional users to notify"),
         "integration_product": _l("Accounting software"),
         "subscription_mode": _l("Subscription"), "e_invoicing_mandate": _l("E-invoicing mandate"),
         "peppol_send": _l("Peppol send"), "peppol_receive": _l("Peppol receive"), **DELIVERY_LABELS,
@@ -56,7 +57,7 @@ class ConfigTemplateView(AdminOnlyView):
     column_searchable_list = ("name",)
     column_sortable_list = ("name",)
     form_columns = (
-        "name", "description", "assigned_group", "assigned_user", "client_facing_contact", "subscription_mode",
+        "name", "description", "assigned_group", "assigned_user", "client_facing_contact", "watchers", "subscription_mode",
         "e_invoicing_mandate", "peppol_send", "peppol_receive", "integration_product", "uses_firm_default",
         *DELIVERY_FORM_COLUMNS,
     )
@@ -72,13 +73,18 @@ class ConfigTemplateView(AdminOnlyView):
                                    "validators": [v.offered_users_only]},
                  "client_facing_contact": {"query_factory": staff_to_choose, "get_label": staff_label,
                                            "validators": [v.offered_users_only],
-                                           "description": _l("Set on clients that have none.")}}
+                                           "description": _l("Set on clients that have none.")},
+                 "watchers": {"query_factory": staff_to_choose, "get_label": staff_label,
+                              "validators": [v.offered_users_only], "description": _l(
+                                  "Told of what happens to the clients of this template (notifications), besides their "
+                                  "firm contact; added to each client the template is applied to.")}}
     details_template = "admin/template_details.html"  # adds "Apply to existing clients"
 
     def edit_form(self, obj=None):
         form = super().edit_form(obj)
         form.assigned_user.query_factory = lambda: staff_to_choose([obj.assigned_user])
         form.client_facing_contact.query_factory = lambda: staff_to_choose([obj.client_facing_contact])
+        form.watchers.query_factory = lambda: staff_to_choose(obj.watchers)
         return form
 
     def on_model_change(self, form, model, is_created):

@@ -18,9 +18,10 @@ from flask import current_app
 from flask_babel import gettext as _, ngettext
 from sqlalchemy.exc import IntegrityError
 
+from .. import notifications
 from ..errors import Refused
 from ..extensions import db
-from ..models import Client, Group, ImportBatch, ImportStatus, PeppolState, User, utcnow
+from ..models import Client, Group, ImportBatch, ImportStatus, NotificationKind, PeppolState, User, utcnow
 from ..models.audit import acting_as, record
 from ..models.import_batch import FINISHED
 from . import reader, validate, writer
@@ -156,6 +157,12 @@ def _finish(batch: ImportBatch, status: ImportStatus) -> None:
         "file": batch.filename, "dry_run": batch.dry_run, "rows": batch.rows_count, "new": batch.new_count,
         "changed": batch.changed_count, "unchanged": batch.unchanged_count, "errors": batch.error_count,
     })
+    succeeded = status in (ImportStatus.IMPORTED, ImportStatus.CHECKED)
+    # Its starter is told how it ended: a web upload runs in the background.
+    notifications.notify(NotificationKind.IMPORT_FINISHED if succeeded else NotificationKind.IMPORT_FAILED,
+                         notifications.recipients(starter=batch.user), batch_id=batch.id, file=batch.filename,
+                         dry_run=batch.dry_run, new=batch.new_count, changed=batch.changed_count,
+                         unchanged=batch.unchanged_count, errors=batch.error_count, failure=batch.failure)
     db.session.commit()
 
 

@@ -15,10 +15,11 @@ from flask import current_app
 from flask_babel import gettext as _, ngettext
 from sqlalchemy.orm import joinedload
 
-from .. import tasks
+from .. import notifications, tasks
 from ..extensions import db
 from ..i18n import localdatetime
-from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, utcnow
+from ..models import Client, ClientIntegration, DeliveryMethod, Document, DocumentStatus, NotificationKind, utcnow
+from ..models.audit import current_actor
 from ..retries import after_failure, start_due
 from ..services.delivery import DeliverySetupError, Item, Result, SftpDeliverer, deliverer_for, delivery_type, effective_delivery
 from ..services.storage import DocumentStore
@@ -71,6 +72,7 @@ def _deliver_client(client, documents, store, outcome) -> None:
     except DeliverySetupError as error:
         setup_error = str(error)
     now = utcnow()
+    failed = []
     for document in documents:
         result = by_id.get(document.id) or Result(document.id, error=setup_error or _("No delivery result."))
         _record(document, result, now)
@@ -79,10 +81,14 @@ def _deliver_client(client, documents, store, outcome) -> None:
             outcome["done"] += 1
         elif document.retry_at is None:
             outcome["failed"].append(row)
+            failed.append(row["reason"])
         else:
             outcome["retrying"].append({**row, "retry_at": document.retry_at, "reason": _(
                 "%(file)s: tried again at %(time)s: %(reply)s", file=document.filename, time=localdatetime(document.retry_at),
                 reply=result.error)})
+    if failed:
+        notifications.notify_client_event(NotificationKind.DOCUMENTS_UNDELIVERED, client, starter=current_actor(),
+                                          count=len(failed), reason=failed[0])
     if isinstance(deliverer, SftpDeliverer) and deliverer.seen_host_key:
         settings.sftp_host_key = deliverer.seen_host_key  # trust on first use, checked from now on
 

@@ -17,12 +17,12 @@ from flask import current_app
 from flask_babel import gettext as _, ngettext
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import tasks
+from .. import notifications, tasks
 from ..extensions import db
 from ..i18n import localdatetime
 from ..lifecycle import ClientLifecycle
-from ..models import Client, Invitation, InvitationStatus, utcnow
-from ..models.audit import record
+from ..models import Client, Invitation, InvitationStatus, NotificationKind, utcnow
+from ..models.audit import current_actor, record
 from ..retries import start_due
 from ..services.invitation_mail import invitation_mail
 from ..services.mail import Mailer, Undelivered
@@ -80,6 +80,8 @@ def _record_failure(invitation: Invitation, reason: str, transient: bool, at, ou
             "%(reply)s (next attempt: %(time)s)", reply=invitation.error, time=localdatetime(invitation.retry_at))})
     else:
         record("invitation_failed", invitation.client, {"to": invitation.contact.email, "error": invitation.error})
+        notifications.notify_client_event(NotificationKind.INVITATION_UNDELIVERED, invitation.client, starter=current_actor(),
+                                          to=invitation.contact.email, reason=invitation.error)
         outcome["failed"].append(row)
 
 

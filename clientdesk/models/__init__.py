@@ -2,7 +2,17 @@
 from . import client as _client
 from .audit import AuditEvent
 from .base import today, utcnow
-from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
+from .client import (
+    BankAccount,
+    Client,
+    ClientNote,
+    ClientStatus,
+    PeppolState,
+    SubscriptionMode,
+    VatFrequency,
+    client_favourites,
+    client_watchers,
+)
 from .client_user import ClientUser, ClientUserRole
 from .contact import Civility, Contact
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender, SenderVerdict
@@ -12,6 +22,7 @@ from .import_batch import ImportBatch, ImportStatus
 from .integration import ClientIntegration, CreditCardStatements, DeliveryMethod, IntegrationProduct
 from .invitation import Invitation, InvitationReminder, InvitationStatus, ReminderStatus
 from .mail_log import MailKind, MailLog, MailOutcome
+from .notification import Notification, NotificationKind, NotifyBy
 from .password_reset import PasswordReset
 from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
@@ -29,11 +40,11 @@ __all__ = [
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
-    "IntegrationProduct", "Invitation", "ListColumns", "InvitationReminder", "InvitationStatus", "MailKind", "MailLog", "MailOutcome",
-    "PasswordReset", "PeppolState", "Plan",
+    "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "ListColumns", "MailKind", "MailLog", "MailOutcome",
+    "Notification", "NotificationKind", "NotifyBy", "PasswordReset", "PeppolState", "Plan",
     "ProposalState", "ProposalSubject",
     "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
     "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "TrialReminder", "TrialReminderRecipient", "UnauthenticatedMail", "User",
-    "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
+    "VatFrequency", "client_favourites", "client_watchers", "group_members", "today", "utcnow",
 ]

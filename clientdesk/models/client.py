@@ -53,6 +53,14 @@ client_favourites = db.Table(
 )
 
 
+# The staff users told of what happens to a client besides its firm contact (notifications.py), as a template sets them.
+client_watchers = db.Table(
+    "client_watcher",
+    db.Column("client_id", db.ForeignKey("client.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", db.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
 def new_inbound_address() -> str:
     return f"{secrets.token_hex(5)}@{INBOUND_MAIL_DOMAIN}"
 
@@ -164,6 +172,7 @@ class Client(Timestamps, db.Model):
     client_users = db.relationship("ClientUser", back_populates="client", cascade="all, delete-orphan",
                                    order_by="ClientUser.full_name, ClientUser.id")
     favourited_by = db.relationship("User", secondary=client_favourites)
+    watchers = db.relationship("User", secondary=client_watchers, order_by="User.full_name, User.id")
     notes = db.relationship("ClientNote", back_populates="client", cascade="all, delete-orphan",
                             order_by="ClientNote.created_at.desc()")
 

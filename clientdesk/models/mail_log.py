@@ -16,6 +16,7 @@ class MailKind(LabelledEnum):
     PASSWORD_RESET = "password_reset", _l("Password reset")
     DOCUMENT = "document", _l("Document")
     TRIAL_REMINDER = "trial_reminder", _l("Trial-ending reminder")
+    NOTIFICATION_DIGEST = "notification_digest", _l("Notification digest")
 
 
 class MailOutcome(LabelledEnum):

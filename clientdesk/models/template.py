@@ -4,6 +4,12 @@ from .base import Timestamps, choice_check
 from .client import SubscriptionMode
 from .integration import SECRET_SETTINGS, CreditCardStatements, DeliveryMethod, DeliverySettings
 
+template_watchers = db.Table(
+    "config_template_watcher",
+    db.Column("template_id", db.ForeignKey("config_template.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", db.ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
 
 class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
     __tablename__ = "config_template"
@@ -32,6 +38,8 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
     client_facing_contact = db.relationship("User", foreign_keys=[client_facing_contact_id])
     assigned_group = db.relationship("Group")
     integration_product = db.relationship("IntegrationProduct")
+    # "Additional users to notify": copied onto the clients it applies to (client_watchers).
+    watchers = db.relationship("User", secondary=template_watchers, order_by="User.full_name, User.id")
 
     def __str__(self) -> str:
         return self.name
@@ -61,6 +69,10 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
             values["client_facing_contact_id"] = self.client_facing_contact_id
         return values
 
+    def watchers_to_add(self, client) -> list:
+        """The template's users to notify (active ones) that `client` does not have yet."""
+        return [user for user in self.watchers if user.active and user not in client.watchers]
+
     def integration_defaults(self) -> dict | None:
         """The accounting software and delivery settings this template sets, None when it sets none."""
         if self.integration_product_id is None:
@@ -69,8 +81,8 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
                 **{column: getattr(self, column) for column in DeliverySettings.__dict__ if not column.startswith("_")}}
 
     def apply_to(self, client, *, mandate: bool = True) -> None:
-        """Copy this template's defaults (defaults_for, integration_defaults) onto a client; later edits to the client
-        override them. Its Peppol switches are not copied: they go through the Peppol switches
+        """Copy this template's defaults (defaults_for, integration_defaults, its users to notify) onto a client; later
+        edits to the client override them. Its Peppol switches are not copied: they go through the Peppol switches
         (einvoicing.switch_as_template)."""
         from .integration import ClientIntegration
 
@@ -85,6 +97,7 @@ class ConfigTemplate(DeliverySettings, Timestamps, db.Model):
             client.firm_contact = self.assigned_user
         if "client_facing_contact_id" in values:
             client.client_facing_contact = self.client_facing_contact
+        client.watchers.extend(self.watchers_to_add(client))
         integration_values = self.integration_defaults()
         if integration_values is not None:
             integration = client.integration or ClientIntegration()

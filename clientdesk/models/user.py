@@ -6,6 +6,7 @@ from ..extensions import db
 from .account import Account
 from .base import LabelledEnum, Timestamps, choice_check, utcnow
 from .group import Group, group_members
+from .notification import NotifyBy
 
 
 class Role(LabelledEnum):
@@ -19,7 +20,7 @@ ROLE_RANK = {Role.STAFF: 1, Role.SUPERVISOR: 2, Role.ADMIN: 3}
 
 class User(Account, Timestamps, db.Model):
     __tablename__ = "user"
-    __table_args__ = (choice_check("role", Role),)
+    __table_args__ = (choice_check("role", Role), choice_check("notify_by", NotifyBy))
     __audit_secret__ = ("password_hash", "totp_secret")
     __audit_ignore__ = ("last_login_at", "session_token", "totp_last_step")
 
@@ -31,6 +32,7 @@ class User(Account, Timestamps, db.Model):
     totp_secret = db.Column(db.String(32))
     totp_enabled_at = db.Column(db.DateTime)
     totp_last_step = db.Column(db.Integer)
+    notify_by = db.Column(db.String(8), nullable=False, default=NotifyBy.BELL.value, server_default=NotifyBy.BELL.value)
 
     groups = db.relationship("Group", secondary=group_members, back_populates="members", order_by="Group.name")
 
