@@ -2,9 +2,19 @@
 from . import client as _client
 from .audit import AuditEvent
 from .base import today, utcnow
-from .client import BankAccount, Client, ClientNote, ClientStatus, PeppolState, SubscriptionMode, VatFrequency, client_favourites
+from .client import (
+    BankAccount,
+    Client,
+    ClientNote,
+    ClientStatus,
+    CompanyType,
+    PeppolState,
+    SubscriptionMode,
+    VatFrequency,
+    client_favourites,
+)
 from .client_user import ClientUser, ClientUserRole
-from .contact import Civility, Contact
+from .contact import Civility, Contact, ContactSource
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender, SenderVerdict
 from .firm import FirmSettings, UnauthenticatedMail
 from .group import DEFAULT_GROUP_NAME, Group, group_members
@@ -26,6 +36,7 @@ _client.configure_computed_columns()
 
 __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "ChangeProposal", "Civility", "Client", "ClientIntegration", "ClientNote",
+    "CompanyType", "ContactSource",
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",
