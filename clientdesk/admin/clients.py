@@ -559,6 +559,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
                     if other.id in scoping.visible_client_ids([other.id], current_user)
                     else _("This enterprise number is already used by a client you do not have access to."))
         errors.update(self._contact_email_errors(form, this_id))
+        parent = form.parent.data if getattr(form, "parent", None) is not None else None  # removed: see edit_form
+        if parent is not None and this_id is not None:
+            loop = rules.problems({"id": this_id, "parent_id": parent.id}).get("parent")
+            if loop:
+                errors["parent"] = loop
         for field, message in errors.items():
             target = getattr(form, field) if isinstance(field, str) else field
             target.errors = list(target.errors) + [message]

@@ -1,0 +1,166 @@
+"""The client record's fields from the reference pages (issue 19): company type, parent company (scoped, no loops),
+address line 2, billing address "same as the company address" or its own, the contact's switchboard phone and source."""
+import re
+
+import sqlalchemy as sa
+
+from clientdesk import rules
+from clientdesk.extensions import db
+from clientdesk.models import AuditEvent, Client, Contact, Role
+from tests.helpers import flashes, form_fields, post
+
+
+def edit(http, client, **changes):
+    """The client's edit form as a browser sends it, with `changes` over it."""
+    data = form_fields(http.get(f"/admin/client/edit/?id={client.id}").text)
+    for name, value in changes.items():
+        data.setlist(name, [value])
+    return post(http, f"/admin/client/edit/?id={client.id}", data)
+
+
+def test_staff_fill_in_the_new_fields_and_the_page_shows_them(make, as_user, store):
+    group = make.group("Team Liège")
+    staff = make.user(Role.STAFF, groups=[group])
+    holding = make.client(group, name="Renard Holding SA")
+    acme = make.client(group, name="Brasserie Renard SRL")
+    http = as_user(staff)
+    response = edit(http, acme, company_type="non_profit", parent=str(holding.id), street="Rue Haute", house_number="12",
+                    address_line2="Bâtiment B", postal_code="1000", city="Bruxelles", billing_same_as_address="0",
+                    billing_street="Kalverstraat", billing_house_number="1", billing_postal_code="1012ab",
+                    billing_city="Amsterdam", billing_country="nl")
+    assert response.status_code == 302, flashes(response.text) or response.text[:3000]
+    client = store.get(Client, acme.id)
+    assert (client.company_type, client.parent_id, client.address_line2) == ("non_profit", holding.id, "Bâtiment B")
+    assert (client.billing_same_as_address, client.billing_postal_code, client.billing_country) == (False, "1012 AB", "NL")
+    changes = store.one(AuditEvent, action="update", object_type="client").changes
+    assert changes["parent_id"] == [None, holding.id] and changes["company_type"] == [None, "non_profit"]
+
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "Non-profit organisation" in page and "Bâtiment B" in page
+    assert "Kalverstraat 1, 1012 AB Amsterdam, Netherlands" in page
+    assert f'href="/admin/client/details/?id={holding.id}">Renard Holding SA</a>' in page
+    parent_page = http.get(f"/admin/client/details/?id={holding.id}").text
+    assert f'href="/admin/client/details/?id={acme.id}">Brasserie Renard SRL</a>' in parent_page
+
+    listed = http.get("/admin/client/?flt0_company_type_equals=non_profit").text
+    assert "Brasserie Renard SRL" in listed and "Renard Holding SA" not in listed
+
+
+def test_same_as_the_company_address_clears_the_billing_address(make, as_user, store):
+    group = make.group("Team Gent")
+    acme = make.client(group, billing_same_as_address=False, billing_street="Veldstraat", billing_postal_code="9000",
+                       billing_city="Gent")
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    assert "A separate billing address" in http.get(f"/admin/client/edit/?id={acme.id}").text
+    assert edit(http, acme, billing_same_as_address="1").status_code == 302
+    client = store.get(Client, acme.id)
+    assert (client.billing_same_as_address, client.billing_street, client.billing_city) == (True, None, None)
+    assert "Same as the company address" in http.get(f"/admin/client/details/?id={acme.id}").text
+
+
+def test_bad_addresses_get_clear_messages_and_nothing_is_written(make, as_user, store):
+    group = make.group("Team Gent")
+    acme = make.client(group)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    page = edit(http, acme, postal_code="12345", billing_same_as_address="0", billing_street="Veldstraat",
+                billing_postal_code="ABC", billing_country="FR", city="Gent")
+    assert page.status_code == 200
+    assert "“12345” is not a postal code of BE (e.g. 1000)." in page.text
+    assert "“ABC” is not a postal code of FR (e.g. 75001)." in page.text
+
+    incomplete = edit(http, acme, billing_same_as_address="0", billing_street="Veldstraat")
+    assert "A separate billing address needs at least its street, postal code and city" in " ".join(flashes(incomplete.text))
+    client = store.get(Client, acme.id)
+    assert (client.billing_same_as_address, client.billing_street, client.postal_code, client.city) == (True, None, None, None)
+
+
+def test_the_parent_pick_list_offers_only_clients_in_scope_and_not_deactivated(make, as_user):
+    team_a, team_b = make.group("Team A"), make.group("Team B")
+    make.client(team_a, name="Ours Bakkerij BV")
+    make.client(team_a, name="Gone Bakkerij BV", status="deactivated")
+    make.client(team_a, name="Hidden Bakkerij BV", hidden=True)
+    make.client(team_b, name="Theirs Bakkerij BV")
+    http = as_user(make.user(Role.STAFF, groups=[team_a]))
+    found = http.get("/admin/client/ajax/lookup/?name=parent&query=bakkerij&limit=1000").json
+    assert [name for _id, name in found] == ["Ours Bakkerij BV"]
+
+
+def test_a_posted_parent_outside_the_users_scope_is_refused(make, as_user, store):
+    team_a, team_b = make.group("Team A"), make.group("Team B")
+    ours = make.client(team_a, name="Ours Bakkerij BV")
+    theirs = make.client(team_b, name="Theirs Brasserie SRL")
+    hidden = make.client(team_a, name="Hidden Garage NV", hidden=True)
+    http = as_user(make.user(Role.STAFF, groups=[team_a]))
+    for refused in (theirs.id, hidden.id, 999999, "1,2"):
+        page = edit(http, ours, parent=str(refused))
+        assert page.status_code == 200
+        assert "That client does not exist or is outside your groups." in page.text
+        assert "Theirs Brasserie SRL" not in page.text and "Hidden Garage NV" not in page.text
+    assert store.get(Client, ours.id).parent_id is None
+
+
+def test_a_parent_outside_the_users_groups_is_kept_unnamed(make, as_user, store):
+    team_a, team_b = make.group("Team A"), make.group("Team B")
+    theirs = make.client(team_b, name="Theirs Brasserie SRL")
+    ours = make.client(team_a, name="Ours Bakkerij BV", parent_id=theirs.id)
+    http = as_user(make.user(Role.STAFF, groups=[team_a]))
+    page = http.get(f"/admin/client/details/?id={ours.id}").text
+    assert "a client outside your scope" in page and "Theirs Brasserie SRL" not in page
+    form = http.get(f"/admin/client/edit/?id={ours.id}").text
+    assert 'name="parent"' not in form and "Theirs Brasserie SRL" not in form
+    assert edit(http, ours, name="Ours Bakkerij NV").status_code == 302
+    assert store.get(Client, ours.id).parent_id == theirs.id
+    # Their own page lists only the subsidiaries the user sees.
+    supervisor = as_user(make.user(Role.SUPERVISOR))
+    assert "Ours Bakkerij BV" not in http.get(f"/admin/client/details/?id={ours.id}").text.split("client-subsidiaries")[1][:200]
+    assert "Ours Bakkerij NV" in supervisor.get(f"/admin/client/details/?id={theirs.id}").text
+
+
+def test_a_client_cannot_be_its_own_parent_directly_or_through_its_subsidiaries(make, as_user, store):
+    group = make.group("Team A")
+    top = make.client(group, name="Top SA")
+    middle = make.client(group, name="Middle SRL", parent_id=top.id)
+    bottom = make.client(group, name="Bottom BV", parent_id=middle.id)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    for parent in (top, bottom):
+        refused = edit(http, top, parent=str(parent.id))
+        assert refused.status_code == 200 and "A client cannot be its own parent company" in refused.text, parent.name
+    assert store.get(Client, top.id).parent_id is None
+    assert edit(http, bottom, parent=str(top.id)).status_code == 302  # a shorter chain, no loop
+    assert store.get(Client, bottom.id).parent_id == top.id
+
+
+def test_the_database_check_finds_a_parent_loop(app, make):
+    group = make.group("Team A")
+    first = make.client(group, name="First SA")
+    second = make.client(group, name="Second SA", parent_id=first.id)
+    with app.app_context():
+        db.session.execute(sa.update(Client).where(Client.id == first.id).values(parent_id=second.id))
+        broken = rules.violations()
+        db.session.execute(sa.update(Client).where(Client.id == first.id).values(parent_id=None))
+        db.session.commit()
+        message = next(rule for rule in rules.RULES if rule.field == "parent").message()
+    assert [line for line in broken if "own parent company" in line] == [f"client {first.id}: {message}",
+                                                                          f"client {second.id}: {message}"]
+
+
+def test_contact_switchboard_phone_and_source(make, as_user, store):
+    group = make.group("Team A")
+    acme = make.client(group)
+    http = as_user(make.user(Role.STAFF, groups=[group]))
+    contact_id = acme.contacts[0].id
+    bad = edit(http, acme, **{"contacts-0-switchboard_phone": "12"})
+    assert "“12” is not a valid phone number" in bad.text
+    assert edit(http, acme, **{"contacts-0-switchboard_phone": "02 512 34 56", "contacts-0-source": "referral"}).status_code == 302
+    contact = store.get(Contact, contact_id)
+    assert (contact.switchboard_phone, contact.source) == ("+3225123456", "referral")
+    page = http.get(f"/admin/client/details/?id={acme.id}").text
+    assert "+3225123456" in page and "Referral" in page
+
+    form = form_fields(http.get(f"/admin/contact/edit/?id={contact_id}").text)
+    form.setlist("switchboard_phone", ["+32 9 223 45 67"])
+    form.setlist("source", ["event"])
+    saved = post(http, f"/admin/contact/edit/?id={contact_id}", form)
+    assert saved.status_code == 302, re.findall(r'class="[^"]*(?:invalid-feedback|help-block)[^"]*">(.*?)<', saved.text, re.S)
+    contact = store.get(Contact, contact_id)
+    assert (contact.switchboard_phone, contact.source) == ("+3292234567", "event")
