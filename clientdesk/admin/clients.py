@@ -370,8 +370,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "subscription_mode", "plan", "plan_chosen_at", "plan_chosen_by", "trial_end", "vat_frequency",
         "external_reference", "internal_reference", "street", "house_number", "box", "address_line2", "postal_code", "city",
         "billing_same_as_address", "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at",
-        "e_invoicing_mandate_by", "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from", "track_transactions_without_documents",
-        "hidden", "contacts", "bank_accounts", "allowed_senders",
+        "e_invoicing_mandate_by", "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from",
+        "track_transactions_without_documents", "hidden", "contacts", "bank_accounts", "allowed_senders",
     )
 
     admin_only_details = ("hidden",)  # staff and supervisors never see hidden clients: the field says nothing to them
