@@ -914,4 +914,5 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             0, sort[0] if sort else None, view_args.sort_desc, view_args.search, view_args.filters,
             execute=False, page_size=0,
         )
-        return client_export_response(query.with_entities(Client.id).order_by(None), export_type)
+        return client_export_response(query.with_entities(Client.id).order_by(None), export_type,
+                                      scoping.scope_clients(sa.select(Client.id), current_user))

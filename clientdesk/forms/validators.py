@@ -215,7 +215,8 @@ def locale(value, default_country: str = DEFAULT_COUNTRY) -> str:
 POSTAL_CODES = {
     "BE": (r"[1-9]\d{3}", lambda m: m.group(0), "1000"),
     "LU": (r"(?:L-?)?(\d{4})", lambda m: m.group(1), "1611"),
-    "NL": (r"([1-9]\d{3}) ?([A-Z]{2})", lambda m: f"{m.group(1)} {m.group(2)}", "1012 AB"),
+    # Files often hold only the digits of a Dutch postcode: they are kept as they are.
+    "NL": (r"([1-9]\d{3}) ?([A-Z]{2})?", lambda m: " ".join(filter(None, m.groups())), "1012 AB"),
     "FR": (r"\d{5}", lambda m: m.group(0), "75001"),
     "DE": (r"\d{5}", lambda m: m.group(0), "10115"),
 }
