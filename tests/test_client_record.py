@@ -1,13 +1,16 @@
 """The client record's fields from the reference pages (issue 19): company type, parent company (scoped, no loops),
 address line 2, billing address "same as the company address" or its own, the contact's switchboard phone and source."""
+import io
 import re
 
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from clientdesk import rules
 from clientdesk.extensions import db
-from clientdesk.models import AuditEvent, Client, Contact, Role
+from clientdesk.models import AuditEvent, Client, Contact, ImportStatus, Role
 from tests.helpers import flashes, form_fields, post
+from tests.import_files import run_import, write_xlsx
 
 
 def edit(http, client, **changes):
@@ -164,3 +167,83 @@ def test_contact_switchboard_phone_and_source(make, as_user, store):
     assert saved.status_code == 302, re.findall(r'class="[^"]*(?:invalid-feedback|help-block)[^"]*">(.*?)<', saved.text, re.S)
     contact = store.get(Contact, contact_id)
     assert (contact.switchboard_phone, contact.source) == ("+3292234567", "event")
+
+
+def exported(http) -> list[dict]:
+    """The list's XLSX export (its text cells are as stored; the CSV guards those that start with +)."""
+    sheet = load_workbook(io.BytesIO(http.get("/admin/client/export/xlsx/").data)).active
+    header, *rows = sheet.iter_rows(values_only=True)
+    return [{key: "" if value is None else value for key, value in zip(header, row)} for row in rows]
+
+
+# The export's columns that the import reads back (the import matches their names to its own headers).
+ROUND_TRIP = ("name", "country", "enterprise_number", "contact_email", "contact_first_name", "contact_last_name",
+              "contact_language", "contact_switchboard_phone", "contact_source", "street", "house_number", "box",
+              "address_line2", "postal_code", "city", "billing_same_as_address", "billing_street", "billing_house_number",
+              "billing_box", "billing_address_line2", "billing_postal_code", "billing_city", "billing_country",
+              "company_type", "parent_enterprise_number")
+
+
+def test_export_and_import_round_trip_the_new_fields(app, make, as_user, store, tmp_path):
+    group = make.group("Team A")
+    admin = make.user(Role.ADMIN)
+    holding = make.client(group, name="Renard Holding SA", company_type="company")
+    acme = make.client(group, name="Brasserie Renard SRL", company_type="non_profit", parent_id=holding.id,
+                       street="Rue Haute", house_number="12", address_line2="Bâtiment B", postal_code="1000",
+                       city="Bruxelles", billing_same_as_address=False, billing_street="Kalverstraat",
+                       billing_postal_code="1012 AB", billing_city="Amsterdam", billing_country="NL")
+    with app.app_context():
+        contact = db.session.get(Contact, acme.contacts[0].id)
+        contact.switchboard_phone, contact.source = "+3225123456", "referral"
+        db.session.commit()
+    rows = {row["name"]: row for row in exported(as_user(admin))}
+    row = rows["Brasserie Renard SRL"]
+    assert (row["company_type"], row["parent_enterprise_number"], row["address_line2"]) == (
+        "non_profit", holding.enterprise_number, "Bâtiment B")
+    assert (row["billing_same_as_address"], row["billing_postal_code"], row["billing_country"]) == ("false", "1012 AB", "NL")
+    assert (row["contact_switchboard_phone"], row["contact_source"]) == ("+3225123456", "referral")
+    assert rows["Renard Holding SA"]["billing_same_as_address"] == "true"
+
+    def import_rows(changes: dict):
+        lines = [[{**rows[name], **changes.get(name, {})}[key] for key in ROUND_TRIP] for name in sorted(rows)]
+        header = ["Legal name" if key == "name" else key for key in ROUND_TRIP]  # the export's other names are the import's
+        return run_import(app, write_xlsx(tmp_path / "clients.xlsx", header, lines), admin)
+
+    again = import_rows({})
+    assert again.status == ImportStatus.IMPORTED and (again.unchanged_count, again.changed_count) == (2, 0), again.errors
+    changed = import_rows({"Brasserie Renard SRL": {"company_type": "Organisme public", "billing_city": "Rotterdam",
+                                                    "billing_postal_code": "3011ab", "contact_source": "Événement"}})
+    assert changed.status == ImportStatus.IMPORTED and changed.changed_count == 1, changed.errors
+    client = store.get(Client, acme.id)
+    assert (client.company_type, client.billing_city, client.billing_postal_code, client.parent_id) == (
+        "public_body", "Rotterdam", "3011 AB", holding.id)
+    assert store.get(Contact, acme.contacts[0].id).source == "event"
+
+
+def test_import_refuses_bad_new_field_values_row_by_row(app, make, tmp_path, store):
+    admin = make.user(Role.ADMIN)
+    top = make.client(make.group("Team A"), name="Top SA")
+    header = ["Raison sociale", "Pays", "Email de contact", "Prénom du contact", "Nom de famille du contact",
+              "Langue du contact", "Numéro d'entreprise", "Société mère", "Type de société", "Code postal",
+              "Facturation à la même adresse (Oui/Non)", "Rue de facturation", "Téléphone standard du contact",
+              "Source du contact"]
+    base = ["Nouvelle SRL", "BE", "anne@nouvelle.example.com", "Anne", "Dupont", "fr-BE", "", "", "", "", "", "", "", ""]
+    lines = [
+        base[:7] + ["0417.497.106", "Coopérative", "12345", "Oui", "Rue Haute", "12", "Salon"],
+        [*base[:2], "bob@nouvelle.example.com", *base[3:7], top.enterprise_number, "Indépendant", "", "Non", "", "", ""],
+        [*base[:2], "eve@nouvelle.example.com", *base[3:6], top.enterprise_number, top.enterprise_number, "", "", "", "", "",
+         "site web"],
+    ]
+    batch = run_import(app, write_xlsx(tmp_path / "bad.xlsx", header, lines), admin)
+    assert batch.status == ImportStatus.INVALID and store.count(Client) == 1
+    messages = {(error["row"], error["column"]): error["message"] for error in batch.errors}
+    assert messages[(2, "Société mère")] == ("No client has the enterprise number 0417.497.106: import the parent company "
+                                             "first.")
+    assert messages[(2, "Type de société")].startswith("“Coopérative” is not one of: Company, Sole trader")
+    assert messages[(2, "Code postal")] == "“12345” is not a postal code of BE (e.g. 1000)."
+    assert messages[(2, "Facturation à la même adresse (Oui/Non)")].startswith("The row has a billing address of its own")
+    assert messages[(2, "Téléphone standard du contact")] == "“12” is not a valid phone number (write it as +32 478 11 22 33)."
+    assert messages[(2, "Source du contact")].startswith("“Salon” is not one of: Website, Referral")
+    assert messages[(3, "Facturation à la même adresse (Oui/Non)")].startswith("A separate billing address needs")
+    assert (4, "Société mère") in messages and "own parent company" in messages[(4, "Société mère")]
+    assert not [key for key in messages if key[0] == 3 and key[1] in ("Type de société", "Source du contact")]

@@ -171,7 +171,7 @@ COLUMNS = (
         {"fr": "Le numéro d'entreprise d'un client existant (0403.170.701).",
          "nl": "Het ondernemingsnummer van een bestaande klant (0403.170.701).",
          "en": "The enterprise number of an existing client (0403.170.701)."},
-        aliases=("Maison mère", "Moederbedrijf", "Parent"),
+        aliases=("Maison mère", "Moederbedrijf", "Parent", "Parent enterprise number"),
         width=18,
     ),
     Column(
@@ -181,6 +181,7 @@ COLUMNS = (
         _yes_no_hint("Non : remplissez les colonnes de l'adresse de facturation. Vide : Non si elles sont remplies.",
                      "Nee: vul de kolommen van het facturatieadres in. Leeg: Nee als ze ingevuld zijn.",
                      "No: fill in the billing address columns. Empty: No when they are filled in."),
+        aliases=("Billing same as address",),
         width=14,
     ),
     Column(
