@@ -158,8 +158,8 @@ COLUMNS = (
     Column(
         "company_type", False,
         {"fr": "Type de société", "nl": "Type onderneming", "en": "Company type"},
-        {"fr": "Société, Indépendant (personne physique), Association sans but lucratif, Organisme public ou Autre.",
-         "nl": "Vennootschap, Zelfstandige (natuurlijk persoon), Vereniging zonder winstoogmerk, Openbare instelling of "
+        {"fr": "Entreprise, Indépendant (personne physique), Association sans but lucratif, Organisme public ou Autre.",
+         "nl": "Onderneming, Zelfstandige (natuurlijk persoon), Vereniging zonder winstoogmerk, Openbare instelling of "
                "Andere.",
          "en": "Company, Sole trader (self-employed), Non-profit organisation, Public body or Other."},
         aliases=("Type", "Ondernemingstype"),
