@@ -247,3 +247,30 @@ def test_import_refuses_bad_new_field_values_row_by_row(app, make, tmp_path, sto
     assert messages[(3, "Facturation à la même adresse (Oui/Non)")].startswith("A separate billing address needs")
     assert (4, "Société mère") in messages and "own parent company" in messages[(4, "Société mère")]
     assert not [key for key in messages if key[0] == 3 and key[1] in ("Type de société", "Source du contact")]
+
+
+def test_the_wizard_proposes_the_company_type_the_register_suggests(app, make, as_user, store):
+    from clientdesk.services.kbo_loader import SAMPLE, load_register
+
+    with app.app_context():
+        load_register(SAMPLE)
+    team = make.group("Team Namur")
+    http = as_user(make.user(Role.STAFF, groups=[team]))
+    wizard = "/admin/client/new-wizard/"
+    for number, suggested in (("1001234592", "company"), ("0228914159", "non_profit"), ("0222137918", "sole_trader")):
+        picked = post(http, wizard + "pick/", {"enterprise_number": number}, follow_redirects=True)
+        assert f'<option selected value="{suggested}">' in picked.text, number
+
+    company = {"name": "Paul Peeters", "country": "BE", "enterprise_number": "0222.137.918", "vat_number": "",
+               "legal_form": "", "company_type": "public_body", "street": "Rue Haute", "house_number": "1", "box": "",
+               "address_line2": "Aile gauche", "postal_code": "5000", "city": "Namur", "website": "", "action": "next"}
+    assert post(http, wizard, company).status_code == 302
+    details = {"template": "", "prefilled_template": "", "civility": "", "first_name": "Paul", "last_name": "Peeters",
+               "email": "paul@peeters.example.com", "mobile": "", "language": "nl-BE", "group": str(team.id),
+               "firm_contact": "", "subscription_mode": "full", "iban": "", "action": "next"}
+    assert post(http, wizard + "details/", details).status_code == 302
+    summary = http.get(wizard + "summary/").text
+    assert "Public body" in summary and "Aile gauche" in summary
+    assert post(http, wizard + "summary/", {}).status_code == 302
+    client = store.one(Client, enterprise_number="0222137918")
+    assert (client.company_type, client.address_line2) == ("public_body", "Aile gauche")
