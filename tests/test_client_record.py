@@ -274,3 +274,17 @@ def test_the_wizard_proposes_the_company_type_the_register_suggests(app, make, a
     assert post(http, wizard + "summary/", {}).status_code == 302
     client = store.one(Client, enterprise_number="0222137918")
     assert (client.company_type, client.address_line2) == ("public_body", "Aile gauche")
+
+
+def test_billed_at_the_company_address_the_onboarding_billing_step_is_done_once_that_address_is_known(app, make):
+    from clientdesk import checklist
+
+    group = make.group("Team A")
+    known = make.client(group, street="Rue Haute", postal_code="1000", city="Bruxelles")
+    unknown = make.client(group)
+    own = make.client(group, billing_same_as_address=False, billing_street="Veldstraat", billing_postal_code="9000",
+                      billing_city="Gent")
+    with app.app_context():
+        done = {client.id: {step.key: step.done for step in checklist.steps(db.session.get(Client, client.id))}["billing_address"]
+                for client in (known, unknown, own)}
+    assert done == {known.id: True, unknown.id: False, own.id: True}
