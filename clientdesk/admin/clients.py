@@ -549,7 +549,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         if not hasattr(form, "enterprise_number") or request.method != "POST":
             return valid
         values, errors = clean_identity(form.country.data, form.enterprise_number.data, form.vat_number.data)
-        errors.update(self._postal_code_errors(form, values.get("country") or v.DEFAULT_COUNTRY))
+        if "country" not in errors:
+            errors.update(self._postal_code_errors(form, values["country"]))
         this_id = request.args.get("id", type=int)
         if values.get("enterprise_number") and "enterprise_number" not in errors:
             other = onboarding.existing_client(values["enterprise_number"])
@@ -575,9 +576,12 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
 
     @staticmethod
     def _postal_code_errors(form, country: str) -> dict:
-        """Each postal code in its country's format (the billing one in the billing country, if given)."""
+        """Each postal code in its country's format (the billing one, unless the company address is used, in the
+        billing country if given)."""
         errors = {}
-        billing_country = form.billing_country.data or country if not form.billing_country.errors else None
+        billing_country = None
+        if not (form.billing_same_as_address.data or form.billing_country.errors):
+            billing_country = form.billing_country.data or country
         for name, in_country in (("postal_code", country), ("billing_postal_code", billing_country)):
             field = getattr(form, name)
             if field.data and in_country and not field.errors:
