@@ -113,9 +113,13 @@ def test_a_parent_outside_the_users_groups_is_kept_unnamed(make, as_user, store)
     assert 'name="parent"' not in form and "Theirs Brasserie SRL" not in form
     assert edit(http, ours, name="Ours Bakkerij NV").status_code == 302
     assert store.get(Client, ours.id).parent_id == theirs.id
-    # Their own page lists only the subsidiaries the user sees.
+    # A client's page lists only the subsidiaries the user sees.
+    make.client(team_a, name="Hidden Daughter BV", hidden=True, parent_id=ours.id)
+    make.client(team_b, name="Their Daughter BV", parent_id=ours.id)
+    make.client(team_a, name="Our Daughter BV", parent_id=ours.id)
+    listed = http.get(f"/admin/client/details/?id={ours.id}").text.split('id="client-subsidiaries">')[1].split("</dd>")[0]
+    assert "Our Daughter BV" in listed and "Their Daughter BV" not in listed and "Hidden Daughter BV" not in listed
     supervisor = as_user(make.user(Role.SUPERVISOR))
-    assert "Ours Bakkerij BV" not in http.get(f"/admin/client/details/?id={ours.id}").text.split("client-subsidiaries")[1][:200]
     assert "Ours Bakkerij NV" in supervisor.get(f"/admin/client/details/?id={theirs.id}").text
 
 
@@ -288,3 +292,28 @@ def test_billed_at_the_company_address_the_onboarding_billing_step_is_done_once_
         done = {client.id: {step.key: step.done for step in checklist.steps(db.session.get(Client, client.id))}["billing_address"]
                 for client in (known, unknown, own)}
     assert done == {known.id: True, unknown.id: False, own.id: True}
+
+
+def test_postal_codes_are_checked_per_country(app):
+    from clientdesk.forms import validators as v
+
+    with app.test_request_context():
+        assert [v.postal_code(code, country) for code, country in (
+            (" 1000 ", "BE"), ("1012ab", "NL"), ("1012", "NL"), ("L-1611", "LU"), ("75001", "FR"), ("sw1a 1aa", "GB"),
+        )] == ["1000", "1012 AB", "1012", "1611", "75001", "SW1A 1AA"]
+        for code, country in (("0999", "BE"), ("100", "BE"), ("7500", "FR"), ("x", "GB"), ("12#4", "US")):
+            try:
+                v.postal_code(code, country)
+            except v.InvalidValue:
+                continue
+            raise AssertionError(f"{code} accepted for {country}")
+
+
+def test_the_list_export_leaves_out_a_parent_outside_the_users_scope(make, as_user):
+    group = make.group("Team A")
+    hidden = make.client(group, name="Hidden Holding SA", hidden=True)
+    make.client(group, name="Visible Daughter BV", parent_id=hidden.id)
+    supervisor = {row["name"]: row for row in exported(as_user(make.user(Role.SUPERVISOR)))}
+    admin = {row["name"]: row for row in exported(as_user(make.user(Role.ADMIN)))}
+    assert supervisor["Visible Daughter BV"]["parent_enterprise_number"] == ""
+    assert admin["Visible Daughter BV"]["parent_enterprise_number"] == hidden.enterprise_number
