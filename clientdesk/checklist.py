@@ -21,8 +21,12 @@ def _filled(column):
 
 STEPS = (
     ("bank_account", _l("Bank account"), lambda: sa.exists().where(BankAccount.client_id == Client.id)),
+    # Billed at the company address once that address is known, or at a billing address of its own.
     ("billing_address", _l("Billing address"),
-     lambda: sa.and_(_filled(Client.billing_street), _filled(Client.billing_postal_code), _filled(Client.billing_city))),
+     lambda: sa.or_(
+         sa.and_(Client.billing_same_as_address.is_(True), _filled(Client.street), _filled(Client.postal_code),
+                 _filled(Client.city)),
+         sa.and_(_filled(Client.billing_street), _filled(Client.billing_postal_code), _filled(Client.billing_city)))),
     ("mandate", _l("E-invoicing mandate"), lambda: Client.e_invoicing_mandate.is_(True)),
     ("allowed_senders", _l("Allowed senders"), lambda: sa.exists().where(AllowedSender.client_id == Client.id)),
 )

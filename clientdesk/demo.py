@@ -15,8 +15,10 @@ from .models import (
     ClientStatus,
     ClientUser,
     ClientUserRole,
+    CompanyType,
     ConfigTemplate,
     Contact,
+    ContactSource,
     Group,
     PeppolState,
     Plan,
@@ -197,6 +199,27 @@ def make_client(rng: random.Random, number: str, groups, staff, status: ClientSt
     return client
 
 
+def fill_client_record(rng: random.Random, client: Client, earlier: list[Client]) -> None:
+    """The client record's fields from the CRM reference page, on some demo clients (their own random numbers, so
+    the rest of the demo data stays as it was): company type, parent company (an earlier client of the same group),
+    address line 2, a billing address of its own, the contact's switchboard phone and where it came from."""
+    client.company_type = rng.choice((CompanyType.COMPANY,) * 6 + tuple(CompanyType)).value
+    same_group = [other for other in earlier[-50:] if other.group is client.group and other.parent is None]
+    if same_group and rng.random() < 0.08:
+        client.parent = rng.choice(same_group)
+    if rng.random() < 0.15:
+        client.address_line2 = rng.choice(("Bâtiment B", "2e étage", "Gebouw A", "Bus 3, 1e verdieping"))
+    if rng.random() < 0.2:
+        client.billing_same_as_address = False
+        client.billing_street, client.billing_house_number = rng.choice(STREETS), str(rng.randint(1, 250))
+        client.billing_postal_code, client.billing_city, _language = rng.choice(CITIES)
+        client.billing_country = "BE"
+    contact = client.contacts[0]
+    if rng.random() < 0.4:
+        contact.switchboard_phone = f"+322{rng.randint(2000000, 7999999)}"
+    contact.source = rng.choice(list(ContactSource)).value if rng.random() < 0.7 else None
+
+
 def ensure_client_user() -> None:
     """The demo portal account: owner of the first active demo client, for its primary contact."""
     if ClientUser.by_email(DEMO_CLIENT_USER) is not None:
@@ -216,6 +239,8 @@ def ensure_client_user() -> None:
 def load_demo(clients: int = 200, seed: int = 2026) -> dict:
     """Create the demo groups, users, templates and `clients` clients (idempotent for users and groups)."""
     rng = random.Random(seed)
+    record_rng = random.Random(seed + 1)
+    made = []
     with acting_as(None):
         ensure_catalogue()
         groups = ensure_groups()
@@ -235,6 +260,8 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
                 continue
             existing.add(number)
             client = make_client(rng, number, groups, staff, rng.choice(statuses), start + created + 1)
+            fill_client_record(record_rng, client, made)
+            made.append(client)
             client.plan = rng.choice(plans)
             if rng.random() < 0.6:
                 template = rng.choice(templates)

@@ -1,7 +1,8 @@
 """Client export (CSV or XLSX), streamed from the database: the list's export and `clients export`.
 
 Values are as stored, not as labels: enterprise number as 10 digits, status as its code, group by
-name, plan by name, the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
+name, plan by name, the parent company by its enterprise number (empty when outside the user's groups),
+the primary contact's e-mail, ISO dates, the latest invitation e-mail's delivery state (pending, sent,
 failed; empty without an invitation). Text is kept from running as a formula (spreadsheets.py).
 """
 import io
@@ -21,6 +22,7 @@ BATCH = 1000
 
 _primary = aliased(Contact)
 _firm_contact = aliased(User)
+_parent = aliased(Client)
 
 EXPORT_COLUMNS = (
     ("id", Client.id),
@@ -35,6 +37,8 @@ EXPORT_COLUMNS = (
     ("contact_first_name", _primary.first_name),
     ("contact_last_name", _primary.last_name),
     ("contact_language", _primary.language),
+    ("contact_switchboard_phone", _primary.switchboard_phone),
+    ("contact_source", _primary.source),
     ("external_reference", Client.external_reference),
     ("internal_reference", Client.internal_reference),
     ("subscription_mode", Client.subscription_mode),
@@ -47,6 +51,17 @@ EXPORT_COLUMNS = (
     ("box", Client.box),
     ("postal_code", Client.postal_code),
     ("city", Client.city),
+    ("address_line2", Client.address_line2),
+    ("billing_same_as_address", Client.billing_same_as_address),
+    ("billing_street", Client.billing_street),
+    ("billing_house_number", Client.billing_house_number),
+    ("billing_box", Client.billing_box),
+    ("billing_address_line2", Client.billing_address_line2),
+    ("billing_postal_code", Client.billing_postal_code),
+    ("billing_city", Client.billing_city),
+    ("billing_country", Client.billing_country),
+    ("company_type", Client.company_type),
+    ("parent_enterprise_number", _parent.enterprise_number),
     ("website", Client.website),
     ("peppol_send", Client.peppol_send),
     ("peppol_receive", Client.peppol_receive),
@@ -58,8 +73,9 @@ EXPORT_COLUMNS = (
 HEADER = [name for name, _ in EXPORT_COLUMNS]
 
 
-def export_statement(client_ids=None):
-    """Rows to export, in id order; `client_ids` is a select of the client ids to keep (the user's filtered list).
+def export_statement(client_ids=None, visible_ids=None):
+    """Rows to export, in id order; `client_ids` is a select of the client ids to keep (the user's filtered list),
+    `visible_ids` a select of those the user sees (a parent company outside them is left empty).
 
     Id order streams from the primary key on both databases; name order would sort every row first
     (PostgreSQL's cursor plans favour the first rows, and a sort gives none until it has read them all).
@@ -71,6 +87,8 @@ def export_statement(client_ids=None):
         .outerjoin(_primary, sa.and_(_primary.client_id == Client.id, _primary.is_primary.is_(True)))
         .outerjoin(_firm_contact, _firm_contact.id == Client.firm_contact_id)
         .outerjoin(Plan, Plan.id == Client.plan_id)
+        .outerjoin(_parent, sa.and_(_parent.id == Client.parent_id,
+                                    sa.true() if visible_ids is None else _parent.id.in_(visible_ids.correlate(None))))
         .order_by(Client.id)
     )
     if client_ids is not None:
@@ -85,10 +103,10 @@ def _indexes(python_types) -> list[int]:
 _FLAGS, _DATES = _indexes({bool}), _indexes({date, datetime})
 
 
-def export_rows(client_ids=None):
+def export_rows(client_ids=None, visible_ids=None):
     """The export's rows: None stays empty, booleans are true/false, dates ISO, text as stored (each format
     keeps it from running as a formula). Rows are streamed, `BATCH` at a time."""
-    statement = export_statement(client_ids).execution_options(yield_per=BATCH)
+    statement = export_statement(client_ids, visible_ids).execution_options(yield_per=BATCH)
     for row in db.session.connection().execute(statement):
         values = list(row)
         for i in _FLAGS:
@@ -100,12 +118,12 @@ def export_rows(client_ids=None):
         yield values
 
 
-def csv_chunks(client_ids=None):
+def csv_chunks(client_ids=None, visible_ids=None):
     buffer = io.StringIO()
     writer = csv_writer(buffer)
     buffer.write("\ufeff")  # BOM, so Excel reads UTF-8
     writer.writerow(HEADER)
-    for count, row in enumerate(export_rows(client_ids), start=1):
+    for count, row in enumerate(export_rows(client_ids, visible_ids), start=1):
         writer.writerow(csv_row(row))
         if count % BATCH == 0:
             yield buffer.getvalue()
@@ -114,12 +132,12 @@ def csv_chunks(client_ids=None):
     yield buffer.getvalue()
 
 
-def write_xlsx(target, client_ids=None) -> int:
+def write_xlsx(target, client_ids=None, visible_ids=None) -> int:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Clients")
     sheet.append(HEADER)
     count = 0
-    for row in export_rows(client_ids):
+    for row in export_rows(client_ids, visible_ids):
         sheet.append([xlsx_value(sheet, value) for value in row])
         count += 1
     workbook.save(target)
@@ -137,16 +155,16 @@ def write_csv(path) -> int:
     return count
 
 
-def client_export_response(client_ids, export_type: str):
+def client_export_response(client_ids, export_type: str, visible_ids=None):
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
     if export_type == "csv":
         return Response(
-            stream_with_context(csv_chunks(client_ids)),
+            stream_with_context(csv_chunks(client_ids, visible_ids)),
             mimetype="text/csv; charset=utf-8",
             headers={"Content-Disposition": f"attachment; filename=clients-{stamp}.csv"},
         )
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    write_xlsx(spool, client_ids)
+    write_xlsx(spool, client_ids, visible_ids)
     spool.seek(0)
     return send_file(
         spool,

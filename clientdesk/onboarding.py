@@ -89,7 +89,8 @@ def create_client(company: dict, details: dict, config) -> Client:
     template's Peppol switches are turned on (the caller launches the registration after the commit)."""
     client = Client(
         name=company["name"], country=company["country"], enterprise_number=company["enterprise_number"],
-        vat_number=company["vat_number"], legal_form=company["legal_form"], street=company["street"],
+        vat_number=company["vat_number"], legal_form=company["legal_form"], company_type=company.get("company_type"),
+        address_line2=company.get("address_line2"), street=company["street"],
         house_number=company["house_number"], box=company["box"], postal_code=company["postal_code"],
         city=company["city"], website=company["website"], language=details["language"],
     )

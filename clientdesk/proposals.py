@@ -17,12 +17,13 @@ from .lifecycle import ClientLifecycle
 from .models import ChangeProposal, Client, ClientUser, Contact, NotificationKind, ProposalState, ProposalSubject, User, utcnow
 from .models.audit import audit_action
 
-COMPANY_FIELDS = ("name", "street", "house_number", "box", "postal_code", "city")
-CONTACT_FIELDS = ("first_name", "last_name", "email", "job_title", "phone", "mobile")
+COMPANY_FIELDS = ("name", "street", "house_number", "box", "address_line2", "postal_code", "city")
+CONTACT_FIELDS = ("first_name", "last_name", "email", "job_title", "phone", "mobile", "switchboard_phone")
 FIELD_LABELS = {
     "name": _l("Legal name"), "street": _l("Street"), "house_number": _l("Number"), "box": _l("Box"),
     "postal_code": _l("Postal code"), "city": _l("City"), "first_name": _l("First name"), "last_name": _l("Last name"),
     "email": _l("E-mail"), "job_title": _l("Job title"), "phone": _l("Direct phone"), "mobile": _l("Mobile"),
+    "address_line2": _l("Address line 2"), "switchboard_phone": _l("Switchboard phone"),
 }
 
 

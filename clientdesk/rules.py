@@ -42,8 +42,11 @@ DEFAULTS = {
     "country": "BE", "enterprise_number": None, "vat_number": None, "subscription_mode": SubscriptionMode.FULL.value,
     "e_invoicing_mandate": False, "peppol_send": False, "peppol_receive": False, "peppol_state": PeppolState.OFF.value,
     "status": ClientStatus.CREATED.value, "invited_at": None, "activated_at": None, "deactivated_at": None,
-    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0,
+    "bank_accounts": 0, "contacts": 0, "primary_contacts": 0, "id": None, "parent_id": None,
+    "billing_same_as_address": True, "billing_street": None, "billing_postal_code": None, "billing_city": None,
 }
+# How far up a chain of parent companies the database check looks for a loop (rules.violations).
+PARENT_CHAIN_DEPTH = 100
 
 
 class RuleViolation(Refused):
@@ -69,6 +72,8 @@ class ClientFacts(Mapping):
         "bank_accounts": lambda client: len(kept(client.bank_accounts)),
         "contacts": lambda client: len(kept(client.contacts)),
         "primary_contacts": lambda client: sum(1 for contact in kept(client.contacts) if contact.is_primary),
+        # A form sets the relationship; parent_id follows it only at the flush.
+        "parent_id": lambda client: client.parent.id if client.parent is not None else None,
     }
 
     def __init__(self, client: Client, **changes):
@@ -123,6 +128,40 @@ def _primary_contacts() -> sa.ScalarSelect:
     return (sa.select(sa.func.count()).where(Contact.client_id == Client.id, Contact.is_primary.is_(True))
             .correlate(Client).scalar_subquery())
 
+
+def _parent_loops(values) -> bool:
+    """Whether the client would be its own parent company, directly or up a chain of parents (read from the
+    database: only a client that exists can have subsidiaries)."""
+    client_id, parent_id = values["id"], values["parent_id"]
+    if parent_id is None or client_id is None:
+        return False
+    seen = set()
+    with db.session.no_autoflush:
+        while parent_id is not None and parent_id not in seen:
+            if parent_id == client_id:
+                return True
+            seen.add(parent_id)
+            parent_id = db.session.scalar(sa.select(Client.parent_id).where(Client.id == parent_id))
+    return False
+
+
+def _in_parent_loop() -> sa.ColumnElement:
+    """SQL: a client found up its own chain of parent companies (within PARENT_CHAIN_DEPTH levels)."""
+    chain = (sa.select(Client.id.label("start"), Client.parent_id.label("ancestor"), sa.literal(1).label("depth"))
+             .where(Client.parent_id.is_not(None)).cte("parent_chain", recursive=True))
+    parent = aliased(Client)
+    chain = chain.union_all(
+        sa.select(chain.c.start, parent.parent_id, chain.c.depth + 1)
+        .join(parent, parent.id == chain.c.ancestor)
+        .where(parent.parent_id.is_not(None), chain.c.start != chain.c.ancestor, chain.c.depth < PARENT_CHAIN_DEPTH))
+    return Client.id.in_(sa.select(chain.c.start).where(chain.c.start == chain.c.ancestor))
+
+
+def _unfilled(column) -> sa.ColumnElement:
+    return sa.func.coalesce(column, "") == ""
+
+
+BILLING_REQUIRED = ("billing_street", "billing_postal_code", "billing_city")
 
 _USABLE = (InvitationStatus.PENDING.value, InvitationStatus.SENT.value)
 
@@ -189,6 +228,17 @@ RULES = (
          lambda: _("A Belgian VAT number is BE followed by the enterprise number."),
          lambda: sa.and_(Client.country == "BE", Client.vat_number.is_not(None),
                          sa.or_(Client.enterprise_number.is_(None), Client.vat_number != "BE" + Client.enterprise_number))),
+    Rule("parent",
+         _parent_loops,
+         lambda: _("A client cannot be its own parent company, nor the parent company of its own parent company: "
+                   "choose another parent company."),
+         _in_parent_loop),
+    Rule("billing_same_as_address",
+         lambda c: not c["billing_same_as_address"] and not all(c[name] for name in BILLING_REQUIRED),
+         lambda: _("A separate billing address needs at least its street, postal code and city; or choose “Same as "
+                   "the company address”."),
+         lambda: sa.and_(Client.billing_same_as_address.is_(False),
+                         sa.or_(*(_unfilled(getattr(Client, name)) for name in BILLING_REQUIRED)))),
     Rule("contacts",
          lambda c: c["contacts"] > 0 and c["primary_contacts"] != 1,
          lambda: _("A client's contacts have exactly one primary contact, who receives the invitation."),

@@ -88,7 +88,7 @@ def test_the_import_audits_each_inserted_row_as_the_flush_hook_audits_a_row_it_c
         db.session.add(twin)
         db.session.flush()
         made = [Contact(client_id=twin.id, first_name="Marie", last_name="Dupont", email="twin@dupont.example.com",
-                        language="fr-BE", is_primary=True),
+                        language="fr-BE", is_primary=True, source="import"),
                 BankAccount(client_id=twin.id, iban="BE71096123456769")]
         ConfigTemplate.by_name("Yuki API").apply_to(twin)
         db.session.add_all(made)

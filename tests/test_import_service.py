@@ -114,7 +114,7 @@ def test_imported_clients_are_found_by_search_and_audited(app, tmp_path, admin, 
     client_id = clients_by_number(app)["0403170701"]["id"]
     assert contact == {"client_id": [None, client_id], "email": [None, "jean@dupont.example.com"],
                        "first_name": [None, "Marie"], "last_name": [None, "Dupont"], "language": [None, "fr-BE"],
-                       "is_primary": [None, True]}
+                       "is_primary": [None, True], "source": [None, "import"]}
     assert account == {"client_id": [None, client_id], "iban": [None, "BE71096123456769"]}
 
     make.client(name="Électricité Martin")  # created through the ORM after the import: still indexed

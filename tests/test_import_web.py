@@ -69,7 +69,7 @@ def test_template_download(app, admin, as_user, language, first_header, yes_no):
     workbook = load_workbook(io.BytesIO(response.data))
     data, instructions, lists = workbook.worksheets
     header = [c.value for c in data[1]]
-    assert header[0] == first_header and len(header) == 20
+    assert header[0] == first_header and len(header) == 33
     assert [h for h in header if h.endswith("*")] == header[:6]  # the six required columns are marked
     assert data["C2"].value.endswith("@example.com")  # the example row
     validations = {str(v.sqref).split(":")[0]: v.formula1 for v in data.data_validations.dataValidation}

@@ -23,6 +23,7 @@ from flask_wtf.csrf import generate_csrf
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy import func
+from wtforms.validators import ValidationError
 
 from .. import invitations, scoping
 from ..errors import Refused
@@ -364,6 +365,14 @@ class ScopedClientLoader(QueryAjaxModelLoader):
         query = self.get_query().filter(client_search_condition(term or "", db.engine.dialect.name),
                                         not_deactivated_condition())
         return query.order_by(Client.name).offset(max(0, offset or 0)).limit(limit).all()
+
+
+def chosen_in_scope(form, field):
+    """For a ScopedClientLoader's field: a posted client the loader does not find (outside the user's groups, or
+    gone) is refused with a message, where the field alone would quietly save no client at all."""
+    posted = (field.raw_data or [""])[0]
+    if posted not in ("", "__None") and field.data is None:
+        raise ValidationError(_("That client does not exist or is outside your groups."))
 
 
 def assignable_groups_query():

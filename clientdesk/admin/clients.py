@@ -10,6 +10,7 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 from sqlalchemy.orm import joinedload, undefer
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from .. import client_users, onboarding, proposals, rules, scoping, tasks
@@ -41,6 +42,7 @@ from ..models import (
     Client,
     ClientIntegration,
     ClientStatus,
+    CompanyType,
     Contact,
     Document,
     DocumentStatus,
@@ -65,7 +67,17 @@ from ..models.invitation import INVITATION_VALID_DAYS
 from ..search import client_search_condition, search_counted_with_page
 from ..services.delivery import effective_delivery
 from ..tasks import QueueUnavailable
-from .base import DynamicOptionsFilter, IdEqualFilter, ScopedModelView, announce_voided_invitations, assignable_groups_query, per_request
+from .base import (
+    DynamicOptionsFilter,
+    IdEqualFilter,
+    ScopedClientLoader,
+    ScopedModelView,
+    announce_voided_invitations,
+    assignable_groups_query,
+    chosen_in_scope,
+    per_request,
+    shown_client,
+)
 from .changes import shown_changes
 from .client_extras import ClientExtrasMixin, back_to_client_page, favourite_ids, favourite_star
 from .client_filters import (
@@ -232,6 +244,23 @@ def client_name(view, context, client, name):
     return Markup(f'{star} <a href="{escape(url)}">{escape(client.name)}</a>{hidden if client.hidden else ""}')
 
 
+def billing_address(view, context, client, name):
+    if client.billing_same_as_address:
+        return _("Same as the company address")
+    return ", ".join(filter(None, (
+        " ".join(filter(None, (client.billing_street, client.billing_house_number, client.billing_box))),
+        client.billing_address_line2, " ".join(filter(None, (client.billing_postal_code, client.billing_city))),
+        country_name(client.billing_country) if client.billing_country else None)))
+
+
+def _same_as_address(value) -> bool:
+    """The billing address choice's value, from the stored flag or the posted option."""
+    return value in (True, "1")
+
+
+BILLING_CHOICES = [SelectChoice("1", _l("Same as the company address")), SelectChoice("0", _l("A separate billing address"))]
+
+
 class IntegrationFilter(DynamicOptionsFilter):
     """Clients connected to one accounting software (EXISTS, so no join to clash with sorting)."""
 
@@ -240,7 +269,8 @@ class IntegrationFilter(DynamicOptionsFilter):
 
 
 class ContactInline(InlineFormAdmin):
-    form_columns = ("id", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
+    form_columns = ("id", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "switchboard_phone",
+                    "source", "language", "is_primary")
     column_labels = ContactView.column_labels
     form_choices = CONTACT_FORM_CHOICES
     form_args = CONTACT_FORM_ARGS
@@ -295,6 +325,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "e_invoicing_mandate_at": _l("Mandate given on"), "e_invoicing_mandate_by": _l("Mandate given by"),
         "e_invoicing_mandate_address": _l("Mandate given from address"),
         "contacts": _l("Contacts"), "bank_accounts": _l("Bank accounts"), "allowed_senders": _l("Allowed senders"),
+        "company_type": _l("Company type"), "parent": _l("Parent company"), "address_line2": _l("Address line 2"),
+        "billing_same_as_address": _l("Billing address"), "billing_address_line2": _l("Billing address line 2"),
         "template": _l("Template"), "billing_street": _l("Billing street"), "billing_house_number": _l("Billing number"),
         "billing_box": _l("Billing box"), "billing_postal_code": _l("Billing postal code"),
         "billing_city": _l("Billing city"), "billing_country": _l("Billing country"),
@@ -330,6 +362,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "subscription_mode": lambda view, context, client, name: SubscriptionMode(client.subscription_mode).label,
         "vat_frequency": lambda view, context, client, name: VatFrequency(client.vat_frequency).label if client.vat_frequency else "",
         "activated_at": lambda view, context, client, name: localdate(client.activated_at) if client.activated_at else "",
+        "company_type": lambda view, context, client, name: client.company_type_label,
+        "billing_same_as_address": billing_address,
     }
     # On the client page the name is the heading; no favourite star or link in its details table.
     column_formatters_detail = {name: f for name, f in column_formatters.items() if name != "name"}
@@ -339,35 +373,41 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         "subscription_mode": choices_of(SubscriptionMode),
         "vat_frequency": choices_of(VatFrequency),
         "vat_check": choices_of(VatCheck),
+        "company_type": choices_of(CompanyType),
     }
 
     # Group, firm contact, client-facing contact and template are in the page's summary (client_details.html).
     column_details_list = (
-        "name", "status", "legal_form", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
+        "name", "status", "legal_form", "company_type", "enterprise_number", "vat_number", "skip_vat_check", "vat_check", "country",
         "watchers", "subscription_mode", "plan", "plan_chosen_at", "plan_chosen_by", "trial_end", "vat_frequency",
-        "external_reference", "internal_reference", "street", "house_number", "box", "postal_code", "city",
-        "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at", "e_invoicing_mandate_by",
-        "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from", "track_transactions_without_documents",
-        "hidden", "contacts", "bank_accounts", "allowed_senders",
+        "external_reference", "internal_reference", "street", "house_number", "box", "address_line2", "postal_code", "city",
+        "billing_same_as_address", "website", "language", "inbound_email", "e_invoicing_mandate", "e_invoicing_mandate_at",
+        "e_invoicing_mandate_by", "e_invoicing_mandate_address", "peppol_send", "peppol_receive", "sync_from",
+        "track_transactions_without_documents", "hidden", "contacts", "bank_accounts", "allowed_senders",
     )
 
     admin_only_details = ("hidden",)  # staff and supervisors never see hidden clients: the field says nothing to them
 
     form_columns = (
-        "name", "legal_form", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency", "subscription_mode",
-        "plan", "language", "group", "firm_contact", "watchers", "client_facing_contact", "hidden", "external_reference",
-        "internal_reference", "website", "street", "house_number", "box", "postal_code", "city",
-        "billing_street", "billing_house_number", "billing_box", "billing_postal_code", "billing_city",
-        "billing_country", "sync_from", "track_transactions_without_documents", "e_invoicing_mandate",
+        "name", "legal_form", "company_type", "country", "enterprise_number", "vat_number", "skip_vat_check", "vat_frequency",
+        "subscription_mode", "plan", "language", "group", "parent", "firm_contact", "watchers", "client_facing_contact", "hidden",
+        "external_reference", "internal_reference", "website", "street", "house_number", "box", "address_line2",
+        "postal_code", "city", "billing_same_as_address", *Client.BILLING_COLUMNS, "sync_from",
+        "track_transactions_without_documents", "e_invoicing_mandate",
     )
     form_choices = {
         "subscription_mode": choices_of(SubscriptionMode),
         "vat_frequency": [("", "—")] + choices_of(VatFrequency),
+        "company_type": choices_of(CompanyType),
     }
+    form_overrides = {"billing_same_as_address": SelectField}
+    form_ajax_refs = {"parent": ScopedClientLoader("parent")}
     form_args = {
         "name": {"validators": [DataRequired()]},
         "language": {"validators": [DataRequired(), v.wtforms_validator(v.locale)]},
         "billing_country": {"validators": [v.wtforms_validator(v.country)]},
+        "billing_same_as_address": {"choices": BILLING_CHOICES, "coerce": _same_as_address},
+        "parent": {"validators": [chosen_in_scope]},
         "group": {"query_factory": assignable_groups_query, "allow_blank": False, "validators": [DataRequired()]},
         "firm_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
         "client_facing_contact": {"query_factory": lambda: db.session.query(User).filter(User.active.is_(True)).order_by(User.full_name)},
@@ -406,6 +446,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             NotDoneFilter(Client.id, _l("Document delivery"), _l("not done"), client_delivery_not_done_condition),
             IdEqualFilter(Client.import_batch_id, _l("Import batch")),
             FilterEqual(Client.vat_check, _l("VAT check"), options=choices_of(VatCheck)),
+            FilterEqual(Client.company_type, _l("Company type"), options=choices_of(CompanyType)),
         ]
 
     # Search through the indexed search text (name, numbers, references, contact e-mails)
@@ -519,6 +560,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         if not current_user.is_admin:
             del form.client_facing_contact
             del form.hidden
+        if obj is not None and obj.parent_id is not None and not scoping.visible_client_ids([obj.parent_id], current_user):
+            del form.parent  # a parent outside the user's groups stays, unnamed (the client page says so)
         return form
 
     def validate_form(self, form):
@@ -526,6 +569,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         if not hasattr(form, "enterprise_number") or request.method != "POST":
             return valid
         values, errors = clean_identity(form.country.data, form.enterprise_number.data, form.vat_number.data)
+        if "country" not in errors:
+            errors.update(self._postal_code_errors(form, values["country"]))
         this_id = request.args.get("id", type=int)
         if values.get("enterprise_number") and "enterprise_number" not in errors:
             other = onboarding.existing_client(values["enterprise_number"])
@@ -535,6 +580,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
                     if other.id in scoping.visible_client_ids([other.id], current_user)
                     else _("This enterprise number is already used by a client you do not have access to."))
         errors.update(self._contact_email_errors(form, this_id))
+        parent = form.parent.data if getattr(form, "parent", None) is not None else None  # removed: see edit_form
+        if parent is not None and this_id is not None:
+            loop = rules.problems({"id": this_id, "parent_id": parent.id}).get("parent")
+            if loop:
+                errors["parent"] = loop
         for field, message in errors.items():
             target = getattr(form, field) if isinstance(field, str) else field
             target.errors = list(target.errors) + [message]
@@ -543,6 +593,23 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         for field, value in values.items():
             getattr(form, field).data = value
         return valid
+
+    @staticmethod
+    def _postal_code_errors(form, country: str) -> dict:
+        """Each postal code in its country's format (the billing one, unless the company address is used, in the
+        billing country if given)."""
+        errors = {}
+        billing_country = None
+        if not (form.billing_same_as_address.data or form.billing_country.errors):
+            billing_country = form.billing_country.data or country
+        for name, in_country in (("postal_code", country), ("billing_postal_code", billing_country)):
+            field = getattr(form, name)
+            if field.data and in_country and not field.errors:
+                try:
+                    field.data = v.postal_code(field.data, in_country)
+                except v.InvalidValue as error:
+                    errors[name] = str(error)
+        return errors
 
     @staticmethod
     def _contact_email_errors(form, client_id) -> dict:
@@ -565,6 +632,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         if group_id not in allowed_groups:
             raise Refused(_("You can only put clients in your own groups."))
         ClientLifecycle.settle_contacts(model, rules.kept(model.contacts), g.primary_before)  # only edits: see create_view
+        model.settle_billing_address()
         rules.check(model, known=g.problems_before)
 
     def delete_model(self, model):
@@ -746,7 +814,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
         ).all()
+        subsidiaries = scoping.scope_clients(db.session.query(Client), current_user).filter(
+            Client.parent_id == client.id).order_by(Client.name, Client.id).all()
         return {
+            "parent": shown_client(client.parent_id),
+            "subsidiaries": subsidiaries,
             "favourite": client.id in favourite_ids(),
             "actions": actions,
             "action_labels": CLIENT_ACTION_LABELS,
@@ -861,7 +933,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             abort(403)
         if export_type not in self.export_types:
             abort(404)
-        return client_export_response(self.filtered_ids(), export_type)
+        return client_export_response(self.filtered_ids(), export_type,
+                                      scoping.scope_clients(sa.select(Client.id), current_user))
 
     def filtered_ids(self):
         """The ids of every client the list shows with the request's filters, search and sort (all pages): a query

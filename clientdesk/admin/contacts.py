@@ -8,34 +8,43 @@ from ..extensions import db
 from ..forms import validators as v
 from ..i18n import language_name
 from ..lifecycle import ClientLifecycle
+from ..models import ContactSource
+from ..models.base import choices_of
 from .base import ScopedClientLoader, ScopedModelView
 
 # The contact fields' rules, shared by this screen and the contacts inline on the client form.
-CONTACT_FORM_CHOICES = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))]}
+CONTACT_FORM_CHOICES = {"civility": [("mr", _l("Mr")), ("ms", _l("Ms")), ("mx", _l("Mx"))],
+                        "source": choices_of(ContactSource)}
 CONTACT_FORM_ARGS = {
     "first_name": {"validators": [DataRequired()]},
     "last_name": {"validators": [DataRequired()]},
     "email": {"validators": [DataRequired(), v.wtforms_validator(v.email)]},
     "phone": {"validators": [v.wtforms_validator(v.phone)]},
     "mobile": {"validators": [v.wtforms_validator(v.phone)]},
+    "switchboard_phone": {"validators": [v.wtforms_validator(v.phone)]},
     "language": {"validators": [DataRequired(), v.wtforms_validator(v.locale)]},
 }
 
 
 class ContactView(ScopedModelView):
     client_relationship = "client"
-    column_list = ("client", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
+    column_list = ("client", "first_name", "last_name", "email", "job_title", "phone", "mobile", "switchboard_phone", "source",
+                   "language", "is_primary")
     column_labels = {
         "client": _l("Client"), "first_name": _l("First name"), "last_name": _l("Last name"), "email": _l("E-mail"),
         "job_title": _l("Job title"), "phone": _l("Direct phone"), "mobile": _l("Mobile"), "language": _l("Language"),
-        "is_primary": _l("Primary"), "civility": _l("Civility"), "accepted_at": _l("Access activated"),
+        "switchboard_phone": _l("Switchboard phone"), "source": _l("Source"), "is_primary": _l("Primary"),
+        "civility": _l("Civility"), "accepted_at": _l("Access activated"),
     }
     column_sortable_list = (("client", "client.name"), "first_name", "last_name", "email", "is_primary")
     column_searchable_list = ("email", "last_name", "first_name")
     column_default_sort = [("last_name", False), ("id", False)]
     column_formatters = {"phone": lambda v_, c, m, n: v.format_phone(m.phone), "mobile": lambda v_, c, m, n: v.format_phone(m.mobile),
+                         "switchboard_phone": lambda v_, c, m, n: v.format_phone(m.switchboard_phone),
+                         "source": lambda v_, c, m, n: m.source_label,
                          "language": lambda v_, c, m, n: language_name(m.language)}
-    form_columns = ("client", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "language", "is_primary")
+    form_columns = ("client", "civility", "first_name", "last_name", "email", "job_title", "phone", "mobile", "switchboard_phone",
+                    "source", "language", "is_primary")
     form_choices = CONTACT_FORM_CHOICES
     form_ajax_refs = {"client": ScopedClientLoader("client")}
     form_args = {"client": {"validators": [DataRequired()]}, **CONTACT_FORM_ARGS}

@@ -27,7 +27,7 @@ from ..errors import Refused
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.wizard import CompanyForm, DetailsForm
-from ..models import Client, ConfigTemplate, Group, PeppolState, SubscriptionMode, User
+from ..models import Client, CompanyType, ConfigTemplate, Group, PeppolState, SubscriptionMode, User
 from ..services.register import company_register
 from ..tasks import QueueUnavailable
 from .base import ProtectedView
@@ -35,8 +35,8 @@ from .base import ProtectedView
 SESSION_KEY = "new_client_wizard"  # the draft's id
 DRAFT_TTL = timedelta(hours=12)
 SEARCH_LIMIT = 10
-COMPANY_FIELDS = ("name", "country", "enterprise_number", "vat_number", "legal_form", "street", "house_number", "box",
-                  "postal_code", "city", "website")
+COMPANY_FIELDS = ("name", "country", "enterprise_number", "vat_number", "legal_form", "company_type", "street", "house_number",
+                  "box", "address_line2", "postal_code", "city", "website")
 LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "de": "de-BE", "en": "en-BE"}
 NUMBER = re.compile(r"(?i)\s*(be)?[\d\s.]{9,}")
 
@@ -128,7 +128,8 @@ class NewClientWizard(ProtectedView):
             return redirect(self.get_url(".index"))
         self._draft().keep("company", {
             "name": company.name, "country": "BE", "enterprise_number": company.display_number,
-            "vat_number": company.vat_number, "legal_form": company.legal_form or "", "street": company.street or "",
+            "vat_number": company.vat_number, "legal_form": company.legal_form or "",
+            "company_type": company.company_type or "", "street": company.street or "",
             "house_number": company.house_number or "", "box": company.box or "", "postal_code": company.postal_code or "",
             "city": company.city or "", "website": company.website or "",
         }, CompanyForm)
@@ -186,6 +187,7 @@ class NewClientWizard(ProtectedView):
             group=db.session.get(Group, details["group_id"]),
             firm_contact=db.session.get(User, details["firm_contact_id"]) if details["firm_contact_id"] else None,
             subscription=SubscriptionMode(details["subscription_mode"]).label,
+            company_type_label=CompanyType(company["company_type"]).label if company.get("company_type") else None,
             language=i18n.language_name(details["language"]), number=v.format_enterprise_number(company["enterprise_number"]),
             iban=v.format_iban(details["iban"]),
         )

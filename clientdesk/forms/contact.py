@@ -4,7 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import validators as v
+from ..models.contact import ContactSource
+from . import select_choices_of, validators as v
 
 LANGUAGE_CHOICES = [SelectChoice("fr-BE", "Français"), SelectChoice("nl-BE", "Nederlands"), SelectChoice("de-BE", "Deutsch"),
                     SelectChoice("en-BE", "English")]
@@ -20,7 +21,10 @@ class ContactForm(FlaskForm):
     job_title = StringField(_l("Job title"), validators=[Length(max=120)])
     phone = StringField(_l("Direct phone"), validators=[v.wtforms_validator(v.phone)])
     mobile = StringField(_l("Mobile"), validators=[v.wtforms_validator(v.phone)])
+    switchboard_phone = StringField(_l("Switchboard phone"), validators=[v.wtforms_validator(v.phone)])
+    source = SelectField(_l("Source"), choices=[SelectChoice("", "—"), *select_choices_of(ContactSource)], default="")
 
     def contact_fields(self) -> dict:
         return {name: getattr(self, name).data or None for name in
-                ("civility", "first_name", "last_name", "email", "language", "job_title", "phone", "mobile")}
+                ("civility", "first_name", "last_name", "email", "language", "job_title", "phone", "mobile",
+                 "switchboard_phone", "source")}

@@ -211,6 +211,37 @@ def locale(value, default_country: str = DEFAULT_COUNTRY) -> str:
     return f"{language}-{region}"
 
 
+# Postal code formats of the firm's neighbours: (pattern of the compact form, how it is stored, an example).
+POSTAL_CODES = {
+    "BE": (r"[1-9]\d{3}", lambda m: m.group(0), "1000"),
+    "LU": (r"(?:L-?)?(\d{4})", lambda m: m.group(1), "1611"),
+    # Files often hold only the digits of a Dutch postcode: they are kept as they are.
+    "NL": (r"([1-9]\d{3}) ?([A-Z]{2})?", lambda m: " ".join(filter(None, m.groups())), "1012 AB"),
+    "FR": (r"\d{5}", lambda m: m.group(0), "75001"),
+    "DE": (r"\d{5}", lambda m: m.group(0), "10115"),
+}
+
+
+def postal_code(value, country: str = DEFAULT_COUNTRY) -> str:
+    """A postal code as its country writes it (`1000` in BE, `1012 AB` in NL, `1611` for `L-1611` in LU);
+    elsewhere 2 to 12 letters, digits, spaces or dashes, upper-case."""
+    text = _text(value).upper()
+    if not text:
+        raise InvalidValue(_("Postal code is missing."))
+    known = POSTAL_CODES.get((country or DEFAULT_COUNTRY).upper())
+    if known is None:
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9 -]{0,10}[A-Z0-9]", text):
+            raise InvalidValue(_("“%(value)s” is not a postal code: use 2 to 12 letters, digits, spaces or dashes.",
+                                 value=_text(value)))
+        return text
+    pattern, stored, example = known
+    match = re.fullmatch(pattern, text)
+    if match is None:
+        raise InvalidValue(_("“%(value)s” is not a postal code of %(country)s (e.g. %(example)s).", value=_text(value),
+                             country=country.upper(), example=example))
+    return stored(match)
+
+
 def yes_no(value) -> bool:
     """Oui/Non, Ja/Nee, Yes/No, 1/0, true/false (any case) as a boolean."""
     text = _text(value).lower()

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, Form, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..models import SubscriptionMode
+from ..models import CompanyType, SubscriptionMode
 from ..web_input import record_id
 from . import select_choices_of, validators as v
 from .client import clean_identity
@@ -34,9 +34,11 @@ class CompanyForm(WizardForm):
                        "and the client is checked again after each register load."),
     )
     legal_form = StringField(_l("Legal form"), [Length(max=120)])
+    company_type = SelectField(_l("Company type"), choices=[SelectChoice("", "—"), *select_choices_of(CompanyType)], default="")
     street = StringField(_l("Street"), [Length(max=120)])
     house_number = StringField(_l("Number"), [Length(max=20)])
     box = StringField(_l("Box"), [Length(max=20)])
+    address_line2 = StringField(_l("Address line 2"), [Length(max=120)])
     postal_code = StringField(_l("Postal code"), [Length(max=12)])
     city = StringField(_l("City"), [Length(max=80)])
     website = StringField(_l("Website"), [Length(max=200)])

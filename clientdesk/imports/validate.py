@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 
 from .. import rules
 from ..einvoicing import PeppolRefused, PeppolSwitches
 from ..extensions import db
 from ..forms import validators as v
 from ..forms.client import clean_identity
-from ..models import BankAccount, Client, ClientStatus, ConfigTemplate, Contact, Group, Plan as PlanModel
+from ..models import BankAccount, Client, ClientStatus, CompanyType, ConfigTemplate, Contact, ContactSource, Group, Plan as PlanModel
 from ..search import fold
 from .columns import BY_KEY, EXAMPLE_EMAILS, match_headers
 from .reader import Sheet
@@ -31,17 +31,20 @@ CHUNK = 2000  # rows matched with existing clients at a time
 CLIENT_FIELDS = {
     "name": "name", "country": "country", "enterprise_number": "enterprise_number", "vat_number": "vat_number",
     "external_reference": "external_reference", "street": "street", "house_number": "house_number", "box": "box",
-    "postal_code": "postal_code", "city": "city", "mandate": "e_invoicing_mandate",
+    "postal_code": "postal_code", "city": "city", "mandate": "e_invoicing_mandate", "address_line2": "address_line2",
+    "company_type": "company_type", "parent": "parent_id", "billing_same_as_address": "billing_same_as_address",
+    **{column: column for column in Client.BILLING_COLUMNS},
 }
 CONTACT_FIELDS = {
     "contact_email": "email", "contact_first_name": "first_name", "contact_last_name": "last_name",
-    "contact_language": "language",
+    "contact_language": "language", "contact_switchboard_phone": "switchboard_phone", "contact_source": "source",
 }
 # The columns where a row's error goes when the client rules (rules.py) refuse it, by the rule's field; a rule
 # broken by what the row's template sets goes on the template's column.
 RULE_COLUMNS = {
     "bank_accounts": "iban", "e_invoicing_mandate": "mandate", "enterprise_number": "enterprise_number",
-    "vat_number": "vat_number", "contacts": "contact_email",
+    "vat_number": "vat_number", "contacts": "contact_email", "parent": "parent",
+    "billing_same_as_address": "billing_same_as_address",
 }
 # What the rules read of an existing client.
 RULE_FIELDS = ("country", "enterprise_number", "vat_number", "subscription_mode", "e_invoicing_mandate", "peppol_send",
@@ -49,8 +52,10 @@ RULE_FIELDS = ("country", "enterprise_number", "vat_number", "subscription_mode"
 TEXT_COLUMNS = {
     "name": Client.name, "external_reference": Client.external_reference, "street": Client.street,
     "house_number": Client.house_number, "box": Client.box, "postal_code": Client.postal_code, "city": Client.city,
-    "contact_first_name": Contact.first_name, "contact_last_name": Contact.last_name,
+    "contact_first_name": Contact.first_name, "contact_last_name": Contact.last_name, "address_line2": Client.address_line2,
+    **{column: getattr(Client, column) for column in Client.BILLING_COLUMNS if column != "billing_country"},
 }
+
 
 
 @dataclass(slots=True)
@@ -210,10 +215,49 @@ def _lookup_cleaner(table: dict, unknown) -> Callable:
     return clean
 
 
+def _choice_cleaner(enum) -> Callable:
+    """A cell naming one of a labelled enum's members: its code, or its label in one of the app's languages
+    (with or without the words in brackets)."""
+    names = {}
+    for language in v.SUPPORTED_LANGUAGES:
+        with force_locale(language):
+            for member in enum:
+                label = str(member.label)
+                for name in (member.value, label, label.split("(")[0]):
+                    names.setdefault(_name_key(name), member.value)
+
+    def clean(value):
+        found = names.get(_name_key(cell_text(value)))
+        if found is None:
+            raise v.InvalidValue(_("“%(value)s” is not one of: %(choices)s.", value=cell_text(value),
+                                   choices=", ".join(str(member.label) for member in enum)))
+        return found
+
+    return clean
+
+
+def _parent_cleaner() -> Callable:
+    """A cell giving the enterprise number of an existing client: that client's id."""
+    found = {}
+
+    def clean(value):
+        number = v.enterprise_number(value)
+        if number not in found:
+            found[number] = db.session.scalar(sa.select(Client.id).where(Client.enterprise_number == number))
+        if found[number] is None:
+            raise v.InvalidValue(_("No client has the enterprise number %(number)s: import the parent company first.",
+                                   number=v.format_enterprise_number(number)))
+        return found[number]
+
+    return clean
+
+
 def _cleaners(lookups: Lookups) -> dict[str, Callable]:
     cleaners = {key: _text_cleaner(column) for key, column in TEXT_COLUMNS.items()}
     cleaners.update(
         contact_email=v.email, contact_language=v.locale, iban=v.iban, mandate=v.yes_no, invitation=v.yes_no,
+        billing_same_as_address=v.yes_no, billing_country=v.country, contact_switchboard_phone=v.phone,
+        company_type=_choice_cleaner(CompanyType), contact_source=_choice_cleaner(ContactSource), parent=_parent_cleaner(),
         template=_lookup_cleaner(lookups.templates, _l("There is no template called “%(name)s” (existing: %(known)s).")),
         group=_lookup_cleaner(lookups.groups, _l("There is no group called “%(name)s” (existing: %(known)s).")),
         plan=_lookup_cleaner(lookups.plans, _l("There is no plan called “%(name)s” (existing: %(known)s).")),
@@ -275,6 +319,7 @@ def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, pro
             except v.InvalidValue as error:
                 plan.error(number, key, str(error))
         _clean_identity(number, [cells[i] if i is not None else "" for i in identity], values, plan)
+        _clean_addresses(number, values, plan)
         if values.get("contact_email") in EXAMPLE_EMAILS:
             plan.error(number, "contact_email", _("This is the template's example row: replace it with a real client or delete it."))
         for index in unnamed:
@@ -282,6 +327,24 @@ def _clean_rows(sheet: Sheet, positions: dict, lookups: Lookups, plan: Plan, pro
                 plan.error(number, None, _("This cell has a value but its column has no header."), header="",
                            letter=sheet.letter(index))
         yield Row(number, values)
+
+
+def _clean_addresses(number: int, values: dict, plan: Plan) -> None:
+    """Postal codes in their country's format; billing columns filled mean a billing address of its own."""
+    country = values.get("country", v.DEFAULT_COUNTRY)
+    for key, in_country in (("postal_code", country), ("billing_postal_code", values.get("billing_country", country))):
+        if key in values:
+            try:
+                values[key] = v.postal_code(values[key], in_country)
+            except v.InvalidValue as error:
+                plan.error(number, key, str(error))
+                del values[key]
+    billing = [key for key in Client.BILLING_COLUMNS if key in values]
+    if billing and values.get("billing_same_as_address"):
+        plan.error(number, "billing_same_as_address", _("The row has a billing address of its own: answer Non here, or "
+                                                        "leave the billing address columns empty."))
+    elif billing:
+        values["billing_same_as_address"] = False
 
 
 def _blank(cell) -> bool:

@@ -105,12 +105,13 @@ def template_workbook(language: str, template_names: list[str], group_names: lis
             lists.cell(row=row, column=list_column, value=value)
     last_row = DEFAULT_MAX_ROWS + 1
     for index, column in enumerate(COLUMNS, start=1):
-        if column.key in choices:
-            if not choices[column.key]:
+        list_key = "country" if column.key == "billing_country" else column.key
+        if list_key in choices:
+            if not choices[list_key]:
                 continue
-            list_letter = get_column_letter(list(choices).index(column.key) + 1)
-            formula = f"{quote_sheetname(lists.title)}!${list_letter}$1:${list_letter}${len(choices[column.key])}"
-        elif column.key in ("mandate", "invitation"):
+            list_letter = get_column_letter(list(choices).index(list_key) + 1)
+            formula = f"{quote_sheetname(lists.title)}!${list_letter}$1:${list_letter}${len(choices[list_key])}"
+        elif column.key in ("mandate", "invitation", "billing_same_as_address"):
             formula = yes_no
         else:
             continue

@@ -20,7 +20,7 @@ from .. import rules
 from ..einvoicing import switch_as_template
 from ..extensions import db
 from ..forms.validators import format_iban
-from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, Group, utcnow
+from ..models import AuditEvent, BankAccount, Client, ClientIntegration, ClientStatus, Contact, ContactSource, Group, utcnow
 from ..models.audit import audit_action, audit_stamp, inserted_events
 from ..models.client import new_inbound_address
 from ..search import bulk_client_inserts, search_text
@@ -160,7 +160,8 @@ def _chunk_inserts(rows: list[Row], ids: dict, lookups: Lookups, fallback_group_
                                     client.get("external_reference"), None, [values["contact_email"]]),
         )
         clients.add(client, client["name"])
-        contact = {attribute: values[key] for key, attribute in CONTACT_FIELDS.items()}
+        contact = {attribute: values[key] for key, attribute in CONTACT_FIELDS.items() if key in values}
+        contact.setdefault("source", ContactSource.IMPORT.value)
         contacts.add({"id": next(ids[Contact]), **contact, "client_id": client_id, "is_primary": True,
                       "created_at": now, "updated_at": now},
                      Contact.describe(contact["first_name"], contact["last_name"], contact["email"]))
@@ -201,6 +202,9 @@ def _update(client: Client, values: dict, changes: dict, lookups: Lookups) -> No
     for key, attribute in CLIENT_FIELDS.items():
         if key in values:
             setattr(client, attribute, values[key])
+    if "parent" in values:
+        client.parent = db.session.get(Client, values["parent"])  # the relationship too: the rules read it
+    client.settle_billing_address()
     if "group" in changes:
         client.group = values.get("group") or lookups.default_group
     if "plan" in changes:

@@ -7,6 +7,7 @@ from .client import (
     Client,
     ClientNote,
     ClientStatus,
+    CompanyType,
     PeppolState,
     SubscriptionMode,
     VatFrequency,
@@ -14,7 +15,7 @@ from .client import (
     client_watchers,
 )
 from .client_user import ClientUser, ClientUserRole
-from .contact import Civility, Contact
+from .contact import Civility, Contact, ContactSource
 from .document import AllowedSender, Document, DocumentStatus, DocumentType, RefusedSender, SenderVerdict
 from .firm import FirmSettings, UnauthenticatedMail
 from .group import DEFAULT_GROUP_NAME, Group, group_members
@@ -37,6 +38,7 @@ _client.configure_computed_columns()
 
 __all__ = [
     "AllowedSender", "AuditEvent", "BankAccount", "ChangeProposal", "Civility", "Client", "ClientIntegration", "ClientNote",
+    "CompanyType", "ContactSource",
     "ClientStatus", "ClientUser", "ClientUserRole",
     "ConfigTemplate", "Contact", "CreditCardStatements", "DEFAULT_GROUP_NAME", "DeliveryMethod",
     "Document", "DocumentStatus", "DocumentType", "FirmSettings", "Group", "ImportBatch", "ImportStatus",

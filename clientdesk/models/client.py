@@ -35,6 +35,16 @@ class VatCheck(LabelledEnum):
     MISSING = "missing", _l("Not in the company register")
 
 
+class CompanyType(LabelledEnum):
+    """The kind of company a client is (the CRM page's "Type"), as the firm files it."""
+
+    COMPANY = "company", _l("Company")
+    SOLE_TRADER = "sole_trader", _l("Sole trader (self-employed)")
+    NON_PROFIT = "non_profit", _l("Non-profit organisation")
+    PUBLIC_BODY = "public_body", _l("Public body")
+    OTHER = "other", _l("Other")
+
+
 class PeppolState(LabelledEnum):
     OFF = "off", _l("Off")
     PENDING = "pending", _l("Pending")
@@ -75,6 +85,7 @@ class Client(Timestamps, db.Model):
         choice_check("vat_frequency", VatFrequency, nullable=True),
         choice_check("peppol_state", PeppolState),
         choice_check("vat_check", VatCheck, nullable=True),
+        choice_check("company_type", CompanyType, nullable=True),
         # Visibility (group, hidden), the status filter and the default order: counts and filtered pages
         # are answered from this index alone.
         sa.Index("ix_client_scope", "group_id", "hidden", "status", "name"),
@@ -90,6 +101,9 @@ class Client(Timestamps, db.Model):
     vat_check = db.Column(db.String(8), index=True)
     vat_checked_at = db.Column(db.DateTime)
     legal_form = db.Column(db.String(120))
+    company_type = db.Column(db.String(12))
+    # The parent company (the CRM page's "Société mère"); never the client itself or one of its subsidiaries (rules.py).
+    parent_id = db.Column(db.ForeignKey("client.id", ondelete="SET NULL"), index=True)
     external_reference = db.Column(db.String(80))
     internal_reference = db.Column(db.String(80))
     vat_frequency = db.Column(db.String(12))
@@ -102,11 +116,16 @@ class Client(Timestamps, db.Model):
     status = db.Column(db.String(12), nullable=False, default=ClientStatus.CREATED.value, index=True)
 
     street = db.Column(db.String(120))
+    address_line2 = db.Column(db.String(120))
     house_number = db.Column(db.String(20))
     box = db.Column(db.String(20))
     postal_code = db.Column(db.String(12))
     city = db.Column(db.String(80))
+    # True: invoices go to the company address and the billing columns are empty; False: the billing columns hold
+    # the billing address (its street, postal code and city at least: rules.py).
+    billing_same_as_address = db.Column(db.Boolean, nullable=False, default=True)
     billing_street = db.Column(db.String(120))
+    billing_address_line2 = db.Column(db.String(120))
     billing_house_number = db.Column(db.String(20))
     billing_box = db.Column(db.String(20))
     billing_postal_code = db.Column(db.String(12))
@@ -159,6 +178,8 @@ class Client(Timestamps, db.Model):
     client_facing_contact = db.relationship("User", foreign_keys=[client_facing_contact_id])
     template = db.relationship("ConfigTemplate")
     plan = db.relationship("Plan")
+    parent = db.relationship("Client", remote_side=[id], back_populates="subsidiaries")
+    subsidiaries = db.relationship("Client", back_populates="parent", order_by="Client.name")
     contacts = db.relationship(
         "Contact", back_populates="client", cascade="all, delete-orphan", order_by="(Contact.is_primary.desc(), Contact.id)"
     )
@@ -192,6 +213,19 @@ class Client(Timestamps, db.Model):
     @property
     def status_label(self) -> str:
         return ClientStatus(self.status).label
+
+    BILLING_COLUMNS = ("billing_street", "billing_address_line2", "billing_house_number", "billing_box",
+                       "billing_postal_code", "billing_city", "billing_country")
+
+    def settle_billing_address(self) -> None:
+        """A client billed at its company address keeps no other billing address."""
+        if self.billing_same_as_address:
+            for column in self.BILLING_COLUMNS:
+                setattr(self, column, None)
+
+    @property
+    def company_type_label(self) -> str:
+        return CompanyType(self.company_type).label if self.company_type else ""
 
     @property
     def peppol_state_label(self) -> str:

@@ -12,10 +12,21 @@ class Civility(LabelledEnum):
     MX = "mx", _l("Mx")
 
 
+class ContactSource(LabelledEnum):
+    """Where the contact came from (the CRM page's "Source")."""
+
+    WEBSITE = "website", _l("Website")
+    REFERRAL = "referral", _l("Referral")
+    EVENT = "event", _l("Event")
+    IMPORT = "import", _l("Import")
+    OTHER = "other", _l("Other")
+
+
 class Contact(Timestamps, db.Model):
     __tablename__ = "contact"
     __table_args__ = (
         choice_check("civility", Civility, nullable=True),
+        choice_check("source", ContactSource, nullable=True),
         # At most one primary contact per client.
         sa.Index(
             "uq_contact_primary_per_client",
@@ -35,6 +46,8 @@ class Contact(Timestamps, db.Model):
     job_title = db.Column(db.String(120))
     phone = db.Column(db.String(20))
     mobile = db.Column(db.String(20))
+    switchboard_phone = db.Column(db.String(20))
+    source = db.Column(db.String(8))
     language = db.Column(db.String(5), nullable=False, default="fr-BE")
     is_primary = db.Column(db.Boolean, nullable=False, default=False)
     # When the contact accepted the invitation and became a client user (models/client_user.py).
@@ -49,6 +62,10 @@ class Contact(Timestamps, db.Model):
     def describe(first_name: str, last_name: str, email: str) -> str:
         """What a contact is called (its str()), from its values alone."""
         return f"{first_name} {last_name}".strip() + f" <{email}>"
+
+    @property
+    def source_label(self) -> str:
+        return ContactSource(self.source).label if self.source else ""
 
     @property
     def full_name(self) -> str:

@@ -38,6 +38,7 @@ def remove_bank_account(account: BankAccount) -> None:
 
 def set_billing_address(client: Client, values: dict) -> None:
     known = rules.problems(client)
+    client.billing_same_as_address = False  # the client gives one of its own
     for field in BILLING_FIELDS:
         setattr(client, field, values.get(field) or None)
     rules.check(client, known=known)

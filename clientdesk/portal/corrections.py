@@ -24,13 +24,14 @@ class CompanyCorrectionForm(FlaskForm):
     street = StringField(_l("Street"), validators=[Optional(), _column_length("street")])
     house_number = StringField(_l("Number"), validators=[Optional(), _column_length("house_number")])
     box = StringField(_l("Box"), validators=[Optional(), _column_length("box")])
+    address_line2 = StringField(_l("Address line 2"), validators=[Optional(), _column_length("address_line2")])
     postal_code = StringField(_l("Postal code"), validators=[Optional(), _column_length("postal_code")])
     city = StringField(_l("City"), validators=[Optional(), _column_length("city")])
     comment = TextAreaField(_l("Comment for the firm"), validators=[Optional(), Length(max=MAX_COMMENT)])
 
 
 class ContactCorrectionForm(ContactForm):
-    civility = language = None  # the firm's to set
+    civility = language = source = None  # the firm's to set
     comment = TextAreaField(_l("Comment for the firm"), validators=[Optional(), Length(max=MAX_COMMENT)])
 
 

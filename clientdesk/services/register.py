@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..forms import validators as v
+from ..models.client import CompanyType
 from ..models.register import LIVE, SEARCH_TABLE, RegisterLoad
 
 CANDIDATES = 300
@@ -75,6 +76,11 @@ def search_text(name: str) -> str:
 _NUMBER_QUERY = re.compile(r"^\s*(be)?[\s.\-/]*\d[\d\s.\-/]*$", re.IGNORECASE)
 
 
+# Juridical forms (the register's codes) whose company type is not simply "company".
+NON_PROFIT_FORMS = frozenset({"017", "125"})  # association sans but lucratif / vzw, and its international form
+PUBLIC_BODY_FORMS = frozenset({"124"})  # établissement public / openbare instelling
+
+
 @dataclass(frozen=True)
 class Company:
     """What the register knows about one enterprise, in the words a client record uses."""
@@ -105,6 +111,17 @@ class Company:
     @property
     def display_number(self) -> str:
         return v.format_enterprise_number(self.enterprise_number)
+
+    @property
+    def company_type(self) -> str | None:
+        """The client record's company type (models.CompanyType) the register suggests; None when it says nothing."""
+        if self.natural_person:
+            return CompanyType.SOLE_TRADER.value
+        if self.legal_form_code in NON_PROFIT_FORMS:
+            return CompanyType.NON_PROFIT.value
+        if self.legal_form_code in PUBLIC_BODY_FORMS:
+            return CompanyType.PUBLIC_BODY.value
+        return CompanyType.COMPANY.value if self.legal_form_code else None
 
     @property
     def address_line(self) -> str:
