@@ -15,7 +15,8 @@ from .mail_log import MailKind, MailLog, MailOutcome
 from .password_reset import PasswordReset
 from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
-from .register import RegisterLoad, RegisterLoadStatus
+from .register import ExtractType, RegisterLoad, RegisterLoadStatus
+from .register_change import RegisterChange, RegisterChangeState, RegisterField
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
 from .trial_reminder import TrialReminder, TrialReminderRecipient
@@ -32,7 +33,8 @@ __all__ = [
     "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "MailKind", "MailLog", "MailOutcome",
     "PasswordReset", "PeppolState", "Plan",
     "ProposalState", "ProposalSubject",
-    "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
+    "ExtractType", "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterChange", "RegisterChangeState", "RegisterField",
+    "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
     "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "TrialReminder", "TrialReminderRecipient", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "group_members", "today", "utcnow",
