@@ -69,7 +69,11 @@ SCHEDULES = (
                  "E-mails the primary contact and the firm contact of each active client without a plan whose trial ends "
                  "in %(days)s days (TRIAL_REMINDER_DAYS): once per client and per reminder, each in their language.",
                  days=", ".join(str(days) for days in sorted(config["TRIAL_REMINDER_DAYS"], reverse=True)))),
-    # Next here: picking up the company register's update files from KBO_INBOX_DIR.
+    Schedule("kbo_updates", _l("Company register updates"), "SCHEDULE_KBO_UPDATES", "15 6 * * *", TaskKind.KBO_UPDATES,
+             "clientdesk.jobs.register:load_updates", lambda config: _(
+                 "Loads the KBO/BCE extracts waiting in %(folder)s (KBO_INBOX_DIR), in extract-number order, moving "
+                 "each to done/ (or failed/, with the reason); clients whose name, seat address or status changed in "
+                 "the register are flagged for review.", folder=config["KBO_INBOX_DIR"] or _("no folder configured"))),
 )
 BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 

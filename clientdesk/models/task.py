@@ -41,6 +41,7 @@ class TaskKind(LabelledEnum):
     INVITATION_REMINDER_RETRY = "invitation_reminder_retry", _l("Invitation reminders tried again")
     PURGE_IMPORTS = "purge_imports", _l("Old import files deleted")
     TRIAL_REMINDERS = "trial_reminders", _l("Trial-ending reminders")
+    KBO_UPDATES = "kbo_updates", _l("Company register updates")
 
 
 class Task(db.Model):

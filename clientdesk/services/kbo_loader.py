@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from .. import register_changes
 from ..extensions import db
@@ -71,10 +72,15 @@ PROBLEMS_KEPT = 20  # per file; every problem is counted
 BATCH = 5000
 SQLITE_COMMIT_ROWS = 200_000  # keeps the WAL small and lets the app's own writes through between batches
 LOCK_KEY = 0x6B626F  # PostgreSQL advisory lock held during a load ("kbo")
+DONE, FAILED = "done", "failed"  # the subfolders of KBO_INBOX_DIR for the extracts loaded and refused
 
 
 class LoadError(RuntimeError):
     """The extract cannot be loaded; nothing was changed. str() says why."""
+
+
+class LoadBusy(LoadError):
+    """Another load holds the register: try again later."""
 
 
 @dataclass
@@ -423,7 +429,7 @@ def _exclusive(connection):
     """One load at a time per database (PostgreSQL advisory lock; SQLite: a lock file beside the database)."""
     if connection.dialect.name == "postgresql":
         if not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar():
-            raise LoadError("Another kbo load is running on this database; wait for it to finish.")
+            raise LoadBusy("Another kbo load is running on this database; wait for it to finish.")
         connection.commit()
         try:
             yield
@@ -440,7 +446,7 @@ def _exclusive(connection):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LoadError("Another kbo load is running on this database; wait for it to finish.") from None
+            raise LoadBusy("Another kbo load is running on this database; wait for it to finish.") from None
         yield
 
 
@@ -610,7 +616,7 @@ def _parse_update(extract: Extract, report: LoadReport, echo) -> _Update:
             for row in parse(_Rows(extract, file_report, columns), file_report):
                 if name == "enterprise":
                     if row[0] in seen:
-                        file_report.problem(None, f"enterprise {row[0]} appears more than once (kept the first)")
+                        file_report.problem(None, f"enterprise {row[0]} appears twice (kept the first)")
                         continue
                     seen.add(row[0])
                     row = (*row[:4], date.fromisoformat(row[4]) if row[4] else None)
@@ -701,6 +707,65 @@ def _snapshot_date(raw: str | None) -> date | None:
         return date(year, month, day)
     except ValueError:
         return None
+
+
+def _inbox_order(path: Path) -> tuple:
+    """Extracts in their number's order, a Full one before the update of the same number; unreadable ones last."""
+    try:
+        extract = Extract(path)
+    except LoadError:
+        return (1, 0, 0, path.name)
+    try:
+        number = extract.meta().get("ExtractNumber", "")
+        return (0, int(number), extract.update, path.name) if number.isdigit() else (1, 0, 0, path.name)
+    finally:
+        extract.close()
+
+
+def _file_away(path: Path, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    serial = 1
+    while target.exists():
+        serial += 1
+        target = folder / f"{path.stem}.{serial}{path.suffix}"
+    path.rename(target)
+
+
+def load_inbox(folder: str | None) -> dict:
+    """Load the extracts (folders or .zip files) waiting in `folder` (KBO_INBOX_DIR), in extract-number order; each
+    loaded one goes to its `done/` subfolder, each refused one to `failed/` with the reason in the result. Stops,
+    leaving the rest in place, while another load holds the register."""
+    if not folder:
+        return {"done": 0, "message": _("No folder configured (KBO_INBOX_DIR): nothing was picked up.")}
+    inbox = Path(folder)
+    if not inbox.is_dir():
+        return {"done": 0, "message": _("The folder %(folder)s (KBO_INBOX_DIR) does not exist.", folder=folder)}
+    waiting = sorted((path for path in inbox.iterdir() if path.name not in (DONE, FAILED) and not path.name.startswith(".")
+                      and (path.is_dir() or path.suffix.lower() == ".zip")), key=_inbox_order)
+    loaded, refused = {}, {}
+    for path in waiting:
+        if not path.exists():  # taken by another run meanwhile
+            continue
+        try:
+            report = load_register(path)
+        except LoadBusy as error:
+            return {"done": len(loaded), "loaded": loaded, "refused": refused, "message": str(error)}
+        except LoadError as error:
+            refused[path.name] = str(error)
+            _file_away(path, inbox / FAILED)
+            continue
+        if report.update:
+            loaded[path.name] = _("extract %(number)s: %(deleted)s enterprises deleted, %(inserted)s inserted, %(changed)s "
+                                  "changed; %(flagged)s register changes for clients", number=report.extract_number,
+                                  deleted=report.deleted, inserted=report.inserted, changed=report.changed,
+                                  flagged=len(report.flagged))
+        else:
+            loaded[path.name] = _("extract %(number)s: %(enterprises)s enterprises; %(flagged)s register changes for "
+                                  "clients", number=report.extract_number, enterprises=report.enterprises,
+                                  flagged=len(report.flagged))
+        _file_away(path, inbox / DONE)
+    return {"done": len(loaded), "loaded": loaded, "refused": refused}
 
 
 def load_sample_register(echo=None) -> LoadReport | None:
