@@ -72,6 +72,7 @@ PROBLEMS_KEPT = 20  # per file; every problem is counted
 BATCH = 5000
 SQLITE_COMMIT_ROWS = 200_000  # keeps the WAL small and lets the app's own writes through between batches
 LOCK_KEY = 0x6B626F  # PostgreSQL advisory lock held during a load ("kbo")
+INBOX_LOCK_KEY = 0x6B626F69  # ... and during a run over KBO_INBOX_DIR ("kboi")
 DONE, FAILED = "done", "failed"  # the subfolders of KBO_INBOX_DIR for the extracts loaded and refused
 
 
@@ -425,20 +426,21 @@ class _PostgresWriter:
 
 
 @contextlib.contextmanager
-def _exclusive(connection):
-    """One load at a time per database (PostgreSQL advisory lock; SQLite: a lock file beside the database)."""
+def _exclusive(connection, key: int = LOCK_KEY, suffix: str = "kbo-lock",
+               busy: str = "Another kbo load is running on this database; wait for it to finish."):
+    """One holder at a time per database (PostgreSQL advisory lock; SQLite: a lock file beside the database)."""
     if connection.dialect.name == "postgresql":
-        if not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({LOCK_KEY})").scalar():
-            raise LoadBusy("Another kbo load is running on this database; wait for it to finish.")
+        if not connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            raise LoadBusy(busy)
         connection.commit()
         try:
             yield
         finally:
-            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({LOCK_KEY})")
+            connection.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
             connection.commit()
         return
     database = connection.engine.url.database
-    lock_path = Path(f"{database}.kbo-lock") if database and database != ":memory:" else None
+    lock_path = Path(f"{database}.{suffix}") if database and database != ":memory:" else None
     if lock_path is None:
         yield
         return
@@ -446,7 +448,7 @@ def _exclusive(connection):
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LoadBusy("Another kbo load is running on this database; wait for it to finish.") from None
+            raise LoadBusy(busy) from None
         yield
 
 
@@ -734,38 +736,44 @@ def _file_away(path: Path, folder: Path) -> None:
 
 def load_inbox(folder: str | None) -> dict:
     """Load the extracts (folders or .zip files) waiting in `folder` (KBO_INBOX_DIR), in extract-number order; each
-    loaded one goes to its `done/` subfolder, each refused one to `failed/` with the reason in the result. Stops,
-    leaving the rest in place, while another load holds the register."""
+    loaded one goes to its `done/` subfolder, each refused one to `failed/` with the reason in the result. One run
+    over the folder at a time (another would find an extract loaded but not yet moved, and refuse it); a run that
+    finds another load holding the register stops and leaves the rest in place."""
     if not folder:
         return {"done": 0, "message": _("No folder configured (KBO_INBOX_DIR): nothing was picked up.")}
     inbox = Path(folder)
     if not inbox.is_dir():
         return {"done": 0, "message": _("The folder %(folder)s (KBO_INBOX_DIR) does not exist.", folder=folder)}
-    waiting = sorted((path for path in inbox.iterdir() if path.name not in (DONE, FAILED) and not path.name.startswith(".")
-                      and (path.is_dir() or path.suffix.lower() == ".zip")), key=_inbox_order)
     loaded, refused = {}, {}
-    for path in waiting:
-        if not path.exists():  # taken by another run meanwhile
-            continue
-        try:
-            report = load_register(path)
-        except LoadBusy as error:
-            return {"done": len(loaded), "loaded": loaded, "refused": refused, "message": str(error)}
-        except LoadError as error:
-            refused[path.name] = str(error)
-            _file_away(path, inbox / FAILED)
-            continue
-        if report.update:
-            loaded[path.name] = _("extract %(number)s: %(deleted)s enterprises deleted, %(inserted)s inserted, %(changed)s "
-                                  "changed; %(flagged)s register changes for clients", number=report.extract_number,
-                                  deleted=report.deleted, inserted=report.inserted, changed=report.changed,
-                                  flagged=len(report.flagged))
-        else:
-            loaded[path.name] = _("extract %(number)s: %(enterprises)s enterprises; %(flagged)s register changes for "
-                                  "clients", number=report.extract_number, enterprises=report.enterprises,
-                                  flagged=len(report.flagged))
-        _file_away(path, inbox / DONE)
+    try:
+        with db.engine.connect() as connection, _exclusive(connection, INBOX_LOCK_KEY, "kbo-inbox-lock",
+                                                           _("Another run is picking up the folder.")):
+            waiting = sorted((path for path in inbox.iterdir() if path.name not in (DONE, FAILED)
+                              and not path.name.startswith(".") and (path.is_dir() or path.suffix.lower() == ".zip")),
+                             key=_inbox_order)
+            for path in waiting:
+                try:
+                    report = load_register(path)
+                except LoadBusy:
+                    raise
+                except LoadError as error:
+                    refused[path.name] = str(error)
+                    _file_away(path, inbox / FAILED)
+                    continue
+                loaded[path.name] = _summary(report)
+                _file_away(path, inbox / DONE)
+    except LoadBusy as busy:
+        return {"done": len(loaded), "loaded": loaded, "refused": refused, "message": str(busy)}
     return {"done": len(loaded), "loaded": loaded, "refused": refused}
+
+
+def _summary(report: LoadReport) -> str:
+    if report.update:
+        return _("extract %(number)s: %(deleted)s enterprises deleted, %(inserted)s inserted, %(changed)s changed; "
+                 "%(flagged)s register changes for clients", number=report.extract_number, deleted=report.deleted,
+                 inserted=report.inserted, changed=report.changed, flagged=len(report.flagged))
+    return _("extract %(number)s: %(enterprises)s enterprises; %(flagged)s register changes for clients",
+             number=report.extract_number, enterprises=report.enterprises, flagged=len(report.flagged))
 
 
 def load_sample_register(echo=None) -> LoadReport | None:
