@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from clientdesk import schedule
+from clientdesk.extensions import db
 from clientdesk.models import AuditEvent, Client, RegisterChange, RegisterLoad, Role, Task
+from clientdesk.services import kbo_loader
 from clientdesk.services.kbo_loader import LoadError, load_inbox, load_register
 from clientdesk.services.register import LocalRegister
 from tests.helpers import post
@@ -323,6 +325,15 @@ def test_the_inbox_loads_in_order_and_files_each_extract_away(app, tmp_path, cli
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["b-902", "c-901", "full-900"]
     assert [p.name for p in (inbox / "failed").iterdir()] == ["a-904"]
     assert (inbox / "notes.txt").exists() and store.one(RegisterLoad, status="active").extract_number == "902"
+
+
+def test_a_run_that_finds_the_register_busy_leaves_the_extracts_in_place(app, tmp_path):
+    inbox = tmp_path / "inbox"
+    full(inbox, "900")
+    with app.app_context(), db.engine.connect() as connection, kbo_loader._exclusive(connection):  # a `kbo load` running
+        result = load_inbox(str(inbox))
+    assert result["done"] == 0 and result["message"] == "Another kbo load is running on this database; wait for it to finish."
+    assert (inbox / "full-900").is_dir() and not (inbox / "failed").exists()
 
 
 def test_two_scheduling_workers_pick_up_the_inbox_once(app, app_config, tmp_path, clients, store, make, as_user):
