@@ -171,6 +171,8 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "PORTAL_UPLOAD_TYPES": _upload_types(),
         # How long an import's uploaded file is kept (its annotated copy is made from it), in days.
         "IMPORT_FILES_KEEP_DAYS": _whole_number("IMPORT_FILES_KEEP_DAYS", 30, "days"),
+        # The folder whose KBO/BCE extracts (folders or .zip) the schedule "kbo_updates" loads; unset: none.
+        "KBO_INBOX_DIR": os.environ.get("KBO_INBOX_DIR") or None,
         # Days before an invitation expires that its contact is reminded of it (one e-mail per day mark).
         "INVITATION_REMINDER_DAYS": _days_list("INVITATION_REMINDER_DAYS", "7,2"),
         # Days before an active client's trial ends without a plan that its contact and firm contact are reminded of it.

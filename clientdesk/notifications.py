@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from . import scoping
 from .extensions import db
-from .models import Client, Notification, NotificationKind, NotifyBy, Task, User, utcnow
+from .models import Client, Notification, NotificationKind, NotifyBy, RegisterField, Task, User, utcnow
 
 OUTSIDE_SCOPE = "outside"  # the client name shown to a reader who does not see the client
 
@@ -57,7 +57,7 @@ def notify(kind: NotificationKind | str, users: list[User], client: Client | Non
 def notify_client_event(kind: NotificationKind | str, client: Client, starter: User | None = None, task: Task | None = None,
                         **params) -> list[Notification]:
     """Tell the people of `client` (and the starter of the work, if any) that `kind` happened to it. The one call for
-    every event on a client, e.g. `notify_client_event("register_change", client, change="...")`."""
+    every event on a client, e.g. `notify_client_event("register_change", client, fields=["name"])`."""
     return notify(kind, recipients(client, starter), client=client, task=task, **params)
 
 
@@ -130,10 +130,8 @@ def message(notification: Notification, client_name: str | None) -> str:
         return _("The task “%(task)s” failed: %(error)s", task=p.get("title", ""), error=p.get("error", ""))
     if kind == NotificationKind.CHANGES_PROPOSED:
         return _("%(client)s proposed changes to its details: accept or refuse them on its page.", client=client)
-    change = p.get("change")
-    if change:
-        return _("The company register has a change for %(client)s: %(change)s", client=client, change=change)
-    return _("The company register has a change for %(client)s.", client=client)
+    return _("The company register has changed for %(client)s (%(fields)s): review it on its page.", client=client,
+             fields=", ".join(str(RegisterField(field).label).lower() for field in p.get("fields", ())))
 
 
 def link(notification: Notification, client_name: str | None, reader) -> str | None:

@@ -73,7 +73,11 @@ SCHEDULES = (
              TaskKind.NOTIFICATION_DIGEST, "clientdesk.jobs.notification_digest:send_due", lambda config: _(
                  "E-mails each user who chose a daily e-mail their notifications of the last day not e-mailed yet, "
                  "in their language: each notification at most once.")),
-    # Next here: picking up the company register's update files from KBO_INBOX_DIR.
+    Schedule("kbo_updates", _l("Company register updates"), "SCHEDULE_KBO_UPDATES", "15 6 * * *", TaskKind.KBO_UPDATES,
+             "clientdesk.jobs.register:load_updates", lambda config: _(
+                 "Loads the KBO/BCE extracts waiting in %(folder)s (KBO_INBOX_DIR), in extract-number order, moving "
+                 "each to done/ (or failed/, with the reason); clients whose name, seat address or status changed in "
+                 "the register are flagged for review.", folder=config["KBO_INBOX_DIR"] or _("no folder configured"))),
 )
 BY_NAME = {schedule.name: schedule for schedule in SCHEDULES}
 

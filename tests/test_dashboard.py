@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from clientdesk.models import ChangeProposal, Document, Invitation, Role, Task, today, utcnow
+from clientdesk.models import ChangeProposal, Document, Invitation, RegisterChange, Role, Task, today, utcnow
 
 LIST_COUNT = re.compile(r"List \((\d+)\)")
 
@@ -20,8 +20,8 @@ def portfolio(make, store):
     make.client(north, status="active", trial_end=today() + timedelta(days=3))
     make.client(south, status="active", trial_end=today() + timedelta(days=40), peppol_state="failed")
     make.client(south, status="created", peppol_state="pending")
-    make.client(south, status="deactivated")
-    make.client(south, status="invited", hidden=True, invitation_expires_at=now - timedelta(days=1))
+    stopped = make.client(south, status="deactivated")
+    hidden = make.client(south, status="invited", hidden=True, invitation_expires_at=now - timedelta(days=1))
     make.client(south, status="active", trial_end=today() - timedelta(days=3))  # trial ended without a plan
     stuck = make.client(north, status="active", trial_end=today() + timedelta(days=20))  # onboarding not done
     store.run(lambda s: s.add(Invitation(client_id=stuck.id, contact_id=stuck.contacts[0].id, token_hash="stuck",
@@ -30,6 +30,10 @@ def portfolio(make, store):
     store.run(lambda s: s.add_all([Document(client_id=inbox.id, filename=f"f{i}.pdf", storage_path="x", status="inbox") for i in range(3)]))
     store.run(lambda s: s.add(Task(id="t-failed", kind="client_invite", status="failed", client_id=inbox.id)))
     store.run(lambda s: s.add(ChangeProposal(client_id=inbox.id, subject="company", changes_json='{"city": [null, "Gent"]}')))
+    store.run(lambda s: s.add_all([  # one to review (of a deactivated client), one reviewed, one of a hidden client
+        RegisterChange(client_id=stopped.id, field="status", old_json='"active"', new_json='"stopped"'),
+        RegisterChange(client_id=inbox.id, field="name", old_json='"A"', new_json='"B"', state="dismissed"),
+        RegisterChange(client_id=hidden.id, field="name", old_json='"A"', new_json='"B"')]))
     return {"north": north, "south": south}
 
 
@@ -43,7 +47,7 @@ def test_every_number_links_to_exactly_those_rows(portfolio, make, as_user):
     page = http.get("/admin/").text
     links = list(dashboard_links(page))
     client_links = [(href, n) for href, n in links if href.startswith("/admin/client/")]
-    assert len(client_links) >= 17
+    assert len(client_links) >= 18
     assert any("flt0_trial_is=ended_without_plan" in href for href, _n in client_links)
     assert any("flt0_onboarding_is=stuck" in href for href, _n in client_links)
     for href, number in client_links:
@@ -62,6 +66,7 @@ def test_blocks_count_what_they_say(portfolio, make, as_user):
     assert "3 documents waiting in inboxes" in text and "1 clients with documents waiting" in text
     assert "1 failed tasks" in text
     assert "1 clients with corrections to accept or refuse" in text
+    assert "1 clients whose name, seat address or status changed in the company register" in text
 
 
 def test_staff_see_their_groups_only(portfolio, make, as_user):

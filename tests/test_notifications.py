@@ -166,10 +166,11 @@ def test_a_task_whose_job_cannot_start_tells_its_starter_when_the_reconciler_fai
 def test_a_register_change_is_one_call(app, make, store, team):
     client = watched(make, store, team, name="Register BV")
     with app.app_context():
-        notifications.notify_client_event("register_change", db.session.get(Client, client.id), change="new address")
+        notifications.notify_client_event("register_change", db.session.get(Client, client.id), fields=["address", "name"])
         db.session.commit()
         row = db.session.scalars(db.select(Notification).where(Notification.user_id == team.watcher.id)).one()
-        assert notifications.message(row, "Register BV") == "The company register has a change for Register BV: new address"
+        assert notifications.message(row, "Register BV") == (
+            "The company register has changed for Register BV (seat address, name): review it on its page.")
     assert set(told(store, "register_change")) == {team.contact.id, team.watcher.id}
 
 
@@ -208,7 +209,7 @@ def test_the_list_is_paginated_newest_first(app, make, store, team, as_user):
     with app.app_context():
         row = db.session.get(Client, client.id)
         for number in range(30):
-            notifications.notify_client_event("register_change", row, change=f"change {number}")
+            notifications.notify_client_event("documents_undelivered", row, reason=f"change {number}")
         db.session.commit()
     http = as_user(team.watcher)
     first, second = http.get("/admin/notifications/").text, http.get("/admin/notifications/?page=2").text

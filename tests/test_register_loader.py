@@ -157,10 +157,10 @@ def test_reads_the_zip_as_downloaded(tmp_path, db_session):
 
 
 @pytest.mark.parametrize("files, message", [
-    ({"enterprise_insert.csv", "enterprise_delete.csv"}, "update extract"),
+    ({"enterprise_insert.csv", "enterprise_delete.csv"}, "No company register is loaded: load a Full extract first"),
     ({"enterprise.csv"}, "has no denomination.csv"),
 ])
-def test_an_incomplete_or_update_extract_is_refused(tmp_path, db_session, files, message):
+def test_an_incomplete_extract_or_an_update_without_register_is_refused(tmp_path, db_session, files, message):
     folder = tmp_path / "x"
     folder.mkdir()
     for name in files:

@@ -1,5 +1,6 @@
 """Client-list filters behind the dashboard's numbers (invitation deadlines and delivery, waiting documents,
-outside effects that did not go through, corrections proposed by clients, trials ended without a plan, onboarding),
+outside effects that did not go through, corrections proposed by clients, register changes to review, trials ended
+without a plan, onboarding),
 and which clients the list leaves out unless asked: the deactivated ones."""
 from datetime import timedelta
 
@@ -7,7 +8,7 @@ import sqlalchemy as sa
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
 from flask_babel import lazy_gettext as _l
 
-from .. import checklist, plans
+from .. import checklist, plans, register_changes
 from ..models import ChangeProposal, Client, ClientStatus, Document, DocumentStatus, Invitation, PeppolState, ProposalState, utcnow
 
 EXPIRING_WITHIN_DAYS = 3
@@ -95,6 +96,22 @@ class ProposalsFilter(BaseSQLAFilter):
 
     def apply(self, query, value, alias=None):
         return query.filter(proposals_condition())
+
+    def operation(self):
+        return _l("are")
+
+
+class RegisterChangesFilter(BaseSQLAFilter):
+    """Clients whose enterprise's name, seat address or status changed in the company register, not yet reviewed."""
+
+    def __init__(self):
+        super().__init__(Client.id, _l("Register changes"), options=[("open", _l("to review"))])
+
+    def validate(self, value):
+        return value == "open"
+
+    def apply(self, query, value, alias=None):
+        return query.filter(register_changes.open_condition())
 
     def operation(self):
         return _l("are")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, undefer
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
-from .. import client_users, onboarding, proposals, rules, scoping, tasks
+from .. import client_users, onboarding, proposals, register_changes, rules, scoping, tasks
 from ..documents import previewable
 from ..einvoicing import (
     PeppolNotConnected,
@@ -87,6 +87,7 @@ from .client_filters import (
     NotDoneFilter,
     OnboardingFilter,
     ProposalsFilter,
+    RegisterChangesFilter,
     StatusFilter,
     TrialFilter,
     client_delivery_not_done_condition,
@@ -96,6 +97,7 @@ from .client_filters import (
     peppol_not_done_condition,
 )
 from .client_proposals import ClientProposalsMixin
+from .client_register import ClientRegisterMixin
 from .client_users import ClientUsersMixin
 from .contacts import CONTACT_FORM_ARGS, CONTACT_FORM_CHOICES, ContactView
 from .documents import send_task
@@ -288,7 +290,8 @@ class AllowedSenderInline(InlineFormAdmin):
                              "validators": [DataRequired(), v.wtforms_validator(v.sender_pattern)]}}
 
 
-class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, ClientUsersMixin, ScopedModelView):
+class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, ClientRegisterMixin, ClientUsersMixin,
+                 ScopedModelView):
     list_template = "admin/client_list.html"  # adds "+ New client" (the wizard)
     # One way to create a client: the wizard, which looks the company up in the register and finds duplicates.
     create_role = None
@@ -442,6 +445,7 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             InvitationFilter(),
             InboxFilter(),
             ProposalsFilter(),
+            RegisterChangesFilter(),
             NotDoneFilter(Client.id, _l("Peppol registration"), _l("not done"), peppol_not_done_condition),
             NotDoneFilter(Client.id, _l("Document delivery"), _l("not done"), client_delivery_not_done_condition),
             IdEqualFilter(Client.import_batch_id, _l("Import batch")),
@@ -836,6 +840,9 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "proposals": proposals.open_proposals(client),
             "proposal_lines": proposals.lines,
             "proposal_decisions": proposals.recent_decisions(client),
+            "register_changes": register_changes.open_changes(client),
+            "register_decisions": register_changes.recent_decisions(client),
+            "register_value": register_changes.display,
             "document_counts": dict(db.session.execute(
                 db.select(Document.status, db.func.count(Document.id)).where(Document.client_id == client.id)
                 .group_by(Document.status)).all()),

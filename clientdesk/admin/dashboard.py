@@ -9,7 +9,7 @@ from flask import url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
 
-from .. import checklist, plans, scoping
+from .. import checklist, plans, register_changes, scoping
 from ..extensions import db
 from ..models import Client, ClientStatus, Document, DocumentStatus, Group, PeppolState, Task, TaskStatus, today, utcnow
 from .base import ProtectedView
@@ -38,6 +38,7 @@ def client_list_url(**filters) -> str:
         "trial_end": "trial_end_between", "peppol_state": "peppol_state_equals", "inbox": "inbox_has",
         "peppol_not_done": "peppol_registration_not_done", "delivery_not_done": "document_delivery_not_done",
         "trial": "trial_is", "onboarding": "onboarding_is", "proposals": "changes_proposed_are",
+        "register_changes": "register_changes_are",
     }
     args = {f"flt{position}_{names[key]}": value for position, (key, value) in enumerate(filters.items())}
     # The other numbers count deactivated clients too, which the list only shows when asked.
@@ -105,6 +106,11 @@ def clients_with_proposals():
     return db.session.scalar(_scoped(sa.select(sa.func.count()).select_from(Client).where(proposals_condition())))
 
 
+def clients_with_register_changes():
+    """Clients whose enterprise changed in the company register, waiting for staff to apply or dismiss it."""
+    return db.session.scalar(_scoped(sa.select(sa.func.count()).select_from(Client).where(register_changes.open_condition())))
+
+
 def failed_tasks():
     since = utcnow() - timedelta(days=FAILED_TASKS_WINDOW_DAYS)
     query = sa.select(sa.func.count()).select_from(Task).where(Task.status == TaskStatus.FAILED.value, Task.created_at >= since)
@@ -144,5 +150,6 @@ class DashboardView(ProtectedView, AdminIndexView):
             failed_tasks_window=FAILED_TASKS_WINDOW_DAYS,
             documents=documents_waiting(),
             proposals=clients_with_proposals(),
+            register_changes=clients_with_register_changes(),
             client_list_url=client_list_url,
         )

@@ -27,7 +27,8 @@ from .notification import Notification, NotificationKind, NotifyBy
 from .password_reset import PasswordReset
 from .plan import Plan
 from .proposal import ChangeProposal, ProposalState, ProposalSubject
-from .register import RegisterLoad, RegisterLoadStatus
+from .register import ExtractType, RegisterLoad, RegisterLoadStatus
+from .register_change import RegisterChange, RegisterChangeState, RegisterField
 from .task import Task, TaskKind, TaskStatus
 from .template import ConfigTemplate
 from .trial_reminder import TrialReminder, TrialReminderRecipient
@@ -45,7 +46,8 @@ __all__ = [
     "IntegrationProduct", "Invitation", "InvitationReminder", "InvitationStatus", "ListColumns", "MailKind", "MailLog", "MailOutcome",
     "Notification", "NotificationKind", "NotifyBy", "PasswordReset", "PeppolState", "Plan",
     "ProposalState", "ProposalSubject",
-    "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
+    "ExtractType", "RecoveryCode", "RefusedSender", "ReminderStatus", "RegisterChange", "RegisterChangeState", "RegisterField",
+    "RegisterLoad", "RegisterLoadStatus", "Role", "SavedFilter",
     "SenderVerdict",
     "SubscriptionMode", "Task", "TaskKind", "TaskStatus", "TrialReminder", "TrialReminderRecipient", "UnauthenticatedMail", "User",
     "VatFrequency", "client_favourites", "client_watchers", "group_members", "today", "utcnow",

@@ -35,12 +35,17 @@ class RegisterLoadStatus(LabelledEnum):
     FAILED = "failed", _l("Failed")
 
 
+class ExtractType(LabelledEnum):
+    FULL = "full", _l("Full extract")
+    UPDATE = "update", _l("Update extract")
+
+
 class RegisterLoad(db.Model):
     """One `kbo load`: which extract, when, what it held; the `active` one is what searches read."""
 
     __tablename__ = "register_load"
     __audit__ = False
-    __table_args__ = (choice_check("status", RegisterLoadStatus),)
+    __table_args__ = (choice_check("status", RegisterLoadStatus), choice_check("extract_type", ExtractType))
 
     id = db.Column(db.Integer, primary_key=True)
     source = db.Column(db.String(500), nullable=False)
@@ -49,7 +54,12 @@ class RegisterLoad(db.Model):
     status = db.Column(db.String(8), nullable=False, default=RegisterLoadStatus.LOADING.value, index=True)
     started_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime)
-    enterprises = db.Column(db.Integer, nullable=False, default=0)
+    extract_type = db.Column(db.String(6), nullable=False, default=ExtractType.FULL.value)
+    enterprises = db.Column(db.Integer, nullable=False, default=0)  # in the register once loaded
+    # Update extracts: enterprises that left the register, that entered it, and that stayed with other data.
+    enterprises_deleted = db.Column(db.Integer, nullable=False, default=0)
+    enterprises_inserted = db.Column(db.Integer, nullable=False, default=0)
+    enterprises_changed = db.Column(db.Integer, nullable=False, default=0)
     skipped_rows = db.Column(db.Integer, nullable=False, default=0)
     report_json = db.Column(db.Text, nullable=False, default="{}")
 
@@ -168,6 +178,15 @@ def swap_in(connection, load_id: int) -> None:
     connection.execute(
         loads.update().where(loads.c.id == load_id).values(status=RegisterLoadStatus.ACTIVE.value, finished_at=utcnow())
     )
+
+
+def create_live(connection) -> None:
+    """In the caller's transaction: an empty live register (for an update applied with no Full extract loaded)."""
+    create_staging(connection)
+    for statement in index_statements(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+    for name in _names(connection.dialect.name):
+        connection.exec_driver_sql(f"ALTER TABLE {name}{NEW} RENAME TO {name}")
 
 
 def drop_set(connection, suffix: str) -> None:

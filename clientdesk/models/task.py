@@ -42,6 +42,7 @@ class TaskKind(LabelledEnum):
     PURGE_IMPORTS = "purge_imports", _l("Old import files deleted")
     TRIAL_REMINDERS = "trial_reminders", _l("Trial-ending reminders")
     NOTIFICATION_DIGEST = "notification_digest", _l("Notification digest")
+    KBO_UPDATES = "kbo_updates", _l("Company register updates")
 
 
 class Task(db.Model):

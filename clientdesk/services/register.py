@@ -187,6 +187,16 @@ class LocalRegister(CompanyRegister):
         companies = self._companies([enterprise_number], language)
         return companies[0] if companies else None
 
+    def get_many(self, enterprise_numbers, language: str = "fr") -> dict[str, Company]:
+        """The companies the register has among these enterprise numbers, by number."""
+        numbers = sorted(set(enterprise_numbers))
+        if not numbers or RegisterLoad.active() is None:
+            return {}
+        found = {}
+        for start in range(0, len(numbers), 500):
+            found.update((company.enterprise_number, company) for company in self._companies(numbers[start:start + 500], language))
+        return found
+
     def known_numbers(self, enterprise_numbers) -> set[str]:
         numbers = sorted(set(enterprise_numbers))
         if not numbers or RegisterLoad.active() is None:
