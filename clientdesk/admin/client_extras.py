@@ -52,6 +52,16 @@ def clean_view_query(query: str) -> str:
     return urlencode(pairs)
 
 
+def posted_client_row(view, model):
+    """The row of `model` (a client's child: proposal, client user, register change) named by the form's `id`, and
+    its client through the view's scoped get_one: 404 for an unknown id or a client outside the user's scope."""
+    pk = record_id(request.form.get("id"))
+    row = db.session.get(model, pk) if pk is not None else None
+    if row is None:
+        abort(404)
+    return row, view.get_one(row.client_id)
+
+
 def back_to_client_page(view, client=None, tab=None):
     """Where a client page button lands: the `next` it posted (its tab), if it stays on this site."""
     target = safe_next_url(request.form.get("next"))

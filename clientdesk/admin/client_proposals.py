@@ -10,19 +10,14 @@ from .. import proposals
 from ..errors import Refused
 from ..extensions import db
 from ..models import ChangeProposal
-from ..web_input import record_id
-from .client_extras import back_to_client_page
+from .client_extras import back_to_client_page, posted_client_row
 
 
 class ClientProposalsMixin:
     @expose("/proposal/", methods=("POST",))
     def proposal_view(self):
         """`decision` accept, or refuse with a `reason`, for the proposal `id`."""
-        pk = record_id(request.form.get("id"))
-        proposal = db.session.get(ChangeProposal, pk) if pk is not None else None
-        if proposal is None:
-            abort(404)
-        client = self.get_one(proposal.client_id)
+        proposal, client = posted_client_row(self, ChangeProposal)
         decision = request.form.get("decision")
         if decision not in ("accept", "refuse"):
             abort(400)

@@ -11,19 +11,14 @@ from .. import register_changes
 from ..errors import Refused
 from ..extensions import db
 from ..models import RegisterChange
-from ..web_input import record_id
-from .client_extras import back_to_client_page
+from .client_extras import back_to_client_page, posted_client_row
 
 
 class ClientRegisterMixin:
     @expose("/register-change/", methods=("POST",))
     def register_change_view(self):
         """`decision` apply or dismiss, for the register change `id`."""
-        pk = record_id(request.form.get("id"))
-        change = db.session.get(RegisterChange, pk) if pk is not None else None
-        if change is None:
-            abort(404)
-        client = self.get_one(change.client_id)
+        change, client = posted_client_row(self, RegisterChange)
         decision = request.form.get("decision")
         if decision not in ("apply", "dismiss"):
             abort(400)

@@ -10,19 +10,14 @@ from .. import client_users
 from ..errors import Refused
 from ..extensions import db
 from ..models import ClientUser
-from ..web_input import record_id
-from .client_extras import back_to_client_page
+from .client_extras import back_to_client_page, posted_client_row
 
 
 class ClientUsersMixin:
     @expose("/client-user/", methods=("POST",))
     def client_user_view(self):
         """`id`: the client user; `active`: 1 gives access again, 0 deactivates."""
-        pk = record_id(request.form.get("id"))
-        client_user = db.session.get(ClientUser, pk) if pk is not None else None
-        if client_user is None:
-            abort(404)
-        client = self.get_one(client_user.client_id)
+        client_user, client = posted_client_row(self, ClientUser)
         if not self.can_edit:
             abort(403)
         active = request.form.get("active") == "1"
