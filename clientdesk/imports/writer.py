@@ -43,22 +43,21 @@ def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
             Client: len(plan.new), Contact: len(plan.new), BankAccount: sum("iban" in row.values for row in plan.new),
             ClientIntegration: sum(lookups.defaults(row).integration is not None for row in plan.new),
         }
-        ids = {model: iter(_new_ids(model.__table__, count, connection)) for model, count in counts.items()}
+        ids = {model: iter(new_ids(model.__table__, count, connection)) for model, count in counts.items()}
         for start in range(0, len(plan.new), CHUNK):
             rows = plan.new[start:start + CHUNK]
             tables = _chunk_inserts(rows, ids, lookups, fallback_group_id, batch_id)
             to_invite += [client["id"] for row, client in zip(rows, tables[0].rows) if row.values.get("invitation")]
             events = []
             for inserts in tables:
-                columns = _completed(inserts.model.__table__, inserts.rows)
                 events += inserted_events(stamp, inserts.model, inserts.rows, inserts.names)
-                _insert(connection, inserts.model.__table__, columns, inserts.rows)
-            _insert(connection, AuditEvent.__table__, _completed(AuditEvent.__table__, events), events)
+                insert_rows(connection, inserts.model.__table__, inserts.rows)
+            insert_rows(connection, AuditEvent.__table__, events)
     _update_changed(plan, lookups, batch_id)
     return to_invite + plan.invite_existing
 
 
-def _new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]:
+def new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]:
     """`count` ids for rows about to be inserted into `table`, so that every table of a chunk is built without
     reading anything back. PostgreSQL: from the id column's sequence. SQLite: those after the highest id, which no
     other writer can take meanwhile: the transaction holds SQLite's one write lock (search.bulk_client_inserts has
@@ -91,13 +90,15 @@ def _completed(table: sa.Table, rows: list[dict]) -> list[sa.Column]:
     return columns
 
 
-def _insert(connection: sa.Connection, table: sa.Table, columns: list[sa.Column], rows: list[dict]) -> None:
-    """Insert `rows` (completed: every value of `columns`) into `table` at the driver level: COPY on PostgreSQL,
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts of column values; a missing value takes its column's default) into `table` at the
+    driver level, in the connection's transaction: COPY on PostgreSQL,
     one executemany on SQLite. On SQLite a value goes through its column type's bind processor (what Core would
     apply), once per distinct value: Core's executemany spends longer preparing each row's parameters than SQLite
     takes to insert the row. psycopg adapts the Python values itself."""
     if not rows:
         return
+    columns = _completed(table, rows)
     dialect = connection.dialect
     pick = operator.itemgetter(*(c.key for c in columns))
     quote = dialect.identifier_preparer
