@@ -1,4 +1,5 @@
 """Realistic Belgian demo data: groups, staff with known demo logins, clients in every status."""
+import contextlib
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,7 +12,7 @@ from .extensions import db
 from .forms import validators as v
 from .forms.validators import format_iban
 from .i18n import language_of_locale
-from .imports.writer import insert_rows, new_ids
+from .imports.writer import insert_rows, new_ids, secondary_indexes_set_aside
 from .models import (
     AuditEvent,
     BankAccount,
@@ -153,7 +154,9 @@ def ensure_plans() -> list[Plan]:
     return plans
 
 
-CHUNK = 10_000  # demo clients generated, written and committed at a time: what the load holds in memory
+CHUNK = 10_000  # demo clients generated and written at a time: what the load holds in memory
+# A load of at least this many clients, and more than there are, rebuilds the tables' indexes after it (PostgreSQL).
+REBUILD_INDEXES_FROM = 50_000
 IBANS = 500  # distinct bank accounts the demo clients draw from (a client has at most one)
 AUDIT_ACTION = "create"  # as the audit's flush hook records a created row
 STATUSES = [ClientStatus.CREATED] * 3 + [ClientStatus.INVITED] * 3 + [ClientStatus.ACTIVE] * 6 + [ClientStatus.DEACTIVATED]
@@ -178,6 +181,8 @@ class DemoSetting:
 class DemoRows:
     """One chunk of demo rows of one table: dicts of column values (a missing one takes its column's default), and
     what the audit calls each."""
+
+    MODELS = (Client, Contact, BankAccount, ClientIntegration)
 
     model: type
     rows: list[dict] = field(default_factory=list)
@@ -307,32 +312,41 @@ def load_demo(clients: int = 200, seed: int = 2026, chunk: int = CHUNK) -> dict:
 
 
 def add_clients(count: int, rng: random.Random, setting: DemoSetting, chunk: int = CHUNK) -> int:
-    """Write `count` demo clients with the import's bulk writer (COPY on PostgreSQL), `chunk` at a time, each chunk
-    committed with its audit rows; the index of a demo client (its references and e-mail addresses) follows the
-    clients already there. A demo client's enterprise number or inbound address that another client has already
-    taken is skipped. The number of clients written."""
-    created = 0
-    index = (db.session.scalar(sa.select(sa.func.count(Client.id))) or 0) + 1
-    while created < count:
-        indexes = range(index, index + min(chunk, count - created))
-        index = indexes.stop
-        numbers = {demo_enterprise_number(i): i for i in indexes}
-        addresses = {demo_inbound_email(i): i for i in indexes}
-        taken = {numbers.get(number) for number in db.session.scalars(
-            sa.select(Client.enterprise_number).where(Client.enterprise_number.in_(numbers)))}
-        taken |= {addresses.get(address) for address in db.session.scalars(
-            sa.select(Client.inbound_email).where(Client.inbound_email.in_(addresses)))}
-        indexes = [i for i in indexes if i not in taken]
-        _write_chunk(indexes, rng, setting)
-        db.session.commit()
-        created += len(indexes)
+    """Write `count` demo clients with the import's bulk writer (COPY on PostgreSQL), `chunk` at a time, each with
+    its audit rows; the index of a demo client (its references and e-mail addresses) follows the clients already
+    there. A demo client's enterprise number or inbound address that another client has already taken is skipped.
+    The number of clients written.
+
+    Each chunk is committed, but for a large load on PostgreSQL (REBUILD_INDEXES_FROM): that one sets the tables'
+    indexes aside and builds them again at the end, in one transaction, so that a load cut short leaves neither
+    its rows nor tables without their indexes."""
+    existing = db.session.scalar(sa.select(sa.func.count(Client.id))) or 0
+    tables = [model.__table__ for model in (*DemoRows.MODELS, AuditEvent)]
+    in_one_go = db.engine.dialect.name == "postgresql" and count >= max(REBUILD_INDEXES_FROM, existing + 1)
+    created, index = 0, existing + 1
+    with secondary_indexes_set_aside(db.session.connection(), tables) if in_one_go else contextlib.nullcontext():
+        while created < count:
+            indexes = range(index, index + min(chunk, count - created))
+            index = indexes.stop
+            numbers = {demo_enterprise_number(i): i for i in indexes}
+            addresses = {demo_inbound_email(i): i for i in indexes}
+            taken = {numbers.get(number) for number in db.session.scalars(
+                sa.select(Client.enterprise_number).where(Client.enterprise_number.in_(numbers)))}
+            taken |= {addresses.get(address) for address in db.session.scalars(
+                sa.select(Client.inbound_email).where(Client.inbound_email.in_(addresses)))}
+            indexes = [i for i in indexes if i not in taken]
+            _write_chunk(indexes, rng, setting)
+            if not in_one_go:
+                db.session.commit()
+            created += len(indexes)
+    db.session.commit()
     return created
 
 
 def _write_chunk(indexes: list[int], rng: random.Random, setting: DemoSetting) -> None:
     if not indexes:
         return
-    tables = {model: DemoRows(model) for model in (Client, Contact, BankAccount, ClientIntegration)}
+    tables = {model: DemoRows(model) for model in DemoRows.MODELS}
     client_ids = []
     # The chunk's first id, known once the chunk holds the write lock (SQLite), read when its search index is built.
     first_id = sa.bindparam("first_id", callable_=lambda: client_ids[0])

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from clientdesk import rules
 from clientdesk.demo import DEMO_CLIENT_USER, DEMO_PASSWORD, demo_enterprise_number, demo_inbound_email, load_demo
 from clientdesk.extensions import db
+from clientdesk.imports.writer import secondary_indexes_set_aside
 from clientdesk.models import AuditEvent, BankAccount, Client, ClientIntegration, Contact
 from tests.helpers import flashes, form_fields, login, portal_login
 
@@ -81,3 +82,19 @@ def test_the_demo_is_written_in_chunks_around_the_numbers_other_clients_hold(app
     login(http, "admin@example.com", DEMO_PASSWORD)
     page = http.get("/admin/client/", query_string={"search": name}).get_data(as_text=True)
     assert html.escape(name, quote=False) in page
+
+
+def test_a_large_load_sets_the_indexes_aside_and_builds_them_again(app):
+    """PostgreSQL: the non-unique indexes are gone during the block and back after it; the unique ones stay."""
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            pytest.skip("SQLite keeps its indexes")
+        indexes = sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'client' ORDER BY indexname")
+        before = connection.execute(indexes).all()
+        with secondary_indexes_set_aside(connection, [Client.__table__]):
+            during = connection.execute(indexes).all()
+        assert connection.execute(indexes).all() == before
+        assert {"pk_client", "uq_client_enterprise_number"} <= {name for name, _ in during} < {name for name, _ in before}
+        assert all("UNIQUE" in definition for name, definition in during if name != "pk_client")
+        db.session.rollback()

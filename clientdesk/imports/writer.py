@@ -9,6 +9,7 @@ Peppol switches would (state pending), and the registration is launched after th
 clients a file changes are updated through the ORM, so the hooks record them as usual, and the Peppol
 switches set theirs.
 """
+import contextlib
 import functools
 import operator
 from dataclasses import dataclass, field
@@ -70,6 +71,31 @@ def new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]
             .select_from(sa.func.generate_series(1, count)).order_by(sa.text("id"))))
     highest = connection.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
     return list(range(highest + 1, highest + 1 + count))
+
+
+@contextlib.contextmanager
+def secondary_indexes_set_aside(connection: sa.Connection, tables: list[sa.Table]):
+    """PostgreSQL: drop the non-unique indexes of `tables` for the block and build them again after it, all in the
+    connection's transaction, for a load that adds more rows than the tables hold: one build of an index (sorted,
+    the trigram index in one pass) is many times cheaper than keeping it up to date row by row. The unique ones
+    stay, so that they still refuse a duplicate. The tables are locked against every other session until the
+    commit, and analysed at the end (their statistics are those of the loaded rows at once). Elsewhere: nothing."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    names = [table.name for table in tables]
+    indexes = connection.execute(sa.text(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname = ANY(:names) AND NOT i.indisunique "
+        "AND t.relnamespace = to_regnamespace(current_schema())::oid"), {"names": names}).all()
+    for name, _definition in indexes:
+        connection.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    for _name, definition in indexes:
+        connection.exec_driver_sql(definition)
+    quote = connection.dialect.identifier_preparer
+    connection.exec_driver_sql("ANALYZE " + ", ".join(quote.format_table(table) for table in tables))
 
 
 def _default(column: sa.Column):
