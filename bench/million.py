@@ -65,7 +65,7 @@ def drop_database(url: str) -> None:
     parsed = sa.make_url(url)
     engine = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}"')
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')  # the apps' pools are open
     engine.dispose()
 
 
