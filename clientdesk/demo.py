@@ -273,7 +273,8 @@ def ensure_client_user() -> None:
     """The demo portal account: owner of the first active demo client, for its primary contact."""
     if ClientUser.by_email(DEMO_CLIENT_USER) is not None:
         return
-    client = db.session.scalars(db.select(Client).where(Client.status == ClientStatus.ACTIVE.value).order_by(Client.id)).first()
+    client = db.session.scalars(db.select(Client).where(Client.status == ClientStatus.ACTIVE.value).order_by(Client.id)
+                                .limit(1)).first()
     if client is None:
         return
     contact = client.primary_contact
