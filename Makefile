@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python bench/kbo.py
 	$(BIN)/python bench/documents.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/million.py
 
 ## Extract the interface's messages into messages.pot and add the new ones, untranslated, to the French, Dutch and
 ## German catalogs (clientdesk/translations/{fr,nl,de}/LC_MESSAGES/messages.po); translate them, then `make compile-translations`.

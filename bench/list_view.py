@@ -84,8 +84,9 @@ def clientdesk_app(url: str):
     })
 
 
-def bare_app(url: str):
-    """A minimal Flask app with a plain Flask-Admin ModelView over the same client table."""
+def bare_app(url: str, details: bool = False):
+    """A minimal Flask app with a plain Flask-Admin ModelView over the same client table (with its details page if
+    `details`)."""
     from flask import Flask
     from flask_admin import Admin
     from flask_admin.contrib.sqla import ModelView
@@ -102,6 +103,7 @@ def bare_app(url: str):
         page_size = 25  # as the ClientDesk list, so both render the same number of rows
         can_export = True
         export_max_rows = 0
+        can_view_details = details
 
     app = Flask("bare_flask_admin")
     app.config.update(SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="bench", TESTING=True)
@@ -137,12 +139,12 @@ def sort_index(app, column: str) -> int:
     return [name for name, _label in view._list_columns].index(column)
 
 
-def sign_in(app, email: str):
+def sign_in(app, email: str, password: str = PASSWORD):
     """A test client signed in through the real login form."""
     http = app.test_client()
     page = http.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    data = {"email": email, "password": PASSWORD}
+    data = {"email": email, "password": password}
     if token:
         data["csrf_token"] = token.group(1)
     response = http.post("/login", data=data)

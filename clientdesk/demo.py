@@ -1,15 +1,20 @@
 """Realistic Belgian demo data: groups, staff with known demo logins, clients in every status."""
+import contextlib
 import random
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
 from stdnum import iban as stdnum_iban
 
-from . import rules
 from .extensions import db
 from .forms import validators as v
+from .forms.validators import format_iban
 from .i18n import language_of_locale
+from .imports.writer import insert_rows, new_ids, secondary_indexes_set_aside
 from .models import (
+    AuditEvent,
     BankAccount,
     Client,
     ClientStatus,
@@ -19,6 +24,7 @@ from .models import (
     ConfigTemplate,
     Contact,
     ContactSource,
+    DeliveryMethod,
     Group,
     PeppolState,
     Plan,
@@ -28,9 +34,11 @@ from .models import (
     VatFrequency,
     utcnow,
 )
-from .models.audit import acting_as
+from .models.audit import acting_as, audit_stamp, inserted_events
+from .models.client import INBOUND_MAIL_DOMAIN
 from .models.integration import ClientIntegration, IntegrationProduct, ensure_catalogue
 from .models.invitation import INVITATION_VALID_DAYS
+from .search import bulk_client_inserts, search_text
 from .services.kbo_loader import load_sample_register
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -148,83 +156,151 @@ def ensure_plans() -> list[Plan]:
     return plans
 
 
-def make_client(rng: random.Random, number: str, groups, staff, status: ClientStatus, index: int) -> Client:
+CHUNK = 10_000  # demo clients generated and written at a time: what the load holds in memory
+# A load of at least this many clients, and more than there are, rebuilds the tables' indexes after it (PostgreSQL).
+REBUILD_INDEXES_FROM = 50_000
+IBANS = 500  # distinct bank accounts the demo clients draw from (a client has at most one)
+AUDIT_ACTION = "create"  # as the audit's flush hook records a created row
+STATUSES = [ClientStatus.CREATED] * 3 + [ClientStatus.INVITED] * 3 + [ClientStatus.ACTIVE] * 6 + [ClientStatus.DEACTIVATED]
+MODES = (SubscriptionMode.FULL, SubscriptionMode.FULL, SubscriptionMode.DELIVERY_ONLY, SubscriptionMode.MANAGED)
+VAT_FREQUENCIES = [f.value for f in VatFrequency]
+
+
+@dataclass
+class DemoSetting:
+    """What the demo clients are made of besides chance: the ids of the rows they refer to, and a few hundred valid
+    IBANs (checking an IBAN costs more than making the rest of a client)."""
+
+    group_ids: dict[str, int]
+    staff_ids: list[int]
+    plan_ids: list[int]
+    templates: list[tuple[int, int | None, str]]  # id, integration product id, delivery e-mail
+    products: dict[int, str]  # integration product id -> what its integration of a client is called
+    ibans: list[str]
+
+
+@dataclass
+class DemoRows:
+    """One chunk of demo rows of one table: dicts of column values (a missing one takes its column's default), and
+    what the audit calls each."""
+
+    MODELS = (Client, Contact, BankAccount, ClientIntegration)
+
+    model: type
+    rows: list[dict] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def add(self, values: dict, name: str) -> None:
+        self.rows.append(values)
+        self.names.append(name)
+
+
+def demo_enterprise_number(index: int) -> str:
+    """The enterprise number of the `index`th demo client: distinct for every index up to nine million (a
+    multiplier prime to 9,000,000 spreads them), so a load of a million needs no set of those already made; about
+    one in ten from the 1-series, with valid mod-97 check digits."""
+    base = 1_000_000 + index * 7_368_787 % 9_000_000
+    body = f"{'1' if base < 2_000_000 or base % 10 == 0 else '0'}{base:07d}"
+    return body + f"{97 - int(body) % 97:02d}"
+
+
+def demo_inbound_email(index: int) -> str:
+    """The inbound address of the `index`th demo client: an odd multiplier modulo 2**40 gives every index its own
+    10 hex digits (random ones, as new clients get, would meet twice in a million)."""
+    return f"{index * 0x9E3779B97F % 2 ** 40:010x}@{INBOUND_MAIL_DOMAIN}"
+
+
+def make_client(rng: random.Random, index: int, client_id: int, setting: DemoSetting, now, tables: dict) -> None:
+    """Add the rows of one demo client to `tables` (model -> DemoRows): the one place that says what a demo
+    client's columns hold.
+
+    They keep every client rule by construction (a managed client has a bank account, Peppol comes with the
+    mandate, the enterprise number and a registered state, each status with its date, one primary contact), so
+    the load does not ask rules.check of each row: it writes a million rows in the time that would take for a few
+    thousand. tests/test_demo.py loads them and checks every rule, in Python and in SQL."""
     postal_code, city, language = rng.choice(CITIES)
     surname = rng.choice(NAMES)
     name = f"{rng.choice(PREFIXES)} {surname} {rng.choice(SUFFIXES)}"
-    mode = rng.choice((SubscriptionMode.FULL, SubscriptionMode.FULL, SubscriptionMode.DELIVERY_ONLY, SubscriptionMode.MANAGED))
-    client = Client(
-        name=name,
-        country="BE",
-        enterprise_number=number,
-        vat_number="BE" + number,
-        vat_frequency=rng.choice(list(VatFrequency)).value,
-        subscription_mode=mode.value,
-        street=rng.choice(STREETS),
-        house_number=str(rng.randint(1, 250)),
-        postal_code=postal_code,
-        city=city,
-        language=language,
-        group=groups[GROUP_OF_CITY[city]],
-        firm_contact=rng.choice(staff),
-        external_reference=f"EXT-{index:05d}",
-        status=status.value,
-        website=f"https://www.{surname.lower().replace(' ', '').replace('è', 'e')}{index}.example.com",
-    )
+    mode = rng.choice(MODES)
+    status = rng.choice(STATUSES)
+    number = demo_enterprise_number(index)
     first = rng.choice(FIRST_NAMES)
-    client.contacts.append(
-        Contact(
-            first_name=first, last_name=surname, email=f"{first.lower().replace('é', 'e')}.{index}@client{index}.example.com",
-            language=language, is_primary=True, mobile=f"+3247{rng.randint(1000000, 9999999)}", civility=rng.choice(("mr", "ms")),
-        )
-    )
+    email = f"{first.lower().replace('é', 'e')}.{index}@client{index}.example.com"
+    external_reference = f"EXT-{index:05d}"
+    client = {
+        "id": client_id, "name": name, "country": "BE", "enterprise_number": number, "vat_number": "BE" + number,
+        "vat_frequency": rng.choice(VAT_FREQUENCIES), "subscription_mode": mode.value, "street": rng.choice(STREETS),
+        "house_number": str(rng.randint(1, 250)), "postal_code": postal_code, "city": city, "language": language,
+        "group_id": setting.group_ids[GROUP_OF_CITY[city]], "firm_contact_id": rng.choice(setting.staff_ids),
+        "external_reference": external_reference, "status": status.value,
+        "website": f"https://www.{surname.lower().replace(' ', '').replace('è', 'e')}{index}.example.com",
+        "plan_id": rng.choice(setting.plan_ids), "inbound_email": demo_inbound_email(index),
+        "search_text": search_text(name, number, "BE" + number, external_reference, None, [email]),
+        "created_at": now, "updated_at": now,
+    }
+    contact = {"client_id": client_id, "first_name": first, "last_name": surname, "email": email, "language": language,
+               "is_primary": True, "mobile": f"+3247{rng.randint(1000000, 9999999)}", "civility": rng.choice(("mr", "ms")),
+               "created_at": now, "updated_at": now}
+    fill_client_record(rng, client, contact, tables[Client].rows)
+    tables[Client].add(client, name)
+    tables[Contact].add(contact, Contact.describe(first, surname, email))
     if mode == SubscriptionMode.MANAGED or rng.random() < 0.5:
-        client.bank_accounts.append(BankAccount(iban=belgian_iban(rng), label="Main account"))
-    now = utcnow()
+        iban = rng.choice(setting.ibans)
+        tables[BankAccount].add({"client_id": client_id, "iban": iban, "label": "Main account", "created_at": now,
+                                 "updated_at": now}, format_iban(iban))
     if status in (ClientStatus.INVITED, ClientStatus.ACTIVE, ClientStatus.DEACTIVATED):
-        client.invited_at = now - timedelta(days=rng.randint(1, 40))
-        client.invitation_expires_at = client.invited_at + timedelta(days=INVITATION_VALID_DAYS)
+        client["invited_at"] = now - timedelta(days=rng.randint(1, 40))
+        client["invitation_expires_at"] = client["invited_at"] + timedelta(days=INVITATION_VALID_DAYS)
     if status in (ClientStatus.ACTIVE, ClientStatus.DEACTIVATED):
-        client.activated_at = client.invited_at + timedelta(days=rng.randint(0, 5))
-        client.trial_end = (client.activated_at + timedelta(days=30)).date()
-        client.invitation_expires_at = None
+        client["activated_at"] = client["invited_at"] + timedelta(days=rng.randint(0, 5))
+        client["trial_end"] = (client["activated_at"] + timedelta(days=30)).date()
+        client["invitation_expires_at"] = None
         if rng.random() < 0.5:
-            client.plan_chosen_at = client.activated_at + timedelta(days=rng.randint(1, 25))
-            client.plan_chosen_by = f"{client.contacts[0].full_name} <{client.contacts[0].email}>"
+            client["plan_chosen_at"] = client["activated_at"] + timedelta(days=rng.randint(1, 25))
+            client["plan_chosen_by"] = Contact.describe(first, surname, email)
         if rng.random() < 0.4:
-            client.peppol_send = client.peppol_receive = client.e_invoicing_mandate = True
-            client.peppol_state = PeppolState.REGISTERED.value
+            client.update(peppol_send=True, peppol_receive=True, e_invoicing_mandate=True,
+                          peppol_state=PeppolState.REGISTERED.value)
     if status == ClientStatus.DEACTIVATED:
-        client.deactivated_at = now - timedelta(days=rng.randint(0, 10))
-    return client
+        client["deactivated_at"] = now - timedelta(days=rng.randint(0, 10))
+    if rng.random() < 0.6:
+        template_id, product_id, delivery_email = rng.choice(setting.templates)
+        client["template_id"] = template_id
+        product_id = product_id or rng.choice(list(setting.products))
+        tables[ClientIntegration].add({"client_id": client_id, "product_id": product_id, "delivery_method": "email",
+                                       "delivery_email": delivery_email, "created_at": now, "updated_at": now},
+                                      setting.products[product_id])
 
 
-def fill_client_record(rng: random.Random, client: Client, earlier: list[Client]) -> None:
-    """The client record's fields from the CRM reference page, on some demo clients (their own random numbers, so
-    the rest of the demo data stays as it was): company type, parent company (an earlier client of the same group),
-    address line 2, a billing address of its own, the contact's switchboard phone and where it came from."""
-    client.company_type = rng.choice((CompanyType.COMPANY,) * 6 + tuple(CompanyType)).value
-    same_group = [other for other in earlier[-50:] if other.group is client.group and other.parent is None]
-    if same_group and rng.random() < 0.08:
-        client.parent = rng.choice(same_group)
+def fill_client_record(rng: random.Random, client: dict, contact: dict, clients: list[dict]) -> None:
+    """The client record's fields from the CRM reference page, on some demo clients: company type, parent company
+    (an earlier client of the chunk, `clients`, in the same group and without a parent of its own, so no chain is
+    longer than one), address line 2, a billing address of its own, the contact's switchboard phone and source."""
+    client["company_type"] = rng.choice((CompanyType.COMPANY,) * 6 + tuple(CompanyType)).value
+    if rng.random() < 0.08:
+        parents = [other["id"] for other in clients[-50:]
+                   if other["group_id"] == client["group_id"] and other.get("parent_id") is None]
+        if parents:
+            client["parent_id"] = rng.choice(parents)
     if rng.random() < 0.15:
-        client.address_line2 = rng.choice(("Bâtiment B", "2e étage", "Gebouw A", "Bus 3, 1e verdieping"))
+        client["address_line2"] = rng.choice(("Bâtiment B", "2e étage", "Gebouw A", "Bus 3, 1e verdieping"))
     if rng.random() < 0.2:
-        client.billing_same_as_address = False
-        client.billing_street, client.billing_house_number = rng.choice(STREETS), str(rng.randint(1, 250))
-        client.billing_postal_code, client.billing_city, _language = rng.choice(CITIES)
-        client.billing_country = "BE"
-    contact = client.contacts[0]
+        postal_code, city, _language = rng.choice(CITIES)
+        client.update(billing_same_as_address=False, billing_street=rng.choice(STREETS),
+                      billing_house_number=str(rng.randint(1, 250)), billing_postal_code=postal_code,
+                      billing_city=city, billing_country="BE")
     if rng.random() < 0.4:
-        contact.switchboard_phone = f"+322{rng.randint(2000000, 7999999)}"
-    contact.source = rng.choice(list(ContactSource)).value if rng.random() < 0.7 else None
+        contact["switchboard_phone"] = f"+322{rng.randint(2000000, 7999999)}"
+    if rng.random() < 0.7:
+        contact["source"] = rng.choice(list(ContactSource)).value
 
 
 def ensure_client_user() -> None:
     """The demo portal account: owner of the first active demo client, for its primary contact."""
     if ClientUser.by_email(DEMO_CLIENT_USER) is not None:
         return
-    client = db.session.scalars(db.select(Client).where(Client.status == ClientStatus.ACTIVE.value).order_by(Client.id)).first()
+    client = db.session.scalars(db.select(Client).where(Client.status == ClientStatus.ACTIVE.value).order_by(Client.id)
+                                .limit(1)).first()
     if client is None:
         return
     contact = client.primary_contact
@@ -236,11 +312,10 @@ def ensure_client_user() -> None:
     db.session.commit()
 
 
-def load_demo(clients: int = 200, seed: int = 2026) -> dict:
-    """Create the demo groups, users, templates and `clients` clients (idempotent for users and groups)."""
+def load_demo(clients: int = 200, seed: int = 2026, chunk: int = CHUNK) -> dict:
+    """Create the demo groups, users, templates and `clients` clients (idempotent for users and groups), `chunk`
+    clients to a transaction."""
     rng = random.Random(seed)
-    record_rng = random.Random(seed + 1)
-    made = []
     with acting_as(None):
         ensure_catalogue()
         groups = ensure_groups()
@@ -248,32 +323,72 @@ def load_demo(clients: int = 200, seed: int = 2026) -> dict:
         templates = ensure_templates(groups)
         plans = ensure_plans()
         db.session.flush()
-        staff = [u for u in users if u.role == Role.STAFF]
         products = list(db.session.scalars(db.select(IntegrationProduct)))
-        existing = set(db.session.scalars(db.select(Client.enterprise_number)))
-        statuses = [ClientStatus.CREATED] * 3 + [ClientStatus.INVITED] * 3 + [ClientStatus.ACTIVE] * 6 + [ClientStatus.DEACTIVATED]
-        start = db.session.scalar(db.select(db.func.count(Client.id))) or 0
-        created = 0
-        while created < clients:
-            number = enterprise_number(rng)
-            if number in existing:
-                continue
-            existing.add(number)
-            client = make_client(rng, number, groups, staff, rng.choice(statuses), start + created + 1)
-            fill_client_record(record_rng, client, made)
-            made.append(client)
-            client.plan = rng.choice(plans)
-            if rng.random() < 0.6:
-                template = rng.choice(templates)
-                client.template = template
-                client.integration = ClientIntegration(product=template.integration_product or rng.choice(products),
-                                                       delivery_method="email", delivery_email=template.delivery_email)
-            rules.check(client)
-            db.session.add(client)
-            created += 1
-            if created % 500 == 0:
-                db.session.flush()
+        setting = DemoSetting(
+            group_ids={name: group.id for name, group in groups.items()},
+            staff_ids=[u.id for u in users if u.role == Role.STAFF], plan_ids=[p.id for p in plans],
+            templates=[(t.id, t.integration_product_id, t.delivery_email) for t in templates],
+            products={p.id: f"{p.name} ({DeliveryMethod.EMAIL.label})" for p in products},
+            ibans=[belgian_iban(rng) for _ in range(IBANS)],
+        )
         db.session.commit()
+        created = add_clients(clients, rng, setting, chunk)
         ensure_client_user()
     load_sample_register()  # a few hundred companies for the new-client wizard to find
     return {"clients": created, "users": [u.email for u in users] + [DEMO_CLIENT_USER], "password": DEMO_PASSWORD}
+
+
+def add_clients(count: int, rng: random.Random, setting: DemoSetting, chunk: int = CHUNK) -> int:
+    """Write `count` demo clients with the import's bulk writer (COPY on PostgreSQL), `chunk` at a time, each with
+    its audit rows; the index of a demo client (its references and e-mail addresses) follows the clients already
+    there. A demo client's enterprise number or inbound address that another client has already taken is skipped.
+    The number of clients written.
+
+    Each chunk is committed, but for a large load on PostgreSQL (REBUILD_INDEXES_FROM): that one sets the tables'
+    indexes aside and builds them again at the end, in one transaction, so that a load cut short leaves neither
+    its rows nor tables without their indexes."""
+    existing = db.session.scalar(sa.select(sa.func.count(Client.id))) or 0
+    tables = [model.__table__ for model in (*DemoRows.MODELS, AuditEvent)]
+    in_one_go = db.engine.dialect.name == "postgresql" and count >= max(REBUILD_INDEXES_FROM, existing + 1)
+    created, index = 0, existing + 1
+    with secondary_indexes_set_aside(db.session.connection(), tables) if in_one_go else contextlib.nullcontext():
+        while created < count:
+            indexes = range(index, index + min(chunk, count - created))
+            index = indexes.stop
+            numbers = {demo_enterprise_number(i): i for i in indexes}
+            addresses = {demo_inbound_email(i): i for i in indexes}
+            taken = {numbers.get(number) for number in db.session.scalars(
+                sa.select(Client.enterprise_number).where(Client.enterprise_number.in_(numbers)))}
+            taken |= {addresses.get(address) for address in db.session.scalars(
+                sa.select(Client.inbound_email).where(Client.inbound_email.in_(addresses)))}
+            indexes = [i for i in indexes if i not in taken]
+            _write_chunk(indexes, rng, setting)
+            if not in_one_go:
+                db.session.commit()
+            created += len(indexes)
+    db.session.commit()
+    return created
+
+
+def _write_chunk(indexes: list[int], rng: random.Random, setting: DemoSetting) -> None:
+    if not indexes:
+        return
+    tables = {model: DemoRows(model) for model in DemoRows.MODELS}
+    client_ids = []
+    # The chunk's first id, known once the chunk holds the write lock (SQLite), read when its search index is built.
+    first_id = sa.bindparam("first_id", callable_=lambda: client_ids[0])
+    with bulk_client_inserts(db.session, sa.select(Client.id).where(Client.id >= first_id)):
+        connection = db.session.connection()
+        client_ids += new_ids(Client.__table__, len(indexes), connection)
+        now = utcnow()
+        for index, client_id in zip(indexes, client_ids):
+            make_client(rng, index, client_id, setting, now, tables)
+        stamp = audit_stamp(AUDIT_ACTION)
+        events = []
+        for model, rows in tables.items():
+            if model is not Client:
+                for row, row_id in zip(rows.rows, new_ids(model.__table__, len(rows.rows), connection)):
+                    row["id"] = row_id
+            events += inserted_events(stamp, model, rows.rows, rows.names)
+            insert_rows(connection, model.__table__, rows.rows)
+        insert_rows(connection, AuditEvent.__table__, events)

@@ -3,8 +3,9 @@
 `problems(client)` answers "what is wrong with this client as it would be saved": {field: message}, in the
 language in force. Every path that creates or changes a client asks it before the change is written: the
 admin screens, the new-client wizard, template application, the import (each row merged with its
-template), the Peppol switches, the lifecycle, the demo data. A path without a Client object (the import's
-rows) passes the values as a mapping of column names.
+template), the Peppol switches, the lifecycle. A path without a Client object (the import's
+rows) passes the values as a mapping of column names. The demo data's bulk load writes only clients that keep
+every rule by construction (demo.make_client; tests/test_demo.py checks them).
 
 Each rule is also written in SQL: `violations()` lists every row of the database that breaks one, with
 what the lifecycle keeps true besides (one primary contact, at most one usable invitation) and what client_users.py

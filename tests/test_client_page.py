@@ -5,7 +5,9 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
+from clientdesk.extensions import db
 from clientdesk.models import AuditEvent, Client, ClientNote, Invitation, Role, SavedFilter, User, utcnow
 from tests.helpers import flashes, post
 
@@ -233,3 +235,27 @@ def test_supervisors_see_the_status_history_of_a_client_in_brussels_time_and_the
     assert _history(page)[0] == f"15 janv. 2026, 14:05 {supervisor.email} Désactivation · Client {acme.name} Statut: Actif → Désactivé"
     assert "Stopped working with us." in page
     assert _history(as_user(staff).get(f"/admin/client/details/?id={acme.id}").text) == []
+
+
+def test_the_client_page_reads_what_a_client_points_to_with_the_client(app, make, as_user):
+    """Its group, firm contact, template, plan and accounting software come with the client's own statement: a
+    client that has them all takes as many statements as one that has none (issue 21: 22-24 before, 17 then; 22 with
+    the parent, subsidiaries, users to notify, register changes and the bell since)."""
+    from clientdesk.demo import load_demo
+    from tests.test_client_list import StatementCount
+
+    with app.app_context():
+        load_demo(clients=20)
+        full = db.session.scalars(sa.select(Client).where(
+            Client.template_id.is_not(None), Client.plan_id.is_not(None), Client.firm_contact_id.is_not(None),
+            Client.integration.has())).first()
+        group = full.group
+    bare = make.client(group, name="Bare BV")
+    http = as_user(make.user(Role.ADMIN))
+    counts = {}
+    for client_id in (full.id, bare.id):
+        http.get(f"/admin/client/details/?id={client_id}")
+        with StatementCount(app) as statements:
+            assert http.get(f"/admin/client/details/?id={client_id}").status_code == 200
+        counts[client_id] = statements.count
+    assert counts[full.id] == counts[bare.id] <= 22

@@ -62,6 +62,27 @@ def test_the_kbo_benchmark_runs_without_postgresql_as_make_bench_starts_it(tmp_p
     assert "postgresql skipped" in result.stdout and "Search on sqlite" in result.stdout
 
 
+@pytest.mark.long
+def test_the_million_clients_benchmark_runs_at_small_sizes(tmp_path):
+    """bench/million.py measures at 100k and 1M on PostgreSQL; at 300 and 600 clients it runs in a minute or two,
+    which keeps its requests, targets and plans from rotting. Without PostgreSQL it is skipped, as `make bench`
+    starts it."""
+    env = {key: value for key, value in os.environ.items() if key != "BENCH_PG_URL"}
+    env["INSTANCE_PATH"] = str(tmp_path)
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    command = [sys.executable, "bench/million.py", "--sizes", "300,600", "--runs", "1"]
+    if url.startswith("postgresql"):
+        command += ["--pg-url", url, "--drop"]  # its databases: <name>_300 and <name>_600, dropped at the end
+    result = run_command(command, env, timeout=900)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    if url.startswith("postgresql"):
+        assert "### Targets at 600" in result.stdout and "EXPLAIN" in result.stdout and "Index" in result.stdout
+        assert "- details page statements:" in result.stdout and "- demo load:" in result.stdout
+    else:
+        assert "postgresql skipped" in result.stdout
+
+
 def test_every_setting_the_tests_read_is_documented():
     read = {name for path in (ROOT / "tests").rglob("*.py")
             for name in re.findall(r'os\.environ\.get\("([A-Z_]+)"', path.read_text()) if not name.startswith("PYTEST_")}

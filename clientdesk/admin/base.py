@@ -244,11 +244,13 @@ class ScopedModelView(ProtectedView, ModelView):
             abort(404)
         return super().get_list(page, sort_column, sort_desc, search, filters, execute=execute, page_size=page_size)
 
+    one_options = ()  # loader options for the one record of a page, a form or an action (e.g. joinedload)
+
     def get_one(self, id):
         pk = record_id(id)
         if pk is None:
             abort(404)
-        obj = self.get_query().filter(self.model.id == pk).one_or_none()
+        obj = self.get_query().options(*self.one_options).filter(self.model.id == pk).one_or_none()
         if obj is None:
             abort(404)
         return obj

@@ -9,6 +9,7 @@ Peppol switches would (state pending), and the registration is launched after th
 clients a file changes are updated through the ORM, so the hooks record them as usual, and the Peppol
 switches set theirs.
 """
+import contextlib
 import functools
 import operator
 from dataclasses import dataclass, field
@@ -43,22 +44,21 @@ def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
             Client: len(plan.new), Contact: len(plan.new), BankAccount: sum("iban" in row.values for row in plan.new),
             ClientIntegration: sum(lookups.defaults(row).integration is not None for row in plan.new),
         }
-        ids = {model: iter(_new_ids(model.__table__, count, connection)) for model, count in counts.items()}
+        ids = {model: iter(new_ids(model.__table__, count, connection)) for model, count in counts.items()}
         for start in range(0, len(plan.new), CHUNK):
             rows = plan.new[start:start + CHUNK]
             tables = _chunk_inserts(rows, ids, lookups, fallback_group_id, batch_id)
             to_invite += [client["id"] for row, client in zip(rows, tables[0].rows) if row.values.get("invitation")]
             events = []
             for inserts in tables:
-                columns = _completed(inserts.model.__table__, inserts.rows)
                 events += inserted_events(stamp, inserts.model, inserts.rows, inserts.names)
-                _insert(connection, inserts.model.__table__, columns, inserts.rows)
-            _insert(connection, AuditEvent.__table__, _completed(AuditEvent.__table__, events), events)
+                insert_rows(connection, inserts.model.__table__, inserts.rows)
+            insert_rows(connection, AuditEvent.__table__, events)
     _update_changed(plan, lookups, batch_id)
     return to_invite + plan.invite_existing
 
 
-def _new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]:
+def new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int]:
     """`count` ids for rows about to be inserted into `table`, so that every table of a chunk is built without
     reading anything back. PostgreSQL: from the id column's sequence. SQLite: those after the highest id, which no
     other writer can take meanwhile: the transaction holds SQLite's one write lock (search.bulk_client_inserts has
@@ -71,6 +71,31 @@ def _new_ids(table: sa.Table, count: int, connection: sa.Connection) -> list[int
             .select_from(sa.func.generate_series(1, count)).order_by(sa.text("id"))))
     highest = connection.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
     return list(range(highest + 1, highest + 1 + count))
+
+
+@contextlib.contextmanager
+def secondary_indexes_set_aside(connection: sa.Connection, tables: list[sa.Table]):
+    """PostgreSQL: drop the non-unique indexes of `tables` for the block and build them again after it, all in the
+    connection's transaction, for a load that adds more rows than the tables hold: one build of an index (sorted,
+    the trigram index in one pass) is many times cheaper than keeping it up to date row by row. The unique ones
+    stay, so that they still refuse a duplicate. The tables are locked against every other session until the
+    commit, and analysed at the end (their statistics are those of the loaded rows at once). Elsewhere: nothing."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    names = [table.name for table in tables]
+    indexes = connection.execute(sa.text(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname = ANY(:names) AND NOT i.indisunique "
+        "AND t.relnamespace = to_regnamespace(current_schema())::oid"), {"names": names}).all()
+    for name, _definition in indexes:
+        connection.exec_driver_sql(f"DROP INDEX {name}")
+    yield
+    connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    for _name, definition in indexes:
+        connection.exec_driver_sql(definition)
+    quote = connection.dialect.identifier_preparer
+    connection.exec_driver_sql("ANALYZE " + ", ".join(quote.format_table(table) for table in tables))
 
 
 def _default(column: sa.Column):
@@ -91,13 +116,15 @@ def _completed(table: sa.Table, rows: list[dict]) -> list[sa.Column]:
     return columns
 
 
-def _insert(connection: sa.Connection, table: sa.Table, columns: list[sa.Column], rows: list[dict]) -> None:
-    """Insert `rows` (completed: every value of `columns`) into `table` at the driver level: COPY on PostgreSQL,
+def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert `rows` (dicts of column values; a missing value takes its column's default) into `table` at the
+    driver level, in the connection's transaction: COPY on PostgreSQL,
     one executemany on SQLite. On SQLite a value goes through its column type's bind processor (what Core would
     apply), once per distinct value: Core's executemany spends longer preparing each row's parameters than SQLite
     takes to insert the row. psycopg adapts the Python values itself."""
     if not rows:
         return
+    columns = _completed(table, rows)
     dialect = connection.dialect
     pick = operator.itemgetter(*(c.key for c in columns))
     quote = dialect.identifier_preparer
