@@ -1,7 +1,7 @@
 """Realistic Belgian demo data: groups, staff with known demo logins, clients in every status."""
 import contextlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,7 +12,7 @@ from .extensions import db
 from .forms import validators as v
 from .forms.validators import format_iban
 from .i18n import language_of_locale
-from .imports.writer import insert_rows, new_ids, secondary_indexes_set_aside
+from .imports.writer import NewRows, insert_audited, new_ids, secondary_indexes_set_aside
 from .models import (
     AuditEvent,
     BankAccount,
@@ -34,7 +34,7 @@ from .models import (
     VatFrequency,
     utcnow,
 )
-from .models.audit import acting_as, audit_stamp, inserted_events
+from .models.audit import acting_as, audit_stamp
 from .models.client import INBOUND_MAIL_DOMAIN
 from .models.integration import ClientIntegration, IntegrationProduct, ensure_catalogue
 from .models.invitation import INVITATION_VALID_DAYS
@@ -179,20 +179,7 @@ class DemoSetting:
     ibans: list[str]
 
 
-@dataclass
-class DemoRows:
-    """One chunk of demo rows of one table: dicts of column values (a missing one takes its column's default), and
-    what the audit calls each."""
-
-    MODELS = (Client, Contact, BankAccount, ClientIntegration)
-
-    model: type
-    rows: list[dict] = field(default_factory=list)
-    names: list[str] = field(default_factory=list)
-
-    def add(self, values: dict, name: str) -> None:
-        self.rows.append(values)
-        self.names.append(name)
+DEMO_MODELS = (Client, Contact, BankAccount, ClientIntegration)  # the tables a demo client has rows in
 
 
 def demo_enterprise_number(index: int) -> str:
@@ -211,7 +198,7 @@ def demo_inbound_email(index: int) -> str:
 
 
 def make_client(rng: random.Random, index: int, client_id: int, setting: DemoSetting, now, tables: dict) -> None:
-    """Add the rows of one demo client to `tables` (model -> DemoRows): the one place that says what a demo
+    """Add the rows of one demo client to `tables` (model -> NewRows): the one place that says what a demo
     client's columns hold.
 
     They keep every client rule by construction (a managed client has a bank account, Peppol comes with the
@@ -348,7 +335,7 @@ def add_clients(count: int, rng: random.Random, setting: DemoSetting, chunk: int
     indexes aside and builds them again at the end, in one transaction, so that a load cut short leaves neither
     its rows nor tables without their indexes."""
     existing = db.session.scalar(sa.select(sa.func.count(Client.id))) or 0
-    tables = [model.__table__ for model in (*DemoRows.MODELS, AuditEvent)]
+    tables = [model.__table__ for model in (*DEMO_MODELS, AuditEvent)]
     in_one_go = db.engine.dialect.name == "postgresql" and count >= max(REBUILD_INDEXES_FROM, existing + 1)
     created, index = 0, existing + 1
     with secondary_indexes_set_aside(db.session.connection(), tables) if in_one_go else contextlib.nullcontext():
@@ -373,7 +360,7 @@ def add_clients(count: int, rng: random.Random, setting: DemoSetting, chunk: int
 def _write_chunk(indexes: list[int], rng: random.Random, setting: DemoSetting) -> None:
     if not indexes:
         return
-    tables = {model: DemoRows(model) for model in DemoRows.MODELS}
+    tables = {model: NewRows(model) for model in DEMO_MODELS}
     client_ids = []
     # The chunk's first id, known once the chunk holds the write lock (SQLite), read when its search index is built.
     first_id = sa.bindparam("first_id", callable_=lambda: client_ids[0])
@@ -384,11 +371,8 @@ def _write_chunk(indexes: list[int], rng: random.Random, setting: DemoSetting) -
         for index, client_id in zip(indexes, client_ids):
             make_client(rng, index, client_id, setting, now, tables)
         stamp = audit_stamp(AUDIT_ACTION)
-        events = []
         for model, rows in tables.items():
             if model is not Client:
                 for row, row_id in zip(rows.rows, new_ids(model.__table__, len(rows.rows), connection)):
                     row["id"] = row_id
-            events += inserted_events(stamp, model, rows.rows, rows.names)
-            insert_rows(connection, model.__table__, rows.rows)
-        insert_rows(connection, AuditEvent.__table__, events)
+        insert_audited(connection, stamp, tables.values())

@@ -19,6 +19,7 @@ from clientdesk.models import (
     Role,
     Task,
     User,
+    utcnow,
 )
 from tests.helpers import flashes, post
 from tests.import_files import BANQUP_FR, banqup_row, run_import, write_xlsx
@@ -202,14 +203,20 @@ def test_existing_integrations_keep_their_own_settings_through_the_migration(app
         flask_migrate.upgrade(revision="4f4b4de603f0")
         group_id = db.session.scalar(sa.text('SELECT id FROM "group"'))
         product_id = db.session.scalar(sa.text("SELECT id FROM integration_product WHERE name = 'Yuki'"))
-        client = Client(name="Ancien BV", country="BE", language="nl-BE", group_id=group_id, inbound_email="ancien@in.example.com")
-        db.session.add(client)
+        # The client's table as it was then (the model has columns added since).
+        columns = dict(name="Ancien BV", country="BE", language="nl-BE", group_id=group_id, inbound_email="ancien@in.example.com",
+                       status="created", subscription_mode="full", skip_vat_check=False, hidden=False,
+                       track_transactions_without_documents=False, e_invoicing_mandate=False, peppol_send=False,
+                       peppol_receive=False, peppol_state="off", peppol_failed_attempts=0, refused_senders_count=0,
+                       search_text="ancien bv", created_at=utcnow(), updated_at=utcnow())
+        client_id = db.session.execute(sa.table("client", sa.column("id"), *map(sa.column, columns)).insert()
+                                       .values(**columns).returning(sa.column("id"))).scalar_one()
         db.session.commit()
         integration = sa.table("client_integration", *(sa.column(name) for name in (
             "client_id", "product_id", "delivery_method", "delivery_email", "credit_card_statements", "created_at",
             "updated_at")), sa.column("attach_ubl", sa.Boolean))
         db.session.execute(integration.insert().values(
-            client_id=client.id, product_id=product_id, delivery_method="email", delivery_email="ancien@yukiworks.example.com",
+            client_id=client_id, product_id=product_id, delivery_method="email", delivery_email="ancien@yukiworks.example.com",
             credit_card_statements="purchase", attach_ubl=True, created_at=sa.func.now(), updated_at=sa.func.now()))
         db.session.commit()
         db.session.remove()

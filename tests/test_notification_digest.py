@@ -38,7 +38,7 @@ def notify(app, client, change: str) -> None:
     with app.app_context():
         row = db.session.get(Client, client.id)
         for user in row.watchers:  # the deactivated user as well: they chose the digest before they left
-            notifications.notify("register_change", [user], client=row, change=change)
+            notifications.notify("documents_undelivered", [user], client=row, count=1, reason=change)
         db.session.commit()
 
 
@@ -55,8 +55,9 @@ def test_each_digest_user_gets_the_last_days_notifications_once_in_their_languag
     store.update(User, people["gone"].id, active=False)
     notify(app, people["client"], "new address")
     old = store.one(Notification, user_id=people["digest"].id)
-    store.run(lambda s: s.add(Notification(user_id=people["digest"].id, kind="register_change", client_id=people["client"].id,
-                                           params_json='{"change": "last week"}', created_at=utcnow() - timedelta(days=2))))
+    store.run(lambda s: s.add(Notification(user_id=people["digest"].id, kind="documents_undelivered",
+                                           client_id=people["client"].id, params_json='{"count": 1, "reason": "last week"}',
+                                           created_at=utcnow() - timedelta(days=2))))
 
     assert run_digest(app) == {"done": 2, "failed": 0}
     by_address = {message["To"]: message for message in smtp.messages}

@@ -32,6 +32,11 @@ OTHER_LABELS = {
         "client_id": _l("Client"), "contact_id": _l("Contact"), "full_name": _l("Name"), "role": _l("Role"),
         "email": _l("E-mail"), "password_hash": _l("Password"), "active": _l("Active"), "ui_language": _l("Language"),
     },
+    "register_change": {
+        "client_id": _l("Client"), "register_load_id": _l("Register extract"), "field": _l("Field"),
+        "old_json": _l("Before, in the register"), "new_json": _l("Now, in the register"), "detected_at": _l("Found on"),
+        "state": _l("State"), "acknowledged_by_id": _l("Reviewed by"), "acknowledged_at": _l("Reviewed on"),
+    },
     "import_batch": {
         "file": _l("File"), "dry_run": _l("Check only"), "rows": _l("Rows"), "new": _l("New clients"),
         "changed": _l("Updated"), "unchanged": _l("Unchanged"), "errors": _l("Errors"),

@@ -49,11 +49,7 @@ def write(plan: Plan, lookups: Lookups, batch_id: int) -> list[int]:
             rows = plan.new[start:start + CHUNK]
             tables = _chunk_inserts(rows, ids, lookups, fallback_group_id, batch_id)
             to_invite += [client["id"] for row, client in zip(rows, tables[0].rows) if row.values.get("invitation")]
-            events = []
-            for inserts in tables:
-                events += inserted_events(stamp, inserts.model, inserts.rows, inserts.names)
-                insert_rows(connection, inserts.model.__table__, inserts.rows)
-            insert_rows(connection, AuditEvent.__table__, events)
+            insert_audited(connection, stamp, tables)
     _update_changed(plan, lookups, batch_id)
     return to_invite + plan.invite_existing
 
@@ -96,6 +92,18 @@ def secondary_indexes_set_aside(connection: sa.Connection, tables: list[sa.Table
         connection.exec_driver_sql(definition)
     quote = connection.dialect.identifier_preparer
     connection.exec_driver_sql("ANALYZE " + ", ".join(quote.format_table(table) for table in tables))
+
+
+def insert_audited(connection: sa.Connection, stamp: dict, tables) -> None:
+    """Insert the rows of each NewRows of `tables` with one audit event per row, as the flush hook records a created
+    row: the events are built from the rows completed with every column's default, so they name what the hook's
+    would."""
+    events = []
+    for new in tables:
+        _completed(new.model.__table__, new.rows)
+        events += inserted_events(stamp, new.model, new.rows, new.names)
+        insert_rows(connection, new.model.__table__, new.rows)
+    insert_rows(connection, AuditEvent.__table__, events)
 
 
 def _default(column: sa.Column):
@@ -152,7 +160,7 @@ def insert_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) ->
 
 
 @dataclass
-class _Inserts:
+class NewRows:
     """The rows to insert into one model's table, and what the audit calls each (its object's str())."""
 
     model: type
@@ -165,12 +173,12 @@ class _Inserts:
 
 
 def _chunk_inserts(rows: list[Row], ids: dict, lookups: Lookups, fallback_group_id: int,
-                   batch_id: int) -> tuple[_Inserts, ...]:
+                   batch_id: int) -> tuple[NewRows, ...]:
     """The rows to insert for new clients, table by table (clients first, in the order of `rows`); each row's id
     is the next of its model's `ids`."""
     now = utcnow()
-    clients, contacts = _Inserts(Client), _Inserts(Contact)
-    accounts, integrations = _Inserts(BankAccount), _Inserts(ClientIntegration)
+    clients, contacts = NewRows(Client), NewRows(Contact)
+    accounts, integrations = NewRows(BankAccount), NewRows(ClientIntegration)
     for row in rows:
         values, defaults = row.values, lookups.defaults(row)
         client_id = next(ids[Client])
