@@ -126,6 +126,12 @@ class RedisServer:
         self.process.wait(timeout=30)
 
 
+# The workers' timings in the suite (the WORKER_* settings, in seconds): what a test waits for (a stalled task taken
+# over, a reconciler round, a cold stop) comes within seconds, not the half minute of the defaults.
+WORKER_TIMINGS = {"WORKER_HEARTBEAT_SECONDS": 2, "WORKER_STALL_SECONDS": 6, "WORKER_RECONCILE_SECONDS": 2,
+                  "WORKER_STOP_GRACE_SECONDS": 3}
+
+
 def worker_env(app_config: dict, **extra) -> dict:
     env = dict(os.environ)
     env.update({
@@ -138,6 +144,7 @@ def worker_env(app_config: dict, **extra) -> dict:
         "OUTBOUND_ALLOWED_NETWORKS": app_config["OUTBOUND_ALLOWED_NETWORKS"],
         "PASSWORD_HASH_METHOD": app_config["PASSWORD_HASH_METHOD"],
         "MAIL_RETRY_DELAYS": "0.2,0.2",
+        **{name: str(app_config[name]) for name in WORKER_TIMINGS},
     })
     env.pop("FLASK_DEBUG", None)
     env.update({k: v for k, v in extra.items() if v is not None})
