@@ -168,7 +168,9 @@ def _flask_main(args: list[str], env: dict, stdout: str, stderr: str, started) -
     started.send(True)
     started.close()
     for path, fd in ((stdout, 1), (stderr, 2)):
-        os.dup2(os.open(path, os.O_WRONLY | os.O_APPEND), fd)
+        opened = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(opened, fd)
+        os.close(opened)
     os.chdir(ROOT)
     os.environ.clear()
     os.environ.update(env)
