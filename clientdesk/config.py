@@ -81,6 +81,19 @@ def _password_hash_method() -> str:
     return value
 
 
+def _worker_timings() -> dict:
+    """How often a worker beats and reconciles, when a task's worker counts as gone, and a stopping worker's grace."""
+    timings = {"WORKER_HEARTBEAT_SECONDS": _whole_number("WORKER_HEARTBEAT_SECONDS", 5, "seconds"),
+               "WORKER_STALL_SECONDS": _whole_number("WORKER_STALL_SECONDS", 30, "seconds"),
+               "WORKER_RECONCILE_SECONDS": _whole_number("WORKER_RECONCILE_SECONDS", 10, "seconds"),
+               "WORKER_STOP_GRACE_SECONDS": _whole_number("WORKER_STOP_GRACE_SECONDS", 8, "seconds")}
+    # A beat or two late (a busy machine) must not make a worker that is alive look gone.
+    if timings["WORKER_STALL_SECONDS"] < 3 * timings["WORKER_HEARTBEAT_SECONDS"]:
+        raise ConfigError(f"WORKER_STALL_SECONDS must be at least 3 times WORKER_HEARTBEAT_SECONDS "
+                          f"({timings['WORKER_STALL_SECONDS']} < 3 x {timings['WORKER_HEARTBEAT_SECONDS']}).")
+    return timings
+
+
 def _days_list(name: str, default: str) -> tuple[int, ...]:
     """"7,2" → (2, 7): whole numbers of days, at least one, each at least 1."""
     value = os.environ.get(name) or default
@@ -145,6 +158,7 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "ClientDesk <no-reply@clientdesk.example>",
         # Seconds to wait before each new attempt when the mail server is unreachable.
         "MAIL_RETRY_DELAYS": tuple(float(s) for s in (os.environ.get("MAIL_RETRY_DELAYS") or "1,4,15").split(",") if s),
+        **_worker_timings(),
         # How long e-mails, Peppol registrations and deliveries that failed for a passing reason are retried.
         "DELIVERY_RETRY_HOURS": _whole_number("DELIVERY_RETRY_HOURS", 24, "hours"),
         "OUTBOX_DIR": os.environ.get("OUTBOX_DIR") or str(instance / "outbox"),

@@ -6,7 +6,7 @@ invitations and other jobs wait or may be lost, so the service is "degraded" (20
 """
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import redis
 import sqlalchemy as sa
@@ -58,11 +58,10 @@ def oldest_queued_job_seconds() -> int | None:
 
 
 def workers_alive(connection: redis.Redis) -> int:
-    """Workers registered with RQ whose last heartbeat is recent (each beats every HEARTBEAT_SECONDS: jobs/worker.py)."""
+    """Workers registered with RQ whose last heartbeat is recent (each beats every WORKER_HEARTBEAT_SECONDS: jobs/worker.py)."""
     now = datetime.now(UTC)
     return sum(1 for worker in Worker.all(connection=connection)
-               if worker.last_heartbeat is not None
-               and now - worker.last_heartbeat <= timedelta(seconds=tasks.STALL_SECONDS))
+               if worker.last_heartbeat is not None and now - worker.last_heartbeat <= tasks.stall_time())
 
 
 def redis_persistence(connection: redis.Redis) -> bool | None:

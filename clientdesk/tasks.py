@@ -19,7 +19,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import has_request_context
+from flask import current_app, has_request_context
 from flask_babel import force_locale, gettext as _, ngettext
 from redis.exceptions import RedisError
 from rq import Worker, get_current_job
@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 JOB_TIMEOUT = 60 * 60
 RETRY_DELAYS = (10, 60, 300)  # seconds before a failed task is tried again
 RETRIES = len(RETRY_DELAYS)
-HEARTBEAT_SECONDS = 5
-STALL_SECONDS = 30  # a running task whose worker has not beaten for this long has lost its worker
 LOST_SECONDS = 60  # a queued task whose job is nowhere in Redis after this long gets a new one
 MAX_STARTS = 8  # a task that keeps losing its worker (one it crashes?) fails after this many starts
 
@@ -259,7 +257,7 @@ def reconcile() -> int:
     now = utcnow()
     stalled = db.session.scalars(sa.select(Task).where(
         Task.status == TaskStatus.STARTED.value, Task.job_func.is_not(None),
-        sa.func.coalesce(Task.heartbeat_at, Task.started_at) < now - timedelta(seconds=STALL_SECONDS))).all()
+        sa.func.coalesce(Task.heartbeat_at, Task.started_at) < now - stall_time())).all()
     due = db.session.scalars(sa.select(Task).where(Task.status == TaskStatus.QUEUED.value, Task.job_func.is_not(None),
                                                    Task.retry_at <= now)).all()
     waiting = db.session.scalars(sa.select(Task).where(
@@ -288,6 +286,11 @@ def reconcile() -> int:
     return enqueued
 
 
+def stall_time() -> timedelta:
+    """A running task (or a worker) that has not beaten for this long has lost its worker (WORKER_STALL_SECONDS)."""
+    return timedelta(seconds=current_app.config["WORKER_STALL_SECONDS"])
+
+
 def _worker_alive(task: Task) -> bool:
     """The task's worker still beats in Redis and runs its job (its database beats may fail while the database is
     away: that alone does not make it dead)."""
@@ -295,7 +298,7 @@ def _worker_alive(task: Task) -> bool:
         return False
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + task.worker, connection=get_redis())
     return (worker is not None and worker.last_heartbeat is not None
-            and worker.last_heartbeat > datetime.now(UTC) - timedelta(seconds=STALL_SECONDS)
+            and worker.last_heartbeat > datetime.now(UTC) - stall_time()
             and worker.get_current_job_id() == task.job_id)
 
 

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 
 from tests import factories
 from tests.helpers import login
+from tests.servers import WORKER_TIMINGS
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_POSTGRES = bool(os.environ.get("REQUIRE_POSTGRES"))
@@ -187,6 +188,7 @@ def app_config(database_url, redis_url, instance_path):
         "PUBLIC_BASE_URL": "http://clientdesk.test",
         "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1",  # the test servers (tests/outside.py); 127.0.0.2 stays refused
         "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+        **WORKER_TIMINGS,
     }
 
 

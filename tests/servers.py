@@ -3,9 +3,15 @@ commands.
 
 Every process a test starts runs in a process group of its own, which is killed when the test is done with it
 (start_process / stop_process, run_command): whatever the process started in turn, and however it ended, nothing
-is left running for the next tests."""
+is left running for the next tests.
+
+The app's commands (`flask --app app ...`: workers, the CLI) mostly run forked from a process that has imported the
+app already (run_flask, start_flask): separate processes all the same, with their own app, database connections and
+Redis connections, but without a Python start-up and the imports, ~0.8 s of CPU each that made up most of a pass.
+A few tests still start them with a fresh interpreter (FLASK), as an operator does."""
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import signal
 import socket
@@ -120,6 +126,12 @@ class RedisServer:
         self.process.wait(timeout=30)
 
 
+# The workers' timings in the suite (the WORKER_* settings, in seconds): what a test waits for (a stalled task taken
+# over, a reconciler round, a cold stop) comes within seconds, not the half minute of the defaults.
+WORKER_TIMINGS = {"WORKER_HEARTBEAT_SECONDS": 2, "WORKER_STALL_SECONDS": 6, "WORKER_RECONCILE_SECONDS": 2,
+                  "WORKER_STOP_GRACE_SECONDS": 3}
+
+
 def worker_env(app_config: dict, **extra) -> dict:
     env = dict(os.environ)
     env.update({
@@ -132,6 +144,7 @@ def worker_env(app_config: dict, **extra) -> dict:
         "OUTBOUND_ALLOWED_NETWORKS": app_config["OUTBOUND_ALLOWED_NETWORKS"],
         "PASSWORD_HASH_METHOD": app_config["PASSWORD_HASH_METHOD"],
         "MAIL_RETRY_DELAYS": "0.2,0.2",
+        **{name: str(app_config[name]) for name in WORKER_TIMINGS},
     })
     env.pop("FLASK_DEBUG", None)
     env.update({k: v for k, v in extra.items() if v is not None})
@@ -139,6 +152,87 @@ def worker_env(app_config: dict, **extra) -> dict:
 
 
 FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+
+# multiprocessing's fork server: one process per test process, started at its first command, that imports these
+# once and forks each command from itself. Not a fork of the test process: that one has threads (the tests'
+# servers), whose locks a fork may copy held, and database connections, which a child could close under it.
+COMMANDS = multiprocessing.get_context("forkserver")
+COMMANDS.set_forkserver_preload(["tests.servers", "flask.cli", "app", "clientdesk.cli", "clientdesk.models",
+                                 "clientdesk.jobs.worker", "clientdesk.portal", "clientdesk.auth"])
+
+
+def _flask_main(args: list[str], env: dict, stdout: str, stderr: str, started) -> None:
+    """In the forked process: `flask --app app *args` with `env` as its environment, from the checkout, in a process
+    group of its own, writing to the files `stdout` and `stderr`."""
+    os.setsid()
+    started.send(True)
+    started.close()
+    for path, fd in ((stdout, 1), (stderr, 2)):
+        opened = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(opened, fd)
+        os.close(opened)
+    os.chdir(ROOT)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = ["flask", "--app", "app", *args]  # what the app reads of its command line (app.py, config.py)
+    from flask.cli import main
+
+    main()
+
+
+class FlaskProcess:
+    """`flask --app app *args` forked from the fork server (COMMANDS), with the part of subprocess.Popen's interface
+    that the tests use."""
+
+    def __init__(self, args: list[str], env: dict, stdout: Path, stderr: Path):
+        for path in (stdout, stderr):
+            path.touch()
+        started, tell_started = COMMANDS.Pipe(duplex=False)
+        self.process = COMMANDS.Process(target=_flask_main, args=(args, env, str(stdout), str(stderr), tell_started))
+        self.process.start()
+        tell_started.close()
+        started.recv()  # in its own process group from now on: kill_group reaches it
+        started.close()
+        self.pid = self.process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.exitcode
+
+    def poll(self) -> int | None:
+        return self.process.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        if self.process.exitcode is None:
+            with contextlib.suppress(ProcessLookupError):  # it ended since
+                os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.process.join(timeout)
+        if self.process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.process.name, timeout)
+        return self.process.exitcode
+
+
+def run_flask(args: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`flask --app app *args` forked (FlaskProcess) and run to its end, in a process group that is killed after."""
+    with tempfile.TemporaryDirectory() as folder:
+        stdout, stderr = Path(folder) / "stdout", Path(folder) / "stderr"
+        process = FlaskProcess(args, env, stdout, stderr)
+        try:
+            process.wait(timeout=timeout)
+        finally:
+            kill_group(process)
+        outputs = [path.read_bytes().decode(errors="replace") for path in (stdout, stderr)]
+    return subprocess.CompletedProcess([*FLASK, *args], process.returncode, *outputs)
+
+
+def start_flask(args: list[str], env: dict, log: Path) -> FlaskProcess:
+    """`flask --app app *args` forked (FlaskProcess), writing to the file `log`; stop it with stop_process."""
+    return FlaskProcess(args, env, log, log)
 
 
 def run_command(command: list[str], env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -160,7 +254,7 @@ def run_command(command: list[str], env: dict, timeout: float = 120) -> subproce
 
 def run_worker_burst(app_config: dict, timeout: float = 120, **extra) -> subprocess.CompletedProcess:
     """Run `flask --app app worker --burst` as a separate process until the queues are empty."""
-    result = run_command([*FLASK, "worker", "--burst"], worker_env(app_config, **extra), timeout)
+    result = run_flask(["worker", "--burst"], worker_env(app_config, **extra), timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -173,12 +267,12 @@ def start_process(command: list[str], env: dict, log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_worker(app_config: dict, **extra) -> subprocess.Popen:
+def start_worker(app_config: dict, **extra) -> FlaskProcess:
     """`flask --app app worker`, writing to worker.log in the instance folder."""
-    return start_process([*FLASK, "worker"], worker_env(app_config, **extra), Path(app_config["INSTANCE_PATH"]) / "worker.log")
+    return start_flask(["worker"], worker_env(app_config, **extra), Path(app_config["INSTANCE_PATH"]) / "worker.log")
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen | FlaskProcess, timeout: float = 20) -> None:
     """SIGTERM to the process, then its whole process group killed, whether it has gone by then or not."""
     process.terminate()
     with contextlib.suppress(subprocess.TimeoutExpired):  # a process slow to stop is not what the calling test is about
@@ -186,7 +280,7 @@ def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
     kill_group(process)
 
 
-def kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen | FlaskProcess) -> None:
     """SIGKILL to the process's group (itself, if it is still there, and whatever it started)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)

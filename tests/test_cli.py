@@ -5,18 +5,20 @@ import openpyxl
 import pytest
 
 from clientdesk.models import AuditEvent, Client, Group, User
-from tests.servers import FLASK, run_command, worker_env
+from tests.servers import FLASK, run_command, run_flask, worker_env
 
 
-def flask(app_config, *args, expect=0):
-    result = run_command([*FLASK, *args], worker_env(app_config))
+def flask(app_config, *args, expect=0, fresh=False):
+    """`flask --app app *args` forked (tests/servers.py), or `fresh`: with a new interpreter, as an operator runs it."""
+    env = worker_env(app_config)
+    result = run_command([*FLASK, *args], env) if fresh else run_flask(list(args), env)
     assert result.returncode == expect, result.stdout + result.stderr
     return result
 
 
 @pytest.mark.long
 def test_users_and_groups(app_config, store):
-    flask(app_config, "groups", "create", "Team Namur")
+    flask(app_config, "groups", "create", "Team Namur", fresh=True)
     assert "already exists" in flask(app_config, "groups", "create", "team namur", expect=1).stderr
     out = flask(app_config, "users", "create", "--email", "Nora@Example.com", "--password", "long-enough-pw",
                 "--role", "staff", "--group", "Team Namur").stdout
@@ -52,7 +54,7 @@ def test_export_csv_and_xlsx(app_config, make, tmp_path, store):
     make.client(group, name="=HYPERLINK(\"http://evil\")", enterprise_number="0403170701")
     make.client(group, name="Plain BV", status="active", trial_end=__import__("datetime").date(2026, 12, 24))
     csv_path = tmp_path / "clients.csv"
-    assert "Exported 2 clients" in flask(app_config, "clients", "export", str(csv_path)).stdout
+    assert "Exported 2 clients" in flask(app_config, "clients", "export", str(csv_path), fresh=True).stdout
     with open(csv_path, encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     header = list(rows[0].keys())

@@ -14,13 +14,27 @@ from rq import Worker
 from clientdesk import tasks
 from clientdesk.broker import get_queue, get_redis
 from clientdesk.extensions import db
-from clientdesk.jobs.worker import RECONCILE_SECONDS
 from clientdesk.models import Client, Invitation, Task, utcnow
 from tests.helpers import post
-from tests.servers import SmtpServer, free_port, kill_group, run_worker_burst, start_process, start_worker, stop_process, wait_for
+from tests.servers import (
+    WORKER_TIMINGS,
+    SmtpServer,
+    free_port,
+    kill_group,
+    run_worker_burst,
+    start_process,
+    start_worker,
+    stop_process,
+    wait_for,
+)
 
 LINK = re.compile(r"http://clientdesk\.test/invitation/([\w-]+)")
-INVITE_TIMEOUT = tasks.STALL_SECONDS + 40  # the reconciler's round and the new attempt included
+# The workers' timings in the suite (tests/servers.py)
+HEARTBEAT_SECONDS = WORKER_TIMINGS["WORKER_HEARTBEAT_SECONDS"]
+STALL_SECONDS = WORKER_TIMINGS["WORKER_STALL_SECONDS"]
+RECONCILE_SECONDS = WORKER_TIMINGS["WORKER_RECONCILE_SECONDS"]
+STOP_GRACE_SECONDS = WORKER_TIMINGS["WORKER_STOP_GRACE_SECONDS"]
+INVITE_TIMEOUT = STALL_SECONDS + 40  # the reconciler's round and the new attempt included
 
 
 @pytest.fixture
@@ -66,7 +80,7 @@ def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, a
 
         second = start_worker(app_config, MAIL_URL=slow_smtp.url)
         wait_for(lambda: store.get(Task, task.id).status == "finished", timeout=INVITE_TIMEOUT)
-        assert time.monotonic() - killed_at < 60 + 10  # a worker's start-up on a busy machine
+        assert time.monotonic() - killed_at < STALL_SECONDS + RECONCILE_SECONDS + 30  # a worker's start-up on a busy machine
     finally:
         for worker in (first, second):
             if worker is not None:
@@ -81,7 +95,7 @@ def test_the_task_of_a_killed_worker_is_resumed_by_another_without_anyone(app, a
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("after", [0, tasks.HEARTBEAT_SECONDS, RECONCILE_SECONDS], ids=["at-once", "at-a-beat", "at-a-round"])
+@pytest.mark.parametrize("after", [0, HEARTBEAT_SECONDS, RECONCILE_SECONDS], ids=["at-once", "at-a-beat", "at-a-round"])
 def test_an_idle_worker_stops_within_5_s_of_sigterm_and_leaves_nothing_behind(app, app_config, after):
     """Also when the signal comes as its housekeeping threads are at work: a heartbeat, a reconciler round."""
     worker = start_worker(app_config)
@@ -110,7 +124,7 @@ def test_a_busy_worker_stops_within_10_s_and_its_task_continues_elsewhere(app, a
         asked = time.monotonic()
         busy.send_signal(signal.SIGTERM)
         busy.wait(timeout=12)
-        assert time.monotonic() - asked < 10 + 1  # the cold stop after 8 s, and the interpreter's exit
+        assert time.monotonic() - asked < STOP_GRACE_SECONDS + 3  # the cold stop after the grace, and the process's exit
         assert wait_for(lambda: gone(busy), timeout=2)
         handed_back = store.get(Task, task.id)
         assert handed_back.status == "queued" and "stopped" in handed_back.error
@@ -246,3 +260,19 @@ def test_a_task_whose_job_cannot_start_fails_with_the_reason_instead_of_waiting_
     failed = store.get(Task, task.id)
     assert failed.status == "failed" and failed.error.startswith("Its job could not start: ") and "run" in failed.error
 
+
+
+def test_the_workers_timings_are_settings_and_a_stall_time_too_short_stops_the_start(monkeypatch):
+    from clientdesk import config
+
+    defaults = config.from_environment(debug=False, testing=True)
+    assert [defaults[name] for name in WORKER_TIMINGS] == [5, 30, 10, 8]
+    monkeypatch.setenv("WORKER_HEARTBEAT_SECONDS", "4")
+    monkeypatch.setenv("WORKER_STALL_SECONDS", "12")
+    assert config.from_environment(debug=False, testing=True)["WORKER_STALL_SECONDS"] == 12
+    monkeypatch.setenv("WORKER_STALL_SECONDS", "11")  # a beat or two late would make a live worker look gone
+    with pytest.raises(config.ConfigError, match="WORKER_STALL_SECONDS must be at least 3 times WORKER_HEARTBEAT_SECONDS"):
+        config.from_environment(debug=False, testing=True)
+    monkeypatch.setenv("WORKER_RECONCILE_SECONDS", "0")
+    with pytest.raises(config.ConfigError, match="WORKER_RECONCILE_SECONDS must be a whole number of seconds"):
+        config.from_environment(debug=False, testing=True)

@@ -2,12 +2,12 @@
 
 Beside the jobs, threads of the worker (Housekeeping) keep the tasks healthy (tasks.py): one beats every few
 seconds on the task this worker runs and keeps the worker registered with RQ (again after a Redis restart);
-another, when no other worker holds the lock, runs the reconciler: tasks, then the outside effects whose
+another, when no other worker holds the lock, runs the reconciler (every WORKER_RECONCILE_SECONDS): tasks, then the outside effects whose
 retry is due (RETRY_SWEEPS); a third carries out the cold stop below. A worker started with the scheduler runs
 RQ's cron scheduler in a fourth (schedule.py): it ends with the worker, so nothing is left behind.
 
 Asked to stop (SIGTERM, Ctrl-C), an idle worker exits at once; a busy one hands its task back at the
-task's next progress point, and if that takes longer than STOP_GRACE_SECONDS, stops it there (cold stop):
+task's next progress point, and if that takes longer than WORKER_STOP_GRACE_SECONDS, stops it there (cold stop):
 either way the task is queued again and another worker continues it.
 """
 import contextlib
@@ -30,9 +30,7 @@ from . import documents, lifecycle, password_reset, peppol, reminders
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_SECONDS = 8
 JOIN_SECONDS = 2  # how long a stopping worker waits for a housekeeping step in progress
-RECONCILE_SECONDS = 10
 RESTART_SECONDS = 2
 RECONCILE_LOCK_SECONDS = 120  # longer than any round: a round after an outage may have much to enqueue
 # What starts the outside effects (e-mails, registrations, deliveries) whose next attempt is due.
@@ -94,7 +92,7 @@ class AppWorker(SimpleWorker):
 
 class Housekeeping:
     """The worker's threads beside its jobs: "beats" (the heartbeat on the running task, and the registration),
-    "reconciler", "cold-stop", which, STOP_GRACE_SECONDS after a stop was asked, sends the second SIGTERM that
+    "reconciler", "cold-stop", which, WORKER_STOP_GRACE_SECONDS after a stop was asked, sends the second SIGTERM that
     is RQ's cold stop (it ends a job that does not reach its next progress point in time), and "scheduler" when the
     worker runs it.
 
@@ -106,11 +104,12 @@ class Housekeeping:
         self.app = worker.app
         self.ended = threading.Event()
         self.stop_asked_at: float | None = None
+        config = self.app.config
         beats = [("heartbeat", lambda: tasks.beat(worker.name, worker.running_job_id)),
                  ("registration", lambda: _stay_registered(worker))]
         self.threads = [
-            threading.Thread(target=self.every, args=(tasks.HEARTBEAT_SECONDS, beats), name="beats", daemon=True),
-            threading.Thread(target=self.every, args=(RECONCILE_SECONDS, [("reconciler", lambda: _reconcile(self))]),
+            threading.Thread(target=self.every, args=(config["WORKER_HEARTBEAT_SECONDS"], beats), name="beats", daemon=True),
+            threading.Thread(target=self.every, args=(config["WORKER_RECONCILE_SECONDS"], [("reconciler", lambda: _reconcile(self))]),
                              name="reconciler", daemon=True),
             threading.Thread(target=self.cold_stop, name="cold-stop", daemon=True),
         ]
@@ -129,8 +128,9 @@ class Housekeeping:
                         _step(name, step)
 
     def cold_stop(self) -> None:
+        grace = self.app.config["WORKER_STOP_GRACE_SECONDS"]
         while not self.ended.wait(0.2):
-            if self.stop_asked_at is not None and time.monotonic() - self.stop_asked_at >= STOP_GRACE_SECONDS:
+            if self.stop_asked_at is not None and time.monotonic() - self.stop_asked_at >= grace:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
 
