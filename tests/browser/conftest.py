@@ -19,7 +19,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("browser"))  # one Chromium, in one process (--dist loadgroup)
+            item.add_marker(pytest.mark.xdist_group("browser"))  # one Chromium, in one process (--dist loadgroup), once
+            # pytest-xdist honours groups again under pytest 9.2 (pytest-xdist issue #1386)
     if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
         return
     if os.environ.get("REQUIRE_BROWSER"):
