@@ -21,7 +21,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..extensions import db
-from ..i18n import localdate
 from .base import LabelledEnum, choice_check, utcnow
 
 NEW, OLD = "__new", "__old"
@@ -64,6 +63,8 @@ class RegisterLoad(db.Model):
     report_json = db.Column(db.Text, nullable=False, default="{}")
 
     def __str__(self) -> str:
+        from ..i18n import localdate  # here: i18n reads the models (the firm's today), which load this module
+
         what = _("extract %(number)s", number=self.extract_number) if self.extract_number else self.source
         if self.snapshot_date:
             return _("KBO %(what)s of %(date)s", what=what, date=localdate(self.snapshot_date))
