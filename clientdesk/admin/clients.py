@@ -832,6 +832,8 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             db.select(Document.status, db.func.count(Document.id),
                       db.func.count(Document.id).filter(delivery_not_done_condition("retrying")))
             .where(Document.client_id == client.id).group_by(Document.status)).all()
+        open_proposals, proposal_decisions = proposals.open_and_decided(client)
+        open_register_changes, register_decisions = register_changes.open_and_reviewed(client)
         return {
             "parent": shown_client(client.parent_id),
             "subsidiaries": subsidiaries,
@@ -849,11 +851,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
-            "proposals": proposals.open_proposals(client),
+            "proposals": open_proposals,
             "proposal_lines": proposals.lines,
-            "proposal_decisions": proposals.recent_decisions(client),
-            "register_changes": register_changes.open_changes(client),
-            "register_decisions": register_changes.recent_decisions(client),
+            "proposal_decisions": proposal_decisions,
+            "register_changes": open_register_changes,
+            "register_decisions": register_decisions,
             "register_value": register_changes.display,
             "document_counts": {status: count for status, count, _retrying in document_counts},
             "documents_retrying": sum(retrying for _status, _count, retrying in document_counts),
