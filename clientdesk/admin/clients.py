@@ -768,11 +768,12 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # One client, from its page
     details_template = "admin/client_details.html"
     # What its page (and form) read of the rows a client points to, in the client's own statement rather than one
-    # statement each; its collections (contacts, bank accounts, ...) are loaded one statement each either way. The
-    # contacts come first, so that the invitation's contact is already at hand.
+    # statement each. Of its collections, only the users to notify (a few at most) join that statement too: a second
+    # joined collection would multiply the rows by the first; the others are loaded one statement each either way.
+    # The contacts come first, so that the invitation's contact is already at hand.
     one_options = (
         joinedload(Client.group), joinedload(Client.firm_contact), joinedload(Client.client_facing_contact),
-        joinedload(Client.template), joinedload(Client.plan),
+        joinedload(Client.template), joinedload(Client.plan), joinedload(Client.watchers),
         joinedload(Client.integration).joinedload(ClientIntegration.product), selectinload(Client.contacts),
     )
 
