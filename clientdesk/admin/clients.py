@@ -824,9 +824,10 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
                 shown_fields = ("status",)
             activity = [(event, shown_changes(event, shown_fields))
                         for event in db.session.scalars(events.order_by(AuditEvent.id.desc()).limit(50))]
+        # The page lists them under their count only: none to read while the count is 0.
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
-        ).all()
+        ).all() if client.refused_senders_count else []
         subsidiaries = scoping.scope_clients(db.session.query(Client), current_user).filter(
             Client.parent_id == client.id).order_by(Client.name, Client.id).all()
         document_counts = db.session.execute(
