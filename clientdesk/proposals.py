@@ -127,13 +127,15 @@ def _decide(proposal: ChangeProposal, user: User, state: ProposalState, reason: 
     db.session.flush()
 
 
-def open_proposals(client: Client) -> list[ChangeProposal]:
-    return db.session.scalars(db.select(ChangeProposal).where(
-        ChangeProposal.client_id == client.id, ChangeProposal.state == ProposalState.OPEN.value)
-        .order_by(ChangeProposal.created_at, ChangeProposal.id)).all()
-
-
-def recent_decisions(client: Client, limit: int = 10) -> list[ChangeProposal]:
-    return db.session.scalars(db.select(ChangeProposal).where(
-        ChangeProposal.client_id == client.id, ChangeProposal.state != ProposalState.OPEN.value)
-        .order_by(ChangeProposal.decided_at.desc(), ChangeProposal.id.desc()).limit(limit)).all()
+def open_and_decided(client: Client, limit: int = 10) -> tuple[list[ChangeProposal], list[ChangeProposal]]:
+    """The client's open proposals, oldest first, and its `limit` latest decided ones, newest first: one statement."""
+    is_open = ChangeProposal.state == ProposalState.OPEN.value
+    latest_decided = (db.select(ChangeProposal.id).where(ChangeProposal.client_id == client.id, ~is_open)
+                      .order_by(ChangeProposal.decided_at.desc(), ChangeProposal.id.desc()).limit(limit))
+    # Open rows sort on the first two keys, decided ones (NULL there) on the last two.
+    shown = db.session.scalars(db.select(ChangeProposal).where(
+        ChangeProposal.client_id == client.id, is_open | ChangeProposal.id.in_(latest_decided))
+        .order_by(db.case((is_open, ChangeProposal.created_at)), db.case((is_open, ChangeProposal.id)),
+                  ChangeProposal.decided_at.desc(), ChangeProposal.id.desc())).all()
+    return ([proposal for proposal in shown if proposal.state == ProposalState.OPEN.value],
+            [proposal for proposal in shown if proposal.state != ProposalState.OPEN.value])

@@ -169,16 +169,19 @@ def _acknowledge(change: RegisterChange, user: User, state: RegisterChangeState)
     db.session.flush()
 
 
-def open_changes(client: Client) -> list[RegisterChange]:
-    return db.session.scalars(sa.select(RegisterChange).where(
-        RegisterChange.client_id == client.id, RegisterChange.state == RegisterChangeState.OPEN.value)
-        .order_by(RegisterChange.detected_at, RegisterChange.id)).all()
-
-
-def recent_decisions(client: Client, limit: int = 10) -> list[RegisterChange]:
-    return db.session.scalars(sa.select(RegisterChange).where(
-        RegisterChange.client_id == client.id, RegisterChange.state != RegisterChangeState.OPEN.value)
-        .order_by(RegisterChange.acknowledged_at.desc(), RegisterChange.id.desc()).limit(limit)).all()
+def open_and_reviewed(client: Client, limit: int = 10) -> tuple[list[RegisterChange], list[RegisterChange]]:
+    """The client's open register changes, oldest first, and its `limit` latest reviewed ones, newest first: one
+    statement."""
+    is_open = RegisterChange.state == RegisterChangeState.OPEN.value
+    latest_reviewed = (sa.select(RegisterChange.id).where(RegisterChange.client_id == client.id, ~is_open)
+                       .order_by(RegisterChange.acknowledged_at.desc(), RegisterChange.id.desc()).limit(limit))
+    # Open rows sort on the first two keys, reviewed ones (NULL there) on the last two.
+    shown = db.session.scalars(sa.select(RegisterChange).where(
+        RegisterChange.client_id == client.id, is_open | RegisterChange.id.in_(latest_reviewed))
+        .order_by(sa.case((is_open, RegisterChange.detected_at)), sa.case((is_open, RegisterChange.id)),
+                  RegisterChange.acknowledged_at.desc(), RegisterChange.id.desc())).all()
+    return ([change for change in shown if change.state == RegisterChangeState.OPEN.value],
+            [change for change in shown if change.state != RegisterChangeState.OPEN.value])
 
 
 def open_condition():

@@ -240,7 +240,9 @@ def test_supervisors_see_the_status_history_of_a_client_in_brussels_time_and_the
 def test_the_client_page_reads_what_a_client_points_to_with_the_client(app, make, as_user):
     """Its group, firm contact, template, plan and accounting software come with the client's own statement: a
     client that has them all takes as many statements as one that has none (issue 21: 22-24 before, 17 then; 22 with
-    the parent, subsidiaries, users to notify, register changes and the bell since)."""
+    the parent, subsidiaries, users to notify, register changes and the bell since; 20 with the open and decided
+    proposals and register changes in one statement each; 19 with the users to notify in the client's statement;
+    18 without reading refused senders while there are none)."""
     from clientdesk.demo import load_demo
     from tests.test_client_list import StatementCount
 
@@ -258,4 +260,37 @@ def test_the_client_page_reads_what_a_client_points_to_with_the_client(app, make
         with StatementCount(app) as statements:
             assert http.get(f"/admin/client/details/?id={client_id}").status_code == 200
         counts[client_id] = statements.count
-    assert counts[full.id] == counts[bare.id] <= 22
+    assert counts[full.id] == counts[bare.id] <= 18
+
+
+def test_the_client_page_reads_open_and_latest_decided_proposals_and_register_changes_in_one_statement_each(app, make):
+    """Open ones oldest first, then the ten latest decided newest first; another client's never."""
+    from clientdesk import proposals, register_changes
+    from clientdesk.models import ChangeProposal, RegisterChange
+    from tests.test_client_list import StatementCount
+
+    group = make.group("Team")
+    client, other = make.client(group, name="Acme BV"), make.client(group, name="Other BV")
+    start = datetime(2026, 1, 1)
+    with app.app_context():
+        for day in range(14):
+            state, at = ("open", None) if day in (3, 9) else (("accepted", "refused")[day % 2], start + timedelta(days=day))
+            db.session.add(ChangeProposal(client_id=client.id, subject="company", changes_json='{"name": ["A", "B"]}',
+                                          state=state, decided_at=at, created_at=start - timedelta(days=day)))
+            db.session.add(RegisterChange(client_id=client.id, field="name", old_json='"A"', new_json='"B"',
+                                          state="open" if day in (3, 9) else "applied", acknowledged_at=at,
+                                          detected_at=start - timedelta(days=day)))
+        db.session.add(ChangeProposal(client_id=other.id, subject="company", changes_json='{"name": ["A", "B"]}'))
+        db.session.add(RegisterChange(client_id=other.id, field="name", old_json='"A"', new_json='"B"'))
+        db.session.commit()
+        acme = db.session.get(Client, client.id)
+        with StatementCount(app) as statements:
+            open_proposals, decided = proposals.open_and_decided(acme)
+            open_changes, reviewed = register_changes.open_and_reviewed(acme)
+        assert statements.count == 2
+        for open_ones, done, when_opened, when_done in ((open_proposals, decided, "created_at", "decided_at"),
+                                                        (open_changes, reviewed, "detected_at", "acknowledged_at")):
+            assert [getattr(row, when_opened) for row in open_ones] == [start - timedelta(days=9), start - timedelta(days=3)]
+            assert [getattr(row, when_done) for row in done] == [
+                start + timedelta(days=day) for day in (13, 12, 11, 10, 8, 7, 6, 5, 4, 2)]
+            assert {row.client_id for row in open_ones + done} == {client.id}

@@ -768,11 +768,12 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
     # One client, from its page
     details_template = "admin/client_details.html"
     # What its page (and form) read of the rows a client points to, in the client's own statement rather than one
-    # statement each; its collections (contacts, bank accounts, ...) are loaded one statement each either way. The
-    # contacts come first, so that the invitation's contact is already at hand.
+    # statement each. Of its collections, only the users to notify (a few at most) join that statement too: a second
+    # joined collection would multiply the rows by the first; the others are loaded one statement each either way.
+    # The contacts come first, so that the invitation's contact is already at hand.
     one_options = (
         joinedload(Client.group), joinedload(Client.firm_contact), joinedload(Client.client_facing_contact),
-        joinedload(Client.template), joinedload(Client.plan),
+        joinedload(Client.template), joinedload(Client.plan), joinedload(Client.watchers),
         joinedload(Client.integration).joinedload(ClientIntegration.product), selectinload(Client.contacts),
     )
 
@@ -823,15 +824,18 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
                 shown_fields = ("status",)
             activity = [(event, shown_changes(event, shown_fields))
                         for event in db.session.scalars(events.order_by(AuditEvent.id.desc()).limit(50))]
+        # The page lists them under their count only: none to read while the count is 0.
         refused = db.session.scalars(
             db.select(RefusedSender).where(RefusedSender.client_id == client.id).order_by(RefusedSender.at.desc()).limit(10)
-        ).all()
+        ).all() if client.refused_senders_count else []
         subsidiaries = scoping.scope_clients(db.session.query(Client), current_user).filter(
             Client.parent_id == client.id).order_by(Client.name, Client.id).all()
         document_counts = db.session.execute(
             db.select(Document.status, db.func.count(Document.id),
                       db.func.count(Document.id).filter(delivery_not_done_condition("retrying")))
             .where(Document.client_id == client.id).group_by(Document.status)).all()
+        open_proposals, proposal_decisions = proposals.open_and_decided(client)
+        open_register_changes, register_decisions = register_changes.open_and_reviewed(client)
         return {
             "parent": shown_client(client.parent_id),
             "subsidiaries": subsidiaries,
@@ -849,11 +853,11 @@ class ClientView(ReorganiseMixin, ClientExtrasMixin, ClientProposalsMixin, Clien
             "peppol_not_connected": None if access_point_configured(current_app.config) else str(PeppolNotConnected()),
             "can_toggle_peppol": current_user.has_role(CLIENT_ACTION_ROLES["peppol_on"]),
             "refused_senders": refused,
-            "proposals": proposals.open_proposals(client),
+            "proposals": open_proposals,
             "proposal_lines": proposals.lines,
-            "proposal_decisions": proposals.recent_decisions(client),
-            "register_changes": register_changes.open_changes(client),
-            "register_decisions": register_changes.recent_decisions(client),
+            "proposal_decisions": proposal_decisions,
+            "register_changes": open_register_changes,
+            "register_decisions": register_decisions,
             "register_value": register_changes.display,
             "document_counts": {status: count for status, count, _retrying in document_counts},
             "documents_retrying": sum(retrying for _status, _count, retrying in document_counts),
