@@ -179,6 +179,9 @@ def from_environment(debug: bool, testing: bool = False) -> dict:
         "INBOUND_SMTP_HOST": os.environ.get("INBOUND_SMTP_HOST") or "127.0.0.1",
         "INBOUND_SMTP_PORT": int(os.environ.get("INBOUND_SMTP_PORT") or 2525),
         "INBOUND_MAX_MESSAGE_BYTES": int(os.environ.get("INBOUND_MAX_MESSAGE_BYTES") or 25 * 1024 * 1024),
+        # How long a lookup of an inbound message's SPF or DKIM records waits for the DNS before the check is a
+        # temporary error.
+        "INBOUND_DNS_TIMEOUT_SECONDS": _whole_number("INBOUND_DNS_TIMEOUT_SECONDS", 5, "seconds"),
         "DOCUMENTS_DIR": os.environ.get("DOCUMENTS_DIR") or str(instance / "documents"),
         # The portal's upload: the largest file (and upload request) it takes, in bytes, and the kinds of file.
         "PORTAL_UPLOAD_MAX_BYTES": _whole_number("PORTAL_UPLOAD_MAX_BYTES", 20 * 1024 * 1024, "bytes"),

@@ -267,9 +267,10 @@ def start_process(command: list[str], env: dict, log: Path) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def start_worker(app_config: dict, **extra) -> FlaskProcess:
-    """`flask --app app worker`, writing to worker.log in the instance folder."""
-    return start_flask(["worker"], worker_env(app_config, **extra), Path(app_config["INSTANCE_PATH"]) / "worker.log")
+def start_worker(app_config: dict, *options: str, **extra) -> FlaskProcess:
+    """`flask --app app worker *options` (e.g. --with-scheduler), writing to worker.log in the instance folder."""
+    return start_flask(["worker", *options], worker_env(app_config, **extra),
+                       Path(app_config["INSTANCE_PATH"]) / "worker.log")
 
 
 def stop_process(process: subprocess.Popen | FlaskProcess, timeout: float = 20) -> None:

@@ -9,6 +9,7 @@ import smtplib
 import socket
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from clientdesk import config
 from clientdesk.documents import Part
 from clientdesk.extensions import db
 from clientdesk.models import AllowedSender, AuditEvent, Client, Document, FirmSettings, RefusedSender, Role
@@ -68,6 +70,7 @@ def dns_server():
 @pytest.fixture
 def listener(app, dns_server, monkeypatch):
     monkeypatch.setitem(app.config, "DNS_SERVER", dns_server.address)
+    monkeypatch.setitem(app.config, "INBOUND_DNS_TIMEOUT_SECONDS", 1)  # the test's DNS server answers in milliseconds
     server = controller(app, "127.0.0.1", free_port())
     server.start()
     yield server
@@ -635,10 +638,11 @@ def test_an_admin_chooses_on_the_firm_screen_what_happens_to_unauthenticated_mai
     assert post(staff, "/admin/firm/edit/?id=1", {"unauthenticated_mail": "keep"}).status_code == 403
 
 
-@pytest.mark.long  # two DNS lookups that time out (5 s each)
+@pytest.mark.long  # two DNS lookups that time out (INBOUND_DNS_TIMEOUT_SECONDS, 1 s in the listener fixture)
 def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept_mail_is_marked(
         supplier, listener, dns_server, store):
     dns_server.stop()  # nothing answers: each lookup times out
+    started = time.monotonic()
     invoice = mail(supplier.inbound_email, sender="factuur@leverancier.example")
     assert send(listener.port, invoice) == {}
     assert store.one(Document, client_id=supplier.id).sender_authentication == (
@@ -647,6 +651,16 @@ def test_when_the_dns_cannot_answer_mail_that_would_be_refused_gets_451_and_kept
     code, text = send_raw(listener.port, "factuur@leverancier.example", supplier.inbound_email, invoice.as_bytes(policy=SMTP))
     assert (code, b"try again later" in text) == (451, True)
     assert store.count(Document, client_id=supplier.id) == 1 and store.get(Client, supplier.id).refused_senders_count == 0
+    assert time.monotonic() - started < 5  # the setting's 1 s a lookup, not the default 5 s
+
+
+@pytest.mark.parametrize("value", ["0", "2.5", "five"])
+def test_a_mistyped_dns_timeout_stops_the_start(monkeypatch, value):
+    monkeypatch.setenv("INBOUND_DNS_TIMEOUT_SECONDS", value)
+    with pytest.raises(config.ConfigError, match="INBOUND_DNS_TIMEOUT_SECONDS must be a whole number of seconds"):
+        config.from_environment(debug=False, testing=True)
+    monkeypatch.delenv("INBOUND_DNS_TIMEOUT_SECONDS")
+    assert config.from_environment(debug=False, testing=True)["INBOUND_DNS_TIMEOUT_SECONDS"] == 5
 
 
 @pytest.mark.parametrize("prefix", [b" a continuation line first\r\n", b"DKIM-Signature: \x01\r\n", b"DKIM-Signature: v=1; b=\r\n"],

@@ -15,7 +15,7 @@ from clientdesk.services import kbo_loader
 from clientdesk.services.kbo_loader import LoadError, load_inbox, load_register
 from clientdesk.services.register import LocalRegister
 from tests.helpers import post
-from tests.servers import FLASK, start_process, stop_process, wait_for, worker_env
+from tests.servers import start_worker, stop_process, wait_for
 from tests.test_dashboard import LIST_COUNT, dashboard_links
 from tests.test_register_loader import ADDRESS, CONTACT, DENOMINATION, ENTERPRISE, extract
 
@@ -354,8 +354,7 @@ def test_two_scheduling_workers_pick_up_the_inbox_once(app, app_config, tmp_path
     update(inbox / "update-903", "903", {"enterprise_delete": [BPOST]})
     env = {"SCHEDULE_KBO_UPDATES": "* * * * * *", "KBO_INBOX_DIR": str(inbox), "SCHEDULE_INVITATION_REMINDERS": "off",
            "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off", "SCHEDULE_TRIAL_REMINDERS": "off"}
-    log = Path(app_config["INSTANCE_PATH"]) / "worker.log"
-    workers = [start_process([*FLASK, "worker", "--with-scheduler"], worker_env(app_config, **env), log) for _ in range(2)]
+    workers = [start_worker(app_config, "--with-scheduler", **env) for _ in range(2)]
     try:
         wait_for(lambda: (inbox / "failed" / "update-903").exists(), timeout=60)
         runs = store.count(Task, schedule="kbo_updates", status="finished")

@@ -14,7 +14,7 @@ from clientdesk.extensions import db
 from clientdesk.jobs.reminders import retry_due, run_retry, send_due
 from clientdesk.models import AuditEvent, Client, Contact, Invitation, InvitationReminder, InvitationStatus, Task, utcnow
 from clientdesk.models.invitation import hash_token
-from tests.servers import FLASK, SmtpServer, start_process, stop_process, wait_for, worker_env
+from tests.servers import FLASK, SmtpServer, start_process, start_worker, stop_process, wait_for, worker_env
 from tests.test_lifecycle import token_of
 
 DAY = 24 * 3600
@@ -142,7 +142,11 @@ def test_a_mistyped_setting_stops_the_start(monkeypatch, name, value):
         config.from_environment(debug=False, testing=True)
 
 
-def start_scheduling_worker(app_config, **env):
+def start_scheduling_worker(app_config, fresh=False, **env):
+    """`flask worker --with-scheduler` forked (tests/servers.py), or `fresh`: with a new interpreter, as an operator
+    starts it."""
+    if not fresh:
+        return start_worker(app_config, "--with-scheduler", **env)
     log = Path(app_config["INSTANCE_PATH"]) / "worker.log"
     return start_process([*FLASK, "worker", "--with-scheduler"], worker_env(app_config, **env), log)
 
@@ -159,7 +163,7 @@ def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once_in_the_con
     # The reminders every second, the rest off: two schedulers enqueue each run, the runs overlap on two workers.
     env = {"MAIL_URL": smtp.url, "TEST_CLOCK": "1", "SCHEDULE_INVITATION_REMINDERS": "* * * * * *",
            "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off"}
-    workers = [start_scheduling_worker(app_config, **env) for _ in range(2)]
+    workers = [start_scheduling_worker(app_config, fresh=True, **env), start_scheduling_worker(app_config, **env)]
     try:
         with app.app_context():
             wait_for(lambda: len(schedule.running_schedulers()) == 2, timeout=30)

@@ -317,7 +317,7 @@ class InboundHandler:
         self.app = app
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound")
         self.writer = InboxWriter(app, DocumentStore.from_config(app.config))
-        self.sender_check = SenderCheck(resolver(app.config["DNS_SERVER"], timeout=5))
+        self.sender_check = SenderCheck(resolver(app.config["DNS_SERVER"], timeout=app.config["INBOUND_DNS_TIMEOUT_SECONDS"]))
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
