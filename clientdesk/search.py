@@ -43,6 +43,16 @@ POSTGRESQL_DDL = [
 POSTGRESQL_DROP = ["DROP INDEX IF EXISTS ix_client_search_text_trgm"]
 
 
+def sqlite_search_again(execute) -> None:
+    """For a migration whose batch operation copied the client table into a new one (SQLite), without the triggers
+    that keep the search index in step with it: make them again and rebuild the index from the copy. `execute`
+    runs one statement (alembic's op.execute)."""
+    for statement in SQLITE_DROP[:3] + SQLITE_DDL[1:]:
+        execute(statement)
+    execute("INSERT INTO client_search(client_search) VALUES ('rebuild')")
+    execute(SQLITE_SEARCH_SCOPE_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
+
+
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
     """Keep autogenerate away from what the models do not describe: the search tables and indexes, and the
     company register's tables (built by each `kbo load`, see models/register.py)."""

@@ -8,7 +8,7 @@ Create Date: 2026-12-07 21:40:00
 import sqlalchemy as sa
 from alembic import op
 
-from clientdesk.search import SQLITE_DDL, SQLITE_DROP, SQLITE_SEARCH_SCOPE_INDEX
+from clientdesk.search import sqlite_search_again
 
 revision = "5571c71a4ec3"
 down_revision = "a93cfc8cf105"
@@ -45,14 +45,9 @@ def upgrade():
 
 
 def search_index_again() -> None:
-    """SQLite: the batch operations copied the client table into a new one, without the triggers that keep the
-    search index (search.py) in step with it: they are made again, and the index rebuilt from the copy."""
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for statement in SQLITE_DROP[:3] + SQLITE_DDL[1:]:
-        op.execute(statement)
-    op.execute("INSERT INTO client_search(client_search) VALUES ('rebuild')")
-    op.execute(SQLITE_SEARCH_SCOPE_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
+    """SQLite: the batch operations copied the client table without its search triggers (search.sqlite_search_again)."""
+    if op.get_bind().dialect.name == "sqlite":
+        sqlite_search_again(op.execute)
 
 
 def plans_from_free_text(connection, plan) -> None:

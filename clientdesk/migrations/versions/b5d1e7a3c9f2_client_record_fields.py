@@ -7,7 +7,7 @@ Revises: b7c1d9e2f3a4
 import sqlalchemy as sa
 from alembic import op
 
-from clientdesk.search import SQLITE_DDL, SQLITE_DROP, SQLITE_SEARCH_SCOPE_INDEX
+from clientdesk.search import sqlite_search_again
 
 revision = "b5d1e7a3c9f2"
 down_revision = "b7c1d9e2f3a4"
@@ -58,11 +58,6 @@ def downgrade():
 
 
 def _search_index_again() -> None:
-    """SQLite: the batch operation copied the client table into a new one, without the triggers that keep the
-    search index (search.py) in step with it: they are made again, and the index rebuilt from the copy."""
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for statement in SQLITE_DROP[:3] + SQLITE_DDL[1:]:
-        op.execute(statement)
-    op.execute("INSERT INTO client_search(client_search) VALUES ('rebuild')")
-    op.execute(SQLITE_SEARCH_SCOPE_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
+    """SQLite: the batch operations copied the client table without its search triggers (search.sqlite_search_again)."""
+    if op.get_bind().dialect.name == "sqlite":
+        sqlite_search_again(op.execute)
