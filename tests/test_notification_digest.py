@@ -1,6 +1,7 @@
 """The daily notification digest (schedule "notification_digest"): one e-mail to each active user who chose it, with
 their notifications of the last day, in their language, each notification at most once; over a real SMTP server, in
 this process and by two real workers running the scheduler."""
+import functools
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from clientdesk.extensions import db
 from clientdesk.jobs.notification_digest import send_due
 from clientdesk.models import Client, MailLog, Notification, Task, User, utcnow
 from tests.servers import SmtpServer, stop_process, wait_for
-from tests.test_schedule import finished_runs, start_scheduling_worker
+from tests.test_schedule import finished_runs, only_schedule, run_here, start_scheduling_worker
 
 DIGEST = schedule.BY_NAME["notification_digest"]
 
@@ -42,12 +43,7 @@ def notify(app, client, change: str) -> None:
         db.session.commit()
 
 
-def run_digest(app) -> dict:
-    with app.app_context():
-        task = schedule.launch_run(DIGEST, utcnow())
-        result = send_due(task.id)
-        db.session.remove()
-    return result
+run_digest = functools.partial(run_here, due=DIGEST, job=send_due)
 
 
 def test_each_digest_user_gets_the_last_days_notifications_once_in_their_language(app, people, store, smtp, monkeypatch):
@@ -104,8 +100,7 @@ def test_a_refused_digest_gives_its_notifications_back_for_the_next_run(app, peo
 def test_two_workers_schedule_at_once_and_each_notification_is_e_mailed_once(app, app_config, people, store, smtp):
     store.update(User, people["gone"].id, active=False)
     notify(app, people["client"], "new address")
-    env = {"MAIL_URL": smtp.url, "SCHEDULE_NOTIFICATION_DIGEST": "* * * * * *", "SCHEDULE_TRIAL_REMINDERS": "off",
-           "SCHEDULE_INVITATION_REMINDERS": "off", "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off"}
+    env = only_schedule(DIGEST.name, MAIL_URL=smtp.url)
     workers = [start_scheduling_worker(app_config, **env) for _ in range(2)]
     runs = lambda: finished_runs(store, DIGEST.name)  # noqa: E731
     try:

@@ -18,6 +18,7 @@ from tests.helpers import post
 from tests.servers import start_worker, stop_process, wait_for
 from tests.test_dashboard import LIST_COUNT, dashboard_links
 from tests.test_register_loader import ADDRESS, CONTACT, DENOMINATION, ENTERPRISE, extract
+from tests.test_schedule import only_schedule
 
 # Four enterprises (check digits valid): Electrabel, AB InBev, Proximus, bpost.
 ELECTRABEL, INBEV, PROXIMUS, BPOST = "0403.170.701", "0417.497.106", "0202.239.951", "0214.596.464"
@@ -352,8 +353,7 @@ def test_two_scheduling_workers_pick_up_the_inbox_once(app, app_config, tmp_path
     full(inbox, "900")
     the_day_after(inbox, "901")
     update(inbox / "update-903", "903", {"enterprise_delete": [BPOST]})
-    env = {"SCHEDULE_KBO_UPDATES": "* * * * * *", "KBO_INBOX_DIR": str(inbox), "SCHEDULE_INVITATION_REMINDERS": "off",
-           "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off", "SCHEDULE_TRIAL_REMINDERS": "off"}
+    env = only_schedule("kbo_updates", KBO_INBOX_DIR=str(inbox))
     workers = [start_worker(app_config, "--with-scheduler", **env) for _ in range(2)]
     try:
         wait_for(lambda: (inbox / "failed" / "update-903").exists(), timeout=60)

@@ -1,6 +1,7 @@
 """Scheduled work: RQ's cron scheduler in real workers (two at once: each run happens once), invitation reminders sent
 once per day mark in the contact's language over a real SMTP server, time moved forward by the test clock (clock.py),
 and the admins' Schedule page with "Run now"."""
+import functools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,13 +53,22 @@ def test_clock(app, monkeypatch):
     monkeypatch.setitem(app.config, "TEST_CLOCK", True)
 
 
-def run_reminders(app) -> dict:
-    """A run of the reminders, in this process (as the worker runs its job)."""
+def run_here(app, due: schedule.Schedule, job) -> dict:
+    """A run of `due` in this process, as the worker runs its job (`job`: the run's function, called with its task)."""
     with app.app_context():
-        task = schedule.launch_run(REMINDERS, utcnow())
-        result = send_due(task.id)
+        task = schedule.launch_run(due, utcnow())
+        result = job(task.id)
         db.session.remove()
     return result
+
+
+def only_schedule(name: str, **env) -> dict:
+    """A scheduling worker's settings: schedule `name` every second, every other one off, and `env`."""
+    return {**{other.setting: schedule.OFF for other in schedule.SCHEDULES}, schedule.BY_NAME[name].setting: "* * * * * *",
+            **env}
+
+
+run_reminders = functools.partial(run_here, due=REMINDERS, job=send_due)
 
 
 def test_reminders_at_7_and_2_days_once_each_and_only_of_open_invitations(app, make, store, smtp, test_clock, monkeypatch):
@@ -161,8 +171,7 @@ def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once_in_the_con
     invitations = {language: invited(app, make, store, language) for language in languages}
     move_clock(app, 14.1)  # a week less an hour and a bit before they expire
     # The reminders every second, the rest off: two schedulers enqueue each run, the runs overlap on two workers.
-    env = {"MAIL_URL": smtp.url, "TEST_CLOCK": "1", "SCHEDULE_INVITATION_REMINDERS": "* * * * * *",
-           "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off"}
+    env = only_schedule(REMINDERS.name, MAIL_URL=smtp.url, TEST_CLOCK="1")
     workers = [start_scheduling_worker(app_config, fresh=True, **env), start_scheduling_worker(app_config, **env)]
     try:
         with app.app_context():

@@ -2,16 +2,16 @@
 plan, one e-mail to its primary contact (in the contact's language, with the portal's link) and one to its firm contact
 (in their interface language), each once; over a real SMTP server, with the test clock, in this process and by two
 real workers running the scheduler."""
+import functools
 from datetime import timedelta
 
 import pytest
 
 from clientdesk import schedule
-from clientdesk.extensions import db
 from clientdesk.jobs.trial_reminders import send_due
 from clientdesk.models import AuditEvent, Client, Contact, MailLog, TrialReminder, User, today, utcnow
 from tests.servers import SmtpServer, stop_process, wait_for
-from tests.test_schedule import finished_runs, move_clock, start_scheduling_worker
+from tests.test_schedule import finished_runs, move_clock, only_schedule, run_here, start_scheduling_worker
 
 TRIAL = schedule.BY_NAME["trial_reminders"]
 CLIENT_SUBJECT = {"fr-BE": "votre période d'essai", "nl-BE": "uw proefperiode", "en-GB": "your ClientDesk trial",
@@ -45,12 +45,7 @@ def reminded(store, client) -> list[tuple[int, str]]:
     return sorted((r.days_before, r.recipient) for r in store.all(TrialReminder, client_id=client.id, status="sent"))
 
 
-def run_reminders(app) -> dict:
-    with app.app_context():
-        task = schedule.launch_run(TRIAL, utcnow())
-        result = send_due(task.id)
-        db.session.remove()
-    return result
+run_reminders = functools.partial(run_here, due=TRIAL, job=send_due)
 
 
 def test_reminders_at_7_and_1_days_once_each_to_both_in_their_language(app, make, store, smtp, test_clock, monkeypatch):
@@ -84,8 +79,7 @@ def test_two_workers_schedule_at_once_and_each_reminder_goes_out_once(app, app_c
     clients = {(language, staff): in_trial(app, make, store, language, staff)
                for language, staff in [("fr-BE", "nl"), ("en-GB", None), ("de-BE", "fr")]}
     move_clock(app, 3)
-    env = {"MAIL_URL": smtp.url, "TEST_CLOCK": "1", "SCHEDULE_TRIAL_REMINDERS": "* * * * * *",
-           "SCHEDULE_INVITATION_REMINDERS": "off", "SCHEDULE_VAT_RECHECK": "off", "SCHEDULE_PURGE_IMPORTS": "off"}
+    env = only_schedule(TRIAL.name, MAIL_URL=smtp.url, TEST_CLOCK="1")
     workers = [start_scheduling_worker(app_config, **env) for _ in range(2)]
     runs = lambda: finished_runs(store, TRIAL.name)  # noqa: E731
     try:
